@@ -1,0 +1,127 @@
+//! Starting this very program again as a child process, and never losing track of it.
+//!
+//! A demo's child is the demo's own executable with a hidden subcommand (or, for a pool worker,
+//! an environment variable that [`crate::init`] recognizes). Starting it through
+//! `/proc/self/exe` guarantees the identical file image even if the binary is rebuilt on disk
+//! meanwhile, which is what lets a [`crate::ProcessPool`] send function addresses to it.
+//!
+//! [`Child`] is the guard around `std::process::Child`: dropped, it kills and reaps the process,
+//! so no zombie is left behind, and it is registered with [`crate::cleanup`] so that Ctrl-C does
+//! the same.
+
+use std::io;
+use std::process::{Command, ExitStatus};
+use std::time::{Duration, Instant};
+
+/// A `Command` that starts this executable again, dying with its parent (`PR_SET_PDEATHSIG`).
+///
+/// The child is killed when the *thread* that spawns it ends, so spawn from a thread that lives
+/// at least as long as the child (the main thread, or a supervisor thread).
+pub fn self_command() -> Command {
+    let mut cmd = Command::new("/proc/self/exe");
+    // Show the program's real name in `ps`, not "/proc/self/exe".
+    if let Some(name) = std::env::args_os().next() {
+        std::os::unix::process::CommandExt::arg0(&mut cmd, name);
+    }
+    crate::sys::kill_child_with_parent(&mut cmd);
+    cmd
+}
+
+/// A child process that is killed and reaped when dropped.
+#[derive(Debug)]
+pub struct Child {
+    inner: std::process::Child,
+    status: Option<ExitStatus>,
+}
+
+impl Child {
+    /// Starts `cmd` and registers the child for cleanup on Ctrl-C.
+    ///
+    /// # Errors
+    /// The spawn error.
+    pub fn spawn(cmd: &mut Command) -> io::Result<Child> {
+        let inner = cmd.spawn()?;
+        crate::cleanup::track_child(inner.id());
+        Ok(Child { inner, status: None })
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.inner.id()
+    }
+
+    /// The std handle, e.g. to take its piped stdout.
+    pub fn inner_mut(&mut self) -> &mut std::process::Child {
+        &mut self.inner
+    }
+
+    /// The exit status if the child has ended (reaping it), without waiting.
+    ///
+    /// # Errors
+    /// The `waitpid` error.
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        if self.status.is_none() {
+            self.status = self.inner.try_wait()?;
+            if self.status.is_some() {
+                crate::cleanup::untrack_child(self.pid());
+            }
+        }
+        Ok(self.status)
+    }
+
+    /// Waits at most `limit` for the child to end; `None` if it is still running.
+    ///
+    /// # Errors
+    /// The `waitpid` error.
+    pub fn wait_timeout(&mut self, limit: Duration) -> io::Result<Option<ExitStatus>> {
+        let deadline = Instant::now() + limit;
+        let mut pause = Duration::from_micros(50);
+        loop {
+            if let Some(status) = self.try_wait()? {
+                return Ok(Some(status));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            // Back off from 50 µs to 10 ms: quick for a child that is already exiting,
+            // cheap for one that takes a while.
+            std::thread::sleep(pause.min(deadline - now));
+            pause = (pause * 2).min(Duration::from_millis(10));
+        }
+    }
+
+    /// Kills the child with `SIGKILL` (if it is still running) and reaps it.
+    ///
+    /// # Errors
+    /// The `waitpid` error.
+    pub fn kill(&mut self) -> io::Result<ExitStatus> {
+        if let Some(status) = self.try_wait()? {
+            return Ok(status);
+        }
+        // The child may exit between try_wait and kill; kill then fails harmlessly.
+        let _ = self.inner.kill();
+        let status = self.inner.wait()?;
+        self.status = Some(status);
+        crate::cleanup::untrack_child(self.pid());
+        Ok(status)
+    }
+
+    /// Waits up to `grace` for the child to end by itself, then kills it; reaps it either way.
+    ///
+    /// # Errors
+    /// The `waitpid` error.
+    pub fn finish(&mut self, grace: Duration) -> io::Result<ExitStatus> {
+        match self.wait_timeout(grace)? {
+            Some(status) => Ok(status),
+            None => self.kill(),
+        }
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        // Nothing better to do with an error here; the process table entry is reaped either way.
+        let _ = self.kill();
+    }
+}

@@ -1,0 +1,76 @@
+//! The one error type of `common`: configuration mistakes, a task that failed, a worker that died.
+//!
+//! It is `Serialize` because a process worker sends a task's failure back across the process
+//! boundary the same way it sends a value.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::Duration;
+
+/// Everything that can go wrong when building a pool or running a task on one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Error {
+    /// A pool was asked for zero workers.
+    ZeroWorkers,
+    /// `map` was asked for chunks of zero items.
+    ZeroChunk,
+    /// The task panicked; the pool and its other tasks go on.
+    Panicked {
+        /// The panic message (`"<non-string payload>"` if it was not a string).
+        message: String,
+        /// `file:line:column` of the `panic!`, when known.
+        location: Option<String>,
+    },
+    /// The worker process died while running the task (abort, a signal, `exit`).
+    WorkerDied {
+        /// The worker's process id.
+        pid: u32,
+        /// How it ended, e.g. `killed by signal 9 (SIGKILL)` or `exited with code 3`.
+        cause: String,
+    },
+    /// A worker process could not be started or did not finish its handshake in time.
+    Spawn(String),
+    /// The pool was terminated before the task ran.
+    Cancelled,
+    /// `wait_timeout` gave up; the task is still pending and the handle can be waited on again.
+    Timeout(Duration),
+    /// The task's result was already taken from its handle.
+    AlreadyTaken,
+    /// An argument or result could not be (de)serialized for the trip to a worker process.
+    Serde(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::ZeroWorkers => write!(f, "a pool needs at least one worker (got 0)"),
+            Error::ZeroChunk => write!(f, "a chunk needs at least one item (got 0)"),
+            Error::Panicked { message, location: Some(at) } => {
+                write!(f, "task panicked at {at}: {message}")
+            }
+            Error::Panicked { message, location: None } => write!(f, "task panicked: {message}"),
+            Error::WorkerDied { pid, cause } => {
+                write!(f, "worker process {pid} died during the task: {cause}")
+            }
+            Error::Spawn(why) => write!(f, "could not start a worker process: {why}"),
+            Error::Cancelled => write!(f, "the pool was terminated before the task finished"),
+            Error::Timeout(after) => write!(f, "the task did not finish within {after:?}"),
+            Error::AlreadyTaken => write!(f, "the task's result was already taken"),
+            Error::Serde(why) => write!(f, "could not move a value to or from a worker: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_the_problem() {
+        assert_eq!(Error::ZeroWorkers.to_string(), "a pool needs at least one worker (got 0)");
+        let died = Error::WorkerDied { pid: 42, cause: "exited with code 3".into() };
+        assert_eq!(died.to_string(), "worker process 42 died during the task: exited with code 3");
+    }
+}

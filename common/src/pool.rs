@@ -1,0 +1,356 @@
+//! The `Pool` trait: one interface over threads and processes.
+//!
+//! Each pool implements a single required method, [`Pool::dispatch`], which hands one *batch* of
+//! items (a chunk) to some worker and promises that exactly one [`BatchResult`] comes back on the
+//! given channel. Everything users call (`submit`, `map`, `map_unordered`) is written once, here,
+//! on top of it, which is why the two pools cannot drift apart.
+//!
+//! Why serde on both pools? A process worker has its own memory, so an argument must be turned
+//! into bytes to reach it. A thread worker could take the value as it is, but if `ThreadPool`
+//! accepted non-serializable values, code written for it would fail to compile on `ProcessPool`.
+//! Demanding the same bounds on both keeps `fn work<P: Pool>(pool: &P)` honest.
+
+use crate::Error;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use serde::{de::DeserializeOwned, Serialize};
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+/// What a task's argument and result must be: sendable to another thread, and to another process.
+pub trait Task: Serialize + DeserializeOwned + Send + 'static {}
+impl<T: Serialize + DeserializeOwned + Send + 'static> Task for T {}
+
+/// How `map` cuts its items into batches. A batch is what travels to a worker in one message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chunk {
+    /// About four batches per worker, like Python's `Pool.map`: few messages, yet balanced.
+    Auto,
+    /// Exactly this many items per batch (the last may be shorter). Zero is an error.
+    Size(usize),
+}
+
+impl Chunk {
+    /// The batch size for `len` items on `workers` workers.
+    ///
+    /// # Errors
+    /// [`Error::ZeroChunk`] for `Chunk::Size(0)`.
+    pub fn size_for(self, len: usize, workers: usize) -> Result<usize, Error> {
+        match self {
+            Chunk::Size(0) => Err(Error::ZeroChunk),
+            Chunk::Size(n) => Ok(n),
+            Chunk::Auto => Ok(len.div_ceil(4 * workers.max(1)).max(1)),
+        }
+    }
+}
+
+/// One batch's results, in item order, starting at item index `first`.
+#[derive(Debug)]
+pub struct BatchResult<R> {
+    /// Index (in the caller's sequence) of the first item of the batch.
+    pub first: usize,
+    /// One result per item of the batch.
+    pub results: Vec<Result<R, Error>>,
+}
+
+impl<R> BatchResult<R> {
+    /// A batch of `len` items that all failed with `error`.
+    pub fn failed(first: usize, len: usize, error: &Error) -> BatchResult<R> {
+        BatchResult { first, results: all_failed(len, error) }
+    }
+}
+
+/// `len` copies of the same error, one per item of a batch that failed as a whole.
+pub(crate) fn all_failed<R>(len: usize, error: &Error) -> Vec<Result<R, Error>> {
+    (0..len).map(|_| Err(error.clone())).collect()
+}
+
+/// Where a pool delivers a batch's results.
+pub type Sink<R> = Sender<BatchResult<R>>;
+
+/// One batch as it ran: which worker, which items, when. Times count from the pool's creation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Span {
+    /// The worker's index in the pool, `0..workers`. A replaced process worker keeps its index.
+    pub worker: usize,
+    /// The process that ran the batch (the pool's own pid for a `ThreadPool`).
+    pub pid: u32,
+    /// Index of the batch's first item.
+    pub first: usize,
+    /// Number of items in the batch.
+    pub len: usize,
+    /// When the worker started the batch.
+    pub start: Duration,
+    /// When the worker finished it.
+    pub end: Duration,
+}
+
+/// A pool of workers that run plain functions on serde values.
+///
+/// Generic code over `P: Pool` runs unchanged on a [`crate::ThreadPool`] and on a
+/// [`crate::ProcessPool`], and gets identical results:
+///
+/// ```
+/// use common::{Pool, ThreadPool};
+///
+/// fn sum_of_squares<P: Pool>(pool: &P) -> u64 {
+///     let squares = pool.map(|x: u64| x * x, 1..=10).expect("no task panics");
+///     squares.iter().sum()
+/// }
+///
+/// let pool = ThreadPool::new(2).unwrap();
+/// assert_eq!(sum_of_squares(&pool), 385);
+/// ```
+///
+/// A task must be a plain function. A closure that captures its environment has no address that
+/// another process could call, so it is refused at compile time, on both pools:
+///
+/// ```compile_fail
+/// use common::{Pool, ThreadPool};
+/// let pool = ThreadPool::new(2).unwrap();
+/// let offset = 10;
+/// let _ = pool.map(move |x: u64| x + offset, 1..=3); // error: captures `offset`
+/// ```
+pub trait Pool {
+    /// How many workers the pool runs.
+    fn workers(&self) -> usize;
+
+    /// `"thread"` or `"process"`, for narration.
+    fn kind(&self) -> &'static str;
+
+    /// Sends `items` (whose first item has index `first`) to a worker as one batch, to be
+    /// answered with exactly one [`BatchResult`] on `sink`: values, or an error per item.
+    ///
+    /// This is the one method a pool implements; the others are built on it. It never blocks
+    /// on the work itself.
+    fn dispatch<A: Task, R: Task>(&self, f: fn(A) -> R, first: usize, items: Vec<A>, sink: Sink<R>);
+
+    /// The batches run so far, if the pool was built with timeline recording; empty otherwise.
+    fn timeline(&self) -> Vec<Span>;
+
+    /// Starts `f(arg)` on some worker and returns at once with a handle to its result
+    /// (Python's `apply_async`, `Executor.submit`).
+    ///
+    /// ```
+    /// use common::{Pool, ThreadPool};
+    /// let pool = ThreadPool::new(1).unwrap();
+    /// let handle = pool.submit(|s: String| s.len(), "four".to_string());
+    /// assert_eq!(handle.wait(), Ok(4));
+    /// ```
+    fn submit<A: Task, R: Task>(&self, f: fn(A) -> R, arg: A) -> TaskHandle<R> {
+        let (sink, results) = crossbeam_channel::bounded(1);
+        self.dispatch(f, 0, vec![arg], sink);
+        TaskHandle { results, taken: false }
+    }
+
+    /// Applies `f` to every item on the workers and returns the results in item order, cutting
+    /// the items into batches automatically (see [`Chunk::Auto`]).
+    ///
+    /// # Errors
+    /// The error of the first failed item (in item order), after every item has run.
+    fn map<A: Task, R: Task>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+    ) -> Result<Vec<R>, Error> {
+        self.map_chunked(f, items, Chunk::Auto)
+    }
+
+    /// [`Pool::map`] with an explicit batch size.
+    ///
+    /// A batch is the unit of failure across a process boundary: if a worker process dies during
+    /// a batch, every item of that batch reports the death. Use `Chunk::Size(1)` to isolate items.
+    ///
+    /// # Errors
+    /// [`Error::ZeroChunk`], or the error of the first failed item.
+    fn map_chunked<A: Task, R: Task>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        chunk: Chunk,
+    ) -> Result<Vec<R>, Error> {
+        let items: Vec<A> = items.into_iter().collect();
+        let len = items.len();
+        let size = chunk.size_for(len, self.workers())?;
+        let results = send_batches(self, f, items, size);
+        // Batches come back in any order; slot each by its position, then flatten in order.
+        let mut batches: Vec<Option<Vec<Result<R, Error>>>> = Vec::new();
+        batches.resize_with(len.div_ceil(size), || None);
+        for _ in 0..batches.len() {
+            match results.recv() {
+                Ok(batch) => batches[batch.first / size] = Some(batch.results),
+                // Every sender was dropped unanswered: the pool was terminated.
+                Err(_) => return Err(Error::Cancelled),
+            }
+        }
+        batches.into_iter().flatten().flatten().collect()
+    }
+
+    /// Applies `f` to every item, one item per batch, and yields `(index, result)` pairs as the
+    /// tasks finish, fastest first (Python's `imap_unordered`).
+    fn map_unordered<A: Task, R: Task>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+    ) -> Unordered<R> {
+        let items: Vec<A> = items.into_iter().collect();
+        let pending = batch_ranges(items.len(), 1);
+        let results = send_batches(self, f, items, 1);
+        Unordered { results, pending, ready: VecDeque::new() }
+    }
+
+    /// [`Pool::map_unordered`] with an explicit batch size.
+    ///
+    /// # Errors
+    /// [`Error::ZeroChunk`].
+    fn map_unordered_chunked<A: Task, R: Task>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        chunk: Chunk,
+    ) -> Result<Unordered<R>, Error> {
+        let items: Vec<A> = items.into_iter().collect();
+        let size = chunk.size_for(items.len(), self.workers())?;
+        let pending = batch_ranges(items.len(), size);
+        let results = send_batches(self, f, items, size);
+        Ok(Unordered { results, pending, ready: VecDeque::new() })
+    }
+}
+
+/// Cuts `items` into batches of `size`, dispatches each, and returns where the results arrive.
+fn send_batches<P: Pool + ?Sized, A: Task, R: Task>(
+    pool: &P,
+    f: fn(A) -> R,
+    items: Vec<A>,
+    size: usize,
+) -> Receiver<BatchResult<R>> {
+    let (sink, results) = crossbeam_channel::unbounded();
+    let mut items = items.into_iter();
+    let mut first = 0;
+    loop {
+        let batch: Vec<A> = items.by_ref().take(size).collect();
+        if batch.is_empty() {
+            break;
+        }
+        let len = batch.len();
+        pool.dispatch(f, first, batch, sink.clone());
+        first += len;
+    }
+    results
+}
+
+/// `first -> len` of every batch that `send_batches` will send.
+fn batch_ranges(len: usize, size: usize) -> BTreeMap<usize, usize> {
+    (0..len).step_by(size).map(|first| (first, size.min(len - first))).collect()
+}
+
+/// The result of one submitted task. Dropping it does not cancel the task.
+#[derive(Debug)]
+pub struct TaskHandle<R> {
+    results: Receiver<BatchResult<R>>,
+    taken: bool,
+}
+
+impl<R> TaskHandle<R> {
+    /// Blocks until the task has finished and returns its value.
+    ///
+    /// There is no hang here: a pool always answers a task, with its value or an error, even
+    /// when the worker running it dies or the pool is terminated.
+    ///
+    /// # Errors
+    /// The task's error: [`Error::Panicked`], [`Error::WorkerDied`], [`Error::Cancelled`], ...
+    pub fn wait(mut self) -> Result<R, Error> {
+        if self.taken {
+            return Err(Error::AlreadyTaken);
+        }
+        let answer = self.results.recv();
+        self.take(answer.ok())
+    }
+
+    /// Waits at most `timeout` for the task. On [`Error::Timeout`] the task goes on and the
+    /// handle can be waited on again.
+    ///
+    /// ```
+    /// use common::{Error, Pool, ThreadPool};
+    /// use std::time::Duration;
+    /// let pool = ThreadPool::new(1).unwrap();
+    /// let mut slow = pool.submit(|ms: u64| std::thread::sleep(Duration::from_millis(ms)), 200);
+    /// assert_eq!(slow.wait_timeout(Duration::from_millis(1)), Err(Error::Timeout(Duration::from_millis(1))));
+    /// assert_eq!(slow.wait_timeout(Duration::from_secs(10)), Ok(()));
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Timeout`], [`Error::AlreadyTaken`] after a result was returned, or the task's error.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Result<R, Error> {
+        if self.taken {
+            return Err(Error::AlreadyTaken);
+        }
+        match self.results.recv_timeout(timeout) {
+            Ok(batch) => self.take(Some(batch)),
+            Err(RecvTimeoutError::Timeout) => Err(Error::Timeout(timeout)),
+            Err(RecvTimeoutError::Disconnected) => self.take(None),
+        }
+    }
+
+    fn take(&mut self, answer: Option<BatchResult<R>>) -> Result<R, Error> {
+        self.taken = true;
+        // A pool answers a task with exactly one batch of one result. No answer at all means
+        // every sender was dropped unanswered, which only termination does.
+        answer.and_then(|batch| batch.results.into_iter().next()).unwrap_or(Err(Error::Cancelled))
+    }
+}
+
+/// Results in completion order, from [`Pool::map_unordered`]: `(item index, result)`.
+///
+/// Every item is yielded exactly once, with its value or its error.
+#[derive(Debug)]
+pub struct Unordered<R> {
+    results: Receiver<BatchResult<R>>,
+    /// Batches not yet answered, `first -> len`.
+    pending: BTreeMap<usize, usize>,
+    ready: VecDeque<(usize, Result<R, Error>)>,
+}
+
+impl<R> Iterator for Unordered<R> {
+    type Item = (usize, Result<R, Error>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(item) = self.ready.pop_front() {
+            return Some(item);
+        }
+        if self.pending.is_empty() {
+            return None;
+        }
+        match self.results.recv() {
+            Ok(batch) => {
+                self.pending.remove(&batch.first);
+                self.ready.extend((batch.first..).zip(batch.results));
+            }
+            Err(_) => {
+                // The pool was terminated: whatever is still pending will never run.
+                for (first, len) in std::mem::take(&mut self.pending) {
+                    self.ready.extend((first..first + len).map(|i| (i, Err(Error::Cancelled))));
+                }
+            }
+        }
+        self.next()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_chunks_make_about_four_batches_per_worker() {
+        assert_eq!(Chunk::Auto.size_for(10_000, 2), Ok(1250));
+        assert_eq!(Chunk::Auto.size_for(3, 8), Ok(1));
+        assert_eq!(Chunk::Auto.size_for(0, 8), Ok(1));
+        assert_eq!(Chunk::Size(0).size_for(10, 2), Err(Error::ZeroChunk));
+    }
+
+    #[test]
+    fn batch_ranges_cover_every_item_once() {
+        let ranges = batch_ranges(10, 4);
+        assert_eq!(ranges.into_iter().collect::<Vec<_>>(), vec![(0, 4), (4, 4), (8, 2)]);
+    }
+}

@@ -1,0 +1,136 @@
+//! How a function pointer reaches another process.
+//!
+//! A worker process runs the same executable file as its pool (it is started from
+//! `/proc/self/exe`). Address-space layout randomization loads that file at a different base
+//! address in each process, but it moves the whole image as one block, so the *distance* from
+//! any function to any other is the same in both processes. The pool therefore sends, for a
+//! task `f: fn(A) -> R`, two distances from a fixed anchor function:
+//!
+//! 1. of `f` itself, and
+//! 2. of `trampoline::<A, R>`, a function with a fixed, non-generic signature
+//!    (`fn(usize, &[u8]) -> Vec<u8>`) that knows `A` and `R`: it decodes the arguments, calls
+//!    `f` on each, and encodes the results.
+//!
+//! The worker adds each distance to its own anchor's address, checks that both land inside its
+//! executable's code, and calls the trampoline. This is also why a task must be a plain function:
+//! a closure's captured values live in the pool's memory, which the worker cannot see.
+
+use super::wire::Call;
+use crate::pool::{all_failed, Task};
+use crate::{panics, Error};
+use std::ops::Range;
+
+/// The signature every trampoline has, whatever `A` and `R` are.
+pub(crate) type Trampoline = fn(usize, &[u8]) -> Vec<u8>;
+
+/// The fixed point that distances are measured from. Any function of this crate would do.
+fn anchor() -> usize {
+    anchor as fn() -> usize as usize
+}
+
+fn distance(address: usize) -> i64 {
+    address.wrapping_sub(anchor()) as i64
+}
+
+fn address(distance: i64) -> usize {
+    anchor().wrapping_add(distance as usize)
+}
+
+/// The pool's side: describes `f` so that a worker process can find it.
+pub(crate) fn encode<A: Task, R: Task>(f: fn(A) -> R) -> Call {
+    Call { trampoline: distance(trampoline::<A, R> as Trampoline as usize), func: distance(f as usize) }
+}
+
+/// The worker's side: runs `call` on the encoded `input`, returning the encoded results.
+///
+/// # Errors
+/// If an address does not land inside `code`, the executable's code: the message did not come
+/// from a pool running this same executable, and nothing is called.
+pub(crate) fn run(call: &Call, input: &[u8], code: &[Range<usize>]) -> Result<Vec<u8>, String> {
+    let (trampoline, func) = (address(call.trampoline), address(call.func));
+    let inside = |a: usize| code.iter().any(|r| r.contains(&a));
+    if !inside(trampoline) || !inside(func) {
+        return Err(format!("refusing to call {trampoline:#x}/{func:#x}: not in this executable's code"));
+    }
+    // SAFETY: (1) `call.trampoline` was computed by `encode` from a `Trampoline` in the same
+    // executable image (the worker was started from the pool's `/proc/self/exe`, see
+    // `crate::child`), and distances between functions of one image are the same in every
+    // process that maps it, so `trampoline` is the address of a function of exactly this type.
+    // (2) The message came over a channel that only our parent holds (see `super::worker`).
+    // (3) As a last line of defence the address was checked to lie in our own code above.
+    let trampoline: Trampoline = unsafe { std::mem::transmute::<*const (), Trampoline>(trampoline as *const ()) };
+    Ok(trampoline(func, input))
+}
+
+/// Decodes a batch of `A`, calls the `fn(A) -> R` at `func` on each item, encodes the results.
+fn trampoline<A: Task, R: Task>(func: usize, input: &[u8]) -> Vec<u8> {
+    // SAFETY: `func` was encoded by `encode::<A, R>` from a value of type `fn(A) -> R`, and this
+    // trampoline is the `::<A, R>` instance that `encode` paired with it (reasons (1)-(3) in
+    // `run` apply to both addresses).
+    let f = unsafe { std::mem::transmute::<*const (), fn(A) -> R>(func as *const ()) };
+    let outcome: Result<Vec<Result<R, Error>>, Error> = postcard::from_bytes::<Vec<A>>(input)
+        .map(|items| panics::run_batch(f, items))
+        .map_err(|e| Error::Serde(format!("decoding arguments: {e}")));
+    postcard::to_stdvec(&outcome).unwrap_or_else(|e| {
+        let failed: Result<Vec<Result<R, Error>>, Error> = Err(Error::Serde(format!("encoding results: {e}")));
+        // Encoding a plain error enum cannot fail, so this second attempt always succeeds.
+        postcard::to_stdvec(&failed).unwrap_or_default()
+    })
+}
+
+/// Decodes what a trampoline returned, on the pool's side.
+pub(crate) fn decode_results<R: Task>(output: &[u8], len: usize) -> Vec<Result<R, Error>> {
+    match postcard::from_bytes::<Result<Vec<Result<R, Error>>, Error>>(output) {
+        Ok(Ok(results)) if results.len() == len => results,
+        Ok(Ok(results)) => all_failed(len, &Error::Serde(format!("expected {len} results, got {}", results.len()))),
+        Ok(Err(e)) => all_failed(len, &e),
+        Err(e) => all_failed(len, &Error::Serde(format!("decoding results: {e}"))),
+    }
+}
+
+/// The address ranges of this executable's code, read from `/proc/self/maps`.
+pub(crate) fn executable_code() -> std::io::Result<Vec<Range<usize>>> {
+    let exe = std::fs::read_link("/proc/self/exe")?;
+    let exe = exe.to_string_lossy();
+    let maps = std::fs::read_to_string("/proc/self/maps")?;
+    // A line reads: "start-end perms offset dev inode path", e.g. "5581..-5582.. r-xp ... /bin/x".
+    let ranges = maps
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (range, perms) = (fields.next()?, fields.next()?);
+            let path = fields.nth(3)?;
+            if !perms.contains('x') || path != exe {
+                return None;
+            }
+            let (start, end) = range.split_once('-')?;
+            Some(usize::from_str_radix(start, 16).ok()?..usize::from_str_radix(end, 16).ok()?)
+        })
+        .collect();
+    Ok(ranges)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn double(x: u64) -> u64 {
+        x * 2
+    }
+
+    #[test]
+    fn a_call_round_trips_within_one_process() {
+        let code = executable_code().unwrap();
+        assert!(!code.is_empty(), "this executable has code mapped");
+        let input = postcard::to_stdvec(&vec![1u64, 2, 3]).unwrap();
+        let output = run(&encode(double), &input, &code).unwrap();
+        assert_eq!(decode_results::<u64>(&output, 3), vec![Ok(2), Ok(4), Ok(6)]);
+    }
+
+    #[test]
+    fn an_address_outside_the_code_is_refused() {
+        let code = executable_code().unwrap();
+        let stray = Call { trampoline: distance(0x10), func: distance(double as fn(u64) -> u64 as usize) };
+        assert!(run(&stray, &[], &code).unwrap_err().starts_with("refusing to call"));
+    }
+}

@@ -1,0 +1,152 @@
+//! The few Linux calls std does not offer, each behind a small safe function.
+//!
+//! Every `unsafe` block of `common` lives here or in [`crate::process_pool::call`], so a reader
+//! can audit them in one sitting.
+
+use std::io;
+use std::process::ExitStatus;
+
+/// Asks the kernel to send `SIGKILL` to this process when its parent thread exits.
+///
+/// This is how a worker never outlives its pool, even when the pool's process is SIGKILLed and
+/// runs no cleanup at all. Note the word *thread*: the signal fires when the thread that spawned
+/// the child ends, so a child must be spawned by a thread that lives as long as the child does.
+///
+/// # Errors
+/// The `prctl` error, if any (none is expected on Linux).
+pub fn die_with_parent() -> io::Result<()> {
+    // SAFETY: PR_SET_PDEATHSIG takes one integer argument (the signal) and touches no memory of
+    // ours; the remaining variadic arguments are ignored for this option.
+    let rc = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The process id of this process's parent.
+pub fn parent_pid() -> u32 {
+    // SAFETY: getppid has no preconditions and cannot fail.
+    let ppid = unsafe { libc::getppid() };
+    ppid as u32
+}
+
+/// Sends `signal` to process `pid`.
+///
+/// # Errors
+/// `ESRCH` if there is no such process (it may have been reaped already), `EPERM` if it is not ours.
+pub fn send_signal(pid: u32, signal: i32) -> io::Result<()> {
+    let pid = libc::pid_t::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
+    // SAFETY: kill only sends a signal; a wrong pid yields an error, never memory unsafety.
+    let rc = unsafe { libc::kill(pid, signal) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The conventional name of a signal number, e.g. `SIGKILL` for 9.
+pub fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        _ => "an unnamed signal",
+    }
+}
+
+/// Says in words how a process ended: `exited with code 3`, `killed by signal 6 (SIGABRT)`.
+pub fn describe_exit(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with code {code}"),
+        (None, Some(sig)) => format!("killed by signal {sig} ({})", signal_name(sig)),
+        (None, None) => format!("ended with status {status}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_statuses_read_as_words() {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(describe_exit(ExitStatus::from_raw(3 << 8)), "exited with code 3");
+        assert_eq!(describe_exit(ExitStatus::from_raw(9)), "killed by signal 9 (SIGKILL)");
+        assert_eq!(describe_exit(ExitStatus::from_raw(6)), "killed by signal 6 (SIGABRT)");
+    }
+
+    #[test]
+    fn signalling_a_missing_process_is_an_error() {
+        // Pid numbers are at most 2^22 on Linux, so this one cannot exist.
+        assert!(send_signal(i32::MAX as u32, 0).is_err());
+    }
+}
+
+/// Reaps `pid` (a child of ours) if it has ended, polling until `deadline`; `false` if it is still
+/// running then. Used only by the interrupt handler, which owns no `std::process::Child`.
+pub fn reap_until(pid: u32, deadline: std::time::Instant) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return true };
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a valid, writable int for the duration of the call.
+        let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        // rc == pid: reaped now; rc < 0: not our child or already reaped. Either way it is gone.
+        if rc != 0 {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// Nanoseconds on the system-wide monotonic clock. Unlike `Instant`, a reading is a plain number
+/// that another process can send us, and both processes read the same clock.
+pub fn monotonic_nanos() -> u64 {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `now` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}
+
+/// The time from monotonic reading `earlier` to `later` (zero if `later` is earlier).
+pub fn nanos_between(earlier: u64, later: u64) -> std::time::Duration {
+    std::time::Duration::from_nanos(later.saturating_sub(earlier))
+}
+
+/// Makes the child that `cmd` starts die with `SIGKILL` when the spawning thread of this process
+/// ends, and exit at once if this process is already gone by the time the child starts.
+pub fn kill_child_with_parent(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the forked child before exec, where only async-signal-safe
+    // calls are allowed. It calls exactly three: prctl, getppid and _exit, all async-signal-safe,
+    // and it allocates nothing (`parent` is a plain integer captured by copy).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The parent may have died between fork and prctl; then nobody will signal us.
+            if libc::getppid() as u32 != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+}

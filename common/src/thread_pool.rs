@@ -1,0 +1,189 @@
+//! `ThreadPool`: workers are threads of this process, fed through one crossbeam channel.
+//!
+//! Each worker loops on `recv()` from a shared multi-consumer channel and runs the boxed job it
+//! gets. Nothing is copied: a batch's items move into the job as they are. A task that panics is
+//! caught ([`crate::panics`]) and its thread goes on with the next job.
+//!
+//! What a thread pool cannot do: stop a task that is running. Threads share one address space
+//! and may hold locks, so there is no safe way to kill one from outside. [`ThreadPool::terminate`]
+//! therefore cancels the tasks that have not started and leaves running ones to finish in the
+//! background. A [`crate::ProcessPool`] can kill its workers, because the kernel cleans up after
+//! a process.
+
+use crate::pool::{BatchResult, Pool, Sink, Span, Task};
+use crate::{panics, sys, Error};
+use crossbeam_channel::{Receiver, Sender};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+type Job = Box<dyn FnOnce(&Worker) + Send>;
+
+/// What every worker thread sees.
+struct Shared {
+    /// Set by `terminate`: jobs that have not started are answered with `Error::Cancelled`.
+    cancelled: AtomicBool,
+    /// `Some` when the pool records its timeline.
+    spans: Option<Mutex<Vec<Span>>>,
+    /// Monotonic clock reading (ns) at the pool's creation; spans count from here.
+    epoch: u64,
+}
+
+/// The context a job runs in: which worker, and the pool's shared state.
+struct Worker {
+    index: usize,
+    shared: Arc<Shared>,
+}
+
+/// A pool of threads running [`Pool`] tasks.
+///
+/// ```
+/// use common::{Pool, ThreadPool};
+/// let pool = ThreadPool::new(2).unwrap();
+/// assert_eq!(pool.map(|x: i32| x + 1, vec![1, 2, 3]).unwrap(), vec![2, 3, 4]);
+/// ```
+pub struct ThreadPool {
+    jobs: Option<Sender<Job>>,
+    threads: Vec<JoinHandle<()>>,
+    shared: Arc<Shared>,
+}
+
+/// Settings for a [`ThreadPool`], from [`ThreadPool::builder`].
+#[derive(Clone, Debug)]
+pub struct ThreadPoolBuilder {
+    workers: usize,
+    record_timeline: bool,
+}
+
+impl ThreadPoolBuilder {
+    /// The number of worker threads (default: `num_cpus::get()`).
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = n;
+        self
+    }
+
+    /// Records a [`Span`] per batch, for [`Pool::timeline`] (default: off).
+    pub fn record_timeline(mut self, on: bool) -> Self {
+        self.record_timeline = on;
+        self
+    }
+
+    /// Starts the threads.
+    ///
+    /// # Errors
+    /// [`Error::ZeroWorkers`]; [`Error::Spawn`] if the OS refuses a thread.
+    pub fn build(self) -> Result<ThreadPool, Error> {
+        if self.workers == 0 {
+            return Err(Error::ZeroWorkers);
+        }
+        panics::install_hook();
+        let shared = Arc::new(Shared {
+            cancelled: AtomicBool::new(false),
+            spans: self.record_timeline.then(|| Mutex::new(Vec::new())),
+            epoch: sys::monotonic_nanos(),
+        });
+        let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
+        let mut threads = Vec::with_capacity(self.workers);
+        for index in 0..self.workers {
+            let worker = Worker { index, shared: Arc::clone(&shared) };
+            let queue: Receiver<Job> = queue.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("pool-thread-{index}"))
+                // The loop ends when the pool drops its sender and the queue is drained.
+                .spawn(move || queue.iter().for_each(|job| job(&worker)))
+                .map_err(|e| Error::Spawn(format!("thread {index}: {e}")))?;
+            threads.push(thread);
+        }
+        Ok(ThreadPool { jobs: Some(jobs), threads, shared })
+    }
+}
+
+impl ThreadPool {
+    /// A pool of `workers` threads.
+    ///
+    /// # Errors
+    /// [`Error::ZeroWorkers`] if `workers` is 0.
+    ///
+    /// ```
+    /// assert_eq!(common::ThreadPool::new(0).err(), Some(common::Error::ZeroWorkers));
+    /// ```
+    pub fn new(workers: usize) -> Result<ThreadPool, Error> {
+        ThreadPool::builder().workers(workers).build()
+    }
+
+    /// Settings with their defaults: `num_cpus::get()` workers, no timeline.
+    pub fn builder() -> ThreadPoolBuilder {
+        ThreadPoolBuilder { workers: num_cpus::get(), record_timeline: false }
+    }
+
+    /// Stops at once: tasks that have not started are answered with [`Error::Cancelled`].
+    ///
+    /// Tasks already running cannot be stopped (a thread cannot be killed, see the module
+    /// docs): they finish in the background and their threads exit after them. Use a
+    /// [`crate::ProcessPool`] when a task must be stoppable.
+    pub fn terminate(mut self) {
+        self.shared.cancelled.store(true, Relaxed);
+        self.jobs = None;
+        // Detach: joining would wait for the running tasks, which is what terminate avoids.
+        self.threads.clear();
+    }
+}
+
+impl Drop for ThreadPool {
+    /// Finishes every submitted task, then joins every thread.
+    fn drop(&mut self) {
+        self.jobs = None; // Closing the channel ends each worker's loop once the queue is empty.
+        for thread in self.threads.drain(..) {
+            // A worker thread cannot panic (tasks run under catch_unwind), so join cannot fail.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Pool for ThreadPool {
+    fn workers(&self) -> usize {
+        self.threads.len()
+    }
+
+    fn kind(&self) -> &'static str {
+        "thread"
+    }
+
+    fn dispatch<A: Task, R: Task>(&self, f: fn(A) -> R, first: usize, items: Vec<A>, sink: Sink<R>) {
+        let job: Job = Box::new(move |worker: &Worker| {
+            let shared = &worker.shared;
+            if shared.cancelled.load(Relaxed) {
+                let _ = sink.send(BatchResult::failed(first, items.len(), &Error::Cancelled));
+                return;
+            }
+            let len = items.len();
+            let start = sys::monotonic_nanos();
+            let results = panics::run_batch(f, items);
+            let end = sys::monotonic_nanos();
+            if let Some(spans) = &shared.spans {
+                let span = Span {
+                    worker: worker.index,
+                    pid: std::process::id(),
+                    first,
+                    len,
+                    start: sys::nanos_between(shared.epoch, start),
+                    end: sys::nanos_between(shared.epoch, end),
+                };
+                spans.lock().unwrap_or_else(|p| p.into_inner()).push(span);
+            }
+            // The receiver may be gone (a dropped handle); the result is then simply unwanted.
+            let _ = sink.send(BatchResult { first, results });
+        });
+        // `jobs` is only None after terminate(self) or during drop, when no call can reach here.
+        if let Some(jobs) = &self.jobs {
+            // Sending fails only if every worker thread is gone, which cannot happen while the
+            // pool lives. If it did, the job (and its sink) would be dropped here, and waiters
+            // would see Error::Cancelled rather than hang.
+            let _ = jobs.send(job);
+        }
+    }
+
+    fn timeline(&self) -> Vec<Span> {
+        self.shared.spans.as_ref().map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone()).unwrap_or_default()
+    }
+}
