@@ -42,7 +42,10 @@ impl Child {
     pub fn spawn(cmd: &mut Command) -> io::Result<Child> {
         let inner = cmd.spawn()?;
         crate::cleanup::track_child(inner.id());
-        Ok(Child { inner, status: None })
+        Ok(Child {
+            inner,
+            status: None,
+        })
     }
 
     /// The child's process id.

@@ -16,12 +16,17 @@ struct Registry {
     paths: Vec<PathBuf>,
 }
 
-static REGISTRY: Mutex<Registry> = Mutex::new(Registry { children: Vec::new(), paths: Vec::new() });
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    children: Vec::new(),
+    paths: Vec::new(),
+});
 
 fn registry() -> MutexGuard<'static, Registry> {
     // A panic while holding this lock cannot leave the two lists inconsistent (each operation is
     // a single push or retain), so a poisoned lock is still safe to use.
-    REGISTRY.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    REGISTRY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Registers a child process to kill and reap if the program is interrupted.
@@ -82,7 +87,10 @@ fn remove(path: &Path) {
 pub fn run_now() {
     let (children, paths) = {
         let mut reg = registry();
-        (std::mem::take(&mut reg.children), std::mem::take(&mut reg.paths))
+        (
+            std::mem::take(&mut reg.children),
+            std::mem::take(&mut reg.paths),
+        )
     };
     for &pid in &children {
         let _ = crate::sys::send_signal(pid, libc::SIGKILL);
@@ -106,16 +114,18 @@ pub(crate) fn install_interrupt_handler() {
             // die with us through PR_SET_PDEATHSIG. Nothing better can be done, so go on.
             return;
         };
-        let spawned = std::thread::Builder::new().name("cleanup-on-signal".into()).spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                eprintln!(
+        let spawned = std::thread::Builder::new()
+            .name("cleanup-on-signal".into())
+            .spawn(move || {
+                if let Some(signal) = signals.forever().next() {
+                    eprintln!(
                     "\ninterrupted by {}: stopping child processes and removing temporary files",
                     crate::sys::signal_name(signal)
                 );
-                run_now();
-                std::process::exit(128 + signal);
-            }
-        });
+                    run_now();
+                    std::process::exit(128 + signal);
+                }
+            });
         // If the thread cannot start, the default action still applies (see above).
         drop(spawned);
     });

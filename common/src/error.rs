@@ -45,10 +45,16 @@ impl fmt::Display for Error {
         match self {
             Error::ZeroWorkers => write!(f, "a pool needs at least one worker (got 0)"),
             Error::ZeroChunk => write!(f, "a chunk needs at least one item (got 0)"),
-            Error::Panicked { message, location: Some(at) } => {
+            Error::Panicked {
+                message,
+                location: Some(at),
+            } => {
                 write!(f, "task panicked at {at}: {message}")
             }
-            Error::Panicked { message, location: None } => write!(f, "task panicked: {message}"),
+            Error::Panicked {
+                message,
+                location: None,
+            } => write!(f, "task panicked: {message}"),
             Error::WorkerDied { pid, cause } => {
                 write!(f, "worker process {pid} died during the task: {cause}")
             }
@@ -69,8 +75,17 @@ mod tests {
 
     #[test]
     fn messages_name_the_problem() {
-        assert_eq!(Error::ZeroWorkers.to_string(), "a pool needs at least one worker (got 0)");
-        let died = Error::WorkerDied { pid: 42, cause: "exited with code 3".into() };
-        assert_eq!(died.to_string(), "worker process 42 died during the task: exited with code 3");
+        assert_eq!(
+            Error::ZeroWorkers.to_string(),
+            "a pool needs at least one worker (got 0)"
+        );
+        let died = Error::WorkerDied {
+            pid: 42,
+            cause: "exited with code 3".into(),
+        };
+        assert_eq!(
+            died.to_string(),
+            "worker process 42 died during the task: exited with code 3"
+        );
     }
 }

@@ -36,11 +36,15 @@
 //! - [`narrate`]: the one output format of every demo (headers, times, speed-ups, results).
 //! - [`sys`]: the few Linux calls std lacks, each behind a safe function.
 //! - [`testing`]: helpers for tests that look at processes and `/dev/shm` through `/proc`.
-#![warn(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks, missing_docs)]
+#![warn(
+    unsafe_op_in_unsafe_fn,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs
+)]
 
 pub mod child;
-pub mod cli;
 pub mod cleanup;
+pub mod cli;
 mod error;
 pub mod narrate;
 mod panics;

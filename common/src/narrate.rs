@@ -93,7 +93,12 @@ impl std::error::Error for CheckFailed {}
 /// # Errors
 /// An `io::Error` wrapping [`CheckFailed`] when `passed` is false, or the writer's error. Both
 /// end a demo with exit status 1.
-pub fn conclude(out: &mut impl Write, passed: bool, what: impl Display, lesson: &str) -> io::Result<()> {
+pub fn conclude(
+    out: &mut impl Write,
+    passed: bool,
+    what: impl Display,
+    lesson: &str,
+) -> io::Result<()> {
     if passed {
         writeln!(out, "result: {what} [ok] -- {lesson}")
     } else {
@@ -111,6 +116,9 @@ mod tests {
         let mut out = Vec::new();
         let err = conclude(&mut out, false, "3 (expected 4)", "unused").unwrap_err();
         assert_eq!(err.to_string(), "check failed: 3 (expected 4)");
-        assert_eq!(String::from_utf8(out).unwrap(), "result: 3 (expected 4) [FAILED]\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "result: 3 (expected 4) [FAILED]\n"
+        );
     }
 }

@@ -23,7 +23,9 @@ pub(crate) fn install_hook() {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             if IN_TASK.get() {
-                let at = info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
+                let at = info
+                    .location()
+                    .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
                 LOCATION.set(at);
             } else {
                 previous(info);
@@ -47,7 +49,10 @@ pub(crate) fn call<A, R>(f: fn(A) -> R, arg: A) -> Result<R, Error> {
         } else {
             "<non-string payload>".to_string()
         };
-        Error::Panicked { message, location: LOCATION.take() }
+        Error::Panicked {
+            message,
+            location: LOCATION.take(),
+        }
     })
 }
 
@@ -64,9 +69,14 @@ mod tests {
     fn a_panic_carries_its_message_and_location() {
         install_hook();
         let err = call(|x: u32| if x > 1 { panic!("too big: {x}") } else { x }, 7).unwrap_err();
-        let Error::Panicked { message, location } = err else { panic!("wrong error: {err:?}") };
+        let Error::Panicked { message, location } = err else {
+            panic!("wrong error: {err:?}")
+        };
         assert_eq!(message, "too big: 7");
-        assert!(location.unwrap().starts_with("common/src/panics.rs:"));
+        assert!(
+            location.unwrap().contains("src/panics.rs:"),
+            "the location names this file"
+        );
     }
 
     #[test]
@@ -74,7 +84,9 @@ mod tests {
         install_hook();
         let out = run_batch(|x: u32| 10 / x, vec![5, 0, 2]);
         assert_eq!(out[0], Ok(2));
-        assert!(matches!(&out[1], Err(Error::Panicked { message, .. }) if message.contains("divide by zero")));
+        assert!(
+            matches!(&out[1], Err(Error::Panicked { message, .. }) if message.contains("divide by zero"))
+        );
         assert_eq!(out[2], Ok(5));
     }
 }

@@ -55,7 +55,10 @@ pub struct BatchResult<R> {
 impl<R> BatchResult<R> {
     /// A batch of `len` items that all failed with `error`.
     pub fn failed(first: usize, len: usize, error: &Error) -> BatchResult<R> {
-        BatchResult { first, results: all_failed(len, error) }
+        BatchResult {
+            first,
+            results: all_failed(len, error),
+        }
     }
 }
 
@@ -139,7 +142,10 @@ pub trait Pool {
     fn submit<A: Task, R: Task>(&self, f: fn(A) -> R, arg: A) -> TaskHandle<R> {
         let (sink, results) = crossbeam_channel::bounded(1);
         self.dispatch(f, 0, vec![arg], sink);
-        TaskHandle { results, taken: false }
+        TaskHandle {
+            results,
+            taken: false,
+        }
     }
 
     /// Applies `f` to every item on the workers and returns the results in item order, cutting
@@ -195,7 +201,11 @@ pub trait Pool {
         let items: Vec<A> = items.into_iter().collect();
         let pending = batch_ranges(items.len(), 1);
         let results = send_batches(self, f, items, 1);
-        Unordered { results, pending, ready: VecDeque::new() }
+        Unordered {
+            results,
+            pending,
+            ready: VecDeque::new(),
+        }
     }
 
     /// [`Pool::map_unordered`] with an explicit batch size.
@@ -212,7 +222,11 @@ pub trait Pool {
         let size = chunk.size_for(items.len(), self.workers())?;
         let pending = batch_ranges(items.len(), size);
         let results = send_batches(self, f, items, size);
-        Ok(Unordered { results, pending, ready: VecDeque::new() })
+        Ok(Unordered {
+            results,
+            pending,
+            ready: VecDeque::new(),
+        })
     }
 }
 
@@ -240,7 +254,10 @@ fn send_batches<P: Pool + ?Sized, A: Task, R: Task>(
 
 /// `first -> len` of every batch that `send_batches` will send.
 fn batch_ranges(len: usize, size: usize) -> BTreeMap<usize, usize> {
-    (0..len).step_by(size).map(|first| (first, size.min(len - first))).collect()
+    (0..len)
+        .step_by(size)
+        .map(|first| (first, size.min(len - first)))
+        .collect()
 }
 
 /// The result of one submitted task. Dropping it does not cancel the task.
@@ -295,7 +312,9 @@ impl<R> TaskHandle<R> {
         self.taken = true;
         // A pool answers a task with exactly one batch of one result. No answer at all means
         // every sender was dropped unanswered, which only termination does.
-        answer.and_then(|batch| batch.results.into_iter().next()).unwrap_or(Err(Error::Cancelled))
+        answer
+            .and_then(|batch| batch.results.into_iter().next())
+            .unwrap_or(Err(Error::Cancelled))
     }
 }
 
@@ -328,7 +347,8 @@ impl<R> Iterator for Unordered<R> {
             Err(_) => {
                 // The pool was terminated: whatever is still pending will never run.
                 for (first, len) in std::mem::take(&mut self.pending) {
-                    self.ready.extend((first..first + len).map(|i| (i, Err(Error::Cancelled))));
+                    self.ready
+                        .extend((first..first + len).map(|i| (i, Err(Error::Cancelled))));
                 }
             }
         }
@@ -351,6 +371,9 @@ mod tests {
     #[test]
     fn batch_ranges_cover_every_item_once() {
         let ranges = batch_ranges(10, 4);
-        assert_eq!(ranges.into_iter().collect::<Vec<_>>(), vec![(0, 4), (4, 4), (8, 2)]);
+        assert_eq!(
+            ranges.into_iter().collect::<Vec<_>>(),
+            vec![(0, 4), (4, 4), (8, 2)]
+        );
     }
 }

@@ -77,29 +77,13 @@ pub fn describe_exit(status: ExitStatus) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exit_statuses_read_as_words() {
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(describe_exit(ExitStatus::from_raw(3 << 8)), "exited with code 3");
-        assert_eq!(describe_exit(ExitStatus::from_raw(9)), "killed by signal 9 (SIGKILL)");
-        assert_eq!(describe_exit(ExitStatus::from_raw(6)), "killed by signal 6 (SIGABRT)");
-    }
-
-    #[test]
-    fn signalling_a_missing_process_is_an_error() {
-        // Pid numbers are at most 2^22 on Linux, so this one cannot exist.
-        assert!(send_signal(i32::MAX as u32, 0).is_err());
-    }
-}
 
 /// Reaps `pid` (a child of ours) if it has ended, polling until `deadline`; `false` if it is still
 /// running then. Used only by the interrupt handler, which owns no `std::process::Child`.
 pub fn reap_until(pid: u32, deadline: std::time::Instant) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else { return true };
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return true;
+    };
     loop {
         let mut status = 0;
         // SAFETY: `status` is a valid, writable int for the duration of the call.
@@ -118,7 +102,10 @@ pub fn reap_until(pid: u32, deadline: std::time::Instant) -> bool {
 /// Nanoseconds on the system-wide monotonic clock. Unlike `Instant`, a reading is a plain number
 /// that another process can send us, and both processes read the same clock.
 pub fn monotonic_nanos() -> u64 {
-    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `now` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
     now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
@@ -148,5 +135,33 @@ pub fn kill_child_with_parent(cmd: &mut std::process::Command) {
             }
             Ok(())
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_statuses_read_as_words() {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            describe_exit(ExitStatus::from_raw(3 << 8)),
+            "exited with code 3"
+        );
+        assert_eq!(
+            describe_exit(ExitStatus::from_raw(9)),
+            "killed by signal 9 (SIGKILL)"
+        );
+        assert_eq!(
+            describe_exit(ExitStatus::from_raw(6)),
+            "killed by signal 6 (SIGABRT)"
+        );
+    }
+
+    #[test]
+    fn signalling_a_missing_process_is_an_error() {
+        // Pid numbers are at most 2^22 on Linux, so this one cannot exist.
+        assert!(send_signal(i32::MAX as u32, 0).is_err());
     }
 }

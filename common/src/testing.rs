@@ -20,12 +20,19 @@ pub fn is_running(pid: u32) -> bool {
 /// The parent pid of process `pid`.
 pub fn parent_of(pid: u32) -> Option<u32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// The direct children of `pid` (zombies included), read from every `/proc/<n>/stat`.
 pub fn children_of(pid: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     entries
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
@@ -49,7 +56,9 @@ pub fn descendants_of(pid: u32) -> Vec<u32> {
 /// the way to find a killed parent's former children, which init has adopted by then.
 pub fn processes_with_env(key: &str, value: &str) -> Vec<u32> {
     let needle = format!("{key}={value}");
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     entries
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
@@ -64,8 +73,14 @@ pub fn processes_with_env(key: &str, value: &str) -> Vec<u32> {
 
 /// Entries of `/dev/shm` whose name contains `pattern`.
 pub fn shm_entries(pattern: &str) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir("/dev/shm") else { return Vec::new() };
-    entries.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().contains(pattern)).collect()
+    let Ok(entries) = std::fs::read_dir("/dev/shm") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains(pattern))
+        .collect()
 }
 
 /// Polls `condition` every 10 ms until it holds or `limit` passes; returns whether it held.

@@ -85,7 +85,10 @@ impl ThreadPoolBuilder {
         let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
         let mut threads = Vec::with_capacity(self.workers);
         for index in 0..self.workers {
-            let worker = Worker { index, shared: Arc::clone(&shared) };
+            let worker = Worker {
+                index,
+                shared: Arc::clone(&shared),
+            };
             let queue: Receiver<Job> = queue.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("pool-thread-{index}"))
@@ -94,7 +97,11 @@ impl ThreadPoolBuilder {
                 .map_err(|e| Error::Spawn(format!("thread {index}: {e}")))?;
             threads.push(thread);
         }
-        Ok(ThreadPool { jobs: Some(jobs), threads, shared })
+        Ok(ThreadPool {
+            jobs: Some(jobs),
+            threads,
+            shared,
+        })
     }
 }
 
@@ -113,7 +120,10 @@ impl ThreadPool {
 
     /// Settings with their defaults: `num_cpus::get()` workers, no timeline.
     pub fn builder() -> ThreadPoolBuilder {
-        ThreadPoolBuilder { workers: num_cpus::get(), record_timeline: false }
+        ThreadPoolBuilder {
+            workers: num_cpus::get(),
+            record_timeline: false,
+        }
     }
 
     /// Stops at once: tasks that have not started are answered with [`Error::Cancelled`].
@@ -149,7 +159,13 @@ impl Pool for ThreadPool {
         "thread"
     }
 
-    fn dispatch<A: Task, R: Task>(&self, f: fn(A) -> R, first: usize, items: Vec<A>, sink: Sink<R>) {
+    fn dispatch<A: Task, R: Task>(
+        &self,
+        f: fn(A) -> R,
+        first: usize,
+        items: Vec<A>,
+        sink: Sink<R>,
+    ) {
         let job: Job = Box::new(move |worker: &Worker| {
             let shared = &worker.shared;
             if shared.cancelled.load(Relaxed) {
@@ -184,6 +200,10 @@ impl Pool for ThreadPool {
     }
 
     fn timeline(&self) -> Vec<Span> {
-        self.shared.spans.as_ref().map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone()).unwrap_or_default()
+        self.shared
+            .spans
+            .as_ref()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .unwrap_or_default()
     }
 }

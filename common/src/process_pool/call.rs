@@ -38,7 +38,10 @@ fn address(distance: i64) -> usize {
 
 /// The pool's side: describes `f` so that a worker process can find it.
 pub(crate) fn encode<A: Task, R: Task>(f: fn(A) -> R) -> Call {
-    Call { trampoline: distance(trampoline::<A, R> as Trampoline as usize), func: distance(f as usize) }
+    Call {
+        trampoline: distance(trampoline::<A, R> as Trampoline as usize),
+        func: distance(f as usize),
+    }
 }
 
 /// The worker's side: runs `call` on the encoded `input`, returning the encoded results.
@@ -50,7 +53,9 @@ pub(crate) fn run(call: &Call, input: &[u8], code: &[Range<usize>]) -> Result<Ve
     let (trampoline, func) = (address(call.trampoline), address(call.func));
     let inside = |a: usize| code.iter().any(|r| r.contains(&a));
     if !inside(trampoline) || !inside(func) {
-        return Err(format!("refusing to call {trampoline:#x}/{func:#x}: not in this executable's code"));
+        return Err(format!(
+            "refusing to call {trampoline:#x}/{func:#x}: not in this executable's code"
+        ));
     }
     // SAFETY: (1) `call.trampoline` was computed by `encode` from a `Trampoline` in the same
     // executable image (the worker was started from the pool's `/proc/self/exe`, see
@@ -58,7 +63,8 @@ pub(crate) fn run(call: &Call, input: &[u8], code: &[Range<usize>]) -> Result<Ve
     // process that maps it, so `trampoline` is the address of a function of exactly this type.
     // (2) The message came over a channel that only our parent holds (see `super::worker`).
     // (3) As a last line of defence the address was checked to lie in our own code above.
-    let trampoline: Trampoline = unsafe { std::mem::transmute::<*const (), Trampoline>(trampoline as *const ()) };
+    let trampoline: Trampoline =
+        unsafe { std::mem::transmute::<*const (), Trampoline>(trampoline as *const ()) };
     Ok(trampoline(func, input))
 }
 
@@ -72,7 +78,8 @@ fn trampoline<A: Task, R: Task>(func: usize, input: &[u8]) -> Vec<u8> {
         .map(|items| panics::run_batch(f, items))
         .map_err(|e| Error::Serde(format!("decoding arguments: {e}")));
     postcard::to_stdvec(&outcome).unwrap_or_else(|e| {
-        let failed: Result<Vec<Result<R, Error>>, Error> = Err(Error::Serde(format!("encoding results: {e}")));
+        let failed: Result<Vec<Result<R, Error>>, Error> =
+            Err(Error::Serde(format!("encoding results: {e}")));
         // Encoding a plain error enum cannot fail, so this second attempt always succeeds.
         postcard::to_stdvec(&failed).unwrap_or_default()
     })
@@ -82,7 +89,10 @@ fn trampoline<A: Task, R: Task>(func: usize, input: &[u8]) -> Vec<u8> {
 pub(crate) fn decode_results<R: Task>(output: &[u8], len: usize) -> Vec<Result<R, Error>> {
     match postcard::from_bytes::<Result<Vec<Result<R, Error>>, Error>>(output) {
         Ok(Ok(results)) if results.len() == len => results,
-        Ok(Ok(results)) => all_failed(len, &Error::Serde(format!("expected {len} results, got {}", results.len()))),
+        Ok(Ok(results)) => all_failed(
+            len,
+            &Error::Serde(format!("expected {len} results, got {}", results.len())),
+        ),
         Ok(Err(e)) => all_failed(len, &e),
         Err(e) => all_failed(len, &Error::Serde(format!("decoding results: {e}"))),
     }
@@ -130,7 +140,12 @@ mod tests {
     #[test]
     fn an_address_outside_the_code_is_refused() {
         let code = executable_code().unwrap();
-        let stray = Call { trampoline: distance(0x10), func: distance(double as fn(u64) -> u64 as usize) };
-        assert!(run(&stray, &[], &code).unwrap_err().starts_with("refusing to call"));
+        let stray = Call {
+            trampoline: distance(0x10),
+            func: distance(double as fn(u64) -> u64 as usize),
+        };
+        assert!(run(&stray, &[], &code)
+            .unwrap_err()
+            .starts_with("refusing to call"));
     }
 }

@@ -179,7 +179,10 @@ impl ProcessPoolBuilder {
             env: self.env,
         });
         let (ready_tx, ready) = crossbeam_channel::bounded(self.workers);
-        let mut pool = ProcessPool { shared: Arc::clone(&shared), supervisors: Vec::new() };
+        let mut pool = ProcessPool {
+            shared: Arc::clone(&shared),
+            supervisors: Vec::new(),
+        };
         for slot in 0..self.workers {
             let (shared, ready_tx) = (Arc::clone(&shared), ready_tx.clone());
             // Each worker is spawned by its supervisor thread, which outlives it: the worker's
@@ -224,7 +227,14 @@ impl ProcessPool {
 
     /// The process ids of the current workers (a replaced worker has a new pid).
     pub fn worker_pids(&self) -> Vec<u32> {
-        self.shared.pids.lock().unwrap_or_else(|p| p.into_inner()).iter().flatten().copied().collect()
+        self.shared
+            .pids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .flatten()
+            .copied()
+            .collect()
     }
 
     /// Stops at once: kills every worker (running tasks end with [`Error::Cancelled`]),
@@ -240,7 +250,9 @@ impl ProcessPool {
             // A worker that already exited makes this fail harmlessly; its supervisor reaps it.
             let _ = sys::send_signal(pid, libc::SIGKILL);
         }
-        queued.into_iter().for_each(|job| job.fail(Error::Cancelled));
+        queued
+            .into_iter()
+            .for_each(|job| job.fail(Error::Cancelled));
         self.join_supervisors();
     }
 
@@ -266,14 +278,24 @@ impl Drop for ProcessPool {
 
 impl Pool for ProcessPool {
     fn workers(&self) -> usize {
-        self.shared.pids.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.shared
+            .pids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 
     fn kind(&self) -> &'static str {
         "process"
     }
 
-    fn dispatch<A: Task, R: Task>(&self, f: fn(A) -> R, first: usize, items: Vec<A>, sink: Sink<R>) {
+    fn dispatch<A: Task, R: Task>(
+        &self,
+        f: fn(A) -> R,
+        first: usize,
+        items: Vec<A>,
+        sink: Sink<R>,
+    ) {
         let len = items.len();
         // Arguments are encoded here, on the caller's thread, so that an encoding error
         // reaches the caller at once and the supervisors only move bytes.
@@ -293,7 +315,12 @@ impl Pool for ProcessPool {
             // The receiver may be gone (a dropped handle); the result is then simply unwanted.
             let _ = sink.send(BatchResult { first, results });
         });
-        let job = Job { frame, first, len, done };
+        let job = Job {
+            frame,
+            first,
+            len,
+            done,
+        };
         let mut state = self.shared.state();
         if let Some(error) = state.broken.clone() {
             drop(state);
@@ -305,7 +332,11 @@ impl Pool for ProcessPool {
     }
 
     fn timeline(&self) -> Vec<Span> {
-        self.shared.spans.as_ref().map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone()).unwrap_or_default()
+        self.shared
+            .spans
+            .as_ref()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .unwrap_or_default()
     }
 }
 
@@ -319,11 +350,16 @@ struct Worker {
 impl Worker {
     /// Starts a worker and waits, with a bound, for its handshake.
     fn start(shared: &Shared, slot: usize) -> Result<Worker, Error> {
-        let spawn_error = |what: &str, e: &dyn std::fmt::Display| Error::Spawn(format!("worker {slot}: {what}: {e}"));
-        let (server, name) = IpcOneShotServer::<FromWorker>::new().map_err(|e| spawn_error("one-shot server", &e))?;
+        let spawn_error = |what: &str, e: &dyn std::fmt::Display| {
+            Error::Spawn(format!("worker {slot}: {what}: {e}"))
+        };
+        let (server, name) = IpcOneShotServer::<FromWorker>::new()
+            .map_err(|e| spawn_error("one-shot server", &e))?;
         let token = random_token();
         let mut cmd = self_command();
-        cmd.env(ENV_SERVER, &name).env(ENV_TOKEN, token.to_string()).stdin(std::process::Stdio::null());
+        cmd.env(ENV_SERVER, &name)
+            .env(ENV_TOKEN, token.to_string())
+            .stdin(std::process::Stdio::null());
         cmd.envs(shared.env.iter().map(|(k, v)| (k, v)));
         let mut child = Child::spawn(&mut cmd).map_err(|e| spawn_error("spawn", &e))?;
 
@@ -339,22 +375,41 @@ impl Worker {
         let deadline = Instant::now() + shared.handshake_timeout;
         let outcome = loop {
             match accepted.recv_timeout(Duration::from_millis(5)) {
-                Ok(Ok((answers, FromWorker::Hello { token: t, pid, tasks }))) if t == token && pid == child.pid() => {
-                    break Ok(Worker { child, tasks, answers });
+                Ok(Ok((
+                    answers,
+                    FromWorker::Hello {
+                        token: t,
+                        pid,
+                        tasks,
+                    },
+                ))) if t == token && pid == child.pid() => {
+                    break Ok(Worker {
+                        child,
+                        tasks,
+                        answers,
+                    });
                 }
-                Ok(Ok(_)) => break Err(Error::Spawn(format!("worker {slot}: wrong handshake (not our worker)"))),
+                Ok(Ok(_)) => {
+                    break Err(Error::Spawn(format!(
+                        "worker {slot}: wrong handshake (not our worker)"
+                    )))
+                }
                 Ok(Err(e)) => break Err(spawn_error("handshake", &e)),
                 Err(_) => {}
             }
             match child.try_wait() {
                 Ok(Some(status)) => {
                     let how = sys::describe_exit(status);
-                    break Err(Error::Spawn(format!("worker {slot} {how} before its handshake")));
+                    break Err(Error::Spawn(format!(
+                        "worker {slot} {how} before its handshake"
+                    )));
                 }
                 Err(e) => break Err(spawn_error("waitpid", &e)),
                 Ok(None) if Instant::now() >= deadline => {
                     let limit = shared.handshake_timeout;
-                    break Err(Error::Spawn(format!("worker {slot} gave no handshake within {limit:?}")));
+                    break Err(Error::Spawn(format!(
+                        "worker {slot} gave no handshake within {limit:?}"
+                    )));
                 }
                 Ok(None) => {}
             }
@@ -406,7 +461,11 @@ struct Supervisor {
 }
 
 impl Supervisor {
-    fn start(shared: Arc<Shared>, slot: usize, ready: crossbeam_channel::Sender<Result<(), Error>>) {
+    fn start(
+        shared: Arc<Shared>,
+        slot: usize,
+        ready: crossbeam_channel::Sender<Result<(), Error>>,
+    ) {
         let worker = Worker::start(&shared, slot);
         let worker = match worker {
             Ok(worker) => worker,
@@ -418,7 +477,12 @@ impl Supervisor {
         shared.set_pid(slot, Some(worker.child.pid()));
         shared.state().live += 1;
         let _ = ready.send(Ok(()));
-        let mut me = Supervisor { shared, slot, in_flight: VecDeque::new(), short_tasks: false };
+        let mut me = Supervisor {
+            shared,
+            slot,
+            in_flight: VecDeque::new(),
+            short_tasks: false,
+        };
         me.run(worker);
     }
 
@@ -426,10 +490,12 @@ impl Supervisor {
         loop {
             match self.take() {
                 Take::Jobs(jobs) => {
-                    for job in jobs {
+                    let mut jobs = jobs.into_iter();
+                    for job in jobs.by_ref() {
                         if worker.send(&job).is_err() {
-                            // Never delivered: it goes back to the queue, not to the blame.
-                            self.requeue(vec![job]);
+                            // Never delivered, so not to blame: this job and the ones after it
+                            // go back to the queue. The worker's death is handled below.
+                            self.requeue(std::iter::once(job).chain(jobs).collect());
                             break;
                         }
                         self.in_flight.push_back(job);
@@ -456,19 +522,26 @@ impl Supervisor {
                 continue;
             }
             match worker.answers.recv() {
-                Ok(FromWorker::Done { start, end, output }) => self.finish_front(&worker, start, end, output),
+                Ok(FromWorker::Done { start, end, output }) => {
+                    self.finish_front(&worker, start, end, output)
+                }
                 Ok(FromWorker::Refused(why)) => {
                     // Cannot happen with a worker of our own executable; treat it as a death.
-                    eprintln!("common: worker {} refused a batch: {why}", worker.child.pid());
+                    eprintln!(
+                        "common: worker {} refused a batch: {why}",
+                        worker.child.pid()
+                    );
                     match self.replace(worker) {
                         Some(w) => worker = w,
                         None => return,
                     }
                 }
-                Ok(FromWorker::Hello { .. } | FromWorker::Unblock) | Err(_) => match self.replace(worker) {
-                    Some(w) => worker = w,
-                    None => return,
-                },
+                Ok(FromWorker::Hello { .. } | FromWorker::Unblock) | Err(_) => {
+                    match self.replace(worker) {
+                        Some(w) => worker = w,
+                        None => return,
+                    }
+                }
             }
         }
     }
@@ -476,11 +549,23 @@ impl Supervisor {
     /// The oldest batch in flight is done: record it and deliver its answer.
     fn finish_front(&mut self, worker: &Worker, start: u64, end: u64, output: Vec<u8>) {
         // Answers come in the order batches were sent, and one is in flight (we waited for it).
-        let Some(job) = self.in_flight.pop_front() else { return };
-        let (start, end) = (sys::nanos_between(self.shared.epoch, start), sys::nanos_between(self.shared.epoch, end));
+        let Some(job) = self.in_flight.pop_front() else {
+            return;
+        };
+        let (start, end) = (
+            sys::nanos_between(self.shared.epoch, start),
+            sys::nanos_between(self.shared.epoch, end),
+        );
         self.short_tasks = end.saturating_sub(start) < SHORT_TASK;
         if let Some(spans) = &self.shared.spans {
-            let span = Span { worker: self.slot, pid: worker.child.pid(), first: job.first, len: job.len, start, end };
+            let span = Span {
+                worker: self.slot,
+                pid: worker.child.pid(),
+                first: job.first,
+                len: job.len,
+                start,
+                end,
+            };
             spans.lock().unwrap_or_else(|p| p.into_inner()).push(span);
         }
         (job.done)(Answer::Output(output));
@@ -506,7 +591,9 @@ impl Supervisor {
             let has_big = self.in_flight.iter().any(|j| j.frame.len() > ALONE_BYTES);
             let mut jobs = Vec::new();
             while !has_big && self.in_flight.len() + jobs.len() < self.window().max(1) {
-                let Some(next) = state.queue.front() else { break };
+                let Some(next) = state.queue.front() else {
+                    break;
+                };
                 let big = next.frame.len() > ALONE_BYTES;
                 if big && (!self.in_flight.is_empty() || !jobs.is_empty()) {
                     break;
@@ -522,7 +609,10 @@ impl Supervisor {
             if state.closing && state.queue.is_empty() {
                 return Take::Stop;
             }
-            let (guard, waited) = shared.wake.wait_timeout(state, IDLE_CHECK).unwrap_or_else(|p| p.into_inner());
+            let (guard, waited) = shared
+                .wake
+                .wait_timeout(state, IDLE_CHECK)
+                .unwrap_or_else(|p| p.into_inner());
             state = guard;
             if waited.timed_out() && state.queue.is_empty() && !state.closing && !state.cancelled {
                 return Take::Idle;
@@ -550,11 +640,16 @@ impl Supervisor {
         drop(worker);
         self.shared.set_pid(self.slot, None);
         if self.shared.state().cancelled {
-            self.in_flight.drain(..).for_each(|job| job.fail(Error::Cancelled));
+            self.in_flight
+                .drain(..)
+                .for_each(|job| job.fail(Error::Cancelled));
             return None;
         }
         if let Some(running) = self.in_flight.pop_front() {
-            running.fail(Error::WorkerDied { pid, cause: cause.clone() });
+            running.fail(Error::WorkerDied {
+                pid,
+                cause: cause.clone(),
+            });
         }
         let waiting: Vec<Job> = self.in_flight.drain(..).collect();
         self.requeue(waiting);
@@ -577,7 +672,10 @@ impl Supervisor {
 
     /// This slot cannot start workers any more. If it was the last, fail everything queued.
     fn give_up(&self, error: Error) {
-        eprintln!("common: pool worker {} cannot be replaced: {error}", self.slot);
+        eprintln!(
+            "common: pool worker {} cannot be replaced: {error}",
+            self.slot
+        );
         let orphans = {
             let mut state = self.shared.state();
             state.live -= 1;
@@ -592,7 +690,11 @@ impl Supervisor {
 
     /// The pool is closing and all work is done: let the worker exit, then reap it.
     fn stop(&mut self, worker: Worker) {
-        let Worker { mut child, tasks, answers } = worker;
+        let Worker {
+            mut child,
+            tasks,
+            answers,
+        } = worker;
         drop(tasks); // the worker's `recv` fails, and it exits with status 0
         let _ = child.finish(EXIT_GRACE);
         drop(answers); // only now, so the worker never writes to a closed socket
@@ -603,6 +705,8 @@ impl Supervisor {
     fn cancel(&mut self, mut worker: Worker) {
         let _ = worker.child.kill();
         self.shared.set_pid(self.slot, None);
-        self.in_flight.drain(..).for_each(|job| job.fail(Error::Cancelled));
+        self.in_flight
+            .drain(..)
+            .for_each(|job| job.fail(Error::Cancelled));
     }
 }

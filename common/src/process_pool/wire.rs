@@ -34,14 +34,24 @@ pub(crate) fn frame<A: serde::Serialize>(call: Call, items: &[A]) -> postcard::R
 pub(crate) fn unframe(frame: &[u8]) -> Option<(Call, &[u8])> {
     let (trampoline, rest) = frame.split_first_chunk::<8>()?;
     let (func, input) = rest.split_first_chunk::<8>()?;
-    Some((Call { trampoline: i64::from_le_bytes(*trampoline), func: i64::from_le_bytes(*func) }, input))
+    Some((
+        Call {
+            trampoline: i64::from_le_bytes(*trampoline),
+            func: i64::from_le_bytes(*func),
+        },
+        input,
+    ))
 }
 
 /// Worker to pool.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum FromWorker {
     /// The handshake: who I am, and where to send my tasks.
-    Hello { token: u64, pid: u32, tasks: IpcBytesSender },
+    Hello {
+        token: u64,
+        pid: u32,
+        tasks: IpcBytesSender,
+    },
     /// A batch finished. `start` and `end` are monotonic clock readings (ns).
     Done {
         start: u64,
@@ -61,7 +71,10 @@ mod tests {
 
     #[test]
     fn a_frame_splits_back_into_call_and_items() {
-        let call = Call { trampoline: -5, func: 1 << 40 };
+        let call = Call {
+            trampoline: -5,
+            func: 1 << 40,
+        };
         let bytes = frame(call, &[7u32, 8]).unwrap();
         let (back, input) = unframe(&bytes).unwrap();
         assert_eq!((back.trampoline, back.func), (-5, 1 << 40));

@@ -6,7 +6,9 @@ use ipc_channel::ipc::{self, IpcSender};
 
 /// If this process was started as a pool worker, runs the worker loop and exits; else returns.
 pub(crate) fn run_if_worker() {
-    let Some(server) = std::env::var_os(ENV_SERVER) else { return };
+    let Some(server) = std::env::var_os(ENV_SERVER) else {
+        return;
+    };
     // Children this worker's tasks start are not workers of our pool.
     std::env::remove_var(ENV_SERVER);
     let token = std::env::var(ENV_TOKEN).ok().and_then(|t| t.parse().ok());
@@ -20,7 +22,10 @@ pub(crate) fn run_if_worker() {
             }
         },
         _ => {
-            eprintln!("[pid {}] pool worker: malformed {ENV_SERVER}/{ENV_TOKEN}", std::process::id());
+            eprintln!(
+                "[pid {}] pool worker: malformed {ENV_SERVER}/{ENV_TOKEN}",
+                std::process::id()
+            );
             64 // EX_USAGE
         }
     };
@@ -32,11 +37,17 @@ fn serve(server: String, token: u64) -> Result<(), Box<dyn std::error::Error>> {
     let code = call::executable_code()?;
     let to_pool = IpcSender::<FromWorker>::connect(server)?;
     let (tasks, from_pool) = ipc::bytes_channel()?;
-    to_pool.send(FromWorker::Hello { token, pid: std::process::id(), tasks })?;
+    to_pool.send(FromWorker::Hello {
+        token,
+        pid: std::process::id(),
+        tasks,
+    })?;
     // recv fails when the pool drops its sender (shutdown) or its process dies: time to go.
     while let Ok(frame) = from_pool.recv() {
         let start = crate::sys::monotonic_nanos();
-        let Some((call, input)) = unframe(&frame) else { return Err("a frame too short to hold a call".into()) };
+        let Some((call, input)) = unframe(&frame) else {
+            return Err("a frame too short to hold a call".into());
+        };
         match call::run(&call, input, &code) {
             Ok(output) => {
                 let end = crate::sys::monotonic_nanos();
