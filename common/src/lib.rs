@@ -55,7 +55,7 @@ pub mod testing;
 pub mod thread_pool;
 
 pub use error::Error;
-pub use pool::{Chunk, Pool, Span, Task, TaskHandle, Unordered};
+pub use pool::{Chunk, Pool, Results, Span, Task, TaskHandle, Unordered};
 pub use process_pool::{ProcessPool, ProcessPoolBuilder};
 pub use thread_pool::{ThreadPool, ThreadPoolBuilder};
 

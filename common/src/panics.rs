@@ -6,6 +6,7 @@
 //! caller through the task's result, not through stderr. Outside pool tasks it defers to the
 //! previous hook, so the rest of the program panics as usual.
 
+use crate::pool::Results;
 use crate::Error;
 use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -34,14 +35,45 @@ pub(crate) fn install_hook() {
     });
 }
 
-/// Runs `f(arg)`, turning a panic into an error for this task alone.
-pub(crate) fn call<A, R>(f: fn(A) -> R, arg: A) -> Result<R, Error> {
+/// Runs every item of a batch: one panicking item fails alone, the others run on.
+///
+/// The common case, no panic at all, runs under a single `catch_unwind` and builds a plain
+/// `Vec<R>`; only after a panic does the batch switch to a `Result` per item.
+pub(crate) fn run_batch<A, R>(f: fn(A) -> R, items: Vec<A>) -> Results<R> {
+    let mut items = items.into_iter();
+    let mut values = Vec::with_capacity(items.len());
+    let Some(first_error) = call_each(f, &mut items, &mut values) else {
+        return Results::Values(values);
+    };
+    let mut each: Vec<Result<R, Error>> = values.into_iter().map(Ok).collect();
+    each.push(Err(first_error));
+    while items.len() > 0 {
+        let mut ran = Vec::with_capacity(items.len());
+        let error = call_each(f, &mut items, &mut ran);
+        each.extend(ran.into_iter().map(Ok));
+        each.extend(error.map(Err));
+    }
+    Results::Each(each)
+}
+
+/// Calls `f` on items until they run out (`None`) or one panics (its error; the items after
+/// it are still in `items`).
+fn call_each<A, R>(
+    f: fn(A) -> R,
+    items: &mut std::vec::IntoIter<A>,
+    values: &mut Vec<R>,
+) -> Option<Error> {
     IN_TASK.set(true);
-    // AssertUnwindSafe: `arg` is moved into the call and dropped with it, and `f` is a plain
-    // function, so no state of ours can be observed half-updated after a panic.
-    let outcome = catch_unwind(AssertUnwindSafe(|| f(arg)));
+    // AssertUnwindSafe: after a panic, `values` holds exactly the finished items' results and
+    // `items` the ones not yet started (the panicking item was moved into `f` and dropped by
+    // the unwinding); both are consistent, and `f` is a plain function with no state of ours.
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        for item in items.by_ref() {
+            values.push(f(item));
+        }
+    }));
     IN_TASK.set(false);
-    outcome.map_err(|payload| {
+    outcome.err().map(|payload| {
         let message = if let Some(s) = payload.downcast_ref::<&str>() {
             (*s).to_string()
         } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -56,11 +88,6 @@ pub(crate) fn call<A, R>(f: fn(A) -> R, arg: A) -> Result<R, Error> {
     })
 }
 
-/// Runs every item of a batch, each in its own [`call`]: one panicking item fails alone.
-pub(crate) fn run_batch<A, R>(f: fn(A) -> R, items: Vec<A>) -> Vec<Result<R, Error>> {
-    items.into_iter().map(|item| call(f, item)).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,7 +95,11 @@ mod tests {
     #[test]
     fn a_panic_carries_its_message_and_location() {
         install_hook();
-        let err = call(|x: u32| if x > 1 { panic!("too big: {x}") } else { x }, 7).unwrap_err();
+        let out = run_batch(
+            |x: u32| if x > 1 { panic!("too big: {x}") } else { x },
+            vec![7],
+        );
+        let err = out.into_vec().pop().unwrap().unwrap_err();
         let Error::Panicked { message, location } = err else {
             panic!("wrong error: {err:?}")
         };
@@ -82,11 +113,17 @@ mod tests {
     #[test]
     fn one_bad_item_fails_alone() {
         install_hook();
-        let out = run_batch(|x: u32| 10 / x, vec![5, 0, 2]);
+        let out = run_batch(|x: u32| 10 / x, vec![5, 0, 2, 0, 1]).into_vec();
         assert_eq!(out[0], Ok(2));
         assert!(
             matches!(&out[1], Err(Error::Panicked { message, .. }) if message.contains("divide by zero"))
         );
         assert_eq!(out[2], Ok(5));
+        assert!(out[3].is_err());
+        assert_eq!(out[4], Ok(10));
+        assert_eq!(
+            run_batch(|x: u32| x + 1, vec![1, 2]),
+            Results::Values(vec![2, 3])
+        );
     }
 }

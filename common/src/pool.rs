@@ -11,9 +11,10 @@
 //! Demanding the same bounds on both keeps `fn work<P: Pool>(pool: &P)` honest.
 
 use crate::Error;
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Sender};
 use serde::{de::DeserializeOwned, Serialize};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// What a task's argument and result must be: sendable to another thread, and to another process.
@@ -49,7 +50,7 @@ pub struct BatchResult<R> {
     /// Index (in the caller's sequence) of the first item of the batch.
     pub first: usize,
     /// One result per item of the batch.
-    pub results: Vec<Result<R, Error>>,
+    pub results: Results<R>,
 }
 
 impl<R> BatchResult<R> {
@@ -57,18 +58,126 @@ impl<R> BatchResult<R> {
     pub fn failed(first: usize, len: usize, error: &Error) -> BatchResult<R> {
         BatchResult {
             first,
-            results: all_failed(len, error),
+            results: Results::failed(len, error),
         }
     }
 }
 
-/// `len` copies of the same error, one per item of a batch that failed as a whole.
-pub(crate) fn all_failed<R>(len: usize, error: &Error) -> Vec<Result<R, Error>> {
-    (0..len).map(|_| Err(error.clone())).collect()
+/// The results of one batch. Nearly every batch succeeds whole, so that case is a plain
+/// `Vec<R>`: no `Result` per item to build, and `map` can append it to its output in one move.
+#[derive(Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub enum Results<R> {
+    /// Every item succeeded.
+    Values(Vec<R>),
+    /// At least one item failed; one result per item.
+    Each(Vec<Result<R, Error>>),
 }
 
-/// Where a pool delivers a batch's results.
-pub type Sink<R> = Sender<BatchResult<R>>;
+impl<R> Results<R> {
+    /// `len` copies of `error`, for a batch that failed as a whole.
+    pub fn failed(len: usize, error: &Error) -> Results<R> {
+        Results::Each((0..len).map(|_| Err(error.clone())).collect())
+    }
+
+    /// How many items the batch had.
+    pub fn len(&self) -> usize {
+        match self {
+            Results::Values(v) => v.len(),
+            Results::Each(e) => e.len(),
+        }
+    }
+
+    /// The first item's result (`None` for an empty batch).
+    pub fn into_first(self) -> Option<Result<R, Error>> {
+        match self {
+            Results::Values(v) => v.into_iter().next().map(Ok),
+            Results::Each(e) => e.into_iter().next(),
+        }
+    }
+
+    /// Whether the batch had no items.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// One `Result` per item.
+    pub fn into_vec(self) -> Vec<Result<R, Error>> {
+        match self {
+            Results::Values(v) => v.into_iter().map(Ok).collect(),
+            Results::Each(e) => e,
+        }
+    }
+}
+
+/// Where a pool delivers a batch's results: the channel that `map` collects from, or the
+/// one-result slot behind a [`TaskHandle`].
+///
+/// Dropping a sink without sending (a pool that was terminated) wakes whoever waits on it with
+/// [`Error::Cancelled`], so a waiter can never hang on a batch that nobody will answer.
+#[derive(Debug)]
+pub struct Sink<R>(SinkTo<R>);
+
+#[derive(Debug)]
+enum SinkTo<R> {
+    Channel(Sender<BatchResult<R>>),
+    Slot(Arc<Slot<R>>),
+}
+
+impl<R> Sink<R> {
+    /// Delivers the batch's results. A receiver that is gone (a dropped handle, an abandoned
+    /// iterator) simply does not want them.
+    pub fn send(self, batch: BatchResult<R>) {
+        match &self.0 {
+            SinkTo::Channel(channel) => {
+                let _ = channel.send(batch);
+            }
+            SinkTo::Slot(slot) => {
+                let first = batch.results.into_first().unwrap_or(Err(Error::Cancelled));
+                slot.fill(SlotState::Ready(first));
+            }
+        }
+    }
+}
+
+impl<R> Drop for Sink<R> {
+    fn drop(&mut self) {
+        if let SinkTo::Slot(slot) = &self.0 {
+            slot.fill(SlotState::Abandoned); // no effect if the result was sent
+        }
+    }
+}
+
+/// The single result behind a [`TaskHandle`]: far lighter than a channel per task, which
+/// matters when a million tasks are pending at once.
+#[derive(Debug)]
+struct Slot<R> {
+    state: Mutex<SlotState<R>>,
+    ready: Condvar,
+}
+
+#[derive(Debug)]
+enum SlotState<R> {
+    Pending,
+    Ready(Result<R, Error>),
+    Abandoned,
+    Taken,
+}
+
+impl<R> Slot<R> {
+    fn state(&self) -> MutexGuard<'_, SlotState<R>> {
+        // The lock guards a plain enum swap; no code that can panic runs while it is held.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets the outcome once: a result, or abandonment. Later calls change nothing.
+    fn fill(&self, outcome: SlotState<R>) {
+        let mut state = self.state();
+        if matches!(*state, SlotState::Pending) {
+            *state = outcome;
+            self.ready.notify_all();
+        }
+    }
+}
 
 /// One batch as it ran: which worker, which items, when. Times count from the pool's creation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -140,12 +249,12 @@ pub trait Pool {
     /// assert_eq!(handle.wait(), Ok(4));
     /// ```
     fn submit<A: Task, R: Task>(&self, f: fn(A) -> R, arg: A) -> TaskHandle<R> {
-        let (sink, results) = crossbeam_channel::bounded(1);
-        self.dispatch(f, 0, vec![arg], sink);
-        TaskHandle {
-            results,
-            taken: false,
-        }
+        let slot = Arc::new(Slot {
+            state: Mutex::new(SlotState::Pending),
+            ready: Condvar::new(),
+        });
+        self.dispatch(f, 0, vec![arg], Sink(SinkTo::Slot(Arc::clone(&slot))));
+        TaskHandle { slot }
     }
 
     /// Applies `f` to every item on the workers and returns the results in item order, cutting
@@ -178,8 +287,8 @@ pub trait Pool {
         let len = items.len();
         let size = chunk.size_for(len, self.workers())?;
         let results = send_batches(self, f, items, size);
-        // Batches come back in any order; slot each by its position, then flatten in order.
-        let mut batches: Vec<Option<Vec<Result<R, Error>>>> = Vec::new();
+        // Batches come back in any order; slot each by its position, then join them in order.
+        let mut batches: Vec<Option<Results<R>>> = Vec::new();
         batches.resize_with(len.div_ceil(size), || None);
         for _ in 0..batches.len() {
             match results.recv() {
@@ -188,7 +297,18 @@ pub trait Pool {
                 Err(_) => return Err(Error::Cancelled),
             }
         }
-        batches.into_iter().flatten().flatten().collect()
+        let mut out = Vec::with_capacity(len);
+        for batch in batches.into_iter().flatten() {
+            match batch {
+                Results::Values(mut values) => out.append(&mut values),
+                Results::Each(each) => {
+                    for result in each {
+                        out.push(result?);
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Applies `f` to every item, one item per batch, and yields `(index, result)` pairs as the
@@ -246,7 +366,7 @@ fn send_batches<P: Pool + ?Sized, A: Task, R: Task>(
             break;
         }
         let len = batch.len();
-        pool.dispatch(f, first, batch, sink.clone());
+        pool.dispatch(f, first, batch, Sink(SinkTo::Channel(sink.clone())));
         first += len;
     }
     results
@@ -263,8 +383,7 @@ fn batch_ranges(len: usize, size: usize) -> BTreeMap<usize, usize> {
 /// The result of one submitted task. Dropping it does not cancel the task.
 #[derive(Debug)]
 pub struct TaskHandle<R> {
-    results: Receiver<BatchResult<R>>,
-    taken: bool,
+    slot: Arc<Slot<R>>,
 }
 
 impl<R> TaskHandle<R> {
@@ -275,12 +394,14 @@ impl<R> TaskHandle<R> {
     ///
     /// # Errors
     /// The task's error: [`Error::Panicked`], [`Error::WorkerDied`], [`Error::Cancelled`], ...
-    pub fn wait(mut self) -> Result<R, Error> {
-        if self.taken {
-            return Err(Error::AlreadyTaken);
-        }
-        let answer = self.results.recv();
-        self.take(answer.ok())
+    pub fn wait(self) -> Result<R, Error> {
+        let state = self.slot.state();
+        let mut state = self
+            .slot
+            .ready
+            .wait_while(state, |s| matches!(s, SlotState::Pending))
+            .unwrap_or_else(|p| p.into_inner());
+        take(&mut state)
     }
 
     /// Waits at most `timeout` for the task. On [`Error::Timeout`] the task goes on and the
@@ -298,23 +419,26 @@ impl<R> TaskHandle<R> {
     /// # Errors
     /// [`Error::Timeout`], [`Error::AlreadyTaken`] after a result was returned, or the task's error.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Result<R, Error> {
-        if self.taken {
-            return Err(Error::AlreadyTaken);
+        let state = self.slot.state();
+        let (mut state, waited) = self
+            .slot
+            .ready
+            .wait_timeout_while(state, timeout, |s| matches!(s, SlotState::Pending))
+            .unwrap_or_else(|p| p.into_inner());
+        if waited.timed_out() && matches!(*state, SlotState::Pending) {
+            return Err(Error::Timeout(timeout));
         }
-        match self.results.recv_timeout(timeout) {
-            Ok(batch) => self.take(Some(batch)),
-            Err(RecvTimeoutError::Timeout) => Err(Error::Timeout(timeout)),
-            Err(RecvTimeoutError::Disconnected) => self.take(None),
-        }
+        take(&mut state)
     }
+}
 
-    fn take(&mut self, answer: Option<BatchResult<R>>) -> Result<R, Error> {
-        self.taken = true;
-        // A pool answers a task with exactly one batch of one result. No answer at all means
-        // every sender was dropped unanswered, which only termination does.
-        answer
-            .and_then(|batch| batch.results.into_iter().next())
-            .unwrap_or(Err(Error::Cancelled))
+/// Takes the outcome out of a slot that is no longer pending.
+fn take<R>(state: &mut SlotState<R>) -> Result<R, Error> {
+    match std::mem::replace(state, SlotState::Taken) {
+        SlotState::Ready(result) => result,
+        SlotState::Abandoned => Err(Error::Cancelled),
+        SlotState::Taken => Err(Error::AlreadyTaken),
+        SlotState::Pending => unreachable!("take is only called once the slot is filled"),
     }
 }
 
@@ -342,7 +466,8 @@ impl<R> Iterator for Unordered<R> {
         match self.results.recv() {
             Ok(batch) => {
                 self.pending.remove(&batch.first);
-                self.ready.extend((batch.first..).zip(batch.results));
+                self.ready
+                    .extend((batch.first..).zip(batch.results.into_vec()));
             }
             Err(_) => {
                 // The pool was terminated: whatever is still pending will never run.

@@ -77,7 +77,6 @@ pub fn describe_exit(status: ExitStatus) -> String {
     }
 }
 
-
 /// Reaps `pid` (a child of ours) if it has ended, polling until `deadline`; `false` if it is still
 /// running then. Used only by the interrupt handler, which owns no `std::process::Child`.
 pub fn reap_until(pid: u32, deadline: std::time::Instant) -> bool {

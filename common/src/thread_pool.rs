@@ -169,7 +169,7 @@ impl Pool for ThreadPool {
         let job: Job = Box::new(move |worker: &Worker| {
             let shared = &worker.shared;
             if shared.cancelled.load(Relaxed) {
-                let _ = sink.send(BatchResult::failed(first, items.len(), &Error::Cancelled));
+                sink.send(BatchResult::failed(first, items.len(), &Error::Cancelled));
                 return;
             }
             let len = items.len();
@@ -187,8 +187,7 @@ impl Pool for ThreadPool {
                 };
                 spans.lock().unwrap_or_else(|p| p.into_inner()).push(span);
             }
-            // The receiver may be gone (a dropped handle); the result is then simply unwanted.
-            let _ = sink.send(BatchResult { first, results });
+            sink.send(BatchResult { first, results });
         });
         // `jobs` is only None after terminate(self) or during drop, when no call can reach here.
         if let Some(jobs) = &self.jobs {

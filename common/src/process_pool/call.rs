@@ -4,7 +4,7 @@
 //! `/proc/self/exe`). Address-space layout randomization loads that file at a different base
 //! address in each process, but it moves the whole image as one block, so the *distance* from
 //! any function to any other is the same in both processes. The pool therefore sends, for a
-//! task `f: fn(A) -> R`, two distances from a fixed anchor function:
+//! task `f: fn(A) -> R`, two distances from a fixed anchor (a `static` of this crate):
 //!
 //! 1. of `f` itself, and
 //! 2. of `trampoline::<A, R>`, a function with a fixed, non-generic signature
@@ -16,16 +16,23 @@
 //! a closure's captured values live in the pool's memory, which the worker cannot see.
 
 use super::wire::Call;
-use crate::pool::{all_failed, Task};
+use crate::pool::{Results, Task};
 use crate::{panics, Error};
 use std::ops::Range;
 
 /// The signature every trampoline has, whatever `A` and `R` are.
 pub(crate) type Trampoline = fn(usize, &[u8]) -> Vec<u8>;
 
-/// The fixed point that distances are measured from. Any function of this crate would do.
+/// The fixed point that distances are measured from.
+///
+/// It must be a `static`, not a function: Rust does not promise that a function has one address.
+/// A small function may be copied into every crate that calls it (and was, here: the pool's
+/// generic `encode` and the worker's `run` saw two different copies, 140 KiB apart, and the
+/// worker jumped into the middle of something else). A static is one object with one address.
+static ANCHOR: u8 = 0;
+
 fn anchor() -> usize {
-    anchor as fn() -> usize as usize
+    std::ptr::addr_of!(ANCHOR) as usize
 }
 
 fn distance(address: usize) -> i64 {
@@ -74,7 +81,7 @@ fn trampoline<A: Task, R: Task>(func: usize, input: &[u8]) -> Vec<u8> {
     // trampoline is the `::<A, R>` instance that `encode` paired with it (reasons (1)-(3) in
     // `run` apply to both addresses).
     let f = unsafe { std::mem::transmute::<*const (), fn(A) -> R>(func as *const ()) };
-    let outcome: Result<Vec<Result<R, Error>>, Error> = postcard::from_bytes::<Vec<A>>(input)
+    let outcome: Result<Results<R>, Error> = postcard::from_bytes::<Vec<A>>(input)
         .map(|items| panics::run_batch(f, items))
         .map_err(|e| Error::Serde(format!("decoding arguments: {e}")));
     postcard::to_stdvec(&outcome).unwrap_or_else(|e| {
@@ -86,15 +93,15 @@ fn trampoline<A: Task, R: Task>(func: usize, input: &[u8]) -> Vec<u8> {
 }
 
 /// Decodes what a trampoline returned, on the pool's side.
-pub(crate) fn decode_results<R: Task>(output: &[u8], len: usize) -> Vec<Result<R, Error>> {
-    match postcard::from_bytes::<Result<Vec<Result<R, Error>>, Error>>(output) {
+pub(crate) fn decode_results<R: Task>(output: &[u8], len: usize) -> Results<R> {
+    match postcard::from_bytes::<Result<Results<R>, Error>>(output) {
         Ok(Ok(results)) if results.len() == len => results,
-        Ok(Ok(results)) => all_failed(
+        Ok(Ok(results)) => Results::failed(
             len,
             &Error::Serde(format!("expected {len} results, got {}", results.len())),
         ),
-        Ok(Err(e)) => all_failed(len, &e),
-        Err(e) => all_failed(len, &Error::Serde(format!("decoding results: {e}"))),
+        Ok(Err(e)) => Results::failed(len, &e),
+        Err(e) => Results::failed(len, &Error::Serde(format!("decoding results: {e}"))),
     }
 }
 
@@ -134,7 +141,10 @@ mod tests {
         assert!(!code.is_empty(), "this executable has code mapped");
         let input = postcard::to_stdvec(&vec![1u64, 2, 3]).unwrap();
         let output = run(&encode(double), &input, &code).unwrap();
-        assert_eq!(decode_results::<u64>(&output, 3), vec![Ok(2), Ok(4), Ok(6)]);
+        assert_eq!(
+            decode_results::<u64>(&output, 3),
+            Results::Values(vec![2, 4, 6])
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ mod wire;
 pub(crate) mod worker;
 
 use crate::child::{self_command, Child};
-use crate::pool::{all_failed, BatchResult, Pool, Sink, Span, Task};
+use crate::pool::{BatchResult, Pool, Results, Sink, Span, Task};
 use crate::{sys, Error};
 use ipc_channel::ipc::{IpcBytesSender, IpcOneShotServer, IpcReceiver, IpcSender};
 use std::collections::VecDeque;
@@ -303,17 +303,16 @@ impl Pool for ProcessPool {
             Ok(frame) => frame,
             Err(e) => {
                 let error = Error::Serde(format!("encoding arguments: {e}"));
-                let _ = sink.send(BatchResult::failed(first, len, &error));
+                sink.send(BatchResult::failed(first, len, &error));
                 return;
             }
         };
         let done = Box::new(move |answer: Answer| {
             let results = match answer {
                 Answer::Output(bytes) => call::decode_results::<R>(&bytes, len),
-                Answer::Failed(error) => all_failed(len, &error),
+                Answer::Failed(error) => Results::failed(len, &error),
             };
-            // The receiver may be gone (a dropped handle); the result is then simply unwanted.
-            let _ = sink.send(BatchResult { first, results });
+            sink.send(BatchResult { first, results });
         });
         let job = Job {
             frame,

@@ -15,7 +15,7 @@ pub(crate) const ENV_SERVER: &str = "COMMON_POOL_SERVER";
 /// Environment variable with the token the worker must present.
 pub(crate) const ENV_TOKEN: &str = "COMMON_POOL_TOKEN";
 
-/// A function to call, as distances from an anchor function (see `call`).
+/// A function to call, as distances from an anchor (see `call`).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub(crate) struct Call {
     pub trampoline: i64,

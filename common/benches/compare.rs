@@ -1,0 +1,305 @@
+//! common's pools against their peers, side by side in one run, reported as ratios.
+//!
+//! Run with `cargo bench -p common --bench compare`. Each line times the same work on our pool
+//! and on a peer (median of several runs) and prints `ours / peer`: below 1 means ours is faster.
+//! The targets come from the workspace's foundation issue; a missed target is printed as such.
+
+use common::narrate::millis;
+use common::{Chunk, Pool, ProcessPool, ThreadPool};
+use rayon::prelude::*;
+use std::time::{Duration, Instant};
+
+/// The median of `runs` timings of `f`.
+fn median(runs: usize, mut f: impl FnMut()) -> Duration {
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[runs / 2]
+}
+
+/// One line of the report: our time, the peer's, the ratio, and whether the target holds.
+fn report(what: &str, ours: Duration, peer_name: &str, peer: Duration, target: f64) {
+    let ratio = ours.as_secs_f64() / peer.as_secs_f64();
+    let verdict = if ratio <= target { "met" } else { "MISSED" };
+    println!(
+        "{what:<44} ours {:>12}  {peer_name:<26} {:>12}  ratio {ratio:>6.2}x  target <= {target}x  {verdict}",
+        millis(ours),
+        millis(peer)
+    );
+}
+
+fn trivial(x: u64) -> u64 {
+    x.wrapping_mul(2654435761)
+}
+
+/// CPU-bound work for the speed-up line: about a millisecond per task on this machine.
+fn spin(seed: u64) -> u64 {
+    (0..200_000u64).fold(seed, |acc, i| {
+        acc.wrapping_mul(6364136223846793005).wrapping_add(i)
+    })
+}
+
+fn main() {
+    common::init();
+    procspawn::init();
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(7);
+    println!(
+        "common::{{ThreadPool, ProcessPool}} vs peers, 2 workers, median of {runs} runs, {} CPUs",
+        num_cpus::get()
+    );
+
+    // --- threads -------------------------------------------------------------------------------
+    let items: Vec<u64> = (0..1_000_000).collect();
+    let threads = ThreadPool::new(2).unwrap();
+    let rayon = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let expected: Vec<u64> = items.iter().map(|&x| trivial(x)).collect();
+    let ours = median(runs, || {
+        assert_eq!(
+            threads.map(trivial, items.clone()).unwrap().len(),
+            items.len()
+        )
+    });
+    let peer = median(runs, || {
+        let out: Vec<u64> = rayon.install(|| items.clone().into_par_iter().map(trivial).collect());
+        assert_eq!(out, expected);
+    });
+    report(
+        "ThreadPool::map, 10^6 trivial items",
+        ours,
+        "rayon par_iter",
+        peer,
+        2.0,
+    );
+
+    let submit_all = || {
+        let handles: Vec<_> = (0..1_000_000u64)
+            .map(|i| threads.submit(trivial, i))
+            .collect();
+        handles.into_iter().for_each(|h| {
+            h.wait().unwrap();
+        });
+    };
+    let ours = median(runs.min(5), submit_all);
+    let tp = threadpool::ThreadPool::new(2);
+    let peer = median(runs.min(5), || {
+        let (tx, rx) = std::sync::mpsc::channel();
+        for i in 0..1_000_000u64 {
+            let tx = tx.clone();
+            tp.execute(move || tx.send(trivial(i)).unwrap());
+        }
+        drop(tx);
+        assert_eq!(rx.iter().count(), 1_000_000);
+    });
+    report(
+        "ThreadPool::submit x 10^6, then wait all",
+        ours,
+        "threadpool crate execute",
+        peer,
+        0.8,
+    );
+    let peer = median(runs.min(5), || {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        rayon.scope(|s| {
+            for i in 0..1_000_000u64 {
+                let tx = tx.clone();
+                s.spawn(move |_| tx.send(trivial(i)).unwrap());
+            }
+        });
+        drop(tx);
+        assert_eq!(rx.iter().count(), 1_000_000);
+    });
+    report(
+        "ThreadPool::submit x 10^6, then wait all",
+        ours,
+        "rayon scope spawn",
+        peer,
+        f64::INFINITY,
+    );
+
+    // --- processes -----------------------------------------------------------------------------
+    let ready = median(runs, || drop(ProcessPool::new(2).unwrap()));
+    println!(
+        "{:<44} ours {:>12}  target <= 10 ms  {}",
+        "ProcessPool::new(2): two workers ready",
+        millis(ready),
+        if ready <= Duration::from_millis(10) {
+            "met"
+        } else {
+            "MISSED"
+        }
+    );
+
+    let small: Vec<u64> = (0..10_000).collect();
+    let ours_map = median(runs, || {
+        let pool = ProcessPool::new(2).unwrap();
+        assert_eq!(pool.map(trivial, small.clone()).unwrap().len(), 10_000);
+    });
+    match python_pools() {
+        Some((mp_map, executor_map)) => {
+            report(
+                "ProcessPool::map 10^4 items, start incl.",
+                ours_map,
+                "python Pool(2).map",
+                mp_map,
+                0.5,
+            );
+            report(
+                "ProcessPool::map 10^4 items, start incl.",
+                ours_map,
+                "python ProcessPoolExecutor",
+                executor_map,
+                f64::INFINITY,
+            );
+        }
+        None => println!(
+            "{:<44} ours {:>12}  (python3 not found: Python peers skipped)",
+            "ProcessPool::map 10^4 items, start incl.",
+            millis(ours_map)
+        ),
+    }
+
+    let processes = ProcessPool::new(2).unwrap();
+    let ours = median(runs, || {
+        let handles: Vec<_> = small
+            .iter()
+            .map(|&i| processes.submit(trivial, i))
+            .collect();
+        handles.into_iter().for_each(|h| {
+            h.wait().unwrap();
+        });
+    });
+    let per_task = ours / 10_000;
+    println!(
+        "{:<44} ours {:>12}  = {:.2} µs per task, target <= 3 µs  {}",
+        "ProcessPool::submit x 10^4, then wait all",
+        millis(ours),
+        per_task.as_secs_f64() * 1e6,
+        if per_task <= Duration::from_micros(3) {
+            "met"
+        } else {
+            "MISSED"
+        }
+    );
+    let spawner = procspawn::Pool::new(2).unwrap();
+    let peer = median(3, || {
+        // procspawn holds 4 descriptors per pending task: 10,000 at once fail with EMFILE, so
+        // it gets them in waves of 250.
+        for wave in small.chunks(250) {
+            let handles: Vec<_> = wave
+                .iter()
+                .map(|&i| procspawn::spawn!(in spawner, (i) || trivial(i)))
+                .collect();
+            handles.into_iter().for_each(|h| {
+                h.join().unwrap();
+            });
+        }
+    });
+    report(
+        "ProcessPool::submit x 10^4, then wait all",
+        ours,
+        "procspawn Pool (waves of 250)",
+        peer,
+        0.1,
+    );
+
+    // --- one task's round trip -----------------------------------------------------------------
+    let floor = median(runs, || {
+        let (to_peer, peer_in) = crossbeam_channel::bounded::<u64>(1);
+        let (to_us, from_peer) = crossbeam_channel::bounded::<u64>(1);
+        let peer = std::thread::spawn(move || peer_in.iter().for_each(|x| to_us.send(x).unwrap()));
+        for i in 0..1000 {
+            to_peer.send(i).unwrap();
+            from_peer.recv().unwrap();
+        }
+        drop(to_peer);
+        peer.join().unwrap();
+    }) / 1000;
+    let thread_trip = median(runs, || {
+        (0..1000).for_each(|i| assert_eq!(threads.submit(trivial, i).wait(), Ok(trivial(i))))
+    }) / 1000;
+    let process_trip = median(runs, || {
+        (0..1000).for_each(|i| assert_eq!(processes.submit(trivial, i).wait(), Ok(trivial(i))))
+    }) / 1000;
+    report(
+        "round trip: ThreadPool submit + wait",
+        thread_trip,
+        "thread ping-pong (channel)",
+        floor,
+        1.2,
+    );
+    report(
+        "round trip: ProcessPool submit + wait",
+        process_trip,
+        "thread ping-pong (channel)",
+        floor,
+        1.2,
+    );
+
+    // --- CPU-bound speed-up --------------------------------------------------------------------
+    let seeds: Vec<u64> = (0..64).collect();
+    let sequential = median(runs.min(5), || {
+        drop(seeds.iter().map(|&s| spin(s)).collect::<Vec<_>>())
+    });
+    for (name, time) in [
+        (
+            "ThreadPool",
+            median(runs.min(5), || {
+                drop(
+                    threads
+                        .map_chunked(spin, seeds.clone(), Chunk::Size(1))
+                        .unwrap(),
+                )
+            }),
+        ),
+        (
+            "ProcessPool",
+            median(runs.min(5), || {
+                drop(
+                    processes
+                        .map_chunked(spin, seeds.clone(), Chunk::Size(1))
+                        .unwrap(),
+                )
+            }),
+        ),
+    ] {
+        let speedup = sequential.as_secs_f64() / time.as_secs_f64();
+        println!(
+            "{:<44} ours {:>12}  sequential {:>12}  speed-up {speedup:.2}x  target >= 1.85x  {}",
+            format!("CPU-bound 64 x ~1 ms on 2 {name} workers"),
+            millis(time),
+            millis(sequential),
+            if speedup >= 1.85 { "met" } else { "MISSED" }
+        );
+    }
+}
+
+/// Runs the Python peers' script; `None` if there is no python3.
+fn python_pools() -> Option<(Duration, Duration)> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/python_pools.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let value = |name: &str| -> Option<Duration> {
+        let secs: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())?;
+        Some(Duration::from_secs_f64(secs))
+    };
+    if let Some(first) = text.lines().next() {
+        println!("({first})");
+    }
+    Some((value("mp_pool_map")?, value("executor_map")?))
+}
