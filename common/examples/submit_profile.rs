@@ -1,23 +1,20 @@
-use common::{Pool, ThreadPool};
+use common::{Pool, ProcessPool};
 use std::time::Instant;
-fn trivial(x: u64) -> u64 {
-    x.wrapping_mul(2654435761)
-}
 fn main() {
     common::init();
-    let pool = ThreadPool::new(2).unwrap();
-    for _ in 0..3 {
+    for _ in 0..5 {
         let t = Instant::now();
-        let handles: Vec<_> = (0..1_000_000u64).map(|i| pool.submit(trivial, i)).collect();
-        let submitted = t.elapsed();
-        for h in handles {
-            h.wait().unwrap();
-        }
-        println!("submit {:?} total {:?}", submitted, t.elapsed());
+        let pool = ProcessPool::new(2).unwrap();
+        let ready = t.elapsed();
+        let v = pool.map(|x: u64| x + 1, 0..10_000u64).unwrap();
+        let mapped = t.elapsed();
+        drop(pool);
+        println!(
+            "ready {:?} mapped {:?} dropped {:?} {}",
+            ready,
+            mapped,
+            t.elapsed(),
+            v.len()
+        );
     }
-    let t = Instant::now();
-    let v = pool
-        .map(trivial, (0..1_000_000u64).collect::<Vec<_>>())
-        .unwrap();
-    println!("map {:?} {}", t.elapsed(), v.len());
 }
