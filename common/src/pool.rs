@@ -132,8 +132,7 @@ impl<R> Sink<R> {
                 let _ = channel.send(batch);
             }
             SinkTo::Slot(slot) => {
-                let first = batch.results.into_first().unwrap_or(Err(Error::Cancelled));
-                slot.fill(SlotState::Ready(first));
+                slot.fill(batch.results.into_first().unwrap_or(Err(Error::Cancelled)))
             }
         }
     }
@@ -142,7 +141,7 @@ impl<R> Sink<R> {
 impl<R> Drop for Sink<R> {
     fn drop(&mut self) {
         if let SinkTo::Slot(slot) = &self.0 {
-            slot.fill(SlotState::Abandoned); // no effect if the result was sent
+            slot.abandon(); // no effect if the result was sent
         }
     }
 }
@@ -150,17 +149,37 @@ impl<R> Drop for Sink<R> {
 /// The single result behind a [`TaskHandle`]: far lighter than a channel per task, which
 /// matters when a million tasks are pending at once.
 #[derive(Debug)]
-struct Slot<R> {
+pub struct Slot<R> {
     state: Mutex<SlotState<R>>,
     ready: Condvar,
 }
 
 #[derive(Debug)]
-enum SlotState<R> {
+struct SlotState<R> {
+    outcome: Outcome<R>,
+    /// Whether a thread sleeps on `ready`. Waking a condition variable is a system call even
+    /// when nobody waits, so `fill` only does it when someone does.
+    waiting: bool,
+}
+
+#[derive(Debug)]
+enum Outcome<R> {
     Pending,
     Ready(Result<R, Error>),
     Abandoned,
     Taken,
+}
+
+impl<R> Default for Slot<R> {
+    fn default() -> Self {
+        Slot {
+            state: Mutex::new(SlotState {
+                outcome: Outcome::Pending,
+                waiting: false,
+            }),
+            ready: Condvar::new(),
+        }
+    }
 }
 
 impl<R> Slot<R> {
@@ -169,13 +188,66 @@ impl<R> Slot<R> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Sets the outcome once: a result, or abandonment. Later calls change nothing.
-    fn fill(&self, outcome: SlotState<R>) {
+    /// Stores the task's result, once; later calls change nothing.
+    pub fn fill(&self, result: Result<R, Error>) {
+        self.settle(Outcome::Ready(result));
+    }
+
+    /// Marks the task as never to be answered (its pool stopped), once.
+    pub fn abandon(&self) {
+        self.settle(Outcome::Abandoned);
+    }
+
+    fn settle(&self, outcome: Outcome<R>) {
         let mut state = self.state();
-        if matches!(*state, SlotState::Pending) {
-            *state = outcome;
-            self.ready.notify_all();
+        if matches!(state.outcome, Outcome::Pending) {
+            state.outcome = outcome;
+            if state.waiting {
+                self.ready.notify_all();
+            }
         }
+    }
+
+    fn wait(&self, timeout: Option<Duration>) -> Result<R, Error> {
+        let mut state = self.state();
+        state.waiting = true;
+        let pending = |s: &mut SlotState<R>| matches!(s.outcome, Outcome::Pending);
+        let mut state = match timeout {
+            None => self
+                .ready
+                .wait_while(state, pending)
+                .unwrap_or_else(|p| p.into_inner()),
+            Some(limit) => {
+                let (mut state, waited) = self
+                    .ready
+                    .wait_timeout_while(state, limit, pending)
+                    .unwrap_or_else(|p| p.into_inner());
+                if waited.timed_out() && matches!(state.outcome, Outcome::Pending) {
+                    state.waiting = false;
+                    return Err(Error::Timeout(limit));
+                }
+                state
+            }
+        };
+        match std::mem::replace(&mut state.outcome, Outcome::Taken) {
+            Outcome::Ready(result) => result,
+            Outcome::Abandoned => Err(Error::Cancelled),
+            Outcome::Taken => Err(Error::AlreadyTaken),
+            Outcome::Pending => unreachable!("the wait ends only once the slot is settled"),
+        }
+    }
+}
+
+/// Something that holds a task's [`Slot`]: the slot itself, or a pool's task record that
+/// embeds it (so that a task costs one allocation, not two).
+pub trait HasSlot<R>: Send + Sync {
+    /// The task's slot.
+    fn slot(&self) -> &Slot<R>;
+}
+
+impl<R: Send> HasSlot<R> for Slot<R> {
+    fn slot(&self) -> &Slot<R> {
+        self
     }
 }
 
@@ -249,12 +321,9 @@ pub trait Pool {
     /// assert_eq!(handle.wait(), Ok(4));
     /// ```
     fn submit<A: Task, R: Task>(&self, f: fn(A) -> R, arg: A) -> TaskHandle<R> {
-        let slot = Arc::new(Slot {
-            state: Mutex::new(SlotState::Pending),
-            ready: Condvar::new(),
-        });
+        let slot = Arc::new(Slot::default());
         self.dispatch(f, 0, vec![arg], Sink(SinkTo::Slot(Arc::clone(&slot))));
-        TaskHandle { slot }
+        TaskHandle::new(slot)
     }
 
     /// Applies `f` to every item on the workers and returns the results in item order, cutting
@@ -381,12 +450,22 @@ fn batch_ranges(len: usize, size: usize) -> BTreeMap<usize, usize> {
 }
 
 /// The result of one submitted task. Dropping it does not cancel the task.
-#[derive(Debug)]
 pub struct TaskHandle<R> {
-    slot: Arc<Slot<R>>,
+    slot: Arc<dyn HasSlot<R>>,
+}
+
+impl<R> std::fmt::Debug for TaskHandle<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TaskHandle")
+    }
 }
 
 impl<R> TaskHandle<R> {
+    /// A handle on the slot that a pool will fill.
+    pub fn new(slot: Arc<dyn HasSlot<R>>) -> TaskHandle<R> {
+        TaskHandle { slot }
+    }
+
     /// Blocks until the task has finished and returns its value.
     ///
     /// There is no hang here: a pool always answers a task, with its value or an error, even
@@ -395,13 +474,7 @@ impl<R> TaskHandle<R> {
     /// # Errors
     /// The task's error: [`Error::Panicked`], [`Error::WorkerDied`], [`Error::Cancelled`], ...
     pub fn wait(self) -> Result<R, Error> {
-        let state = self.slot.state();
-        let mut state = self
-            .slot
-            .ready
-            .wait_while(state, |s| matches!(s, SlotState::Pending))
-            .unwrap_or_else(|p| p.into_inner());
-        take(&mut state)
+        self.slot.slot().wait(None)
     }
 
     /// Waits at most `timeout` for the task. On [`Error::Timeout`] the task goes on and the
@@ -419,26 +492,7 @@ impl<R> TaskHandle<R> {
     /// # Errors
     /// [`Error::Timeout`], [`Error::AlreadyTaken`] after a result was returned, or the task's error.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Result<R, Error> {
-        let state = self.slot.state();
-        let (mut state, waited) = self
-            .slot
-            .ready
-            .wait_timeout_while(state, timeout, |s| matches!(s, SlotState::Pending))
-            .unwrap_or_else(|p| p.into_inner());
-        if waited.timed_out() && matches!(*state, SlotState::Pending) {
-            return Err(Error::Timeout(timeout));
-        }
-        take(&mut state)
-    }
-}
-
-/// Takes the outcome out of a slot that is no longer pending.
-fn take<R>(state: &mut SlotState<R>) -> Result<R, Error> {
-    match std::mem::replace(state, SlotState::Taken) {
-        SlotState::Ready(result) => result,
-        SlotState::Abandoned => Err(Error::Cancelled),
-        SlotState::Taken => Err(Error::AlreadyTaken),
-        SlotState::Pending => unreachable!("take is only called once the slot is filled"),
+        self.slot.slot().wait(Some(timeout))
     }
 }
 

@@ -10,14 +10,55 @@
 //! background. A [`crate::ProcessPool`] can kill its workers, because the kernel cleans up after
 //! a process.
 
-use crate::pool::{BatchResult, Pool, Sink, Span, Task};
+use crate::pool::{BatchResult, HasSlot, Pool, Sink, Slot, Span, Task, TaskHandle};
 use crate::{panics, sys, Error};
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-type Job = Box<dyn FnOnce(&Worker) + Send>;
+/// What travels to a worker thread: a batch, or a single submitted task.
+enum Job {
+    Batch(Box<dyn FnOnce(&Worker) + Send>),
+    Single(Arc<dyn RunOnce>),
+}
+
+/// A submitted task: its function, its argument and its result slot in one allocation, shared
+/// by the queue and the caller's handle. A task costs one allocation this way; built from the
+/// generic batch machinery it cost four (argument vector, job box, result vector, slot).
+struct SingleTask<A, R> {
+    f: fn(A) -> R,
+    arg: Mutex<Option<A>>,
+    slot: Slot<R>,
+}
+
+trait RunOnce: Send + Sync {
+    fn run(&self, worker: &Worker);
+    fn cancel(&self);
+}
+
+impl<A: Task, R: Task> RunOnce for SingleTask<A, R> {
+    fn run(&self, worker: &Worker) {
+        // Taken once: the queue hands each task to exactly one worker.
+        let Some(arg) = self.arg.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            return;
+        };
+        let start = sys::monotonic_nanos();
+        let result = panics::run_batch(self.f, vec![arg]).into_first();
+        worker.record(0, 1, start);
+        self.slot.fill(result.unwrap_or(Err(Error::Cancelled)));
+    }
+
+    fn cancel(&self) {
+        self.slot.abandon();
+    }
+}
+
+impl<A: Task, R: Task> HasSlot<R> for SingleTask<A, R> {
+    fn slot(&self) -> &Slot<R> {
+        &self.slot
+    }
+}
 
 /// What every worker thread sees.
 struct Shared {
@@ -93,7 +134,7 @@ impl ThreadPoolBuilder {
             let thread = std::thread::Builder::new()
                 .name(format!("pool-thread-{index}"))
                 // The loop ends when the pool drops its sender and the queue is drained.
-                .spawn(move || queue.iter().for_each(|job| job(&worker)))
+                .spawn(move || queue.iter().for_each(|job| worker.run(job)))
                 .map_err(|e| Error::Spawn(format!("thread {index}: {e}")))?;
             threads.push(thread);
         }
@@ -102,6 +143,32 @@ impl ThreadPoolBuilder {
             threads,
             shared,
         })
+    }
+}
+
+impl Worker {
+    fn run(&self, job: Job) {
+        match job {
+            Job::Batch(batch) => batch(self),
+            Job::Single(task) if self.shared.cancelled.load(Relaxed) => task.cancel(),
+            Job::Single(task) => task.run(self),
+        }
+    }
+
+    /// Records a span that started at `start` and ends now, if the pool keeps a timeline.
+    fn record(&self, first: usize, len: usize, start: u64) {
+        if let Some(spans) = &self.shared.spans {
+            let end = sys::monotonic_nanos();
+            let span = Span {
+                worker: self.index,
+                pid: std::process::id(),
+                first,
+                len,
+                start: sys::nanos_between(self.shared.epoch, start),
+                end: sys::nanos_between(self.shared.epoch, end),
+            };
+            spans.lock().unwrap_or_else(|p| p.into_inner()).push(span);
+        }
     }
 }
 
@@ -166,36 +233,28 @@ impl Pool for ThreadPool {
         items: Vec<A>,
         sink: Sink<R>,
     ) {
-        let job: Job = Box::new(move |worker: &Worker| {
-            let shared = &worker.shared;
-            if shared.cancelled.load(Relaxed) {
+        let job = Job::Batch(Box::new(move |worker: &Worker| {
+            if worker.shared.cancelled.load(Relaxed) {
                 sink.send(BatchResult::failed(first, items.len(), &Error::Cancelled));
                 return;
             }
-            let len = items.len();
-            let start = sys::monotonic_nanos();
+            let (len, start) = (items.len(), sys::monotonic_nanos());
             let results = panics::run_batch(f, items);
-            let end = sys::monotonic_nanos();
-            if let Some(spans) = &shared.spans {
-                let span = Span {
-                    worker: worker.index,
-                    pid: std::process::id(),
-                    first,
-                    len,
-                    start: sys::nanos_between(shared.epoch, start),
-                    end: sys::nanos_between(shared.epoch, end),
-                };
-                spans.lock().unwrap_or_else(|p| p.into_inner()).push(span);
-            }
+            worker.record(first, len, start);
             sink.send(BatchResult { first, results });
+        }));
+        self.enqueue(job);
+    }
+
+    /// One allocation per task instead of the generic path's four (see [`SingleTask`]).
+    fn submit<A: Task, R: Task>(&self, f: fn(A) -> R, arg: A) -> TaskHandle<R> {
+        let task = Arc::new(SingleTask {
+            f,
+            arg: Mutex::new(Some(arg)),
+            slot: Slot::default(),
         });
-        // `jobs` is only None after terminate(self) or during drop, when no call can reach here.
-        if let Some(jobs) = &self.jobs {
-            // Sending fails only if every worker thread is gone, which cannot happen while the
-            // pool lives. If it did, the job (and its sink) would be dropped here, and waiters
-            // would see Error::Cancelled rather than hang.
-            let _ = jobs.send(job);
-        }
+        self.enqueue(Job::Single(Arc::clone(&task) as Arc<dyn RunOnce>));
+        TaskHandle::new(task)
     }
 
     fn timeline(&self) -> Vec<Span> {
@@ -204,5 +263,18 @@ impl Pool for ThreadPool {
             .as_ref()
             .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone())
             .unwrap_or_default()
+    }
+}
+
+impl ThreadPool {
+    fn enqueue(&self, job: Job) {
+        // `jobs` is only None after terminate(self) or during drop, when no call can reach here.
+        let Some(jobs) = &self.jobs else { return };
+        // Sending fails only if every worker thread is gone, which cannot happen while the pool
+        // lives. If it did, the waiter is told Error::Cancelled rather than left to hang: a
+        // batch's sink does that when dropped, a single task must be told.
+        if let Err(crossbeam_channel::SendError(Job::Single(task))) = jobs.send(job) {
+            task.cancel();
+        }
     }
 }
