@@ -13,18 +13,42 @@ use std::io;
 use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
-/// A `Command` that starts this executable again, dying with its parent (`PR_SET_PDEATHSIG`).
+/// Environment variable telling a child started by [`self_command`] its parent's pid.
+const ENV_PARENT: &str = "COMMON_CHILD_OF";
+
+/// A `Command` that starts this executable again, as a child that dies with its parent.
 ///
-/// The child is killed when the *thread* that spawns it ends, so spawn from a thread that lives
-/// at least as long as the child (the main thread, or a supervisor thread).
+/// The child's [`crate::init`] asks the kernel for `SIGKILL` when its parent ends
+/// (`PR_SET_PDEATHSIG`), and exits at once if the parent is already gone. Doing this in the
+/// child rather than between fork and exec (`pre_exec`) lets std start it with `posix_spawn`,
+/// which is cheaper than fork + exec. The signal fires when the *thread* that spawned the child
+/// ends, so spawn from a thread that lives at least as long as the child (the main thread, or a
+/// supervisor thread).
 pub fn self_command() -> Command {
     let mut cmd = Command::new("/proc/self/exe");
     // Show the program's real name in `ps`, not "/proc/self/exe".
     if let Some(name) = std::env::args_os().next() {
         std::os::unix::process::CommandExt::arg0(&mut cmd, name);
     }
-    crate::sys::kill_child_with_parent(&mut cmd);
+    cmd.env(ENV_PARENT, std::process::id().to_string());
     cmd
+}
+
+/// In a child started by [`self_command`]: die with the parent. Called first by [`crate::init`].
+pub(crate) fn die_with_parent_if_child() {
+    let Some(parent) = std::env::var(ENV_PARENT)
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+    else {
+        return;
+    };
+    // Our own children are not children of our parent.
+    std::env::remove_var(ENV_PARENT);
+    // If the parent died before this line, PDEATHSIG will never come: getppid tells, since an
+    // orphan is adopted by another process.
+    if crate::sys::die_with_parent().is_err() || crate::sys::parent_pid() != parent {
+        std::process::exit(1);
+    }
 }
 
 /// A child process that is killed and reaped when dropped.

@@ -61,12 +61,15 @@ pub use thread_pool::{ThreadPool, ThreadPoolBuilder};
 
 /// Prepares this process; call it first thing in `main`.
 ///
+/// - If this process was started by [`child::self_command`], it arranges to die with its
+///   parent (see there).
 /// - If this process was started as a [`ProcessPool`] worker, it serves its pool and exits
 ///   here: `init` never returns in a worker. This is Rust's analogue of Python's
 ///   `if __name__ == "__main__":` guard, which keeps a spawned worker from running the program.
 /// - Otherwise it installs the interrupt handler of [`cleanup`], so that Ctrl-C kills and reaps
 ///   registered child processes and removes registered files before the program exits.
 pub fn init() {
+    child::die_with_parent_if_child();
     process_pool::worker::run_if_worker();
     cleanup::install_interrupt_handler();
 }

@@ -115,28 +115,6 @@ pub fn nanos_between(earlier: u64, later: u64) -> std::time::Duration {
     std::time::Duration::from_nanos(later.saturating_sub(earlier))
 }
 
-/// Makes the child that `cmd` starts die with `SIGKILL` when the spawning thread of this process
-/// ends, and exit at once if this process is already gone by the time the child starts.
-pub fn kill_child_with_parent(cmd: &mut std::process::Command) {
-    use std::os::unix::process::CommandExt;
-    let parent = std::process::id();
-    // SAFETY: the closure runs in the forked child before exec, where only async-signal-safe
-    // calls are allowed. It calls exactly three: prctl, getppid and _exit, all async-signal-safe,
-    // and it allocates nothing (`parent` is a plain integer captured by copy).
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // The parent may have died between fork and prctl; then nobody will signal us.
-            if libc::getppid() as u32 != parent {
-                libc::_exit(1);
-            }
-            Ok(())
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
