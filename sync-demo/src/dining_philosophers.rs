@@ -1,0 +1,127 @@
+//! Dining philosophers: N around a table, one fork between each pair, two forks to eat.
+//!
+//! Philosopher `p` takes fork `p` (left), then fork `p+1` (right; philosopher N's right fork is
+//! fork 1). If all pick up their left fork at once (a barrier forces it here), each waits for a
+//! right fork that its neighbour holds: a cycle through all N, which the [`LockTable`] reports;
+//! the victim puts its fork down and tries again, and everyone eats. The cure is the global
+//! lock order again: everyone takes the lower-numbered of their two forks first. Philosopher N
+//! then reaches for fork 1 before fork N, and a cycle cannot form.
+
+use std::io::Write;
+use std::sync::Barrier;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use common::narrate::{conclude, header};
+
+use crate::wait_for_graph::{LockTable, Refused};
+
+const PATIENCE: Duration = Duration::from_secs(5);
+const EAT: Duration = Duration::from_millis(2);
+
+/// Runs a dinner; returns (deadlocks seen, meals eaten). `ordered` is the cure.
+fn dinner(out: &mut impl Write, n: usize, meals: usize, ordered: bool) -> Result<(usize, usize)> {
+    let forks = LockTable::new(
+        (1..=n).map(|f| format!("fork {f}")).collect(),
+        "philosopher",
+    );
+    let barrier = Barrier::new(n);
+    let (tx, rx) = crossbeam_channel::unbounded::<String>();
+    let results = std::thread::scope(|s| -> Result<Vec<(usize, usize)>> {
+        let handles: Vec<_> = (1..=n)
+            .map(|p| {
+                let (forks, barrier, tx) = (&forks, &barrier, tx.clone());
+                s.spawn(move || -> Result<(usize, usize)> {
+                    // Forks are numbered 1..=n; the table indexes them from 0.
+                    let (left, right) = (p - 1, p % n);
+                    let (first, second) = if ordered {
+                        (left.min(right), left.max(right))
+                    } else {
+                        (left, right)
+                    };
+                    let (mut deadlocks, mut eaten, mut attempt) = (0, 0, 0);
+                    while eaten < meals {
+                        forks
+                            .acquire(p, first, PATIENCE)
+                            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                        if !ordered && attempt == 0 {
+                            // On purpose: everyone holds a fork before anyone reaches for a second.
+                            // (Everyone gets here: the first forks are all different.)
+                            barrier.wait();
+                        } else {
+                            std::thread::sleep(EAT); // the same invitation, without the force
+                        }
+                        attempt += 1;
+                        match forks.acquire(p, second, PATIENCE) {
+                            Ok(()) => {
+                                std::thread::sleep(EAT); // eating
+                                eaten += 1;
+                                forks.release(second);
+                                forks.release(first);
+                            }
+                            Err(Refused::Deadlock(cycle)) => {
+                                deadlocks += 1;
+                                let _ = tx.send(format!(
+                                    "[philosopher {p}] DEADLOCK: {}",
+                                    forks.describe(&cycle)
+                                ));
+                                let _ = tx.send(format!(
+                                    "[philosopher {p}] puts fork {} down and tries again",
+                                    first + 1
+                                ));
+                                forks.release(first);
+                                std::thread::sleep(EAT * 5); // back off so the others can eat
+                            }
+                            Err(Refused::TimedOut) => {
+                                bail!("philosopher {p} waited {PATIENCE:?} without a cycle")
+                            }
+                        }
+                    }
+                    let _ = tx.send(format!("[philosopher {p}] ate {eaten} meals"));
+                    Ok((deadlocks, eaten))
+                })
+            })
+            .collect();
+        drop(tx);
+        for line in rx {
+            writeln!(out, "{line}")?;
+        }
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a philosopher panicked"))?
+            })
+            .collect()
+    })?;
+    Ok(results
+        .iter()
+        .fold((0, 0), |acc, r| (acc.0 + r.0, acc.1 + r.1)))
+}
+
+/// Threads: `n` philosophers eat `meals` meals each, first deadlocking, then with ordered forks.
+///
+/// # Errors
+/// A philosopher got stuck without a cycle, or a check did not hold.
+pub fn threads(out: &mut impl Write, n: usize, meals: usize) -> Result<()> {
+    header(
+        out,
+        "dining philosophers (threads)",
+        "N philosophers, N forks, two forks to eat",
+        &[("philosophers", n), ("meals", meals)],
+    )?;
+    writeln!(out, "   (the order of the lines varies from run to run)")?;
+    writeln!(out, "-- everyone takes the left fork first")?;
+    let (deadlocks, eaten) = dinner(out, n, meals, false)?;
+    writeln!(out, "-- cure: everyone takes the lower-numbered fork first")?;
+    let (cured_deadlocks, cured_eaten) = dinner(out, n, meals, true)?;
+    let all = n * meals;
+    let what = format!("left first: {deadlocks} deadlocks detected, {eaten}/{all} meals; lower fork first: {cured_deadlocks} deadlocks, {cured_eaten}/{all} meals");
+    conclude(
+        out,
+        deadlocks >= 1 && eaten == all && cured_deadlocks == 0 && cured_eaten == all,
+        what,
+        "one global order of forks leaves no cycle to close",
+    )?;
+    Ok(())
+}

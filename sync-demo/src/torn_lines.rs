@@ -1,0 +1,267 @@
+//! The seed's mutex: workers append lines to one file; without a lock the lines tear.
+//!
+//! Each line is written in three pieces (three `write` calls) with a short sleep between them, as
+//! a real writer that formats as it goes would. With `O_APPEND` each piece lands whole at the end
+//! of the file, but nothing keeps the three pieces of one line together: another worker's pieces
+//! land in between, and the line reads back torn. A lock held for the whole line makes the three
+//! writes one step as far as the other workers can tell. Threads share a `std::sync::Mutex`
+//! around the file; processes share nothing in memory, so they lock the file itself
+//! (`File::lock`, an `flock` the kernel keeps per open file).
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use common::narrate::{conclude, header, thread_tag};
+
+use crate::crew::Crew;
+
+/// The pause between the pieces of one line: long enough that other workers run in it.
+const PAUSE: Duration = Duration::from_millis(1);
+
+/// The three pieces of line `line` of worker `worker`; together they make one whole line.
+fn pieces(worker: usize, line: usize) -> [String; 3] {
+    let digit = char::from(b'0' + (worker % 10) as u8);
+    [
+        format!("worker {worker:02} line {line:02} "),
+        digit.to_string().repeat(20),
+        " end\n".to_string(),
+    ]
+}
+
+/// Writes one line, piece by piece, pausing between pieces.
+fn write_line(mut file: &File, worker: usize, line: usize) -> Result<()> {
+    for (i, piece) in pieces(worker, line).iter().enumerate() {
+        file.write_all(piece.as_bytes())
+            .context("appending to the shared file")?;
+        if i < 2 {
+            std::thread::sleep(PAUSE); // on purpose: make room for other writers
+        }
+    }
+    Ok(())
+}
+
+/// Writes one worker's lines, holding `lock` (if any) around each whole line.
+fn write_lines(file: &File, worker: usize, lines: usize, lock: Option<&Mutex<()>>) -> Result<()> {
+    for line in 0..lines {
+        // The `Mutex<()>` guards no data of its own: it guards the file, by convention.
+        let _guard = lock.map(|m| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        write_line(file, worker, line)?;
+    }
+    Ok(())
+}
+
+/// What the file holds: whole lines per worker, and torn ones.
+struct Tally {
+    whole: Vec<usize>,
+    torn: usize,
+    example: Option<String>,
+}
+
+fn tally(path: &Path, workers: usize, lines: usize) -> Result<Tally> {
+    let text = std::fs::read_to_string(path).context("reading the shared file back")?;
+    let mut tally = Tally {
+        whole: vec![0; workers],
+        torn: 0,
+        example: None,
+    };
+    let mut seen = std::collections::HashSet::new();
+    for line in text.lines() {
+        let parsed = line.strip_prefix("worker ").and_then(|rest| {
+            let worker: usize = rest.get(..2)?.parse().ok()?;
+            let n: usize = rest.get(8..10)?.parse().ok()?;
+            (worker < workers && n < lines && pieces(worker, n).concat() == format!("{line}\n"))
+                .then_some((worker, n))
+        });
+        match parsed {
+            Some(id) if seen.insert(id) => tally.whole[id.0] += 1,
+            _ => {
+                tally.torn += 1;
+                tally.example.get_or_insert_with(|| line.to_string());
+            }
+        }
+    }
+    Ok(tally)
+}
+
+fn report(out: &mut impl Write, label: &str, t: &Tally, lines: usize) -> Result<()> {
+    let complete = t.whole.iter().filter(|&&n| n == lines).count();
+    writeln!(
+        out,
+        "   {label}: {} torn lines; {complete} of {} workers have all {lines} lines whole",
+        t.torn,
+        t.whole.len()
+    )?;
+    if let Some(example) = &t.example {
+        // The start of it is enough to see pieces of several workers run together.
+        let start: String = example.chars().take(90).collect();
+        writeln!(out, "   a torn line starts: {start:?}")?;
+    }
+    Ok(())
+}
+
+fn conclude_torn(
+    out: &mut impl Write,
+    without: &Tally,
+    with: &Tally,
+    workers: usize,
+    lines: usize,
+) -> Result<()> {
+    let all_whole = with.whole.iter().all(|&n| n == lines);
+    let what = format!(
+        "with the lock {} torn of {} lines, all present: {all_whole}; without it {} torn",
+        with.torn,
+        workers * lines,
+        without.torn
+    );
+    conclude(
+        out,
+        with.torn == 0 && all_whole && without.torn > 0,
+        what,
+        "one writer at a time keeps every line whole",
+    )?;
+    Ok(())
+}
+
+fn temp_file(name: &str) -> Result<(common::cleanup::PathGuard, File)> {
+    let guard = common::cleanup::PathGuard::new(
+        std::env::temp_dir().join(format!("sync-demo-{}-{name}", std::process::id())),
+    );
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(guard.path())
+        .context("creating the shared file")?;
+    Ok((guard, file))
+}
+
+/// Threads: `workers` threads append `lines` lines each, first without, then with a `Mutex`.
+///
+/// # Errors
+/// A file operation failed, or the check did not hold.
+pub fn threads(out: &mut impl Write, workers: usize, lines: usize) -> Result<()> {
+    header(
+        out,
+        "mutex (threads)",
+        "workers append lines to one file",
+        &[("workers", workers), ("lines", lines)],
+    )?;
+    let mut tallies = Vec::new();
+    for locked in [false, true] {
+        let (guard, file) = temp_file(if locked { "locked.txt" } else { "torn.txt" })?;
+        let lock = Mutex::new(());
+        std::thread::scope(|s| -> Result<()> {
+            let handles: Vec<_> = (0..workers)
+                .map(|w| {
+                    let (file, lock) = (&file, &lock);
+                    s.spawn(move || write_lines(file, w, lines, locked.then_some(lock)))
+                })
+                .collect();
+            for (w, h) in handles.into_iter().enumerate() {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("worker {w} panicked"))??;
+            }
+            Ok(())
+        })?;
+        writeln!(
+            out,
+            "{} .. {}: each wrote {lines} lines",
+            thread_tag(0),
+            thread_tag(workers - 1)
+        )?;
+        let t = tally(guard.path(), workers, lines)?;
+        report(
+            out,
+            if locked {
+                "with the Mutex"
+            } else {
+                "without a lock"
+            },
+            &t,
+            lines,
+        )?;
+        tallies.push(t);
+    }
+    conclude_torn(out, &tallies[0], &tallies[1], workers, lines)
+}
+
+/// Processes: `workers` child processes append to one file, first without, then with `File::lock`.
+///
+/// # Errors
+/// A spawn or file operation failed, or the check did not hold.
+pub fn processes(out: &mut impl Write, workers: usize, lines: usize) -> Result<()> {
+    header(
+        out,
+        "mutex (processes)",
+        "workers append lines to one file",
+        &[("workers", workers), ("lines", lines)],
+    )?;
+    writeln!(
+        out,
+        "   (children's lines come in a different order on every run: they run at once)"
+    )?;
+    let mut tallies = Vec::new();
+    for locked in [false, true] {
+        let (guard, _file) = temp_file(if locked { "locked.txt" } else { "torn.txt" })?;
+        let path = guard.path().display().to_string();
+        let args = (0..workers)
+            .map(|w| {
+                let mut a = vec![
+                    "torn-writer".into(),
+                    path.clone(),
+                    w.to_string(),
+                    lines.to_string(),
+                ];
+                if locked {
+                    a.push("--lock".into());
+                }
+                a
+            })
+            .collect();
+        let mut crew = Crew::spawn(args)?;
+        crew.expect(out, "ready", workers, Duration::from_secs(10))?;
+        crew.go()?; // all start together, so their writes overlap
+        crew.finish(out, "done", Duration::from_secs(20))?;
+        let t = tally(guard.path(), workers, lines)?;
+        report(
+            out,
+            if locked {
+                "with File::lock"
+            } else {
+                "without a lock"
+            },
+            &t,
+            lines,
+        )?;
+        tallies.push(t);
+    }
+    conclude_torn(out, &tallies[0], &tallies[1], workers, lines)
+}
+
+/// In a child: appends this worker's lines, locking the whole file around each line if `lock`.
+///
+/// # Errors
+/// A file operation failed.
+pub fn child(path: &Path, worker: usize, lines: usize, lock: bool) -> Result<()> {
+    let file = OpenOptions::new()
+        .append(true)
+        .open(path)
+        .context("opening the shared file")?;
+    crate::crew::tell("ready", "");
+    crate::crew::wait_for_go()?;
+    for line in 0..lines {
+        if lock {
+            // Blocks until no other process holds it; the parent's deadline bounds the wait.
+            file.lock().context("locking the file")?;
+        }
+        write_line(&file, worker, line)?;
+        if lock {
+            file.unlock().context("unlocking the file")?;
+        }
+    }
+    crate::crew::say(format_args!("worker {worker} wrote {lines} lines"));
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! Every scenario, each variant, through the real binary: the invariant in its `result:` line.
+
+mod support;
+use support::{number_after, results};
+
+/// Without the lock lines tear (> 0); with it none do and every line is present.
+fn mutex(with: &str) {
+    let (_, r) = results(&format!("mutex-{with}"), &["mutex", "--with", with], 1);
+    assert!(
+        r[0].contains("with the lock 0 torn of 50 lines, all present: true"),
+        "{}",
+        r[0]
+    );
+    assert!(number_after(&r[0], "without it ") > 0, "{}", r[0]);
+}
+
+#[test]
+fn mutex_threads() {
+    mutex("threads");
+}
+
+#[test]
+fn mutex_processes() {
+    mutex("processes");
+}
+
+/// The most inside each kind never passes its limit with the semaphore, and does without it.
+fn semaphore(with: &str) {
+    let (_, r) = results(
+        &format!("semaphore-{with}"),
+        &[
+            "semaphore",
+            "--with",
+            with,
+            "--workers",
+            "60",
+            "--limits",
+            "3,2,1",
+        ],
+        1,
+    );
+    let (with_part, without_part) = r[0].split_once("without it").expect("two parts");
+    for (kind, limit) in [("A", 3), ("B", 2), ("C", 1)] {
+        let inside = number_after(with_part, &format!("{kind}="));
+        assert!(
+            inside <= limit && inside >= 1,
+            "{kind}: {inside} > {limit}: {}",
+            r[0]
+        );
+        assert!(
+            number_after(without_part, &format!("{kind}=")) > limit,
+            "{}",
+            r[0]
+        );
+    }
+    assert!(r[0].contains("never above the limit: true"), "{}", r[0]);
+}
+
+#[test]
+fn semaphore_threads() {
+    semaphore("threads");
+}
+
+#[test]
+fn semaphore_processes() {
+    semaphore("processes");
+}
+
+/// Threads: the cycle is detected and printed, both finish; the cures see no deadlock.
+#[test]
+fn deadlock_threads() {
+    let (out, r) = results("deadlock-threads", &["deadlock", "--with", "threads"], 2);
+    assert!(
+        out.contains("worker 1 holds A and waits for B; worker 2 holds B and waits for A"),
+        "{out}"
+    );
+    assert!(number_after(&r[0], "deadlock detected ") >= 1, "{}", r[0]);
+    assert!(r[0].contains("global order: 0 deadlocks"), "{}", r[0]);
+    assert!(r[0].contains(", 0 deadlocks"), "{}", r[0]);
+    assert!(
+        out.contains("philosopher 5 holds fork 5 and waits for fork 1"),
+        "{out}"
+    );
+    assert!(number_after(&r[1], "left first: ") >= 1, "{}", r[1]);
+    assert!(
+        r[1].contains("15/15 meals; lower fork first: 0 deadlocks, 15/15 meals"),
+        "{}",
+        r[1]
+    );
+}
+
+/// Processes: the kernel refuses exactly one `F_SETLKW` with EDEADLK; one order needs none.
+#[test]
+fn deadlock_processes() {
+    let (out, r) = results(
+        "deadlock-processes",
+        &["deadlock", "--with", "processes"],
+        1,
+    );
+    assert!(out.contains("Resource deadlock avoided"), "{out}");
+    assert!(
+        r[0].contains("kernel refused 1 wait with EDEADLK, both finished; one order: 0 refused"),
+        "{}",
+        r[0]
+    );
+}
+
+/// Threads: the panicking holder poisons the mutex.
+#[test]
+fn holder_dies_threads() {
+    let (_, r) = results("holder-threads", &["holder-dies", "--with", "threads"], 1);
+    assert!(r[0].contains("poisoned: true, balance 70"), "{}", r[0]);
+}
+
+/// Processes: the kernel frees the dead holder's file lock; the shared-memory mutex stays locked.
+#[test]
+fn holder_dies_processes() {
+    let (out, r) = results(
+        "holder-processes",
+        &["holder-dies", "--with", "processes"],
+        1,
+    );
+    assert!(out.contains("ETIMEDOUT"), "{out}");
+    assert!(
+        r[0].contains(
+            "file lock released by the kernel: true; shared-memory mutex still locked: true"
+        ),
+        "{}",
+        r[0]
+    );
+}
+
+#[test]
+fn classics_threads() {
+    let (_, r) = results("classics-threads", &["classics", "--with", "threads"], 1);
+    assert!(
+        r[0].contains("event woke 4/4; barrier early 0=true"),
+        "{}",
+        r[0]
+    );
+    assert!(
+        r[0].contains("buffer max 2/2, in order") || r[0].contains("buffer max 1/2, in order"),
+        "{}",
+        r[0]
+    );
+}
+
+#[test]
+fn classics_processes() {
+    let (_, r) = results(
+        "classics-processes",
+        &["classics", "--with", "processes"],
+        1,
+    );
+    assert!(
+        r[0].contains("writer refused while they read: true, granted after: true"),
+        "{}",
+        r[0]
+    );
+}
+
+/// No subcommand runs everything, both variants: 11 checked results.
+#[test]
+fn everything_by_default() {
+    results("all", &[], 11);
+}
