@@ -8,12 +8,28 @@
 //! ([`crate::sys::die_with_parent`]) and shared-memory names are unlinked as early as possible.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering::SeqCst};
 use std::sync::{Mutex, MutexGuard, Once};
 use std::time::{Duration, Instant};
 
 struct Registry {
     children: Vec<u32>,
     paths: Vec<PathBuf>,
+}
+
+/// The signal that is ending the program, or 0.
+static INTERRUPTED_BY: AtomicI32 = AtomicI32::new(0);
+
+/// The signal (`SIGINT`, `SIGTERM`, `SIGHUP`) that is ending the program, if one is.
+///
+/// The handler kills the children before it exits, so the main thread may see a child die and
+/// return an error in the meantime; [`crate::cli::exit_code`] checks this to let the handler
+/// finish and end the program with the right status (`128 + signal`).
+pub fn interrupted_by() -> Option<i32> {
+    match INTERRUPTED_BY.load(SeqCst) {
+        0 => None,
+        signal => Some(signal),
+    }
 }
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
@@ -118,12 +134,14 @@ pub(crate) fn install_interrupt_handler() {
             .name("cleanup-on-signal".into())
             .spawn(move || {
                 if let Some(signal) = signals.forever().next() {
+                    INTERRUPTED_BY.store(signal, SeqCst); // first, before any child dies
                     eprintln!(
-                    "\ninterrupted by {}: stopping child processes and removing temporary files",
+                    "\n[pid {}] interrupted by {}: stopping child processes, removing temporary files",
+                    std::process::id(),
                     crate::sys::signal_name(signal)
                 );
                     run_now();
-                    std::process::exit(128 + signal);
+                    crate::sys::exit_now(128 + signal);
                 }
             });
         // If the thread cannot start, the default action still applies (see above).

@@ -36,7 +36,15 @@ impl std::fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 /// Status 2 for bad input, 1 for any other failure.
+///
+/// If the program is being interrupted, the failure is most likely a child that the interrupt
+/// handler just killed: the handler is about to end the program with `128 + signal`, so this
+/// waits for it (up to 3 s) rather than race it to a misleading status 1.
 pub fn exit_code(is_usage_error: bool) -> ExitCode {
+    if let Some(signal) = crate::cleanup::interrupted_by() {
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        return ExitCode::from(128 + signal as u8);
+    }
     if is_usage_error {
         ExitCode::from(2)
     } else {

@@ -98,6 +98,17 @@ pub fn reap_until(pid: u32, deadline: std::time::Instant) -> bool {
     }
 }
 
+/// Ends the process at once with `code`, like `_exit(2)`: no atexit handlers, no stdout flush.
+///
+/// For the interrupt handler, which has done its own cleanup: `std::process::exit` would first
+/// flush stdout, and if another thread holds stdout's lock (a demo writing through
+/// `stdout().lock()`), it would wait for that thread forever.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit takes a plain integer and never returns; it is async-signal-safe and needs
+    // no state of ours. Skipping destructors is the point: the caller cleaned up already.
+    unsafe { libc::_exit(code) }
+}
+
 /// Nanoseconds on the system-wide monotonic clock. Unlike `Instant`, a reading is a plain number
 /// that another process can send us, and both processes read the same clock.
 pub fn monotonic_nanos() -> u64 {

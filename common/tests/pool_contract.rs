@@ -81,6 +81,10 @@ fn main() {
             thread_pool_terminate_cancels_pending,
         ),
         Test("kill_storm", kill_storm),
+        Test(
+            "long_batches_after_short_ones_are_shared",
+            long_batches_after_short_ones_are_shared,
+        ),
     ]);
 }
 
@@ -649,5 +653,27 @@ fn kill_storm() -> harness::Result {
         all.iter()
             .all(|&p| common::testing::process_state(p).is_none()),
         "no worker left, not even a zombie",
+    )
+}
+
+/// After short batches a supervisor prefetches several at once; it must still leave a fair
+/// share of the queue to the other workers, or long batches that follow run one after another
+/// on a single worker (seen once: all 8 batches on worker 1, the other idle).
+fn long_batches_after_short_ones_are_shared() -> harness::Result {
+    let pool = ProcessPool::builder()
+        .workers(2)
+        .record_timeline(true)
+        .build()?;
+    pool.map(|x: u64| x + 1, 0..20_000)?; // short batches: the prefetch window opens
+    let before = pool.timeline().len();
+    let nap = |ms: u64| std::thread::sleep(Duration::from_millis(ms));
+    pool.map_chunked(nap, vec![20u64; 16], Chunk::Size(2))?;
+    let spans = pool.timeline();
+    let per_worker: Vec<usize> = (0..2)
+        .map(|w| spans[before..].iter().filter(|s| s.worker == w).count())
+        .collect();
+    check(
+        per_worker.iter().all(|&n| n >= 2),
+        &format!("both workers run some of the 8 long batches (got {per_worker:?})"),
     )
 }

@@ -588,8 +588,13 @@ impl Supervisor {
                 return Take::Cancel;
             }
             let has_big = self.in_flight.iter().any(|j| j.frame.len() > ALONE_BYTES);
+            // Never more than a fair share of what is queued: the window was sized from the
+            // last batch, and the next ones may be long. Taking them all would leave the other
+            // workers idle while this one works through them in turn.
+            let fair_share = state.queue.len().div_ceil(state.live.max(1)).max(1);
+            let limit = self.window().min(self.in_flight.len() + fair_share);
             let mut jobs = Vec::new();
-            while !has_big && self.in_flight.len() + jobs.len() < self.window().max(1) {
+            while !has_big && self.in_flight.len() + jobs.len() < limit {
                 let Some(next) = state.queue.front() else {
                     break;
                 };
