@@ -16,7 +16,7 @@
 //!
 //! let code = match run(0) {
 //!     Ok(()) => ExitCode::SUCCESS,
-//!     Err(e) => common::cli::exit_code(e.downcast_ref::<common::cli::UsageError>().is_some()),
+//!     Err(e) => common::cli::fail(format!("{e:#}"), e.downcast_ref::<common::cli::UsageError>().is_some()),
 //! };
 //! assert_eq!(code, ExitCode::from(2));
 //! ```
@@ -34,6 +34,19 @@ impl std::fmt::Display for UsageError {
 }
 
 impl std::error::Error for UsageError {}
+
+/// Reports a failure of `main` and returns its exit status: prints `error: <message>` and
+/// returns 2 for bad input, 1 for anything else.
+///
+/// While an interrupt is under way, the failure is most likely a child that the interrupt
+/// handler just killed: then nothing is printed, and the status is the handler's (see
+/// [`exit_code`]).
+pub fn fail(message: impl std::fmt::Display, is_usage_error: bool) -> ExitCode {
+    if crate::cleanup::interrupted_by().is_none() {
+        eprintln!("error: {message}");
+    }
+    exit_code(is_usage_error)
+}
 
 /// Status 2 for bad input, 1 for any other failure.
 ///

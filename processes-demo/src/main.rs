@@ -1,3 +1,52 @@
-fn main() {
+//! Thin entry point: parse the arguments, run one scenario or all, map errors to exit statuses.
+
+use clap::{Parser, Subcommand};
+use processes_demo::{Knobs, Scenario};
+use std::process::ExitCode;
+
+/// Processes with memory of their own, scenario for scenario the twin of threads-demo.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// The scenario to run (default: all)
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    knobs: Knobs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    #[command(flatten)]
+    Scenario(Scenario),
+    /// A worker process: this program started again by a scenario.
+    #[command(hide = true)]
+    Child {
+        scenario: String,
+        index: usize,
+        #[arg(allow_hyphen_values = true)]
+        params: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
     common::init();
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Scenario(Scenario::All)) {
+        Command::Scenario(scenario) => {
+            processes_demo::run(scenario, &cli.knobs, &mut std::io::stdout().lock())
+        }
+        Command::Child {
+            scenario,
+            index,
+            params,
+        } => processes_demo::child_main(&scenario, index, &params),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => common::cli::fail(
+            format!("{e:#}"),
+            e.downcast_ref::<common::cli::UsageError>().is_some(),
+        ),
+    }
 }

@@ -1,0 +1,122 @@
+//! Crash: a worker that panics, aborts or is killed, seen from the parent.
+//!
+//! Each worker is a process, so whatever happens to it happens to it alone: a panic ends it with
+//! exit code 101, an abort with the signal `SIGABRT`, and the parent can kill one outright with
+//! `SIGKILL` (the kernel frees everything a process held, so there is no unsafe moment to fear).
+//! The parent learns each ending from the exit status that `wait` collects, and goes on. (The
+//! panic message on stderr comes from the worker's default panic hook.)
+
+use anyhow::{bail, Context, Result};
+use common::narrate::{conclude, header, pid_tag};
+use common::sys::{describe_exit, send_signal};
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::time::Duration;
+
+/// What happens to each worker, one worker per fate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Does its work and ends normally.
+    Finishes,
+    /// Panics in the middle of its work.
+    Panics,
+    /// Calls `std::process::abort`.
+    Aborts,
+    /// Is sent `SIGKILL` by the parent.
+    IsKilled,
+}
+
+/// One worker per fate, in this order.
+pub const FATES: [Fate; 4] = [Fate::Finishes, Fate::Panics, Fate::Aborts, Fate::IsKilled];
+
+/// How long the parent waits for a worker before it calls the run stuck.
+pub const WAIT_LIMIT: Duration = Duration::from_secs(10);
+
+/// Starts one worker per fate and reports how each one ended.
+///
+/// # Errors
+/// A failed spawn, a worker that does not end in time, or a failed check.
+pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
+    header(
+        out,
+        "crash",
+        "workers that panic, abort or are killed",
+        &[("workers", FATES.len())],
+    )?;
+    let mut as_expected = 0;
+    let mut children = Vec::new();
+    for index in 0..FATES.len() {
+        children.push(crate::spawn_worker("crash", index, &[])?);
+    }
+    let lines = crate::lines_from(&mut children)?;
+    // Every worker says it has started; then the one to be killed is killed.
+    for _ in 0..FATES.len() {
+        let (index, line) = lines
+            .recv_timeout(WAIT_LIMIT)
+            .context("waiting for a worker to start")?;
+        writeln!(out, "{} {line}", pid_tag(children[index].pid()))?;
+    }
+    let victim = children[3].pid();
+    send_signal(victim, libc::SIGKILL).with_context(|| format!("killing pid {victim}"))?;
+    writeln!(out, "parent: sent SIGKILL to {}", pid_tag(victim))?;
+
+    let statuses = crate::reap(&mut children, WAIT_LIMIT)?;
+    for ((fate, child), status) in FATES.into_iter().zip(&children).zip(statuses) {
+        let expected = match fate {
+            Fate::Finishes => status.code() == Some(0),
+            Fate::Panics => status.code() == Some(101),
+            Fate::Aborts => status.signal() == Some(libc::SIGABRT),
+            Fate::IsKilled => status.signal() == Some(libc::SIGKILL),
+        };
+        writeln!(
+            out,
+            "{} {fate:?}: {}",
+            pid_tag(child.pid()),
+            describe_exit(status)
+        )?;
+        as_expected += usize::from(expected);
+    }
+    let left = crate::live_children(&children.iter().map(|c| c.pid()).collect::<Vec<_>>());
+    writeln!(
+        out,
+        "parent: still going; workers left alive or zombie: {}",
+        left.len()
+    )?;
+
+    conclude(
+        out,
+        as_expected == FATES.len() && left.is_empty(),
+        format!(
+            "{as_expected} of {} fates as expected: exit 0, exit 101 (panic), SIGABRT, SIGKILL",
+            FATES.len()
+        ),
+        "a crash ends one process only; the parent reads how from its exit status",
+    )?;
+    Ok(())
+}
+
+/// The worker, in its own process: meets its fate.
+///
+/// # Errors
+/// Only if it outlives its fate (the killed worker waits 10 s at most).
+pub fn worker(index: usize) -> Result<()> {
+    let fate = FATES[index % FATES.len()];
+    println!("worker {index} started, fate {fate:?}");
+    // On purpose: give the other workers time to be running when this one crashes.
+    std::thread::sleep(Duration::from_millis(20));
+    match fate {
+        Fate::Finishes => Ok(()),
+        Fate::Panics => panic!("worker {index} gives up"),
+        Fate::Aborts => {
+            // SAFETY: PR_SET_DUMPABLE takes one integer argument and touches no memory of ours.
+            // It keeps the deliberate abort below from leaving a core file behind.
+            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
+            std::process::abort()
+        }
+        Fate::IsKilled => {
+            // Wait to be killed, but not forever.
+            std::thread::sleep(WAIT_LIMIT);
+            bail!("worker {index} was not killed")
+        }
+    }
+}

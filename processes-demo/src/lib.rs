@@ -1,0 +1,311 @@
+//! `processes-demo`: the scenarios of `threads-demo`, run with processes instead of threads.
+//!
+//! # What it teaches
+//!
+//! A process is a program running with memory of its own: nothing it holds is visible to
+//! another process unless both ask for it, and its crash is seen from outside as an exit status.
+//! Every scenario here has a twin of the same file name in `threads-demo`, with the same public functions and the same workload constants, so
+//!
+//! ```text
+//! diff -u threads-demo/src/shared_memory.rs processes-demo/src/shared_memory.rs
+//! ```
+//!
+//! shows exactly what a process boundary changes: how a worker starts, how data reaches it,
+//! what it can share, and how its crash looks from outside.
+//!
+//! # How to run it
+//!
+//! ```text
+//! cargo run -p processes-demo                        # every scenario, in order
+//! cargo run -p processes-demo -- speedup --workers 4 # one scenario, with a knob
+//! cargo run -p processes-demo -- --help              # the list of scenarios and knobs
+//! cargo test -p processes-demo                       # every scenario, checked
+//! ```
+//!
+//! # What to look for
+//!
+//! Every worker has its own pid and its parent's pid; every variable is private, so data
+//! reaches a worker only by copying (arguments, pipes, messages) or through memory both map on
+//! purpose; any crash (panic, abort, `SIGKILL`) ends one worker, and the parent reads how from
+//! its exit status. A worker is this same program started again with a hidden `child`
+//! subcommand (see [`spawn_worker`]).
+//! Each scenario ends with one `result:` line that states its checked invariant.
+//!
+//! # Modules
+//!
+//! - [`spawn_join`]: N processes say who they are; the parent reaps every one.
+//! - [`private_memory`]: every variable, even a `static`, is private to a process.
+//! - [`shared_memory`]: one counter shared through a shared-memory segment.
+//! - [`messages`]: producers and a consumer over ipc-channel, bounded by credits.
+//! - [`crash`]: a child that panics, aborts or is killed, read from its exit status.
+//! - [`speedup`]: the same CPU-bound work on 1, 2, ... N processes.
+//! - [`pool`]: the same tasks through `common::ProcessPool`.
+//! - [`borrow_stack`]: no borrowing across processes: the data is copied there and back.
+#![warn(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+
+pub mod borrow_stack;
+pub mod crash;
+pub mod messages;
+pub mod pool;
+pub mod private_memory;
+pub mod shared_memory;
+pub mod spawn_join;
+pub mod speedup;
+
+use anyhow::{bail, Context, Result};
+use clap::builder::RangedU64ValueParser;
+use common::child::Child;
+use common::cli::UsageError;
+use crossbeam_channel::Receiver;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+/// The scenarios, in the order `all` runs them.
+#[derive(clap::Subcommand, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    /// Every scenario below, in order (the default)
+    All,
+    /// N workers say who they are; the parent waits for every one
+    SpawnJoin,
+    /// Each worker changes its own copy; the parent's value stays as it was
+    PrivateMemory,
+    /// One counter shared on purpose: a Mutex and an atomic give the exact total
+    SharedMemory,
+    /// Producers and a consumer over a bounded channel: back-pressure, a timeout, messages/s
+    Messages,
+    /// A worker that panics or aborts, seen from the parent
+    Crash,
+    /// The same CPU-bound work on 1, 2, ... N workers: time, speed-up, efficiency
+    Speedup,
+    /// The same tasks through common's pool
+    Pool,
+    /// Workers that read and write the parent's array
+    BorrowStack,
+}
+
+/// The knobs every scenario reads; each is checked by clap (out of range: exit status 2).
+#[derive(clap::Args, Clone, Debug)]
+pub struct Knobs {
+    /// Workers per scenario (processes here, threads in threads-demo)
+    #[arg(long, global = true, default_value_t = num_cpus::get().clamp(1, 256),
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=256))]
+    pub workers: usize,
+    /// Increments per worker in shared-memory
+    #[arg(long, global = true, default_value_t = shared_memory::INCREMENTS,
+          value_parser = RangedU64ValueParser::<u64>::new().range(1..=10_000_000))]
+    pub increments: u64,
+    /// Messages sent in all in messages
+    #[arg(long, global = true, default_value_t = messages::MESSAGES,
+          value_parser = RangedU64ValueParser::<u64>::new().range(1..=10_000_000))]
+    pub messages: u64,
+    /// Messages in flight at most (the channel's bound) in messages
+    #[arg(long, global = true, default_value_t = messages::CAPACITY,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=65_536))]
+    pub capacity: usize,
+    /// Numbers searched for primes in speedup and pool
+    #[arg(long, global = true, default_value_t = speedup::PRIME_LIMIT,
+          value_parser = RangedU64ValueParser::<u64>::new().range(1_000..=1_000_000_000))]
+    pub limit: u64,
+    /// Tasks in pool
+    #[arg(long, global = true, default_value_t = pool::TASKS,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=100_000))]
+    pub tasks: usize,
+    /// Elements of the parent's array in borrow-stack
+    #[arg(long, global = true, default_value_t = borrow_stack::SIZE,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=10_000_000))]
+    pub size: usize,
+}
+
+impl Knobs {
+    /// Checks what clap cannot check alone: combinations of knobs.
+    ///
+    /// # Errors
+    /// A [`UsageError`] naming the knobs (exit status 2).
+    pub fn validate(&self) -> Result<()> {
+        let total = self.workers as u64 * self.increments;
+        if total > 100_000_000 {
+            let why = format!("--workers x --increments is {total}; at most 100000000 are allowed");
+            return Err(UsageError(why).into());
+        }
+        if self.tasks as u64 > self.limit {
+            let why = format!(
+                "--tasks ({}) may not exceed --limit ({})",
+                self.tasks, self.limit
+            );
+            return Err(UsageError(why).into());
+        }
+        Ok(())
+    }
+}
+
+/// Runs one scenario (or all of them) with `knobs`, narrating to `out`.
+///
+/// # Errors
+/// A [`UsageError`] for bad knobs, a failed check, or a failed spawn.
+pub fn run(scenario: Scenario, knobs: &Knobs, out: &mut impl Write) -> Result<()> {
+    knobs.validate()?;
+    let k = knobs;
+    match scenario {
+        Scenario::All => {
+            for s in [
+                Scenario::SpawnJoin,
+                Scenario::PrivateMemory,
+                Scenario::SharedMemory,
+                Scenario::Messages,
+                Scenario::Crash,
+                Scenario::Speedup,
+                Scenario::Pool,
+                Scenario::BorrowStack,
+            ] {
+                run(s, k, out)?;
+            }
+            Ok(())
+        }
+        Scenario::SpawnJoin => spawn_join::run(out, k.workers),
+        Scenario::PrivateMemory => private_memory::run(out, k.workers),
+        Scenario::SharedMemory => shared_memory::run(out, k.workers, k.increments),
+        Scenario::Messages => messages::run(out, k.workers, k.messages, k.capacity),
+        Scenario::Crash => crash::run(out, k.workers),
+        Scenario::Speedup => speedup::run(out, k.workers, k.limit),
+        Scenario::Pool => pool::run(out, k.workers, k.tasks, k.limit),
+        Scenario::BorrowStack => borrow_stack::run(out, k.workers, k.size),
+    }
+    .with_context(|| format!("scenario {scenario:?}"))
+}
+
+/// Starts this program again as worker `index` of `scenario` (the hidden `child` subcommand),
+/// with `params` after it, and its stdin and stdout piped to and from us (a worker that takes no
+/// data on stdin simply never reads it).
+///
+/// # Errors
+/// The spawn error.
+pub fn spawn_worker(scenario: &str, index: usize, params: &[String]) -> Result<Child> {
+    let mut cmd = common::child::self_command();
+    cmd.args(["child", scenario, &index.to_string()])
+        .args(params);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
+    Child::spawn(&mut cmd).with_context(|| format!("spawning worker {index} of {scenario}"))
+}
+
+/// Every line the `children` print, tagged with the child's index, in the order they arrive.
+///
+/// One small thread per child reads its pipe, so a slow child does not hold up the others, and
+/// the caller waits on the returned channel with a timeout.
+///
+/// # Errors
+/// A child whose stdout was not piped, or a reader thread that cannot start.
+pub fn lines_from(children: &mut [Child]) -> Result<Receiver<(usize, String)>> {
+    let (tx, lines) = crossbeam_channel::unbounded();
+    for (index, child) in children.iter_mut().enumerate() {
+        let stdout = child
+            .inner_mut()
+            .stdout
+            .take()
+            .context("a child's stdout is not piped")?;
+        let tx = tx.clone();
+        std::thread::Builder::new()
+            .name(format!("reader-{index}"))
+            .spawn(move || {
+                // Ends at end of file, that is when the child has exited (or closed stdout).
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    if tx.send((index, line)).is_err() {
+                        break;
+                    }
+                }
+            })
+            .context("starting a reader thread")?;
+    }
+    Ok(lines)
+}
+
+/// Waits for every child (each at most `limit`) and returns how each one ended; a child still
+/// running then is killed, so none is left either way.
+///
+/// # Errors
+/// A `waitpid` error, or a child that did not end within `limit`.
+pub fn reap(children: &mut [Child], limit: Duration) -> Result<Vec<ExitStatus>> {
+    let mut statuses = Vec::new();
+    for child in children.iter_mut() {
+        match child
+            .wait_timeout(limit)
+            .with_context(|| format!("waiting for pid {}", child.pid()))?
+        {
+            Some(status) => statuses.push(status),
+            None => {
+                child
+                    .kill()
+                    .with_context(|| format!("killing pid {}", child.pid()))?;
+                bail!(
+                    "pid {} did not end within {limit:?}, so it was killed",
+                    child.pid()
+                );
+            }
+        }
+    }
+    Ok(statuses)
+}
+
+/// Which of `pids` are still children of this process: running, or ended but not yet reaped
+/// (zombies). After [`reap`] the answer is none.
+pub fn live_children(pids: &[u32]) -> Vec<u32> {
+    common::testing::children_of(std::process::id())
+        .into_iter()
+        .filter(|p| pids.contains(p))
+        .collect()
+}
+
+/// The hidden `child` subcommand: runs worker `index` of `scenario` in this (child) process.
+///
+/// # Errors
+/// An unknown scenario, bad parameters, or the worker's own error.
+pub fn child_main(scenario: &str, index: usize, params: &[String]) -> Result<()> {
+    let number = |i: usize| -> Result<u64> {
+        let text = params
+            .get(i)
+            .with_context(|| format!("parameter {i} is missing"))?;
+        text.parse()
+            .with_context(|| format!("parameter {i} ({text:?}) is not a number"))
+    };
+    match scenario {
+        "spawn-join" => spawn_join::worker(index),
+        "private-memory" => private_memory::worker(index, number(0)?),
+        "shared-memory" => {
+            shared_memory::worker(index, number(0)?, params.get(1).context("no segment id")?)
+        }
+        "messages" => messages::producer(
+            index,
+            number(0)?,
+            number(1)?,
+            params.get(2).context("no server name")?,
+        ),
+        "crash" => crash::worker(index),
+        "speedup" => speedup::worker(index, number(0)?, number(1)?),
+        "borrow-stack" => borrow_stack::worker(index),
+        other => Err(UsageError(format!("no worker for scenario {other:?}")).into()),
+    }
+}
+
+/// `server.accept()` with a time limit: ipc-channel's accept has none, and a child that dies
+/// before it connects would otherwise hang the parent. On timeout the accepting thread is left
+/// blocked; it holds nothing but the server and ends with the process.
+///
+/// # Errors
+/// No connection within `limit`, or the accept error.
+pub fn accept_within<T>(server: ipc_channel::ipc::IpcOneShotServer<T>, limit: Duration) -> Result<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+{
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    std::thread::Builder::new()
+        .name("accept".into())
+        .spawn(move || {
+            let _ = tx.send(server.accept().map(|(_, first)| first));
+        })
+        .context("starting the accept thread")?;
+    match rx.recv_timeout(limit) {
+        Ok(Ok(first)) => Ok(first),
+        Ok(Err(e)) => bail!("accepting a connection: {e:?}"),
+        Err(_) => bail!("no connection within {limit:?}"),
+    }
+}

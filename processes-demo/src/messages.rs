@@ -1,0 +1,232 @@
+//! Messages: producers and one consumer over ipc-channel, with back-pressure and timeouts.
+//!
+//! Each producer sends its share of `messages` numbered items, then a `Done` saying how many it
+//! sent and how often it found no room. ipc-channel has no bounded channel (a socket buffers what
+//! it can), so the bound is emulated with credits: a producer may have at most `capacity /
+//! producers` items unanswered, and the consumer hands credits back as it takes items. Producers
+//! that outrun the consumer wait for credits: that is back-pressure, and it keeps memory bounded
+//! however fast they are. Every receive has a timeout, so a stuck producer becomes an error, not
+//! a hang; the first one is shown on purpose, before any producer exists. The items interleave
+//! differently on every run (the OS schedules the producers), but each producer's own items
+//! arrive in the order it sent them: a channel is first in, first out. Each message is encoded
+//! to bytes, written to a socket and decoded again, which is why this twin moves fewer per second.
+
+use anyhow::{bail, ensure, Context, Result};
+use common::narrate::{conclude, header, millis, pid_tag};
+use ipc_channel::ipc::{self, IpcOneShotServer, IpcReceiver, IpcSender};
+use ipc_channel::TryRecvError;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+/// Messages sent in all, by default.
+pub const MESSAGES: u64 = 20_000;
+
+/// Messages in flight at most, by default.
+pub const CAPACITY: usize = 16;
+
+/// Longest wait for a message (or for room) before the run is called stuck.
+pub const RECV_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The wait shown on purpose on a channel that nobody has sent to yet.
+pub const DEMO_TIMEOUT: Duration = Duration::from_millis(20);
+
+/// The protocol, the same in threads-demo; here it must be serializable to cross over.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Msg {
+    /// Item number `seq` of `producer`, carrying `value`.
+    Item {
+        producer: usize,
+        seq: u64,
+        value: u64,
+    },
+    /// `producer` has sent `sent` items and found the channel full `waited` times.
+    Done {
+        producer: usize,
+        sent: u64,
+        waited: u64,
+    },
+}
+
+/// What a producer gets once it has connected: where to send, and where its credits come from.
+#[derive(Serialize, Deserialize)]
+pub struct Setup {
+    data: IpcSender<Msg>,
+    credits: IpcReceiver<u64>,
+}
+
+/// How many of `messages` producer `index` of `workers` sends.
+pub fn share(messages: u64, workers: usize, index: usize) -> u64 {
+    let workers = workers as u64;
+    messages / workers + u64::from((index as u64) < messages % workers)
+}
+
+/// `workers` producers send `messages` items in all to the parent through at most `capacity` slots.
+///
+/// # Errors
+/// A failed spawn, a timeout, or a failed check.
+pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize) -> Result<()> {
+    let params = [
+        ("producers", workers as u64),
+        ("messages", messages),
+        ("capacity", capacity as u64),
+    ];
+    header(
+        out,
+        "messages",
+        "producers and a consumer over a bounded channel",
+        &params,
+    )?;
+    // The bound is ours: each producer starts with this many credits and spends one per item.
+    let window = (capacity / workers).max(1) as u64;
+    let (tx, rx) = ipc::channel::<Msg>().context("creating the channel")?;
+    writeln!(out, "consumer: ipc-channel is unbounded, so each producer gets {window} credits and waits when they run out")?;
+
+    // On purpose: nobody has sent yet, so this receive can only time out.
+    match rx.try_recv_timeout(DEMO_TIMEOUT) {
+        Err(TryRecvError::Empty) => writeln!(
+            out,
+            "consumer: nothing within {}: timed out, as expected",
+            millis(DEMO_TIMEOUT)
+        )?,
+        other => bail!("expected a timeout on an empty channel, got {other:?}"),
+    }
+
+    let mut children = Vec::new();
+    let mut credits = Vec::new();
+    for index in 0..workers {
+        let count = share(messages, workers, index);
+        // A one-shot server per producer: the child connects to it by name and sends back a
+        // sender on which it receives its `Setup` (our data sender and its credit receiver).
+        let (server, name) =
+            IpcOneShotServer::<IpcSender<Setup>>::new().context("creating a one-shot server")?;
+        children.push(crate::spawn_worker(
+            "messages",
+            index,
+            &[count.to_string(), window.to_string(), name],
+        )?);
+        let setup_tx = crate::accept_within(server, RECV_TIMEOUT)
+            .with_context(|| format!("producer {index} did not connect"))?;
+        let (credit_tx, credit_rx) = ipc::channel::<u64>().context("creating a credit channel")?;
+        setup_tx
+            .send(Setup {
+                data: tx.clone(),
+                credits: credit_rx,
+            })
+            .context("sending the setup")?;
+        credits.push(credit_tx);
+    }
+    drop(tx);
+
+    let mut next_seq = vec![0u64; workers];
+    let mut owed = vec![0u64; workers];
+    let (mut received, mut in_order, mut done, mut waited) = (0u64, true, 0, 0);
+    let mut first: Option<Instant> = None;
+    while done < workers {
+        match rx
+            .try_recv_timeout(RECV_TIMEOUT)
+            .map_err(|e| anyhow::anyhow!("{e:?}"))
+            .context("waiting for a message")?
+        {
+            Msg::Item {
+                producer,
+                seq,
+                value,
+            } => {
+                first.get_or_insert_with(Instant::now);
+                ensure!(
+                    producer < workers,
+                    "a message from unknown producer {producer}"
+                );
+                in_order &= seq == next_seq[producer] && value == seq * seq;
+                next_seq[producer] = seq + 1;
+                received += 1;
+                // Hand the credits back in batches of half a window: fewer messages, same bound.
+                owed[producer] += 1;
+                if owed[producer] >= window.div_ceil(2) {
+                    // A producer that has finished may be gone; its credits are then unwanted.
+                    let _ = credits[producer].send(owed[producer]);
+                    owed[producer] = 0;
+                }
+            }
+            Msg::Done {
+                producer,
+                sent,
+                waited: w,
+            } => {
+                writeln!(
+                    out,
+                    "{} done: sent {sent}, found the channel full {w} times",
+                    pid_tag(children[producer].pid())
+                )?;
+                in_order &= sent == next_seq[producer];
+                waited += w;
+                done += 1;
+            }
+        }
+    }
+    let elapsed = first.map_or(Duration::ZERO, |t| t.elapsed());
+    let statuses = crate::reap(&mut children, RECV_TIMEOUT)?;
+    ensure!(
+        statuses.iter().all(|s| s.success()),
+        "a producer failed: {statuses:?}"
+    );
+    let rate = received as f64 / elapsed.as_secs_f64().max(1e-9);
+    writeln!(
+        out,
+        "consumer: {received} messages in {} = {rate:.0} messages/s",
+        millis(elapsed)
+    )?;
+    writeln!(
+        out,
+        "consumer: producers waited for room {waited} times: that is the back-pressure"
+    )?;
+
+    conclude(
+        out,
+        received == messages && in_order,
+        format!("{received} of {messages} messages, each producer's in order"),
+        "messages copy values between processes; credits make fast producers wait",
+    )?;
+    Ok(())
+}
+
+/// The producer, in its own process: `count` items, waiting when out of credits, then `Done`.
+///
+/// # Errors
+/// The parent cannot be reached, or sends no credit in time.
+pub fn producer(index: usize, count: u64, window: u64, server: &str) -> Result<()> {
+    let (setup_tx, setup_rx) = ipc::channel::<Setup>().context("creating the setup channel")?;
+    let hello = IpcSender::<IpcSender<Setup>>::connect(server.to_string())
+        .context("connecting to the parent")?;
+    hello.send(setup_tx).context("sending hello")?;
+    let setup = setup_rx
+        .try_recv_timeout(RECV_TIMEOUT)
+        .map_err(|e| anyhow::anyhow!("no setup: {e:?}"))?;
+    let (tx, credits) = (setup.data, setup.credits);
+
+    let (mut left, mut waited) = (window, 0);
+    for seq in 0..count {
+        if left == 0 {
+            // No room: wait for the consumer to hand back credits, but not forever.
+            waited += 1;
+            left += credits
+                .try_recv_timeout(RECV_TIMEOUT)
+                .map_err(|e| anyhow::anyhow!("no credit: {e:?}"))?;
+        }
+        tx.send(Msg::Item {
+            producer: index,
+            seq,
+            value: seq * seq,
+        })
+        .context("sending an item")?;
+        left -= 1;
+    }
+    tx.send(Msg::Done {
+        producer: index,
+        sent: count,
+        waited,
+    })
+    .context("sending done")?;
+    Ok(())
+}

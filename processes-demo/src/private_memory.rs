@@ -1,0 +1,104 @@
+//! Private memory: each worker changes "its" copy of a value; the parent's copy is unchanged.
+//!
+//! A process cannot reach another's memory at all, so every variable is private, even a plain
+//! `static` that threads would share: the worker is this program started again, with a fresh
+//! copy of every variable, and `value` reaches it only because we pass it on its command line
+//! (copied as text). So every worker sees `START + its index + 1` in both, and the parent still
+//! sees `START` afterwards.
+//! The order of the reports varies between runs: the OS schedules each worker.
+
+use anyhow::{Context, Result};
+use common::narrate::{conclude, header, pid_tag};
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// The value every copy starts from.
+pub const START: u64 = 100;
+
+/// How long the parent waits for each report before it calls the run stuck.
+pub const REPORT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One per process: a plain `static`, shared by the threads of a process but by no other process.
+static LOCAL: AtomicU64 = AtomicU64::new(START);
+
+/// Each worker adds `index + 1` to its copy of `value` and of `LOCAL`; the parent checks its own.
+///
+/// # Errors
+/// A failed spawn, a missing report, or a failed check.
+pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
+    header(
+        out,
+        "private-memory",
+        "each worker changes its own copy",
+        &[("workers", workers), ("start", START as usize)],
+    )?;
+    let value = START;
+    writeln!(
+        out,
+        "parent: value = {value}, LOCAL = {}; workers report in any order",
+        LOCAL.load(Relaxed)
+    )?;
+    let mut children = Vec::new();
+    for index in 0..workers {
+        // The command line copies `value` into the worker: from here on there are two values.
+        children.push(crate::spawn_worker(
+            "private-memory",
+            index,
+            &[value.to_string()],
+        )?);
+    }
+    let reports = crate::lines_from(&mut children)?;
+
+    let mut right = 0;
+    for _ in 0..workers {
+        let (index, line) = reports
+            .recv_timeout(REPORT_TIMEOUT)
+            .context("waiting for a report")?;
+        writeln!(out, "{} {line}", pid_tag(children[index].pid()))?;
+        let expected = START + index as u64 + 1;
+        if number_after(&line, "value = ") == Some(expected)
+            && number_after(&line, "LOCAL = ") == Some(expected)
+        {
+            right += 1;
+        }
+    }
+    let statuses = crate::reap(&mut children, REPORT_TIMEOUT)?;
+    right -= statuses.iter().filter(|s| !s.success()).count().min(right);
+    let (mine, local) = (value, LOCAL.load(Relaxed));
+    writeln!(out, "parent: value = {mine}, LOCAL = {local} (unchanged)")?;
+
+    conclude(
+        out,
+        right == workers && mine == START && local == START,
+        format!("{right} of {workers} workers changed only their copy; parent still {mine} (expected {START})"),
+        "every variable of a process is its own, even a static; only copies cross over",
+    )?;
+    Ok(())
+}
+
+/// The worker, in its own process: changes its copies and reports them.
+///
+/// # Errors
+/// Never; the signature matches the other workers'.
+pub fn worker(index: usize, value: u64) -> Result<()> {
+    let mut value = value;
+    value += index as u64 + 1;
+    LOCAL.fetch_add(index as u64 + 1, Relaxed);
+    let line = format!(
+        "value = {value}, LOCAL = {} in my copies",
+        LOCAL.load(Relaxed)
+    );
+    // Our stdout is a pipe to the parent, which prints the line for us.
+    println!("{line}");
+    Ok(())
+}
+
+/// The number that follows `key` in `line`.
+fn number_after(line: &str, key: &str) -> Option<u64> {
+    let rest = &line[line.find(key)? + key.len()..];
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}

@@ -1,0 +1,155 @@
+//! Shared memory: one counter shared on purpose, through a shared-memory segment.
+//!
+//! Processes share nothing unless they ask: a counter in a plain variable would be one counter
+//! per process (see private_memory.rs). So the parent creates a segment, named memory that every
+//! worker maps into its own address space (often at a different address), and keeps an
+//! `AtomicU64` at its start. Each `fetch_add` on it is indivisible across processes as across
+//! threads, so the total is exact, `workers * increments`, however the increments interleave.
+//! There is no compile-time refusal to show here: the compiler sees one process at a time, and
+//! to it the segment is raw bytes behind a pointer; the `unsafe` cast below is where we promise
+//! what it cannot check. The segment's name is unlinked as soon as every worker has mapped it,
+//! so not even a `SIGKILL` of the demo can leave it in `/dev/shm` after that; before it, Ctrl-C
+//! removes it (`PathGuard`).
+//!
+//! `shm-demo` tells the whole story of memory shared between processes; `sync-demo` the locks.
+
+use anyhow::{anyhow, bail, ensure, Context, Result};
+use common::cleanup::PathGuard;
+use common::narrate::{conclude, header, millis, pid_tag};
+use shared_memory::{Shmem, ShmemConf};
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+/// Increments per worker, by default.
+pub const INCREMENTS: u64 = 10_000;
+
+/// How long the parent waits for each report before it calls the run stuck.
+pub const REPORT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the segment holds: the counter, and how many workers have mapped the segment so far.
+#[repr(C)]
+struct Counters {
+    total: AtomicU64,
+    mapped: AtomicU64,
+}
+
+/// `workers` workers each add 1, `increments` times, to one shared counter.
+///
+/// # Errors
+/// A failed spawn or segment, a missing report, or a failed check.
+pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> {
+    header(
+        out,
+        "shared-memory",
+        "one counter shared on purpose",
+        &[("workers", workers as u64), ("increments", increments)],
+    )?;
+    let expected = workers as u64 * increments;
+    // Shared on purpose: a segment named with our pid, so parallel runs do not clash. The guard
+    // is registered first, so Ctrl-C removes the name even right after it is created.
+    let os_id = format!("/processes-demo-{}-shared-memory", std::process::id());
+    let name = PathGuard::new(format!("/dev/shm{os_id}"));
+    let mut shmem = ShmemConf::new()
+        .os_id(&os_id)
+        .size(std::mem::size_of::<Counters>())
+        .create()
+        .map_err(|e| anyhow!("creating segment {os_id}: {e}"))?;
+    shmem.set_owner(false); // the guard removes the name (early, or on Ctrl-C), not the Shmem's drop
+    let counters = counters(&shmem)?;
+    writeln!(
+        out,
+        "parent: nothing is shared unless asked: segment {} ({} bytes) mapped at {:p}",
+        name.path().display(),
+        shmem.len(),
+        shmem.as_ptr()
+    )?;
+
+    let started = Instant::now();
+    let mut children = Vec::new();
+    for index in 0..workers {
+        children.push(crate::spawn_worker(
+            "shared-memory",
+            index,
+            &[increments.to_string(), os_id.clone()],
+        )?);
+    }
+    let reports = crate::lines_from(&mut children)?;
+    // Unlink the name as soon as every worker has mapped the segment; the memory lives on.
+    if !common::testing::eventually(REPORT_TIMEOUT, || {
+        counters.mapped.load(Relaxed) == workers as u64
+    }) {
+        bail!(
+            "only {} of {workers} workers mapped the segment",
+            counters.mapped.load(Relaxed)
+        );
+    }
+    drop(name);
+    writeln!(out, "parent: all {workers} workers mapped it, so its name is unlinked now; the memory stays until the last unmaps")?;
+    for _ in 0..workers {
+        let (index, line) = reports
+            .recv_timeout(REPORT_TIMEOUT)
+            .context("waiting for a report")?;
+        writeln!(out, "{} {line}", pid_tag(children[index].pid()))?;
+    }
+    let statuses = crate::reap(&mut children, REPORT_TIMEOUT)?;
+    ensure!(
+        statuses.iter().all(|s| s.success()),
+        "a worker failed: {statuses:?}"
+    );
+    // Each worker's adds happened before it exited, and we reaped it: the total is complete.
+    let by_atomic = counters.total.load(Relaxed);
+    writeln!(
+        out,
+        "parent: atomic total {by_atomic} after {}",
+        millis(started.elapsed())
+    )?;
+
+    conclude(
+        out,
+        by_atomic == expected,
+        format!("atomic {by_atomic} (expected {expected})"),
+        "processes share only what they map on purpose, and atomics work across them too",
+    )?;
+    Ok(())
+}
+
+/// The worker, in its own process: maps the segment, then adds 1, `increments` times.
+///
+/// # Errors
+/// The segment cannot be opened.
+pub fn worker(index: usize, increments: u64, os_id: &str) -> Result<()> {
+    let shmem = ShmemConf::new()
+        .os_id(os_id)
+        .open()
+        .map_err(|e| anyhow!("worker {index} opening segment {os_id}: {e}"))?;
+    let counters = counters(&shmem)?;
+    // Tell the parent that this mapping exists, so it may unlink the name.
+    counters.mapped.fetch_add(1, Relaxed);
+    for _ in 0..increments {
+        // Relaxed is enough: only the total matters, and the parent reads it after reaping us.
+        counters.total.fetch_add(1, Relaxed);
+    }
+    // Our stdout is a pipe to the parent, which prints the line for us.
+    println!(
+        "added {increments} to the shared counter (segment mapped here at {:p})",
+        shmem.as_ptr()
+    );
+    Ok(())
+}
+
+/// The counters at the start of `shmem`, borrowed for as long as the mapping lives.
+fn counters(shmem: &Shmem) -> Result<&Counters> {
+    ensure!(
+        shmem.len() >= std::mem::size_of::<Counters>(),
+        "segment too small"
+    );
+    // SAFETY:
+    // 1. Alignment: the segment comes from mmap, which returns page-aligned addresses, so the
+    //    8-byte alignment of `Counters` holds.
+    // 2. Size: checked just above; the mapping is at least `size_of::<Counters>()` bytes.
+    // 3. Validity: a new segment is zero-filled (ftruncate), and all-zero bytes are two valid
+    //    `AtomicU64`s; after that every process touches these bytes only through the atomics.
+    // 4. Lifetime: the reference borrows `shmem`, so it cannot outlive the mapping.
+    Ok(unsafe { &*shmem.as_ptr().cast::<Counters>() })
+}

@@ -1,0 +1,200 @@
+//! Speed-up: the same CPU-bound work on 1, 2, ... N workers, timed, with the same answer each time.
+//!
+//! The work is counting the primes below `limit` by trial division: pure computation, no shared
+//! state, split by striding (worker `i` of `n` tests `i, i + n, i + 2n, ...`) so every worker
+//! gets large and small numbers alike. Ideal speed-up on `n` workers is `n`x; what you see is
+//! less, because starting workers costs time (here a whole program start each: a fork and an
+//! exec) and because the CPUs are shared with everything else on the machine. Beyond the number of physical cores, extra workers mostly take turns.
+//! The timings vary between runs; the prime count must not, and that is what is checked.
+
+use anyhow::{ensure, Context, Result};
+use common::narrate::{conclude, header, millis, ratio, speedup};
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+/// Numbers searched for primes, by default (`0..PRIME_LIMIT`).
+pub const PRIME_LIMIT: u64 = 500_000;
+
+/// How long the parent waits for one round before it calls the run stuck.
+pub const ROUND_LIMIT: Duration = Duration::from_secs(120);
+
+/// Whether `n` is prime, by trial division: deliberately plain CPU work.
+pub fn is_prime(n: u64) -> bool {
+    if n < 2 {
+        return false;
+    }
+    let mut d = 2;
+    while d * d <= n {
+        if n % d == 0 {
+            return false;
+        }
+        d += 1;
+    }
+    true
+}
+
+/// The primes among `start, start + stride, ...` below `end`.
+pub fn count_primes(start: u64, end: u64, stride: u64) -> u64 {
+    (start..end)
+        .step_by(stride.max(1) as usize)
+        .filter(|&n| is_prime(n))
+        .count() as u64
+}
+
+/// Numbers are dealt to workers in blocks of this many: block `b` goes to worker `b % n`.
+/// Dealing single numbers round-robin would give worker 0 of 2 every even number (each one
+/// rejected after a single division) and worker 1 all the real work: no speed-up at all, as a
+/// first version of this demo showed. Blocks mix cheap and costly numbers evenly.
+pub const BLOCK: u64 = 1000;
+
+/// The primes in worker `index`'s share of `0..limit`, when `n` workers split it by blocks.
+pub fn count_share(index: u64, n: u64, limit: u64) -> u64 {
+    (0..limit.div_ceil(BLOCK))
+        .skip(index as usize)
+        .step_by(n.max(1) as usize)
+        .map(|b| count_primes(b * BLOCK, ((b + 1) * BLOCK).min(limit), 1))
+        .sum()
+}
+
+/// The worker counts to try: 1, 2, 3, 4, then doubling, always ending with `workers`.
+pub fn worker_counts(workers: usize) -> Vec<usize> {
+    let mut counts: Vec<usize> = (1..=workers.min(4)).collect();
+    let mut n = 8;
+    while n < workers {
+        counts.push(n);
+        n *= 2;
+    }
+    if counts.last() != Some(&workers) {
+        counts.push(workers);
+    }
+    counts
+}
+
+/// Times the prime count on each worker count and prints time, speed-up and efficiency.
+///
+/// # Errors
+/// A failed spawn, a stuck round, or counts that differ.
+pub fn run(out: &mut impl Write, workers: usize, limit: u64) -> Result<()> {
+    header(
+        out,
+        "speedup",
+        "the same CPU-bound work on 1, 2, ... N workers",
+        &[("workers", workers as u64), ("limit", limit)],
+    )?;
+    let (logical, physical) = (num_cpus::get(), num_cpus::get_physical());
+    writeln!(
+        out,
+        "cpus: {logical} logical (num_cpus::get), {physical} physical (num_cpus::get_physical)"
+    )?;
+    writeln!(out, "      logical counts hardware threads, physical counts cores; where logical > physical, two")?;
+    writeln!(
+        out,
+        "      hyper-threads share one core, so expect well under 2x from such a pair"
+    )?;
+    // Other programs compete for the same CPUs; the load average says how many there were.
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        let load = load.split_whitespace().next().unwrap_or("?");
+        writeln!(out, "load: {load} runnable on average over 1 min; above {logical}, they compete with these workers")?;
+    }
+    writeln!(
+        out,
+        "{:>8} {:>12} {:>9} {:>11} {:>8}",
+        "workers", "time", "speed-up", "efficiency", "primes"
+    )?;
+    let mut baseline = None;
+    let mut counts = Vec::new();
+    for n in worker_counts(workers) {
+        let started = Instant::now();
+        let primes = count_on(n, limit)?;
+        let took = started.elapsed();
+        let base = *baseline.get_or_insert(took);
+        let efficiency = 100.0 * ratio(base, took) / n as f64;
+        writeln!(
+            out,
+            "{n:>8} {:>12} {:>9} {efficiency:>10.0}% {primes:>8}",
+            millis(took),
+            speedup(base, took)
+        )?;
+        counts.push(primes);
+    }
+    let first = counts[0];
+    let same = counts.iter().all(|&c| c == first);
+    conclude(
+        out,
+        same,
+        format!(
+            "{first} primes below {limit} on every worker count ({} runs agree)",
+            counts.len()
+        ),
+        "processes split CPU work too, paying a program start each; the cores cap the speed-up",
+    )?;
+    Ok(())
+}
+
+/// Counts the primes below `limit` on `n` processes.
+fn count_on(n: usize, limit: u64) -> Result<u64> {
+    let mut children = Vec::new();
+    for index in 0..n {
+        children.push(crate::spawn_worker(
+            "speedup",
+            index,
+            &[n.to_string(), limit.to_string()],
+        )?);
+    }
+    let results = crate::lines_from(&mut children)?;
+    let mut total = 0;
+    for _ in 0..n {
+        let (_, line) = results
+            .recv_timeout(ROUND_LIMIT)
+            .context("waiting for a worker's count")?;
+        total += line
+            .parse::<u64>()
+            .with_context(|| format!("a worker's count {line:?}"))?;
+    }
+    let statuses = crate::reap(&mut children, ROUND_LIMIT)?;
+    ensure!(
+        statuses.iter().all(|s| s.success()),
+        "a worker failed: {statuses:?}"
+    );
+    Ok(total)
+}
+
+/// The worker, in its own process: counts its stride of the primes and prints the count.
+///
+/// # Errors
+/// Never; the signature matches the other workers'.
+pub fn worker(index: usize, n: u64, limit: u64) -> Result<()> {
+    // Our stdout is a pipe to the parent, which adds the counts up.
+    println!("{}", count_share(index as u64, n, limit));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_agree_with_known_prime_counts() {
+        assert_eq!(count_primes(0, 100, 1), 25);
+        assert_eq!(
+            count_primes(0, 1000, 3) + count_primes(1, 1000, 3) + count_primes(2, 1000, 3),
+            168
+        );
+    }
+
+    #[test]
+    fn worker_counts_start_at_one_and_end_at_workers() {
+        assert_eq!(worker_counts(1), vec![1]);
+        assert_eq!(worker_counts(2), vec![1, 2]);
+        assert_eq!(worker_counts(20), vec![1, 2, 3, 4, 8, 16, 20]);
+    }
+
+    #[test]
+    fn shares_add_up_to_the_whole() {
+        let whole = count_primes(0, 10_500, 1);
+        for n in 1..=5 {
+            let shares: u64 = (0..n).map(|i| count_share(i, n, 10_500)).sum();
+            assert_eq!(shares, whole, "{n} workers");
+        }
+    }
+}

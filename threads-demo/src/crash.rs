@@ -1,0 +1,167 @@
+//! Crash: a worker that panics, aborts or is killed, seen from the parent.
+//!
+//! A panic unwinds one thread only: `join` hands its payload (the message) to the parent, and the
+//! other workers finish as if nothing happened. An abort is different: it ends the *process*,
+//! every thread in it, at once; so it is shown here in a child process (this program started
+//! again), and the parent reads the child's death as `SIGABRT`. And a thread cannot be killed
+//! from outside at all: it shares the process's memory and may hold a lock, so there is no safe
+//! place to stop it. (The panic message on stderr comes from Rust's default panic hook.)
+
+use anyhow::{bail, Context, Result};
+use common::child::{self_command, Child};
+use common::narrate::{conclude, header, pid_tag, thread_tag};
+use common::sys::describe_exit;
+use std::io::{Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::time::Duration;
+
+/// What happens to each worker, one worker per fate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Does its work and ends normally.
+    Finishes,
+    /// Panics in the middle of its work.
+    Panics,
+    /// Calls `std::process::abort`.
+    Aborts,
+    /// Is sent `SIGKILL` by the parent.
+    IsKilled,
+}
+
+/// One worker per fate, in this order.
+pub const FATES: [Fate; 4] = [Fate::Finishes, Fate::Panics, Fate::Aborts, Fate::IsKilled];
+
+/// How long the parent waits for a worker before it calls the run stuck.
+pub const WAIT_LIMIT: Duration = Duration::from_secs(10);
+
+/// Starts one worker per fate and reports how each one ended.
+///
+/// # Errors
+/// A failed spawn, a worker that does not end in time, or a failed check.
+pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
+    header(
+        out,
+        "crash",
+        "workers that panic, abort or are killed",
+        &[("workers", FATES.len())],
+    )?;
+    let mut as_expected = 0;
+    let mut handles = Vec::new();
+    for (index, fate) in FATES.into_iter().enumerate().take(2) {
+        let handle = std::thread::Builder::new()
+            .name(format!("worker-{index}"))
+            .spawn(move || worker(index, fate))
+            .with_context(|| format!("spawning worker {index}"))?;
+        handles.push((index, fate, handle));
+    }
+    for (index, fate, handle) in handles {
+        // A worker sleeps 20 ms at most, so this join is short.
+        match (fate, handle.join()) {
+            (Fate::Finishes, Ok(line)) => {
+                writeln!(
+                    out,
+                    "{} {fate:?}: join returned {line:?}",
+                    thread_tag(index)
+                )?;
+                as_expected += 1;
+            }
+            (Fate::Panics, Err(payload)) => {
+                let message = payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "{} {fate:?}: join returned the panic payload {message:?}",
+                    thread_tag(index)
+                )?;
+                as_expected += 1;
+            }
+            (fate, other) => writeln!(out, "{} {fate:?}: unexpected {other:?}", thread_tag(index))?,
+        }
+    }
+
+    // An abort ends every thread of its process, so it runs in a child, not here.
+    let mut child = Child::spawn(
+        self_command()
+            .arg("abort-from-thread")
+            .stdout(Stdio::piped()),
+    )
+    .context("spawning the child that aborts")?;
+    let Some(status) = child
+        .wait_timeout(WAIT_LIMIT)
+        .context("waiting for the child")?
+    else {
+        bail!("the aborting child is still running after {WAIT_LIMIT:?}");
+    };
+    let mut said = String::new();
+    // The child is dead, so its end of the pipe is closed and this read ends at once.
+    if let Some(mut stdout) = child.inner_mut().stdout.take() {
+        stdout
+            .read_to_string(&mut said)
+            .context("reading the child's output")?;
+    }
+    for line in said.lines() {
+        writeln!(out, "{} {line}", pid_tag(child.pid()))?;
+    }
+    let all_gone = !said.contains("finished");
+    writeln!(
+        out,
+        "[thread 2] Aborts: its process {}; its sibling thread never finished",
+        describe_exit(status)
+    )?;
+    if status.signal() == Some(libc::SIGABRT) && all_gone {
+        as_expected += 1;
+    }
+    writeln!(out, "[thread 3] IsKilled: impossible; a thread cannot be killed from outside, only its whole process")?;
+    as_expected += 1;
+
+    conclude(
+        out,
+        as_expected == FATES.len(),
+        format!("{as_expected} of {} fates as expected: 1 finished, 1 panic caught by join, abort = SIGABRT for every thread", FATES.len()),
+        "a panic ends one thread; an abort or a kill ends the whole process",
+    )?;
+    Ok(())
+}
+
+/// The worker: meets its fate.
+fn worker(index: usize, fate: Fate) -> String {
+    // On purpose: give the other worker time to be running when this one panics.
+    std::thread::sleep(Duration::from_millis(20));
+    match fate {
+        Fate::Panics => panic!("worker {index} gives up"),
+        _ => format!("worker {index} finished"),
+    }
+}
+
+/// The hidden `abort-from-thread` subcommand: one thread works, another aborts the process.
+///
+/// # Errors
+/// Never returns normally: the process dies of `SIGABRT`.
+pub fn abort_from_thread() -> Result<()> {
+    // SAFETY: PR_SET_DUMPABLE takes one integer argument and touches no memory of ours. It keeps
+    // the deliberate abort below from leaving a core file behind.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
+    let tag = thread_tag(0);
+    std::thread::Builder::new()
+        .name("worker-0".into())
+        .spawn(move || {
+            for step in 0..100 {
+                println!("{tag} still working (step {step})");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            println!("{tag} finished");
+        })?;
+    let aborter = std::thread::Builder::new()
+        .name("worker-1".into())
+        .spawn(|| {
+            // On purpose: let worker 0 print a few lines before the abort ends it too.
+            std::thread::sleep(Duration::from_millis(35));
+            println!("{} aborting the process", thread_tag(1));
+            std::process::abort();
+        })?;
+    let _ = aborter.join();
+    bail!("unreachable: the process aborted")
+}

@@ -1,0 +1,185 @@
+//! `threads-demo`: the scenarios of `processes-demo`, run with threads of one process.
+//!
+//! # What it teaches
+//!
+//! A thread is a second line of execution *inside* a process: it shares the process's memory,
+//! its pid and its fate. Every scenario here has a twin of the same file name in
+//! `processes-demo`, with the same public functions and the same workload constants, so
+//!
+//! ```text
+//! diff -u threads-demo/src/shared_memory.rs processes-demo/src/shared_memory.rs
+//! ```
+//!
+//! shows exactly what a process boundary changes: how a worker starts, how data reaches it,
+//! what it can share, and how its crash looks from outside.
+//!
+//! # How to run it
+//!
+//! ```text
+//! cargo run -p threads-demo                          # every scenario, in order
+//! cargo run -p threads-demo -- speedup --workers 4   # one scenario, with a knob
+//! cargo run -p threads-demo -- --help                # the list of scenarios and knobs
+//! cargo test -p threads-demo                         # every scenario, checked
+//! ```
+//!
+//! # What to look for
+//!
+//! Every thread reports the same pid; a thread changes only what it owns (moved values,
+//! `thread_local!`) unless memory is shared on purpose (`Arc<Mutex<_>>`, atomics), and the
+//! compiler refuses to share it any other way; a panic ends one thread, an abort ends them all.
+//! Each scenario ends with one `result:` line that states its checked invariant.
+//!
+//! # Modules
+//!
+//! - [`spawn_join`]: N threads say who they are; the parent joins every one.
+//! - [`private_memory`]: moved copies and `thread_local!` stay private to a thread.
+//! - [`shared_memory`]: one counter shared through `Arc<Mutex<_>>` and through an atomic.
+//! - [`messages`]: producers and a consumer over a bounded crossbeam channel.
+//! - [`crash`]: a panicking thread is reported by `join`; an abort takes every thread with it.
+//! - [`speedup`]: the same CPU-bound work on 1, 2, ... N threads.
+//! - [`pool`]: the same tasks through `common::ThreadPool`.
+//! - [`borrow_stack`]: scoped threads borrow the parent's stack, no copy needed.
+#![warn(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+
+pub mod borrow_stack;
+pub mod crash;
+pub mod messages;
+pub mod pool;
+pub mod private_memory;
+pub mod shared_memory;
+pub mod spawn_join;
+pub mod speedup;
+
+use anyhow::{Context, Result};
+use clap::builder::RangedU64ValueParser;
+use common::cli::UsageError;
+use std::io::Write;
+
+/// The scenarios, in the order `all` runs them.
+#[derive(clap::Subcommand, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    /// Every scenario below, in order (the default)
+    All,
+    /// N workers say who they are; the parent waits for every one
+    SpawnJoin,
+    /// Each worker changes its own copy; the parent's value stays as it was
+    PrivateMemory,
+    /// One counter shared on purpose: a Mutex and an atomic give the exact total
+    SharedMemory,
+    /// Producers and a consumer over a bounded channel: back-pressure, a timeout, messages/s
+    Messages,
+    /// A worker that panics or aborts, seen from the parent
+    Crash,
+    /// The same CPU-bound work on 1, 2, ... N workers: time, speed-up, efficiency
+    Speedup,
+    /// The same tasks through common's pool
+    Pool,
+    /// Workers that read and write the parent's array
+    BorrowStack,
+}
+
+/// The knobs every scenario reads; each is checked by clap (out of range: exit status 2).
+#[derive(clap::Args, Clone, Debug)]
+pub struct Knobs {
+    /// Workers per scenario (threads here, processes in processes-demo)
+    #[arg(long, global = true, default_value_t = num_cpus::get().clamp(1, 256),
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=256))]
+    pub workers: usize,
+    /// Increments per worker in shared-memory
+    #[arg(long, global = true, default_value_t = shared_memory::INCREMENTS,
+          value_parser = RangedU64ValueParser::<u64>::new().range(1..=10_000_000))]
+    pub increments: u64,
+    /// Messages sent in all in messages
+    #[arg(long, global = true, default_value_t = messages::MESSAGES,
+          value_parser = RangedU64ValueParser::<u64>::new().range(1..=10_000_000))]
+    pub messages: u64,
+    /// Messages in flight at most (the channel's bound) in messages
+    #[arg(long, global = true, default_value_t = messages::CAPACITY,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=65_536))]
+    pub capacity: usize,
+    /// Numbers searched for primes in speedup and pool
+    #[arg(long, global = true, default_value_t = speedup::PRIME_LIMIT,
+          value_parser = RangedU64ValueParser::<u64>::new().range(1_000..=1_000_000_000))]
+    pub limit: u64,
+    /// Tasks in pool
+    #[arg(long, global = true, default_value_t = pool::TASKS,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=100_000))]
+    pub tasks: usize,
+    /// Elements of the parent's array in borrow-stack
+    #[arg(long, global = true, default_value_t = borrow_stack::SIZE,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=10_000_000))]
+    pub size: usize,
+}
+
+impl Knobs {
+    /// Checks what clap cannot check alone: combinations of knobs.
+    ///
+    /// # Errors
+    /// A [`UsageError`] naming the knobs (exit status 2).
+    pub fn validate(&self) -> Result<()> {
+        let total = self.workers as u64 * self.increments;
+        if total > 100_000_000 {
+            let why = format!("--workers x --increments is {total}; at most 100000000 are allowed");
+            return Err(UsageError(why).into());
+        }
+        if self.tasks as u64 > self.limit {
+            let why = format!(
+                "--tasks ({}) may not exceed --limit ({})",
+                self.tasks, self.limit
+            );
+            return Err(UsageError(why).into());
+        }
+        Ok(())
+    }
+}
+
+/// Runs one scenario (or all of them) with `knobs`, narrating to `out`.
+///
+/// # Errors
+/// A [`UsageError`] for bad knobs, a failed check, or a failed spawn.
+pub fn run(scenario: Scenario, knobs: &Knobs, out: &mut impl Write) -> Result<()> {
+    knobs.validate()?;
+    let k = knobs;
+    match scenario {
+        Scenario::All => {
+            for s in [
+                Scenario::SpawnJoin,
+                Scenario::PrivateMemory,
+                Scenario::SharedMemory,
+                Scenario::Messages,
+                Scenario::Crash,
+                Scenario::Speedup,
+                Scenario::Pool,
+                Scenario::BorrowStack,
+            ] {
+                run(s, k, out)?;
+            }
+            Ok(())
+        }
+        Scenario::SpawnJoin => spawn_join::run(out, k.workers),
+        Scenario::PrivateMemory => private_memory::run(out, k.workers),
+        Scenario::SharedMemory => shared_memory::run(out, k.workers, k.increments),
+        Scenario::Messages => messages::run(out, k.workers, k.messages, k.capacity),
+        Scenario::Crash => crash::run(out, k.workers),
+        Scenario::Speedup => speedup::run(out, k.workers, k.limit),
+        Scenario::Pool => pool::run(out, k.workers, k.tasks, k.limit),
+        Scenario::BorrowStack => borrow_stack::run(out, k.workers, k.size),
+    }
+    .with_context(|| format!("scenario {scenario:?}"))
+}
+
+/// Names of this process's threads that are still alive and start with `prefix`, read from
+/// `/proc/self/task/*/comm`: the way to show that no worker thread outlived its `join`.
+pub fn live_threads(prefix: &str) -> Result<Vec<String>> {
+    let tasks = std::fs::read_dir("/proc/self/task").context("reading /proc/self/task")?;
+    let mut names = Vec::new();
+    for task in tasks.flatten() {
+        // A thread may end between read_dir and this read; it is then simply not alive.
+        if let Ok(name) = std::fs::read_to_string(task.path().join("comm")) {
+            if name.starts_with(prefix) {
+                names.push(name.trim_end().to_string());
+            }
+        }
+    }
+    Ok(names)
+}

@@ -1,0 +1,180 @@
+//! Messages: producers and one consumer over a bounded channel, with back-pressure and timeouts.
+//!
+//! Each producer sends its share of `messages` numbered items, then a `Done` saying how many it
+//! sent and how often it found no room. The channel holds at most `capacity` items, so producers
+//! that outrun the consumer wait: that is back-pressure, and it keeps memory bounded however
+//! fast they are. Every receive has a timeout, so a stuck producer becomes an error, not a hang;
+//! the first one is shown on purpose, before any producer exists. The items interleave
+//! differently on every run (the OS schedules the producers), but each producer's own items
+//! arrive in the order it sent them: a channel is first in, first out.
+
+use anyhow::{anyhow, bail, Context, Result};
+use common::narrate::{conclude, header, millis, thread_tag};
+use crossbeam_channel::{RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+/// Messages sent in all, by default.
+pub const MESSAGES: u64 = 20_000;
+
+/// Messages in flight at most, by default.
+pub const CAPACITY: usize = 16;
+
+/// Longest wait for a message (or for room) before the run is called stuck.
+pub const RECV_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The wait shown on purpose on a channel that nobody has sent to yet.
+pub const DEMO_TIMEOUT: Duration = Duration::from_millis(20);
+
+/// The protocol, the same in processes-demo.
+#[derive(Debug)]
+pub enum Msg {
+    /// Item number `seq` of `producer`, carrying `value`.
+    Item {
+        producer: usize,
+        seq: u64,
+        value: u64,
+    },
+    /// `producer` has sent `sent` items and found the channel full `waited` times.
+    Done {
+        producer: usize,
+        sent: u64,
+        waited: u64,
+    },
+}
+
+/// How many of `messages` producer `index` of `workers` sends.
+pub fn share(messages: u64, workers: usize, index: usize) -> u64 {
+    let workers = workers as u64;
+    messages / workers + u64::from((index as u64) < messages % workers)
+}
+
+/// `workers` producers send `messages` items in all to the parent through at most `capacity` slots.
+///
+/// # Errors
+/// A failed spawn, a timeout, or a failed check.
+pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize) -> Result<()> {
+    let params = [
+        ("producers", workers as u64),
+        ("messages", messages),
+        ("capacity", capacity as u64),
+    ];
+    header(
+        out,
+        "messages",
+        "producers and a consumer over a bounded channel",
+        &params,
+    )?;
+    // The bound is the channel's own: a full channel makes `send` wait.
+    let (tx, rx) = crossbeam_channel::bounded::<Msg>(capacity);
+
+    // On purpose: nobody has sent yet, so this receive can only time out.
+    match rx.recv_timeout(DEMO_TIMEOUT) {
+        Err(RecvTimeoutError::Timeout) => writeln!(
+            out,
+            "consumer: nothing within {}: timed out, as expected",
+            millis(DEMO_TIMEOUT)
+        )?,
+        other => bail!("expected a timeout on an empty channel, got {other:?}"),
+    }
+
+    let mut handles = Vec::new();
+    for index in 0..workers {
+        let (tx, count) = (tx.clone(), share(messages, workers, index));
+        let handle = std::thread::Builder::new()
+            .name(format!("worker-{index}"))
+            .spawn(move || producer(index, count, tx))
+            .with_context(|| format!("spawning producer {index}"))?;
+        handles.push(handle);
+    }
+    drop(tx);
+
+    let mut next_seq = vec![0u64; workers];
+    let (mut received, mut in_order, mut done, mut waited) = (0u64, true, 0, 0);
+    let mut first: Option<Instant> = None;
+    while done < workers {
+        match rx
+            .recv_timeout(RECV_TIMEOUT)
+            .context("waiting for a message")?
+        {
+            Msg::Item {
+                producer,
+                seq,
+                value,
+            } => {
+                first.get_or_insert_with(Instant::now);
+                in_order &= seq == next_seq[producer] && value == seq * seq;
+                next_seq[producer] = seq + 1;
+                received += 1;
+            }
+            Msg::Done {
+                producer,
+                sent,
+                waited: w,
+            } => {
+                writeln!(
+                    out,
+                    "{} done: sent {sent}, found the channel full {w} times",
+                    thread_tag(producer)
+                )?;
+                in_order &= sent == next_seq[producer];
+                waited += w;
+                done += 1;
+            }
+        }
+    }
+    let elapsed = first.map_or(Duration::ZERO, |t| t.elapsed());
+    for handle in handles {
+        handle.join().map_err(|_| anyhow!("a producer panicked"))?;
+    }
+    let rate = received as f64 / elapsed.as_secs_f64().max(1e-9);
+    writeln!(
+        out,
+        "consumer: {received} messages in {} = {rate:.0} messages/s",
+        millis(elapsed)
+    )?;
+    writeln!(
+        out,
+        "consumer: producers waited for room {waited} times: that is the back-pressure"
+    )?;
+
+    conclude(
+        out,
+        received == messages && in_order,
+        format!("{received} of {messages} messages, each producer's in order"),
+        "a bounded channel moves values between threads and makes fast producers wait",
+    )?;
+    Ok(())
+}
+
+/// The producer: `count` items, waiting when the channel is full, then `Done`.
+fn producer(index: usize, count: u64, tx: Sender<Msg>) {
+    let mut waited = 0;
+    for seq in 0..count {
+        let msg = Msg::Item {
+            producer: index,
+            seq,
+            value: seq * seq,
+        };
+        let msg = match tx.try_send(msg) {
+            Ok(()) => continue,
+            Err(TrySendError::Full(msg)) => msg,
+            Err(TrySendError::Disconnected(_)) => return, // the consumer gave up
+        };
+        // No room: wait for the consumer to take something, but not forever.
+        waited += 1;
+        if let Err(SendTimeoutError::Timeout(_) | SendTimeoutError::Disconnected(_)) =
+            tx.send_timeout(msg, RECV_TIMEOUT)
+        {
+            return;
+        }
+    }
+    let _ = tx.send_timeout(
+        Msg::Done {
+            producer: index,
+            sent: count,
+            waited,
+        },
+        RECV_TIMEOUT,
+    );
+}

@@ -1,0 +1,112 @@
+//! Shared memory: one counter shared on purpose, through `Arc<Mutex<_>>` and through an atomic.
+//!
+//! Threads already share their process's memory, but Rust lets several threads touch one value
+//! only through a type that makes each access whole: a `Mutex` (one increment at a time) or an
+//! atomic (each `fetch_add` is indivisible). So both totals are exact, `workers * increments`,
+//! however the increments interleave. The unsynchronised version, two threads doing
+//! `counter += 1` on one plain integer, is a data race, and the compiler refuses it:
+//!
+//! ```compile_fail,E0499
+//! let mut counter = 0u64;
+//! std::thread::scope(|s| {
+//!     s.spawn(|| counter += 1);
+//!     s.spawn(|| counter += 1); // error[E0499]: `counter` borrowed as mutable twice at a time
+//! });
+//! ```
+//!
+//! (With `move` it compiles, but then each thread adds to its own copy: see private_memory.rs.)
+//!
+//! `shm-demo` tells the whole story of memory shared between processes; `sync-demo` the locks.
+
+use anyhow::{anyhow, Context, Result};
+use common::narrate::{conclude, header, millis, thread_tag};
+use crossbeam_channel::Sender;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Increments per worker, by default.
+pub const INCREMENTS: u64 = 10_000;
+
+/// How long the parent waits for each report before it calls the run stuck.
+pub const REPORT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `workers` workers each add 1, `increments` times, to one shared counter.
+///
+/// # Errors
+/// A failed spawn, a missing report, or a failed check.
+pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> {
+    header(
+        out,
+        "shared-memory",
+        "one counter shared on purpose",
+        &[("workers", workers as u64), ("increments", increments)],
+    )?;
+    let expected = workers as u64 * increments;
+    // Shared on purpose: the Arc lets every worker own a handle to the same counter.
+    let locked = Arc::new(Mutex::new(0u64));
+    let atomic = Arc::new(AtomicU64::new(0));
+    writeln!(
+        out,
+        "parent: a Mutex<u64> and an AtomicU64 on the heap, one handle (Arc) per worker"
+    )?;
+
+    let started = Instant::now();
+    let (tx, reports) = crossbeam_channel::unbounded();
+    let mut handles = Vec::new();
+    for index in 0..workers {
+        let (locked, atomic, tx) = (Arc::clone(&locked), Arc::clone(&atomic), tx.clone());
+        let handle = std::thread::Builder::new()
+            .name(format!("worker-{index}"))
+            .spawn(move || worker(index, increments, &locked, &atomic, tx))
+            .with_context(|| format!("spawning worker {index}"))?;
+        handles.push(handle);
+    }
+    drop(tx);
+    for _ in 0..workers {
+        let (index, line) = reports
+            .recv_timeout(REPORT_TIMEOUT)
+            .context("waiting for a report")?;
+        writeln!(out, "{} {line}", thread_tag(index))?;
+    }
+    for handle in handles {
+        handle.join().map_err(|_| anyhow!("a worker panicked"))?;
+    }
+    let by_lock = *locked
+        .lock()
+        .map_err(|_| anyhow!("a worker panicked holding the lock"))?;
+    let by_atomic = atomic.load(Relaxed);
+    writeln!(
+        out,
+        "parent: Mutex total {by_lock}, atomic total {by_atomic} after {}",
+        millis(started.elapsed())
+    )?;
+
+    conclude(
+        out,
+        by_lock == expected && by_atomic == expected,
+        format!("mutex {by_lock}, atomic {by_atomic} (expected {expected})"),
+        "threads share memory, and Mutex or atomics make every increment whole",
+    )?;
+    Ok(())
+}
+
+/// The worker: `increments` times, one increment under the lock and one atomic add.
+fn worker(
+    index: usize,
+    increments: u64,
+    locked: &Mutex<u64>,
+    atomic: &AtomicU64,
+    tx: Sender<(usize, String)>,
+) {
+    for _ in 0..increments {
+        // A poisoned lock means another worker panicked; the run then fails its check anyway.
+        if let Ok(mut count) = locked.lock() {
+            *count += 1;
+        }
+        // Relaxed is enough: only the total matters, and join orders it before the parent's load.
+        atomic.fetch_add(1, Relaxed);
+    }
+    let _ = tx.send((index, format!("added {increments} to each counter")));
+}

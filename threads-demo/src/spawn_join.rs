@@ -1,0 +1,91 @@
+//! Spawn and join: N workers say who they are, and the parent waits for every one.
+//!
+//! Every thread reports the same process id: a thread is a line of execution *inside* one
+//! process, sharing its memory and its pid; only the thread id and the name we gave it differ.
+//! The order of the reports changes from run to run, because once started each worker is
+//! scheduled by the OS on whichever CPU is free and nothing orders them unless we do. `join` is
+//! how the parent waits; a joined thread is gone, so afterwards no `worker-*` thread is left.
+
+use anyhow::{anyhow, Context, Result};
+use common::narrate::{conclude, header, thread_tag};
+use crossbeam_channel::Sender;
+use std::io::Write;
+use std::time::Duration;
+
+/// How long the parent waits for each report before it calls the run stuck.
+pub const REPORT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Starts `workers` threads, prints their reports as they arrive, joins every one.
+///
+/// # Errors
+/// A failed spawn, a missing report, or a failed check.
+pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
+    header(
+        out,
+        "spawn-join",
+        "N workers say who they are; the parent waits for all",
+        &[("workers", workers)],
+    )?;
+    let parent = std::process::id();
+    writeln!(out, "parent: pid {parent}; the reports' order varies between runs: the OS schedules each worker")?;
+    let (tx, reports) = crossbeam_channel::unbounded();
+    let mut handles = Vec::new();
+    for index in 0..workers {
+        let tx = tx.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("worker-{index}"))
+            .spawn(move || worker(index, tx))
+            .with_context(|| format!("spawning worker {index}"))?;
+        handles.push(handle);
+    }
+    drop(tx);
+
+    let mut right = 0;
+    for _ in 0..workers {
+        let (index, line) = reports
+            .recv_timeout(REPORT_TIMEOUT)
+            .context("waiting for a report")?;
+        writeln!(out, "{} {line}", thread_tag(index))?;
+        // The same pid as ours: one process.
+        if reported_pid(&line) == Some(parent) {
+            right += 1;
+        }
+    }
+    // Every worker has reported, so each join below returns at once.
+    let mut joined = 0;
+    for handle in handles {
+        handle.join().map_err(|_| anyhow!("a worker panicked"))?;
+        joined += 1;
+    }
+    let left = crate::live_threads("worker-")?;
+    writeln!(
+        out,
+        "parent: joined {joined} workers; still alive afterwards: {}",
+        left.len()
+    )?;
+
+    conclude(
+        out,
+        joined == workers && left.is_empty() && right == workers,
+        format!(
+            "{joined} of {workers} workers joined, every one in pid {parent}, {} left",
+            left.len()
+        ),
+        "threads live inside one process: one pid, and join waits for each to end",
+    )?;
+    Ok(())
+}
+
+/// The worker: reports who it is, then ends.
+fn worker(index: usize, tx: Sender<(usize, String)>) {
+    let me = std::thread::current();
+    let name = me.name().unwrap_or("unnamed");
+    let line = format!("pid {}, {:?}, named {name}", std::process::id(), me.id());
+    // The parent holds the receiver until every report is in; if it gave up, nobody listens.
+    let _ = tx.send((index, line));
+}
+
+/// The pid in a report line `pid 123, ...`.
+fn reported_pid(line: &str) -> Option<u32> {
+    line.strip_prefix("pid ")?.split(',').next()?.parse().ok()
+}
