@@ -1,3 +1,115 @@
-fn main() {
-    common::init();
+//! `pools-demo`: the same workload through a thread pool and a process pool. See the crate docs
+//! (`src/lib.rs`) for what each scenario shows.
+
+use clap::builder::RangedU64ValueParser;
+use clap::{value_parser, Parser, Subcommand};
+use pools_demo::{
+    bench, chunking, crash, ordered_vs_completed, same_interface, sizing, timeline, workloads,
+    Settings,
+};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "pools-demo",
+    version,
+    about = "One workload through a ThreadPool and a ProcessPool: results, costs, timelines, crashes"
+)]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Option<Scenario>,
+    /// Workers per pool.
+    #[arg(long, global = true, default_value_t = num_cpus::get(), value_parser = RangedU64ValueParser::<usize>::new().range(1..=256))]
+    workers: usize,
+    /// Batch size for `map` in timeline, workloads and bench; chunking adds it to its list
+    /// [default: automatic, about four batches per worker].
+    #[arg(long, global = true, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    chunk: Option<usize>,
+    /// Also write the timeline and speed-up charts as SVG files into this directory.
+    #[arg(long, global = true, value_name = "DIR")]
+    svg: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Every scenario in order (the default; bench is not included).
+    All,
+    /// One generic function runs on both pools and gets identical results.
+    SameInterface,
+    /// map keeps order, map_unordered streams as tasks finish, submit with a timeout.
+    Ordered,
+    /// Many tiny tasks with batch sizes 1, 10, 100, auto: per-task overhead.
+    Chunking {
+        /// How many tiny tasks.
+        #[arg(long, default_value_t = 10_000, value_parser = value_parser!(u64).range(1..=10_000_000))]
+        tasks: u64,
+    },
+    /// CPU-bound, tiny and sleeping work: sequential vs thread pool vs process pool.
+    Workloads,
+    /// An ASCII timeline per pool: who ran which batch when.
+    Timeline,
+    /// A task that panics and a task that aborts, on both pools.
+    Crash,
+    /// 1 to 2N workers on CPU-bound work; logical vs physical CPUs.
+    Sizing,
+    /// The larger comparison with a progress bar and a table of ratios.
+    Bench {
+        /// Repetitions of each run (the table shows medians).
+        #[arg(long, default_value_t = 3, value_parser = RangedU64ValueParser::<usize>::new().range(1..=100))]
+        reps: usize,
+        /// Size of the workloads, relative to the `workloads` scenario.
+        #[arg(long, default_value_t = 4, value_parser = value_parser!(u64).range(1..=1000))]
+        scale: u64,
+    },
+    /// Runs the aborting task on a thread pool; started by `crash` as a child process.
+    #[command(name = "abort-in-thread-pool", hide = true)]
+    AbortInThreadPool,
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let svg = cli
+        .svg
+        .as_deref()
+        .map(pools_demo::check_svg_dir)
+        .transpose()?;
+    let settings = Settings {
+        workers: cli.workers,
+        chunk: cli.chunk,
+        svg,
+    };
+    let mut out = std::io::stdout().lock();
+    let out = &mut out;
+    match cli.scenario.unwrap_or(Scenario::All) {
+        Scenario::All => {
+            same_interface::run(out, &settings)?;
+            ordered_vs_completed::run(out, &settings)?;
+            chunking::run(out, &settings, 10_000)?;
+            workloads::run(out, &settings)?;
+            timeline::run(out, &settings)?;
+            crash::run(out, &settings)?;
+            sizing::run(out)?;
+        }
+        Scenario::SameInterface => same_interface::run(out, &settings)?,
+        Scenario::Ordered => ordered_vs_completed::run(out, &settings)?,
+        Scenario::Chunking { tasks } => chunking::run(out, &settings, tasks)?,
+        Scenario::Workloads => workloads::run(out, &settings)?,
+        Scenario::Timeline => timeline::run(out, &settings)?,
+        Scenario::Crash => crash::run(out, &settings)?,
+        Scenario::Sizing => sizing::run(out)?,
+        Scenario::Bench { reps, scale } => bench::run(out, &settings, reps, scale)?,
+        Scenario::AbortInThreadPool => crash::child_main(settings.workers)?,
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    common::init(); // a pool worker process serves its pool here and never returns
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => common::cli::fail(
+            format!("{e:#}"),
+            e.downcast_ref::<common::cli::UsageError>().is_some(),
+        ),
+    }
 }

@@ -1,0 +1,121 @@
+//! Ordered vs as-completed: `map` waits and keeps order, `map_unordered` streams results as
+//! tasks finish, and `submit` returns a handle that can be waited on with a timeout.
+//!
+//! The tasks sleep for uneven times, longest first. `map` can only hand back its vector when
+//! the slowest task is done, so every result "arrives" at the same moment, in item order.
+//! `map_unordered` yields each `(index, result)` the moment its task finishes, so the short tasks
+//! come first and the index order is scrambled. Which short task wins a close race varies from
+//! run to run (two workers, and the OS decides who wakes first), so the printed order may too.
+//! A `TaskHandle` waited on for less than the task takes gives `Error::Timeout` and stays valid.
+
+use crate::tasks::nap;
+use crate::{process_pool, thread_pool, timed, Settings};
+use common::narrate::{conclude, header, millis};
+use common::{Error, Pool};
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+/// Task lengths in ms: uneven on purpose, the longest first, so completion order differs from
+/// item order on any number of workers.
+pub const NAPS: [u64; 8] = [120, 10, 70, 20, 50, 5, 30, 15];
+
+/// How long the submitted task sleeps, and how long we first wait for it.
+const SLOW_MS: u64 = 150;
+const IMPATIENT: Duration = Duration::from_millis(20);
+
+/// What the checks need from one pool.
+#[derive(Debug, Default)]
+pub struct Seen {
+    /// `map`'s results equal the input, in order.
+    pub map_in_order: bool,
+    /// The index of each unordered result, in arrival order.
+    pub arrival: Vec<usize>,
+    /// Whether each unordered result matched its item.
+    pub unordered_values_right: bool,
+    /// The submitted task: a timeout first, then its value.
+    pub timed_out_then_ok: bool,
+}
+
+/// The one function both pools run.
+///
+/// # Errors
+/// A task's error, or the writer's.
+pub fn compare<P: Pool>(out: &mut impl Write, pool: &P) -> anyhow::Result<Seen> {
+    let kind = pool.kind();
+    let mut seen = Seen::default();
+
+    let (results, took) = timed(|| pool.map(nap, NAPS));
+    let results = results?;
+    writeln!(
+        out,
+        "{kind} pool, map:           all {} results at {}, in item order: {results:?}",
+        results.len(),
+        millis(took)
+    )?;
+    seen.map_in_order = results == NAPS;
+
+    let start = Instant::now();
+    let mut order = Vec::new();
+    seen.unordered_values_right = true;
+    for (index, result) in pool.map_unordered(nap, NAPS) {
+        let value = result?;
+        seen.unordered_values_right &= NAPS.get(index) == Some(&value);
+        writeln!(
+            out,
+            "{kind} pool, map_unordered: item {index} ({value} ms) at {}",
+            millis(start.elapsed())
+        )?;
+        order.push(index);
+    }
+    seen.arrival = order;
+
+    let mut handle = pool.submit(nap, SLOW_MS);
+    let first = handle.wait_timeout(IMPATIENT);
+    writeln!(
+        out,
+        "{kind} pool, submit({SLOW_MS} ms task): wait_timeout({}) -> {first:?}",
+        millis(IMPATIENT)
+    )?;
+    // Bounded: the task sleeps SLOW_MS; ten seconds is far more than enough.
+    let second = handle.wait_timeout(Duration::from_secs(10));
+    writeln!(out, "{kind} pool, submit: waited again -> {second:?}")?;
+    seen.timed_out_then_ok = matches!(first, Err(Error::Timeout(_))) && second == Ok(SLOW_MS);
+    Ok(seen)
+}
+
+/// Runs [`compare`] on both pools and checks order, completeness and the timeout.
+///
+/// # Errors
+/// A pool that cannot start, or a failed check.
+pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
+    let workers = settings.workers;
+    header(
+        out,
+        "ordered-vs-completed",
+        "map keeps order; map_unordered streams; submit with a timeout",
+        &[("workers", workers)],
+    )?;
+    writeln!(out, "task lengths (ms), by item: {NAPS:?}")?;
+    writeln!(
+        out,
+        "(the unordered arrival order may vary between runs: close races are decided by the OS)"
+    )?;
+    let mut all_ok = true;
+    for seen in [
+        compare(out, &thread_pool(workers, false)?)?,
+        compare(out, &process_pool(workers, false)?)?,
+    ] {
+        let mut indices = seen.arrival.clone();
+        indices.sort_unstable();
+        let each_once = indices == (0..NAPS.len()).collect::<Vec<_>>();
+        all_ok &=
+            seen.map_in_order && each_once && seen.unordered_values_right && seen.timed_out_then_ok;
+    }
+    conclude(
+        out,
+        all_ok,
+        format_args!("on both pools map gave {n} results in order, map_unordered each of {n} exactly once, submit timed out then answered", n = NAPS.len()),
+        "use map when you need order, the unordered stream to act on results as they come",
+    )?;
+    Ok(())
+}
