@@ -1,0 +1,335 @@
+//! Copy vs share: move a buffer from the parent to its children by messages over ipc-channel and
+//! by a shared segment; bandwidth of each against an in-process memcpy of the same size.
+//!
+//! Every way is timed the same: from the moment the parent starts moving the data until the last
+//! child has the data of its slice mapped in its own address space (it has read one word of every
+//! 4 KiB page of its slice). Children are started and connected before any clock runs.
+//!
+//! - **memcpy**: one `copy_from_slice` in the parent into a buffer whose pages already exist.
+//! - **ipc bytes (copy)**: `IpcBytesSender::send` of each child's slice. The bytes are copied
+//!   twice (into the kernel's socket buffers, then out into a fresh `Vec` in the child), and the
+//!   child's fresh pages must be faulted in and zeroed: well below memcpy.
+//! - **ipc IpcSharedMemory**: ipc-channel's own shared memory: one copy into a new memfd, then
+//!   only its file descriptor is sent; the child maps it. One copy, but into fresh pages.
+//! - **segment, new**: create a segment, copy the buffer into it, send its name; children open
+//!   and map it. One copy into fresh pages, like the memfd.
+//! - **segment, reused**: the segment from the previous way, already mapped by everyone: the
+//!   parent copies into it and tells the children "go". One copy into existing pages, so it runs
+//!   at memcpy speed; this is the steady state of a program that keeps a segment (the target).
+//!
+//! Fresh pages are what separate "new" from "reused": the kernel must allocate, zero and map
+//! every 4 KiB page on first touch, which on this machine costs several times as much as copying
+//! it (the scenario measures it: "first write to each of the N fresh pages").
+
+use crate::crew::Crew;
+use crate::segment::Segment;
+use anyhow::{anyhow, bail, Context, Result};
+use common::narrate::{conclude, header, millis, pid_tag, ratio};
+use common::sys::{monotonic_nanos, nanos_between};
+use ipc_channel::ipc::{IpcBytesSender, IpcSender, IpcSharedMemory};
+use std::io::Write;
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+mod receiver;
+pub use receiver::child;
+use receiver::connect;
+
+const PAGE: usize = 4096;
+const MIB: usize = 1 << 20;
+
+/// What a child sends back when it connects: its pid and the two channels the parent sends on.
+pub(crate) type Hello = (u32, IpcBytesSender, IpcSender<IpcSharedMemory>);
+
+/// Refuses a `--size` the machine cannot hold: the demo needs about four buffers of that size
+/// at once (source, memcpy target or the children's copies, memfd, segment).
+///
+/// # Errors
+/// A [`common::cli::UsageError`] naming the size and what is available.
+pub fn check_memory(size_mib: usize) -> Result<()> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").context("reading /proc/meminfo")?;
+    let available_kib: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no MemAvailable in /proc/meminfo")?;
+    let needed_mib = 4 * size_mib as u64;
+    if needed_mib > available_kib / 1024 {
+        let msg = format!(
+            "--size {size_mib} needs about {needed_mib} MiB of memory, but MemAvailable is {} MiB",
+            available_kib / 1024
+        );
+        return Err(common::cli::UsageError(msg).into());
+    }
+    Ok(())
+}
+
+/// Child `i` of `n` gets bytes `slice(i)` of a `len`-byte buffer (page-aligned bounds).
+fn slice(i: usize, n: usize, len: usize) -> Range<usize> {
+    let pages = len / PAGE;
+    (i * pages / n * PAGE)..((i + 1) * pages / n * PAGE)
+}
+
+/// Reads one word of every page of `bytes` (mapping each page) and sums them: a cheap check
+/// that each page arrived with the right content, at the right place.
+fn sample(bytes: &[u8]) -> u64 {
+    bytes.chunks(PAGE).enumerate().fold(0u64, |sum, (p, page)| {
+        let at = (p * 8) % (page.len() - 7).max(1);
+        let word = page
+            .get(at..at + 8)
+            .map_or(0, |w| u64::from_le_bytes(w.try_into().unwrap_or_default()));
+        sum.wrapping_add(word)
+    })
+}
+
+/// The GB/s of moving `len` bytes in `took`.
+fn gbps(len: usize, took: Duration) -> f64 {
+    len as f64 / took.as_secs_f64().max(f64::MIN_POSITIVE) / 1e9
+}
+
+/// Runs the scenario: `size_mib` MiB to `workers` children, each way `rounds` times (best kept).
+///
+/// # Errors
+/// If a child fails or any child's data does not match what the parent sent.
+pub fn run(out: &mut impl Write, workers: usize, size_mib: usize, rounds: usize) -> Result<()> {
+    check_memory(size_mib)?;
+    header(
+        out,
+        "copy-vs-share",
+        "the same bytes to every child, by copying messages and by a shared segment",
+        &[
+            ("workers", workers),
+            ("size_mib", size_mib),
+            ("rounds", rounds),
+        ],
+    )?;
+    let me = pid_tag(std::process::id());
+    let len = size_mib * MIB;
+    // Distinct content in every word, so a page in the wrong place fails the check.
+    let mut src = vec![0u8; len];
+    for (k, word) in src.chunks_exact_mut(8).enumerate() {
+        word.copy_from_slice(&(k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).to_le_bytes());
+    }
+    let expected: Vec<u64> = (0..workers)
+        .map(|i| sample(&src[slice(i, workers, len)]))
+        .collect();
+
+    // Baseline first: memcpy within this process, into pages that already exist.
+    let mut dst = vec![1u8; len]; // Non-zero, so every page is really allocated now.
+    let memcpy = (0..rounds)
+        .map(|_| {
+            let started = Instant::now();
+            dst.copy_from_slice(&src);
+            started.elapsed()
+        })
+        .min()
+        .unwrap_or_default(); // rounds >= 1 (clap range), so min() is Some.
+    anyhow::ensure!(dst == src, "memcpy baseline copied wrongly");
+    drop(dst);
+
+    let mut crew = Crew::spawn(workers, |i| {
+        vec![
+            "copy-vs-share".into(),
+            i.to_string(),
+            workers.to_string(),
+            len.to_string(),
+        ]
+    })?;
+    let mut channels = Vec::new();
+    for (i, pid) in crew.pids().into_iter().enumerate() {
+        channels.push(connect(&mut crew, i, pid)?);
+    }
+    crew.expect_all(out, "ready")?;
+
+    let mut rows: Vec<(&str, Duration)> = vec![("memcpy in one process", memcpy)];
+    let mut checked = 0;
+    // Each way: send the command, start the clock, move the data, wait for every child's
+    // report "<monotonic time when my slice was mapped> <sample>", check the samples.
+    let mut best = |name, times: &mut Vec<Duration>, got: Vec<String>, start: u64| -> Result<()> {
+        let mut last = start;
+        for (i, words) in got.iter().enumerate() {
+            let (at, sum) = words
+                .split_once(' ')
+                .context("a report without two numbers")?;
+            last = last.max(at.parse()?);
+            if sum.parse::<u64>()? != expected[i] {
+                bail!("{name}: child {i}'s data differs from what the parent sent");
+            }
+            checked += 1;
+        }
+        times.push(nanos_between(start, last));
+        Ok(())
+    };
+    let (mut copy, mut memfd, mut new, mut reused) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut segment: Option<Segment> = None;
+    // For the reused segment, also the parent's copy alone: what remains is waking the
+    // children and their page reads, which a busy scheduler can stretch.
+    let mut reused_copy = Vec::new();
+    for _ in 0..rounds {
+        crew.broadcast("ipc")?;
+        let start = monotonic_nanos();
+        for (i, (bytes, _)) in channels.iter().enumerate() {
+            bytes
+                .send(&src[slice(i, workers, len)])
+                .with_context(|| format!("sending bytes to child {i}"))?;
+        }
+        best("ipc bytes", &mut copy, crew.expect_all(out, "got")?, start)?;
+
+        crew.broadcast("memfd")?;
+        let start = monotonic_nanos();
+        for (i, (_, shm)) in channels.iter().enumerate() {
+            shm.send(IpcSharedMemory::from_bytes(&src[slice(i, workers, len)]))
+                .map_err(|e| anyhow!("sending a memfd to child {i}: {e}"))?;
+        }
+        best(
+            "ipc IpcSharedMemory",
+            &mut memfd,
+            crew.expect_all(out, "got")?,
+            start,
+        )?;
+
+        drop(segment.take()); // The previous round's segment goes (children unmap it on "map").
+        let start = monotonic_nanos();
+        let mut seg = Segment::create("copy-vs-share", len)?;
+        // SAFETY: the mapping is `len` bytes, as is `src`; no child has mapped it yet.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), seg.as_ptr(), len) };
+        crew.broadcast(&format!("map {}", seg.os_id()))?;
+        best(
+            "segment, new",
+            &mut new,
+            crew.expect_all(out, "got")?,
+            start,
+        )?;
+        seg.unlink(out)?; // Every child has mapped it: the name can go.
+
+        // Zero it first (untimed), so a child reading stale data would fail the check.
+        // SAFETY: in bounds; every child waits for its next command and touches nothing.
+        unsafe { std::ptr::write_bytes(seg.as_ptr(), 0, len) };
+        let start = monotonic_nanos();
+        // SAFETY: as above; the children read only after the "shm" command that follows.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), seg.as_ptr(), len) };
+        reused_copy.push(nanos_between(start, monotonic_nanos()));
+        crew.broadcast("shm")?;
+        best(
+            "segment, reused",
+            &mut reused,
+            crew.expect_all(out, "got")?,
+            start,
+        )?;
+        segment = Some(seg);
+    }
+    drop(channels);
+    crew.finish(out)?;
+    drop(segment);
+
+    // The reused round with the best total, split into the parent's copy and the rest.
+    let fastest = (0..reused.len())
+        .min_by_key(|&r| reused[r])
+        .unwrap_or_default();
+    let (reused_total, reused_copy) = (reused[fastest], reused_copy[fastest]);
+    for (name, times) in [
+        ("ipc-channel bytes (copy)", copy),
+        ("ipc-channel IpcSharedMemory", memfd),
+        ("shared segment, new", new),
+        ("shared segment, reused", reused),
+    ] {
+        rows.push((name, times.into_iter().min().unwrap_or_default()));
+    }
+    writeln!(
+        out,
+        "{me} {size_mib} MiB to {workers} children, best of {rounds}:"
+    )?;
+    writeln!(
+        out,
+        "   {:<28} {:>12} {:>8} {:>10}",
+        "way", "time", "GB/s", "vs memcpy"
+    )?;
+    for (name, took) in &rows {
+        writeln!(
+            out,
+            "   {name:<28} {:>12} {:>8.2} {:>9.2}x",
+            millis(*took),
+            gbps(len, *took),
+            ratio(memcpy, *took)
+        )?;
+    }
+    // Why "new" falls behind: time the first touch of fresh pages, with no copy at all.
+    let probe = Segment::create("fault-probe", len)?;
+    let started = Instant::now();
+    for at in (0..len).step_by(PAGE) {
+        // SAFETY: `at` < len, the mapping's length; nobody else has mapped this segment.
+        unsafe { probe.as_ptr().add(at).write_volatile(1) };
+    }
+    let touch = started.elapsed();
+    drop(probe);
+    // The same for fresh private memory (what a child's received Vec gets), for comparison.
+    let mut private: Vec<u8> = Vec::with_capacity(len);
+    let started = Instant::now();
+    for at in (0..len).step_by(PAGE) {
+        // SAFETY: `at` < len <= capacity; writing through the raw pointer into the spare
+        // capacity is allowed (no reference to uninitialised bytes is made).
+        unsafe { private.as_mut_ptr().add(at).write_volatile(1) };
+    }
+    let touch_private = started.elapsed();
+    drop(private);
+    let pages = (len / PAGE) as f64;
+    let per_page = |d: Duration| d.as_nanos() as f64 / pages;
+    writeln!(
+        out,
+        "{me} first write to each of the {pages} fresh pages: new segment {} ({:.0} ns a page, {:.1}x the time of the whole memcpy), private memory {} ({:.0} ns a page)",
+        millis(touch),
+        per_page(touch),
+        ratio(touch, memcpy),
+        millis(touch_private),
+        per_page(touch_private)
+    )?;
+    writeln!(
+        out,
+        "{me} segment, reused: the parent's copy into it {} ({:.2}x of memcpy), then {} until the last child had read its pages",
+        millis(reused_copy),
+        ratio(memcpy, reused_copy),
+        millis(reused_total.saturating_sub(reused_copy))
+    )?;
+    let share = ratio(memcpy, rows[4].1);
+    let verdict = if share >= 0.7 {
+        "met"
+    } else {
+        "missed (a noisy machine? see README)"
+    };
+    writeln!(
+        out,
+        "{me} target: shared segment (reused) at least 0.70x of memcpy: {share:.2}x, {verdict}"
+    )?;
+    let what = format!("{checked} child slices verified over 4 ways x {rounds} rounds");
+    conclude(
+        out,
+        checked == 4 * rounds * workers,
+        what,
+        "a shared segment moves data at memcpy speed; messages copy it twice",
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_are_page_aligned_and_cover_everything() {
+        let len = 10 * PAGE;
+        let all: Vec<Range<usize>> = (0..3).map(|i| slice(i, 3, len)).collect();
+        assert_eq!(
+            all,
+            vec![0..3 * PAGE, 3 * PAGE..6 * PAGE, 6 * PAGE..10 * PAGE]
+        );
+    }
+
+    #[test]
+    fn sample_sees_a_moved_page() {
+        let a: Vec<u8> = (0..3 * PAGE).map(|i| (i / 7) as u8).collect();
+        let mut b = a.clone();
+        b.rotate_left(PAGE);
+        assert_ne!(sample(&a), sample(&b));
+    }
+}

@@ -1,0 +1,182 @@
+//! Shared segment: N children open one segment by name and each computes its rows of an image in
+//! place; the parent reads the finished image where it lies.
+//!
+//! The parent creates a segment big enough for a Mandelbrot image (one `u32` per pixel) and
+//! passes only its *name* to the children. Each child maps the same physical pages and writes its
+//! own band of rows, so no pixel is ever copied: when the last child reports done, the image is
+//! already in the parent's address space. The bands do not overlap and the parent reads only
+//! after every child reported (through a pipe, which orders the writes before the reads), so no
+//! lock is needed. The speed-up over the serial baseline is bounded by the cores (2 here).
+
+use crate::crew::{child, Crew};
+use crate::segment::{Opened, Segment};
+use anyhow::{bail, Result};
+use common::narrate::{conclude, header, millis, pid_tag, speedup};
+use std::io::Write;
+use std::time::Instant;
+
+/// Iterations after which a point counts as inside the set.
+const MAX_ITER: u32 = 255;
+
+/// Escape-time of pixel (`x`, `y`) of a `width` x `height` view of the Mandelbrot set.
+pub fn mandelbrot(x: usize, y: usize, width: usize, height: usize) -> u32 {
+    let cr = -2.2 + 3.0 * x as f64 / width as f64;
+    let ci = -1.2 + 2.4 * y as f64 / height as f64;
+    let (mut zr, mut zi, mut n) = (0.0f64, 0.0f64, 0);
+    while n < MAX_ITER && zr * zr + zi * zi <= 4.0 {
+        (zr, zi) = (zr * zr - zi * zi + cr, 2.0 * zr * zi + ci);
+        n += 1;
+    }
+    n
+}
+
+/// Child `i` of `n` computes rows `band(i).0 .. band(i).1`.
+fn band(i: usize, n: usize, height: usize) -> (usize, usize) {
+    (i * height / n, (i + 1) * height / n)
+}
+
+/// Runs the scenario with `workers` children on a `width` x `height` image.
+///
+/// # Errors
+/// If a child cannot be started or fails, or a pixel differs from the serial result.
+pub fn run(out: &mut impl Write, workers: usize, width: usize, height: usize) -> Result<()> {
+    header(
+        out,
+        "shared-segment",
+        "children fill their rows of one image in a shared segment",
+        &[("workers", workers), ("width", width), ("height", height)],
+    )?;
+    let me = pid_tag(std::process::id());
+    let started = Instant::now();
+    let reference: Vec<u32> = (0..height)
+        .flat_map(|y| (0..width).map(move |x| mandelbrot(x, y, width, height)))
+        .collect();
+    let serial = started.elapsed();
+    writeln!(
+        out,
+        "{me} serial baseline in this process: {}",
+        millis(serial)
+    )?;
+
+    let mut segment = Segment::create("shared-segment", width * height * 4)?;
+    writeln!(
+        out,
+        "{me} created {} ({} bytes)",
+        segment.path().display(),
+        segment.len()
+    )?;
+    let os_id = segment.os_id().to_string();
+    let mut crew = Crew::spawn(workers, |i| {
+        let (first, end) = band(i, workers, height);
+        let args = [
+            os_id.clone(),
+            width.to_string(),
+            height.to_string(),
+            first.to_string(),
+            end.to_string(),
+        ];
+        ["shared-segment".to_string()]
+            .into_iter()
+            .chain(args)
+            .collect()
+    })?;
+    crew.expect_all(out, "mapped")?;
+    segment.unlink(out)?;
+    writeln!(
+        out,
+        "{me} every child mapped the segment; unlinked its name (the mappings stay valid)"
+    )?;
+
+    let started = Instant::now();
+    crew.broadcast("go")?;
+    crew.expect_all(out, "done")?;
+    let parallel = started.elapsed();
+    crew.finish(out)?;
+    writeln!(
+        out,
+        "{me} {workers} children filled the image in {} ({} against the baseline)",
+        millis(parallel),
+        speedup(serial, parallel)
+    )?;
+    writeln!(
+        out,
+        "(children's lines may come in any order: they run at the same time)"
+    )?;
+
+    // SAFETY: (1) the mapping is `width * height * 4` bytes long and page-aligned, so it holds
+    // `width * height` properly aligned u32s; (2) every bit pattern is a valid u32; (3) every
+    // child has reported done and is reaped, so nobody writes the memory while this shared
+    // borrow lives; (4) `segment` outlives `image` (both live to the end of this function).
+    let image =
+        unsafe { std::slice::from_raw_parts(segment.as_ptr().cast::<u32>(), width * height) };
+    let wrong = image.iter().zip(&reference).filter(|(a, b)| a != b).count();
+    let what = format!(
+        "{} of {} pixels match the serial result, read in place",
+        image.len() - wrong,
+        image.len()
+    );
+    conclude(
+        out,
+        wrong == 0,
+        what,
+        "each child wrote its rows into the one segment; nothing was copied back",
+    )?;
+    Ok(())
+}
+
+/// The child: map the segment, say so, wait for "go", compute rows `first..end` in place.
+///
+/// # Errors
+/// If the segment cannot be opened or is too small for the rows.
+pub fn child(os_id: &str, width: usize, height: usize, first: usize, end: usize) -> Result<()> {
+    let segment = Opened::open(os_id)?;
+    if segment.len() < width * height * 4 || first > end || end > height {
+        bail!(
+            "segment of {} bytes cannot hold rows {first}..{end} of a {width}x{height} image",
+            segment.len()
+        );
+    }
+    child::report("mapped", "");
+    if child::next_command().as_deref() != Some("go") {
+        return Ok(()); // The parent gave up on us; nothing to do.
+    }
+    let started = Instant::now();
+    // SAFETY: (1) the range [first * width, end * width) lies inside the mapping (checked
+    // above), which is page-aligned, so the u32s are aligned; (2) the parent gives each child a
+    // band of rows that no other child gets, and reads none of it until this child reports done,
+    // so this is the only reference to these bytes while it lives; (3) `segment` outlives it.
+    let rows = unsafe {
+        std::slice::from_raw_parts_mut(
+            segment.as_ptr().cast::<u32>().add(first * width),
+            (end - first) * width,
+        )
+    };
+    for (k, pixel) in rows.iter_mut().enumerate() {
+        *pixel = mandelbrot(k % width, first + k / width, width, height);
+    }
+    child::say(format_args!(
+        "rows {first}..{end} written in place in {}",
+        millis(started.elapsed())
+    ));
+    child::report("done", "");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bands_cover_every_row_once() {
+        let rows: Vec<usize> = (0..3)
+            .flat_map(|i| <[usize; 2]>::from(band(i, 3, 100)))
+            .collect();
+        assert_eq!(rows, vec![0, 33, 33, 66, 66, 100]);
+    }
+
+    #[test]
+    fn the_origin_is_inside_and_far_points_escape() {
+        assert_eq!(mandelbrot(22, 12, 30, 24), MAX_ITER); // c = (0, 0)
+        assert_eq!(mandelbrot(0, 0, 30, 24), 1);
+    }
+}
