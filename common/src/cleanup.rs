@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 struct Registry {
     children: Vec<u32>,
     paths: Vec<PathBuf>,
+    /// Set once the interrupt handler has taken the lists: the program is ending.
+    closed: bool,
 }
 
 /// The signal that is ending the program, or 0.
@@ -35,6 +37,7 @@ pub fn interrupted_by() -> Option<i32> {
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     children: Vec::new(),
     paths: Vec::new(),
+    closed: false,
 });
 
 fn registry() -> MutexGuard<'static, Registry> {
@@ -47,7 +50,13 @@ fn registry() -> MutexGuard<'static, Registry> {
 
 /// Registers a child process to kill and reap if the program is interrupted.
 pub fn track_child(pid: u32) {
-    registry().children.push(pid);
+    let mut registry = registry();
+    if registry.closed {
+        drop(registry);
+        let _ = crate::sys::send_signal(pid, libc::SIGKILL);
+        too_late();
+    }
+    registry.children.push(pid);
 }
 
 /// Forgets a child registered with [`track_child`] (call it once the child is reaped).
@@ -74,7 +83,13 @@ impl PathGuard {
     /// Registers `path` for removal; it need not exist yet.
     pub fn new(path: impl AsRef<Path>) -> PathGuard {
         let path = path.as_ref().to_path_buf();
-        registry().paths.push(path.clone());
+        let mut registry = registry();
+        if registry.closed {
+            drop(registry);
+            remove(&path);
+            too_late();
+        }
+        registry.paths.push(path.clone());
         PathGuard { path }
     }
 
@@ -98,11 +113,65 @@ fn remove(path: &Path) {
     }
 }
 
-/// Kills and reaps every registered child and removes every registered path. Called by the
-/// interrupt handler; also useful before a deliberate `std::process::exit`.
-pub fn run_now() {
+/// Removes what an earlier run left behind when it was killed too hard to clean up (`SIGKILL`):
+/// every entry of `dir` named `<prefix><pid>...` whose process `pid` no longer runs. Returns
+/// the paths removed.
+///
+/// This is why shared names in this workspace carry their owner's pid: a later run can tell a
+/// stale name from a live one. An entry whose pid was reused by a new process is left alone;
+/// a later sweep will get it.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("sweep-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// std::fs::write(dir.join("demo-4194304-left-over"), "").unwrap(); // no such pid on Linux
+/// std::fs::write(dir.join(format!("demo-{}-mine", std::process::id())), "").unwrap();
+/// let removed = common::cleanup::sweep_stale(&dir, "demo-");
+/// assert_eq!(removed, vec![dir.join("demo-4194304-left-over")]);
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn sweep_stale(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
+            continue;
+        };
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let Ok(owner) = digits.parse::<u32>() else {
+            continue;
+        };
+        if !crate::sys::is_alive(owner) {
+            remove(&entry.path());
+            removed.push(entry.path());
+        }
+    }
+    removed.sort();
+    removed
+}
+
+/// A thread registered something after the interrupt handler took its lists: the program is
+/// ending. Whatever it registered was undone on the spot; the thread must not go on to create
+/// more (a file it registered before creating it, a socket, a child), so it waits here for the
+/// handler to end the process, which it does within about a second.
+fn too_late() -> ! {
+    loop {
+        std::thread::park();
+    }
+}
+
+/// Kills and reaps every registered child and removes every registered path, then closes the
+/// registry: from here on, a thread that registers something has it undone at once and is
+/// stopped (see `too_late`). Only the interrupt handler calls this, just before it ends the
+/// process: other threads go on running meanwhile, and this is what keeps them from leaving
+/// something behind that the handler has not seen.
+fn run_now() {
     let (children, paths) = {
         let mut reg = registry();
+        reg.closed = true;
         (
             std::mem::take(&mut reg.children),
             std::mem::take(&mut reg.paths),
@@ -141,6 +210,10 @@ pub(crate) fn install_interrupt_handler() {
                     crate::sys::signal_name(signal)
                 );
                     run_now();
+                    // A thread that created something just before `run_now` closed the registry
+                    // is a few instructions from registering it, which now undoes it at once
+                    // (see `too_late`). Give such threads a moment to get there.
+                    std::thread::sleep(Duration::from_millis(10));
                     crate::sys::exit_now(128 + signal);
                 }
             });

@@ -47,6 +47,19 @@ pub fn send_signal(pid: u32, signal: i32) -> io::Result<()> {
     }
 }
 
+/// Whether process `pid` exists and has not ended (a zombie has ended: it only waits to be
+/// reaped). Read from `/proc`, so it works for any process, not only our children.
+pub fn is_alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The name field may hold spaces and parentheses; the state letter follows the last ')'.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, None | Some('Z' | 'X'))
+}
+
 /// The conventional name of a signal number, e.g. `SIGKILL` for 9.
 pub fn signal_name(signal: i32) -> &'static str {
     match signal {

@@ -34,6 +34,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Scenario(Scenario::All)) {
         Command::Scenario(scenario) => {
+            // A run killed by SIGKILL could not unlink its segment; its name carries the dead
+            // owner's pid, so this run can tell it from a live run's and sweep it.
+            common::cleanup::sweep_stale(std::path::Path::new("/dev/shm"), "processes-demo-");
             processes_demo::run(scenario, &cli.knobs, &mut std::io::stdout().lock())
         }
         Command::Child {

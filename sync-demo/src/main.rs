@@ -50,8 +50,8 @@ enum Scenario {
         /// Workers in all (worker i does kind i % 3).
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=256))]
         workers: u16,
-        /// The limits of kinds A, B and C.
-        #[arg(long, value_delimiter = ',', default_values_t = [4, 2, 1], value_parser = clap::value_parser!(u16).range(1..=64))]
+        /// The limits of kinds A, B and C: three numbers (`--limits 4 2 1` or `--limits 4,2,1`).
+        #[arg(long, num_args = 3, value_delimiter = ',', default_values_t = [4, 2, 1], value_parser = clap::value_parser!(u16).range(1..=64))]
         limits: Vec<u16>,
         /// Milliseconds of work per worker.
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=100))]
@@ -141,6 +141,12 @@ fn run(cli: Cli) -> Result<()> {
             Role::SharedReader { path } => classics::child_reader(&path),
         };
     }
+    // A run killed by SIGKILL could not remove its named semaphores, segment or files; their
+    // names carry the dead owner's pid, so this run can tell them from a live run's and sweep.
+    for (dir, prefix) in [("/dev/shm", "sem.sync-demo-"), ("/dev/shm", "sync-demo-")] {
+        common::cleanup::sweep_stale(std::path::Path::new(dir), prefix);
+    }
+    common::cleanup::sweep_stale(&std::env::temp_dir(), "sync-demo-");
     if all || matches!(scenario, Scenario::Mutex { .. }) {
         let (workers, lines) = match scenario {
             Scenario::Mutex { workers, lines } => (workers.into(), lines.into()),
@@ -228,9 +234,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            common::cli::exit_code(e.downcast_ref::<common::cli::UsageError>().is_some())
-        }
+        Err(e) => common::cli::fail(
+            format!("{e:#}"),
+            e.downcast_ref::<common::cli::UsageError>().is_some(),
+        ),
     }
 }

@@ -27,11 +27,13 @@ mod wire;
 pub(crate) mod worker;
 
 use crate::child::{self_command, Child};
+use crate::cleanup::PathGuard;
 use crate::pool::{BatchResult, Pool, Results, Sink, Span, Task};
 use crate::{sys, Error};
 use ipc_channel::ipc::{IpcBytesSender, IpcOneShotServer, IpcReceiver, IpcSender};
 use std::collections::VecDeque;
 use std::ffi::OsString;
+use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -354,6 +356,9 @@ impl Worker {
         };
         let (server, name) = IpcOneShotServer::<FromWorker>::new()
             .map_err(|e| spawn_error("one-shot server", &e))?;
+        // The server's socket lives in a fresh directory under the temp dir until `accept`
+        // returns; if an interrupt ends the program meanwhile, the cleanup removes it.
+        let _socket_dir = Path::new(&name).parent().map(PathGuard::new);
         let token = random_token();
         let mut cmd = self_command();
         cmd.env(ENV_SERVER, &name)

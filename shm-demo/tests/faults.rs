@@ -1,0 +1,67 @@
+//! The workspace's fault suite (see "Reliability" in the root README), for this crate: Ctrl-C
+//! at random moments, the demo SIGKILLed, and bad command lines. Quick by default; run the full
+//! counts with `FAULTS_FULL=1 cargo test -p shm-demo --test faults`.
+
+use common::testing::{bad_input, ctrl_c_anywhere, fault_rounds, parent_killed};
+
+const BIN: &str = env!("CARGO_BIN_EXE_shm-demo");
+
+/// About how long a run of every scenario takes here (debug build): interrupts land within it.
+const RUN_MS: u64 = 2500;
+
+/// Ctrl-C anywhere in a run of every scenario: exit within 2 s, nothing left behind.
+#[test]
+fn ctrl_c_anywhere_leaves_nothing() {
+    ctrl_c_anywhere(BIN, &["--size", "16"], RUN_MS, fault_rounds(3, 20));
+}
+
+/// The demo SIGKILLed mid-run: its children die within 1 s, and the next run sweeps what it
+/// could not clean up itself.
+#[test]
+fn parent_killed_leaves_nothing() {
+    parent_killed(
+        BIN,
+        &["--size", "16"],
+        RUN_MS,
+        fault_rounds(2, 10),
+        &["separate-memory"],
+    );
+}
+
+/// Bad command lines: exit status 2 and a one-line message naming the problem, never a panic.
+#[test]
+fn bad_input_gets_status_2_and_a_message() {
+    bad_input(
+        BIN,
+        &[
+            &["--size", "0"],
+            &["--size", "1048576"],
+            &["--size", "-1"],
+            &["--workers", "0"],
+            &["--increments", "0"],
+            &["--width", "0"],
+            &["--height", "99999999"],
+            &["--rounds", "0"],
+            &["bogus"],
+            &["--bogus"],
+            &["lost-update", "extra"],
+        ],
+    );
+}
+
+/// 10^6 increments through an atomic and through a lock in the segment, repeated: exact.
+#[test]
+fn a_million_increments_stay_exact() {
+    for _ in 0..fault_rounds(2, 10) {
+        let out = std::process::Command::new(BIN)
+            .args(["lost-update", "--workers", "2", "--increments", "500000"])
+            .output()
+            .expect("runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}");
+        assert!(
+            stdout.contains("atomic 1000000, lock 1000000 (expected 1000000) [ok]"),
+            "{stdout}"
+        );
+    }
+}
