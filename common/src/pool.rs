@@ -14,6 +14,7 @@ use crate::Error;
 use crossbeam_channel::{Receiver, Sender};
 use serde::{de::DeserializeOwned, Serialize};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Release};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -152,7 +153,15 @@ impl<R> Drop for Sink<R> {
 pub struct Slot<R> {
     state: Mutex<SlotState<R>>,
     ready: Condvar,
+    /// Set (after `state`) once the outcome is in: lets a waiter spin without the lock.
+    settled: AtomicBool,
 }
+
+/// How long a waiter spins before it sleeps on the condition variable. Waking a sleeping thread
+/// costs a system call and, on an idle virtual machine, the hypervisor's wake-up of a halted
+/// CPU: about 50 µs here, against 7 µs for a round trip between two threads that spin. A short
+/// task is usually done within this time; a long one costs this much CPU once, then sleeps.
+pub(crate) const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(50);
 
 #[derive(Debug)]
 struct SlotState<R> {
@@ -178,6 +187,7 @@ impl<R> Default for Slot<R> {
                 waiting: false,
             }),
             ready: Condvar::new(),
+            settled: AtomicBool::new(false),
         }
     }
 }
@@ -202,6 +212,7 @@ impl<R> Slot<R> {
         let mut state = self.state();
         if matches!(state.outcome, Outcome::Pending) {
             state.outcome = outcome;
+            self.settled.store(true, Release);
             if state.waiting {
                 self.ready.notify_all();
             }
@@ -209,6 +220,8 @@ impl<R> Slot<R> {
     }
 
     fn wait(&self, timeout: Option<Duration>) -> Result<R, Error> {
+        let spin = timeout.map_or(SPIN_BEFORE_SLEEP, |t| t.min(SPIN_BEFORE_SLEEP));
+        spin_for(spin, || self.settled.load(Acquire).then_some(()));
         let mut state = self.state();
         state.waiting = true;
         let pending = |s: &mut SlotState<R>| matches!(s.outcome, Outcome::Pending);
@@ -235,6 +248,21 @@ impl<R> Slot<R> {
             Outcome::Taken => Err(Error::AlreadyTaken),
             Outcome::Pending => unreachable!("the wait ends only once the slot is settled"),
         }
+    }
+}
+
+/// Polls `ready` in a busy loop for at most `limit`; its answer, or `None` if there was none
+/// in time. Used before every sleep on the path of a task (see [`SPIN_BEFORE_SLEEP`]).
+pub(crate) fn spin_for<T>(limit: Duration, mut ready: impl FnMut() -> Option<T>) -> Option<T> {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(answer) = ready() {
+            return Some(answer);
+        }
+        if started.elapsed() >= limit {
+            return None;
+        }
+        std::hint::spin_loop();
     }
 }
 
