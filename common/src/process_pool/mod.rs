@@ -85,6 +85,9 @@ struct State {
     broken: Option<Error>,
     /// Supervisors still running a worker.
     live: usize,
+    /// Supervisors asleep on `wake`. Waking a condition variable is a system call even when
+    /// nobody sleeps on it, so `dispatch` only does it when somebody does.
+    sleeping: usize,
 }
 
 struct Shared {
@@ -328,8 +331,11 @@ impl Pool for ProcessPool {
             return job.fail(error);
         }
         state.queue.push_back(job);
+        let someone_sleeps = state.sleeping > 0;
         drop(state);
-        self.shared.wake.notify_one();
+        if someone_sleeps {
+            self.shared.wake.notify_one();
+        }
     }
 
     fn timeline(&self) -> Vec<Span> {
@@ -430,8 +436,18 @@ impl Worker {
         outcome
     }
 
-    fn send(&self, job: &Job) -> std::io::Result<()> {
-        self.tasks.send(&job.frame)
+    /// Sends batches in one message: a single batch's frame as it is, several concatenated
+    /// (small ones only: large batches travel alone, see `ALONE_BYTES`).
+    fn send(&self, jobs: &[Job]) -> std::io::Result<()> {
+        match jobs {
+            [job] => self.tasks.send(&job.frame),
+            _ => self.tasks.send(
+                &jobs
+                    .iter()
+                    .flat_map(|j| j.frame.iter().copied())
+                    .collect::<Vec<u8>>(),
+            ),
+        }
     }
 }
 
@@ -493,16 +509,14 @@ impl Supervisor {
     fn run(&mut self, mut worker: Worker) {
         loop {
             match self.take() {
+                Take::Jobs(jobs) if jobs.is_empty() => {}
                 Take::Jobs(jobs) => {
-                    let mut jobs = jobs.into_iter();
-                    for job in jobs.by_ref() {
-                        if worker.send(&job).is_err() {
-                            // Never delivered, so not to blame: this job and the ones after it
-                            // go back to the queue. The worker's death is handled below.
-                            self.requeue(std::iter::once(job).chain(jobs).collect());
-                            break;
-                        }
-                        self.in_flight.push_back(job);
+                    if worker.send(&jobs).is_ok() {
+                        self.in_flight.extend(jobs);
+                    } else {
+                        // Never delivered, so not to blame: back to the queue. The worker's
+                        // death is handled below.
+                        self.requeue(jobs);
                     }
                 }
                 Take::Idle => {
@@ -592,6 +606,11 @@ impl Supervisor {
             if state.cancelled {
                 return Take::Cancel;
             }
+            // Refill only once the window is half empty, then fill it: several batches then go
+            // in one message, instead of one message for each answer that comes back.
+            if !self.in_flight.is_empty() && self.in_flight.len() > self.window() / 2 {
+                return Take::Jobs(Vec::new());
+            }
             let has_big = self.in_flight.iter().any(|j| j.frame.len() > ALONE_BYTES);
             // Never more than a fair share of what is queued: the window was sized from the
             // last batch, and the next ones may be long. Taking them all would leave the other
@@ -618,11 +637,13 @@ impl Supervisor {
             if state.closing && state.queue.is_empty() {
                 return Take::Stop;
             }
+            state.sleeping += 1;
             let (guard, waited) = shared
                 .wake
                 .wait_timeout(state, IDLE_CHECK)
                 .unwrap_or_else(|p| p.into_inner());
             state = guard;
+            state.sleeping -= 1;
             if waited.timed_out() && state.queue.is_empty() && !state.closing && !state.cancelled {
                 return Take::Idle;
             }

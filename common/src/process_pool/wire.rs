@@ -3,9 +3,10 @@
 //! The pool starts a worker with the name of a one-shot ipc-channel server (a Unix socket in a
 //! fresh directory only this user can enter) and a random token. The worker connects, and sends
 //! `Hello` with the token and a sender for its task channel. From then on the pool sends batches
-//! as raw byte frames ([`frame`]) and the worker answers each with `Done`, in order, on the
-//! connection it opened. Frames are raw bytes so a batch is built once and sent from a borrowed
-//! slice: a 64 MiB argument is not copied again for the trip, nor for a retry.
+//! as raw byte frames ([`frame`]), one or several to a message, and the worker answers each
+//! batch with `Done`, in order, on the connection it opened. Frames are raw bytes so a batch is
+//! built once and sent from a borrowed slice: a 64 MiB argument is not copied again for the
+//! trip, nor for a retry.
 
 use ipc_channel::ipc::IpcBytesSender;
 use serde::{Deserialize, Serialize};
@@ -22,17 +23,39 @@ pub(crate) struct Call {
     pub func: i64,
 }
 
-/// Builds a batch's frame: the call, then the postcard encoding of its `Vec<A>` items.
-pub(crate) fn frame<A: serde::Serialize>(call: Call, items: &[A]) -> postcard::Result<Vec<u8>> {
-    let mut frame = Vec::with_capacity(16 + 8 * items.len());
+/// Builds a batch's frame: its length (4 bytes), the call, then the postcard encoding of its
+/// `Vec<A>` items. The length comes first so that several frames can travel in one message
+/// (see [`records`]) while a single frame is already a whole message, sent without a copy.
+pub(crate) fn frame<A: serde::Serialize>(call: Call, items: &[A]) -> Result<Vec<u8>, String> {
+    let mut frame = Vec::with_capacity(20 + 8 * items.len());
+    frame.extend_from_slice(&[0; 4]);
     frame.extend_from_slice(&call.trampoline.to_le_bytes());
     frame.extend_from_slice(&call.func.to_le_bytes());
-    postcard::to_extend(&items, frame)
+    let mut frame = postcard::to_extend(&items, frame).map_err(|e| e.to_string())?;
+    let len = u32::try_from(frame.len() - 4).map_err(|_| "a batch of 4 GiB or more".to_string())?;
+    frame[..4].copy_from_slice(&len.to_le_bytes());
+    Ok(frame)
 }
 
-/// Splits a frame into its call and its encoded items; `None` if it is too short to hold a call.
-pub(crate) fn unframe(frame: &[u8]) -> Option<(Call, &[u8])> {
-    let (trampoline, rest) = frame.split_first_chunk::<8>()?;
+/// Splits a message into its frames' bodies (after each length); `None` if it is malformed.
+pub(crate) fn records(mut message: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut bodies = Vec::new();
+    while !message.is_empty() {
+        let (len, rest) = message.split_first_chunk::<4>()?;
+        let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
+        if rest.len() < len {
+            return None;
+        }
+        let (body, rest) = rest.split_at(len);
+        bodies.push(body);
+        message = rest;
+    }
+    Some(bodies)
+}
+
+/// Splits a frame's body into its call and its encoded items; `None` if too short for a call.
+pub(crate) fn unframe(body: &[u8]) -> Option<(Call, &[u8])> {
+    let (trampoline, rest) = body.split_first_chunk::<8>()?;
     let (func, input) = rest.split_first_chunk::<8>()?;
     Some((
         Call {
@@ -70,15 +93,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_frame_splits_back_into_call_and_items() {
-        let call = Call {
-            trampoline: -5,
-            func: 1 << 40,
-        };
-        let bytes = frame(call, &[7u32, 8]).unwrap();
-        let (back, input) = unframe(&bytes).unwrap();
-        assert_eq!((back.trampoline, back.func), (-5, 1 << 40));
+    fn frames_split_back_into_calls_and_items() {
+        let (a, b) = (
+            Call {
+                trampoline: -5,
+                func: 1 << 40,
+            },
+            Call {
+                trampoline: 3,
+                func: 4,
+            },
+        );
+        let one = frame(a, &[7u32, 8]).unwrap();
+        let two = frame(b, &["x".to_string()]).unwrap();
+        let message = [one.clone(), two].concat();
+        let bodies = records(&message).unwrap();
+        assert_eq!(bodies.len(), 2);
+        let (call, input) = unframe(bodies[0]).unwrap();
+        assert_eq!((call.trampoline, call.func), (-5, 1 << 40));
         assert_eq!(postcard::from_bytes::<Vec<u32>>(input).unwrap(), vec![7, 8]);
-        assert!(unframe(&bytes[..15]).is_none());
+        assert_eq!(
+            postcard::from_bytes::<Vec<String>>(unframe(bodies[1]).unwrap().1).unwrap(),
+            vec!["x"]
+        );
+        assert_eq!(
+            records(&one).unwrap().len(),
+            1,
+            "a single frame is a whole message"
+        );
+        assert!(
+            records(&message[..message.len() - 1]).is_none(),
+            "a cut message is refused"
+        );
+        assert!(unframe(&bodies[0][..15]).is_none());
     }
 }

@@ -1,7 +1,7 @@
 //! The worker process's side: connect, say hello, then run batches until the pool hangs up.
 
 use super::call;
-use super::wire::{unframe, FromWorker, ENV_SERVER, ENV_TOKEN};
+use super::wire::{records, unframe, FromWorker, ENV_SERVER, ENV_TOKEN};
 use ipc_channel::ipc::{self, IpcSender};
 
 /// If this process was started as a pool worker, runs the worker loop and exits; else returns.
@@ -43,19 +43,20 @@ fn serve(server: String, token: u64) -> Result<(), Box<dyn std::error::Error>> {
         tasks,
     })?;
     // recv fails when the pool drops its sender (shutdown) or its process dies: time to go.
-    while let Ok(frame) = from_pool.recv() {
-        let start = crate::sys::monotonic_nanos();
-        let Some((call, input)) = unframe(&frame) else {
-            return Err("a frame too short to hold a call".into());
-        };
-        match call::run(&call, input, &code) {
-            Ok(output) => {
-                let end = crate::sys::monotonic_nanos();
-                to_pool.send(FromWorker::Done { start, end, output })?;
-            }
-            Err(why) => {
-                to_pool.send(FromWorker::Refused(why.clone()))?;
-                return Err(why.into());
+    while let Ok(message) = from_pool.recv() {
+        let bodies = records(&message).ok_or("a malformed message from the pool")?;
+        for body in bodies {
+            let start = crate::sys::monotonic_nanos();
+            let (call, input) = unframe(body).ok_or("a frame too short to hold a call")?;
+            match call::run(&call, input, &code) {
+                Ok(output) => {
+                    let end = crate::sys::monotonic_nanos();
+                    to_pool.send(FromWorker::Done { start, end, output })?;
+                }
+                Err(why) => {
+                    to_pool.send(FromWorker::Refused(why.clone()))?;
+                    return Err(why.into());
+                }
             }
         }
     }
