@@ -25,9 +25,13 @@ fn median(runs: usize, mut f: impl FnMut()) -> Duration {
 /// One line of the report: our time, the peer's, the ratio, and whether the target holds.
 fn report(what: &str, ours: Duration, peer_name: &str, peer: Duration, target: f64) {
     let ratio = ours.as_secs_f64() / peer.as_secs_f64();
-    let verdict = if ratio <= target { "met" } else { "MISSED" };
+    let verdict = match target {
+        t if t.is_infinite() => "(for reference, no target)".to_string(),
+        t if ratio <= t => format!("target <= {t}x  met"),
+        t => format!("target <= {t}x  MISSED"),
+    };
     println!(
-        "{what:<44} ours {:>12}  {peer_name:<26} {:>12}  ratio {ratio:>6.2}x  target <= {target}x  {verdict}",
+        "{what:<44} ours {:>12}  {peer_name:<26} {:>12}  ratio {ratio:>6.2}x  {verdict}",
         millis(ours),
         millis(peer)
     );

@@ -51,7 +51,7 @@ enum Scenario {
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=256))]
         workers: u16,
         /// The limits of kinds A, B and C: three numbers (`--limits 4 2 1` or `--limits 4,2,1`).
-        #[arg(long, num_args = 3, value_delimiter = ',', default_values_t = [4, 2, 1], value_parser = clap::value_parser!(u16).range(1..=64))]
+        #[arg(long, num_args = 1..=3, value_delimiter = ',', default_values_t = [4, 2, 1], value_parser = clap::value_parser!(u16).range(1..=64))]
         limits: Vec<u16>,
         /// Milliseconds of work per worker.
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=100))]

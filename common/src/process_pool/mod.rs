@@ -364,7 +364,15 @@ impl Worker {
             .map_err(|e| spawn_error("one-shot server", &e))?;
         // The server's socket lives in a fresh directory under the temp dir until `accept`
         // returns; if an interrupt ends the program meanwhile, the cleanup removes it.
-        let _socket_dir = Path::new(&name).parent().map(PathGuard::new);
+        let socket_dir = Path::new(&name).parent();
+        let _socket_dir = socket_dir.map(PathGuard::new);
+        // Only this user may enter the directory, whatever the umask: nobody else can reach
+        // the socket, let alone connect to it before our worker does.
+        if let Some(dir) = socket_dir {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| spawn_error("securing the socket's directory", &e))?;
+        }
         let token = random_token();
         let mut cmd = self_command();
         cmd.env(ENV_SERVER, &name)
