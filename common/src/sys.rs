@@ -1,6 +1,6 @@
 //! The few Linux calls std does not offer, each behind a small safe function.
 //!
-//! Every `unsafe` block of `common` lives here or in [`crate::process_pool::call`], so a reader
+//! Every `unsafe` block of `common` lives here or in `src/process_pool/call.rs`, so a reader
 //! can audit them in one sitting.
 
 use std::io;

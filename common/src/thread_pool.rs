@@ -2,7 +2,7 @@
 //!
 //! Each worker loops on `recv()` from a shared multi-consumer channel and runs the boxed job it
 //! gets. Nothing is copied: a batch's items move into the job as they are. A task that panics is
-//! caught ([`crate::panics`]) and its thread goes on with the next job.
+//! caught (`src/panics.rs`) and its thread goes on with the next job.
 //!
 //! What a thread pool cannot do: stop a task that is running. Threads share one address space
 //! and may hold locks, so there is no safe way to kill one from outside. [`ThreadPool::terminate`]
@@ -246,7 +246,7 @@ impl Pool for ThreadPool {
         self.enqueue(job);
     }
 
-    /// One allocation per task instead of the generic path's four (see [`SingleTask`]).
+    /// One allocation per task instead of the generic path's four (see `SingleTask`).
     fn submit<A: Task, R: Task>(&self, f: fn(A) -> R, arg: A) -> TaskHandle<R> {
         let task = Arc::new(SingleTask {
             f,

@@ -5,7 +5,7 @@
 //! released at once through a gate, so without a semaphore nearly a third of them are inside
 //! their kind together. With one semaphore per kind (limit permits each), a worker waits for a
 //! permit before it enters and the count can never pass the limit. Threads use this crate's
-//! [`Semaphore`](crate::semaphore::Semaphore); processes use POSIX named semaphores, and since
+//! [`Semaphore`]; processes use POSIX named semaphores, and since
 //! they share no counter, each child reports when it entered and left (on the one monotonic
 //! clock all processes read) and the parent replays those times to find the most inside at once.
 

@@ -6,7 +6,7 @@
 //!   first line of `main`, notices that it was started as a worker and serves the pool instead
 //!   of running the program. This is Rust's analogue of Python's `if __name__ == "__main__":`.
 //! - A task `fn(A) -> R` travels as two code addresses made relative to the executable
-//!   ([`call`] explains why that is sound); its arguments and results travel as bytes (postcard).
+//!   (`src/process_pool/call.rs` explains why that is sound); its arguments and results travel as bytes (postcard).
 //! - Each worker has a *supervisor* thread in the pool's process. It takes batches from the
 //!   pool's queue, sends them over ipc-channel, and reads the answers, which come back in order.
 //!   Because answers are in order, when a worker dies the supervisor knows exactly which batch
