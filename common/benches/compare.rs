@@ -22,6 +22,24 @@ fn median(runs: usize, mut f: impl FnMut()) -> Duration {
     times[runs / 2]
 }
 
+/// The median of `runs` timings of the part of each run that `run` passes to its timer.
+fn median_of(
+    runs: usize,
+    mut run: impl FnMut(&mut dyn FnMut(&mut dyn FnMut() -> Vec<u64>) -> Vec<u64>),
+) -> Duration {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        run(&mut |work| {
+            let start = Instant::now();
+            let out = work();
+            times.push(start.elapsed());
+            out
+        });
+    }
+    times.sort();
+    times[runs / 2]
+}
+
 /// One line of the report: our time, the peer's, the ratio, and whether the target holds.
 fn report(what: &str, ours: Duration, peer_name: &str, peer: Duration, target: f64) {
     let ratio = ours.as_secs_f64() / peer.as_secs_f64();
@@ -51,9 +69,24 @@ fn spin(seed: u64) -> u64 {
     acc
 }
 
+/// The other end of the process ping-pong: echoes each line of stdin back on stdout.
+fn echo() {
+    use std::io::{BufRead, Write};
+    let mut out = std::io::stdout().lock();
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { return };
+        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+            return;
+        }
+    }
+}
+
 fn main() {
     common::init();
     procspawn::init();
+    if std::env::var_os("COMPARE_ECHO").is_some() {
+        return echo();
+    }
     let runs: usize = std::env::var("BENCH_RUNS")
         .ok()
         .and_then(|r| r.parse().ok())
@@ -71,14 +104,28 @@ fn main() {
         .build()
         .unwrap();
     let expected: Vec<u64> = items.iter().map(|&x| trivial(x)).collect();
-    let ours = median(runs, || {
-        assert_eq!(
-            threads.map(trivial, items.clone()).unwrap().len(),
-            items.len()
-        )
+    // Only the map is timed: each run's copy of the input is made before its clock starts.
+    let ours = median_of(runs, |timed| {
+        let mut input = Some(items.clone());
+        let out = timed(&mut || {
+            threads
+                .map(trivial, input.take().expect("timed once"))
+                .unwrap()
+        });
+        assert_eq!(out, expected);
     });
-    let peer = median(runs, || {
-        let out: Vec<u64> = rayon.install(|| items.clone().into_par_iter().map(trivial).collect());
+    let peer = median_of(runs, |timed| {
+        let mut input = Some(items.clone());
+        let out: Vec<u64> = timed(&mut || {
+            rayon.install(|| {
+                input
+                    .take()
+                    .expect("timed once")
+                    .into_par_iter()
+                    .map(trivial)
+                    .collect()
+            })
+        });
         assert_eq!(out, expected);
     });
     report(
@@ -221,37 +268,102 @@ fn main() {
     );
 
     // --- one task's round trip -----------------------------------------------------------------
-    let floor = median(runs, || {
+    // Two ways: hot (round after round, so nobody has gone to sleep) and cold (a 1 ms pause
+    // before each round, so every thread and worker is asleep and must be woken, which is what
+    // a real wake-up costs). Only the round itself is timed.
+    let rounds = 300;
+    let pause = |cold: bool| {
+        if cold {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    };
+    let ping_pong = |cold: bool| {
         let (to_peer, peer_in) = crossbeam_channel::bounded::<u64>(1);
         let (to_us, from_peer) = crossbeam_channel::bounded::<u64>(1);
         let peer = std::thread::spawn(move || peer_in.iter().for_each(|x| to_us.send(x).unwrap()));
-        for i in 0..1000 {
-            to_peer.send(i).unwrap();
-            from_peer.recv().unwrap();
-        }
+        let mut times: Vec<Duration> = (0..rounds)
+            .map(|i| {
+                pause(cold);
+                let start = Instant::now();
+                to_peer.send(i).unwrap();
+                from_peer.recv().unwrap();
+                start.elapsed()
+            })
+            .collect();
         drop(to_peer);
         peer.join().unwrap();
-    }) / 1000;
-    let thread_trip = median(runs, || {
-        (0..1000).for_each(|i| assert_eq!(threads.submit(trivial, i).wait(), Ok(trivial(i))))
-    }) / 1000;
-    let process_trip = median(runs, || {
-        (0..1000).for_each(|i| assert_eq!(processes.submit(trivial, i).wait(), Ok(trivial(i))))
-    }) / 1000;
-    report(
-        "round trip: ThreadPool submit + wait",
-        thread_trip,
-        "thread ping-pong (channel)",
-        floor,
-        1.2,
-    );
-    report(
-        "round trip: ProcessPool submit + wait",
-        process_trip,
-        "thread ping-pong (channel)",
-        floor,
-        1.2,
-    );
+        times.sort();
+        times[times.len() / 2]
+    };
+    fn trip<P: Pool>(pool: &P, cold: bool, rounds: u64) -> Duration {
+        let mut times: Vec<Duration> = (0..rounds)
+            .map(|i| {
+                if cold {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let start = Instant::now();
+                assert_eq!(pool.submit(trivial, i).wait(), Ok(trivial(i)));
+                start.elapsed()
+            })
+            .collect();
+        times.sort();
+        times[times.len() / 2]
+    }
+    // The floor for a process: a line to a child process over a pipe and back.
+    let process_ping_pong = |cold: bool| {
+        use std::io::{BufRead, BufReader, Write};
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .env("COMPARE_ECHO", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut to_child = child.stdin.take().unwrap();
+        let mut from_child = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        let mut times: Vec<Duration> = (0..rounds)
+            .map(|i| {
+                pause(cold);
+                let start = Instant::now();
+                writeln!(to_child, "{i}").unwrap();
+                line.clear();
+                from_child.read_line(&mut line).unwrap();
+                start.elapsed()
+            })
+            .collect();
+        drop(to_child);
+        child.wait().unwrap();
+        times.sort();
+        times[times.len() / 2]
+    };
+    for (cold, how) in [(false, "hot"), (true, "cold")] {
+        let (thread_floor, process_floor) = (ping_pong(cold), process_ping_pong(cold));
+        let thread_peer = format!("thread ping-pong, {how}");
+        let ours = trip(&threads, cold, rounds);
+        report(
+            &format!("round trip, {how}: ThreadPool"),
+            ours,
+            &thread_peer,
+            thread_floor,
+            1.2,
+        );
+        let ours = trip(&processes, cold, rounds);
+        report(
+            &format!("round trip, {how}: ProcessPool"),
+            ours,
+            &thread_peer,
+            thread_floor,
+            1.2,
+        );
+        let process_peer = format!("process ping-pong, {how}");
+        report(
+            &format!("round trip, {how}: ProcessPool"),
+            ours,
+            &process_peer,
+            process_floor,
+            f64::INFINITY,
+        );
+    }
 
     // --- CPU-bound speed-up --------------------------------------------------------------------
     let seeds: Vec<u64> = (0..64).collect();

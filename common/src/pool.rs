@@ -464,20 +464,21 @@ pub trait Pool {
 fn send_batches<P: Pool + ?Sized, A: Task, R: Task>(
     pool: &P,
     f: fn(A) -> R,
-    items: Vec<A>,
+    mut items: Vec<A>,
     size: usize,
 ) -> Receiver<BatchResult<R>> {
     let (sink, results) = crossbeam_channel::unbounded();
-    let mut items = items.into_iter();
-    let mut first = 0;
-    loop {
-        let batch: Vec<A> = items.by_ref().take(size).collect();
-        if batch.is_empty() {
-            break;
-        }
-        let len = batch.len();
+    // Cut from the back with `split_off`, which moves each tail with one memcpy; the first
+    // batch keeps the caller's own buffer. (Taking items one by one cost a third of `map`.)
+    let mut tails = Vec::new();
+    for first in (size..items.len()).step_by(size).rev() {
+        tails.push((first, items.split_off(first)));
+    }
+    if !items.is_empty() {
+        tails.push((0, items));
+    }
+    for (first, batch) in tails.into_iter().rev() {
         pool.dispatch(f, first, batch, Sink(SinkTo::Channel(sink.clone())));
-        first += len;
     }
     results
 }
