@@ -67,9 +67,13 @@ pub use thread_pool::{ThreadPool, ThreadPoolBuilder};
 ///   here: `init` never returns in a worker. This is Rust's analogue of Python's
 ///   `if __name__ == "__main__":` guard, which keeps a spawned worker from running the program.
 /// - Otherwise it installs the interrupt handler of [`cleanup`], so that Ctrl-C kills and reaps
-///   registered child processes and removes registered files before the program exits.
+///   registered child processes and removes registered files before the program exits, and
+///   removes the socket directories of earlier runs that were killed mid-handshake
+///   ([`cleanup::sweep_stale_sockets`]).
 pub fn init() {
     child::die_with_parent_if_child();
     process_pool::worker::run_if_worker();
     cleanup::install_interrupt_handler();
+    // What an earlier run killed by SIGKILL mid-handshake left behind (see the function).
+    cleanup::sweep_stale_sockets(&std::env::temp_dir(), std::time::Duration::from_secs(10));
 }
