@@ -144,9 +144,13 @@ pub fn sweep_stale(dir: &Path, prefix: &str) -> Vec<PathBuf> {
         let Ok(owner) = digits.parse::<u32>() else {
             continue;
         };
+        let path = entry.path();
         if !crate::sys::is_alive(owner) {
-            remove(&entry.path());
-            removed.push(entry.path());
+            remove(&path);
+            // Report only what is really gone (another user's file in a sticky directory is not).
+            if std::fs::symlink_metadata(&path).is_err() {
+                removed.push(path);
+            }
         }
     }
     removed.sort();

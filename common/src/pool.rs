@@ -309,6 +309,64 @@ pub struct Span {
     pub end: Duration,
 }
 
+/// The spans a pool records when built with `record_timeline(true)`: what [`Pool::timeline`]
+/// returns. Both pools keep one.
+#[derive(Debug)]
+pub(crate) struct Timeline {
+    /// Monotonic clock reading (ns) at the pool's creation; spans count from here.
+    epoch: u64,
+    spans: Option<Mutex<Vec<Span>>>,
+}
+
+impl Timeline {
+    pub(crate) fn new(recording: bool) -> Timeline {
+        Timeline {
+            epoch: crate::sys::monotonic_nanos(),
+            spans: recording.then(|| Mutex::new(Vec::new())),
+        }
+    }
+
+    pub(crate) fn is_recording(&self) -> bool {
+        self.spans.is_some()
+    }
+
+    /// Records one batch; `start` and `end` are monotonic clock readings (ns).
+    pub(crate) fn record(
+        &self,
+        worker: usize,
+        pid: u32,
+        first: usize,
+        len: usize,
+        start: u64,
+        end: u64,
+    ) {
+        if let Some(spans) = &self.spans {
+            let (start, end) = (
+                crate::sys::nanos_between(self.epoch, start),
+                crate::sys::nanos_between(self.epoch, end),
+            );
+            let span = Span {
+                worker,
+                pid,
+                first,
+                len,
+                start,
+                end,
+            };
+            // Pushing a span cannot panic halfway, so a poisoned lock still holds whole spans.
+            spans.lock().unwrap_or_else(|p| p.into_inner()).push(span);
+        }
+    }
+
+    /// The spans so far (none if the pool does not record).
+    pub(crate) fn spans(&self) -> Vec<Span> {
+        self.spans
+            .as_ref()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .unwrap_or_default()
+    }
+}
+
 /// A pool of workers that run plain functions on serde values.
 ///
 /// Generic code over `P: Pool` runs unchanged on a [`crate::ThreadPool`] and on a

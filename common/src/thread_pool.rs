@@ -10,7 +10,7 @@
 //! background. A [`crate::ProcessPool`] can kill its workers, because the kernel cleans up after
 //! a process.
 
-use crate::pool::{BatchResult, HasSlot, Pool, Sink, Slot, Span, Task, TaskHandle};
+use crate::pool::{BatchResult, HasSlot, Pool, Sink, Slot, Span, Task, TaskHandle, Timeline};
 use crate::{panics, sys, Error};
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -64,10 +64,8 @@ impl<A: Task, R: Task> HasSlot<R> for SingleTask<A, R> {
 struct Shared {
     /// Set by `terminate`: jobs that have not started are answered with `Error::Cancelled`.
     cancelled: AtomicBool,
-    /// `Some` when the pool records its timeline.
-    spans: Option<Mutex<Vec<Span>>>,
-    /// Monotonic clock reading (ns) at the pool's creation; spans count from here.
-    epoch: u64,
+    /// The batches run so far, if the pool records its timeline.
+    timeline: Timeline,
 }
 
 /// The context a job runs in: which worker, and the pool's shared state.
@@ -120,8 +118,7 @@ impl ThreadPoolBuilder {
         panics::install_hook();
         let shared = Arc::new(Shared {
             cancelled: AtomicBool::new(false),
-            spans: self.record_timeline.then(|| Mutex::new(Vec::new())),
-            epoch: sys::monotonic_nanos(),
+            timeline: Timeline::new(self.record_timeline),
         });
         let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
         let mut threads = Vec::with_capacity(self.workers);
@@ -157,17 +154,11 @@ impl Worker {
 
     /// Records a span that started at `start` and ends now, if the pool keeps a timeline.
     fn record(&self, first: usize, len: usize, start: u64) {
-        if let Some(spans) = &self.shared.spans {
+        let timeline = &self.shared.timeline;
+        // Read the clock only when it will be used: this runs once per task.
+        if timeline.is_recording() {
             let end = sys::monotonic_nanos();
-            let span = Span {
-                worker: self.index,
-                pid: std::process::id(),
-                first,
-                len,
-                start: sys::nanos_between(self.shared.epoch, start),
-                end: sys::nanos_between(self.shared.epoch, end),
-            };
-            spans.lock().unwrap_or_else(|p| p.into_inner()).push(span);
+            timeline.record(self.index, std::process::id(), first, len, start, end);
         }
     }
 }
@@ -258,11 +249,7 @@ impl Pool for ThreadPool {
     }
 
     fn timeline(&self) -> Vec<Span> {
-        self.shared
-            .spans
-            .as_ref()
-            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone())
-            .unwrap_or_default()
+        self.shared.timeline.spans()
     }
 }
 

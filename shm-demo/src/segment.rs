@@ -20,7 +20,7 @@ use common::cleanup::PathGuard;
 use shared_memory::{Shmem, ShmemConf};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -193,11 +193,6 @@ pub fn owner_of(file_name: &str) -> Option<u32> {
     pid.parse().ok()
 }
 
-/// Whether process `pid` exists and has not ended (a zombie has ended).
-fn alive(pid: u32) -> bool {
-    common::testing::is_running(pid)
-}
-
 /// This demo's segments in `/dev/shm`, sorted: (file name, owner pid, size, mode).
 pub fn list() -> Vec<(String, u32, u64, u32)> {
     let mut found: Vec<_> = common::testing::shm_entries(PREFIX)
@@ -223,7 +218,7 @@ pub fn print_list(out: &mut impl Write, when: &str) -> std::io::Result<usize> {
         writeln!(out, "   /dev/shm {when}: no {PREFIX}* segments")?;
     }
     for (name, owner, len, mode) in &found {
-        let state = if alive(*owner) {
+        let state = if common::sys::is_alive(*owner) {
             "owner alive"
         } else {
             "owner gone"
@@ -240,30 +235,26 @@ pub fn print_list(out: &mut impl Write, when: &str) -> std::io::Result<usize> {
 ///
 /// Only our user's files can be removed (`/dev/shm` is sticky), and a live owner's segment is
 /// never touched, so parallel runs of the demo cannot disturb each other. A reused pid makes a
-/// stale segment look alive; it is then left for a later sweep, never removed wrongly.
+/// stale segment look alive; it is then left for a later sweep, never removed wrongly. The sweep
+/// itself is `common::cleanup::sweep_stale`; this names what it removed.
 ///
 /// # Errors
-/// Only the writer's errors; a name that cannot be removed is reported and skipped.
+/// Only the writer's errors.
 pub fn remove_stale(out: &mut impl Write) -> std::io::Result<usize> {
-    let mut removed = 0;
-    for (name, owner, _, _) in list() {
-        if alive(owner) {
-            continue;
-        }
-        match std::fs::remove_file(dev_shm_path(&name)) {
-            Ok(()) => {
-                removed += 1;
-                writeln!(
-                    out,
-                    "removed stale segment /dev/shm/{name} (owner pid {owner} is gone)"
-                )?;
-            }
-            // Another run may have swept it a moment ago: gone is what we want.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => writeln!(out, "could not remove stale segment /dev/shm/{name}: {e}")?,
-        }
+    let removed = common::cleanup::sweep_stale(Path::new("/dev/shm"), PREFIX);
+    for path in &removed {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        let owner = owner_of(&name).map_or_else(|| "?".to_string(), |pid| pid.to_string());
+        writeln!(
+            out,
+            "removed stale segment {} (owner pid {owner} is gone)",
+            path.display()
+        )?;
     }
-    Ok(removed)
+    Ok(removed.len())
 }
 
 #[cfg(test)]

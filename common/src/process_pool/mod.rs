@@ -28,7 +28,7 @@ pub(crate) mod worker;
 
 use crate::child::{self_command, Child};
 use crate::cleanup::PathGuard;
-use crate::pool::{BatchResult, Pool, Results, Sink, Span, Task};
+use crate::pool::{BatchResult, Pool, Results, Sink, Span, Task, Timeline};
 use crate::{sys, Error};
 use ipc_channel::ipc::{IpcBytesSender, IpcOneShotServer, IpcReceiver, IpcSender};
 use std::collections::VecDeque;
@@ -93,8 +93,7 @@ struct State {
 struct Shared {
     state: Mutex<State>,
     wake: Condvar,
-    spans: Option<Mutex<Vec<Span>>>,
-    epoch: u64,
+    timeline: Timeline,
     pids: Mutex<Vec<Option<u32>>>,
     handshake_timeout: Duration,
     env: Vec<(OsString, OsString)>,
@@ -177,8 +176,7 @@ impl ProcessPoolBuilder {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             wake: Condvar::new(),
-            spans: self.record_timeline.then(|| Mutex::new(Vec::new())),
-            epoch: sys::monotonic_nanos(),
+            timeline: Timeline::new(self.record_timeline),
             pids: Mutex::new(vec![None; self.workers]),
             handshake_timeout: self.handshake_timeout,
             env: self.env,
@@ -339,11 +337,7 @@ impl Pool for ProcessPool {
     }
 
     fn timeline(&self) -> Vec<Span> {
-        self.shared
-            .spans
-            .as_ref()
-            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone())
-            .unwrap_or_default()
+        self.shared.timeline.spans()
     }
 }
 
@@ -516,59 +510,50 @@ impl Supervisor {
 
     fn run(&mut self, mut worker: Worker) {
         loop {
-            match self.take() {
-                Take::Jobs(jobs) if jobs.is_empty() => {}
-                Take::Jobs(jobs) => {
-                    if worker.send(&jobs).is_ok() {
-                        self.in_flight.extend(jobs);
-                    } else {
-                        // Never delivered, so not to blame: back to the queue. The worker's
-                        // death is handled below.
-                        self.requeue(jobs);
-                    }
-                }
-                Take::Idle => {
-                    if !matches!(worker.child.try_wait(), Ok(None)) {
-                        match self.replace(worker) {
-                            Some(w) => worker = w,
-                            None => return,
-                        }
-                    }
-                    continue;
-                }
+            let alive = match self.take() {
                 Take::Stop => return self.stop(worker),
                 Take::Cancel => return self.cancel(worker),
-            }
-            if self.in_flight.is_empty() {
-                // Every send failed: the worker is gone.
+                // Nothing to do for a while: check that the worker still lives.
+                Take::Idle => matches!(worker.child.try_wait(), Ok(None)),
+                Take::Jobs(jobs) => {
+                    if !jobs.is_empty() {
+                        if worker.send(&jobs).is_ok() {
+                            self.in_flight.extend(jobs);
+                        } else {
+                            // Never delivered, so not to blame: back to the queue. The
+                            // worker's death shows below.
+                            self.requeue(jobs);
+                        }
+                    }
+                    // Nothing in flight means every send failed: the worker is gone.
+                    !self.in_flight.is_empty() && self.receive(&worker)
+                }
+            };
+            if !alive {
                 match self.replace(worker) {
                     Some(w) => worker = w,
                     None => return,
                 }
-                continue;
             }
-            match worker.answers.recv() {
-                Ok(FromWorker::Done { start, end, output }) => {
-                    self.finish_front(&worker, start, end, output)
-                }
-                Ok(FromWorker::Refused(why)) => {
-                    // Cannot happen with a worker of our own executable; treat it as a death.
-                    eprintln!(
-                        "common: worker {} refused a batch: {why}",
-                        worker.child.pid()
-                    );
-                    match self.replace(worker) {
-                        Some(w) => worker = w,
-                        None => return,
-                    }
-                }
-                Ok(FromWorker::Hello { .. } | FromWorker::Unblock) | Err(_) => {
-                    match self.replace(worker) {
-                        Some(w) => worker = w,
-                        None => return,
-                    }
-                }
+        }
+    }
+
+    /// Waits for the worker's next answer and delivers it; `false` if the worker is dead.
+    fn receive(&mut self, worker: &Worker) -> bool {
+        match worker.answers.recv() {
+            Ok(FromWorker::Done { start, end, output }) => {
+                self.finish_front(worker, start, end, output);
+                true
             }
+            Ok(FromWorker::Refused(why)) => {
+                // Cannot happen with a worker of our own executable; treat it as a death.
+                eprintln!(
+                    "common: worker {} refused a batch: {why}",
+                    worker.child.pid()
+                );
+                false
+            }
+            Ok(FromWorker::Hello { .. } | FromWorker::Unblock) | Err(_) => false,
         }
     }
 
@@ -578,22 +563,11 @@ impl Supervisor {
         let Some(job) = self.in_flight.pop_front() else {
             return;
         };
-        let (start, end) = (
-            sys::nanos_between(self.shared.epoch, start),
-            sys::nanos_between(self.shared.epoch, end),
-        );
-        self.short_tasks = end.saturating_sub(start) < SHORT_TASK;
-        if let Some(spans) = &self.shared.spans {
-            let span = Span {
-                worker: self.slot,
-                pid: worker.child.pid(),
-                first: job.first,
-                len: job.len,
-                start,
-                end,
-            };
-            spans.lock().unwrap_or_else(|p| p.into_inner()).push(span);
-        }
+        self.short_tasks = sys::nanos_between(start, end) < SHORT_TASK;
+        let pid = worker.child.pid();
+        self.shared
+            .timeline
+            .record(self.slot, pid, job.first, job.len, start, end);
         (job.done)(Answer::Output(output));
     }
 
