@@ -51,6 +51,57 @@ pub fn millis(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
 
+/// A duration with three significant figures and a unit that fits: `840 µs`, `3.21 ms`, `25.9 s`.
+///
+/// This is the one timing format of the workspace: a student comparing two lines never has to
+/// convert units in their head, and no line pretends to a precision the clock does not have.
+///
+/// ```
+/// use std::time::Duration;
+/// use common::narrate::duration;
+/// assert_eq!(duration(Duration::from_nanos(840)), "840 ns");
+/// assert_eq!(duration(Duration::from_micros(840)), "840 µs");
+/// assert_eq!(duration(Duration::from_micros(3_214)), "3.21 ms");
+/// assert_eq!(duration(Duration::from_micros(12_345)), "12.3 ms");
+/// assert_eq!(duration(Duration::from_millis(25_902)), "25.9 s");
+/// assert_eq!(duration(Duration::from_secs(1_234)), "1234 s");
+/// ```
+pub fn duration(d: Duration) -> String {
+    const UNITS: [&str; 4] = ["ns", "µs", "ms", "s"];
+    // Three significant figures: 1.23, 12.3, 123 (and 1234 for long runs in seconds).
+    let decimals = |v: f64| -> usize {
+        match v {
+            v if v < 10.0 => 2,
+            v if v < 100.0 => 1,
+            _ => 0,
+        }
+    };
+    let mut value = d.as_secs_f64() * 1e9;
+    let mut unit = 0;
+    loop {
+        // Rounding decides the digits, so 999.6 µs moves up to "1.00 ms", not "1000 µs".
+        let p = 10f64.powi(decimals(value) as i32);
+        let rounded = (value * p).round() / p;
+        if rounded < 1000.0 || unit == UNITS.len() - 1 {
+            return format!("{:.*} {}", decimals(rounded), rounded, UNITS[unit]);
+        }
+        value /= 1000.0;
+        unit += 1;
+    }
+}
+
+/// `n` and the right form of a noun: `1 retry`, `2 retries`, `0 lines`.
+///
+/// ```
+/// use common::narrate::plural;
+/// assert_eq!(plural(1, "retry", "retries"), "1 retry");
+/// assert_eq!(plural(2, "retry", "retries"), "2 retries");
+/// assert_eq!(plural(0, "line", "lines"), "0 lines");
+/// ```
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// How many times faster `new` is than `baseline`: `1.93x`.
 ///
 /// ```
