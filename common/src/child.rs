@@ -44,6 +44,14 @@ pub(crate) fn die_with_parent_if_child() {
     };
     // Our own children are not children of our parent.
     std::env::remove_var(ENV_PARENT);
+    // Started from /proc/self/exe, the kernel calls us `exe`; take the program's own name.
+    if let Some(name) = std::env::args_os().next() {
+        let name = std::path::Path::new(&name)
+            .file_name()
+            .unwrap_or(&name)
+            .to_os_string();
+        crate::sys::set_process_name(&name.to_string_lossy());
+    }
     // If the parent died before this line, PDEATHSIG will never come: getppid tells, since an
     // orphan is adopted by another process.
     if crate::sys::die_with_parent().is_err() || crate::sys::parent_pid() != parent {
@@ -56,6 +64,8 @@ pub(crate) fn die_with_parent_if_child() {
 pub struct Child {
     inner: std::process::Child,
     status: Option<ExitStatus>,
+    /// The child leads a process group of its own; its end takes the whole group with it.
+    group: bool,
 }
 
 impl Child {
@@ -69,7 +79,24 @@ impl Child {
         Ok(Child {
             inner,
             status: None,
+            group: false,
         })
+    }
+
+    /// Starts `cmd` as the leader of a new process group, and registers it like [`Child::spawn`].
+    ///
+    /// When the child ends, or is killed, every process left in its group is killed too: a
+    /// process that the child forked (without exec) cannot outlive it. A pool worker is started
+    /// so, because a task may fork. (The group also keeps a terminal's Ctrl-C from reaching the
+    /// child directly: its parent decides, through [`crate::cleanup`].)
+    ///
+    /// # Errors
+    /// The spawn error.
+    pub fn spawn_group(cmd: &mut Command) -> io::Result<Child> {
+        std::os::unix::process::CommandExt::process_group(cmd, 0);
+        let mut child = Child::spawn(cmd)?;
+        child.group = true;
+        Ok(child)
     }
 
     /// The child's process id.
@@ -88,6 +115,14 @@ impl Child {
     /// The `waitpid` error.
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         if self.status.is_none() {
+            if self.group {
+                // Kill what is left of the group while the leader is an unreaped zombie, so its
+                // pid, which is the group's id, cannot have been reused by someone else.
+                if !crate::sys::has_exited(self.pid())? {
+                    return Ok(None);
+                }
+                let _ = crate::sys::kill_group(self.pid());
+            }
             self.status = self.inner.try_wait()?;
             if self.status.is_some() {
                 crate::cleanup::untrack_child(self.pid());
@@ -126,7 +161,11 @@ impl Child {
         if let Some(status) = self.try_wait()? {
             return Ok(status);
         }
-        // The child may exit between try_wait and kill; kill then fails harmlessly.
+        // The child may exit between try_wait and kill; kill then fails harmlessly. It is not
+        // reaped yet, so its pid still names its group.
+        if self.group {
+            let _ = crate::sys::kill_group(self.pid());
+        }
         let _ = self.inner.kill();
         let status = self.inner.wait()?;
         self.status = Some(status);

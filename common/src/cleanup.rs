@@ -157,57 +157,6 @@ pub fn sweep_stale(dir: &Path, prefix: &str) -> Vec<PathBuf> {
     removed
 }
 
-/// Removes what ipc-channel's one-shot servers leave in `dir` (the temporary directory) when
-/// their process is SIGKILLed during a handshake: a directory `.tmpXXXXXX` holding one Unix
-/// socket named `socket`. Its name is random, so no owner can be read from it; but a socket that
-/// some process still listens on is listed in `/proc/net/unix`, and one that is not is dead. Only
-/// this user's directories, older than `min_age`, with nothing else in them are removed.
-/// [`crate::init`] calls this, so the next run of any program of this workspace sweeps them.
-pub fn sweep_stale_sockets(dir: &Path, min_age: Duration) -> Vec<PathBuf> {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let listening: std::collections::HashSet<String> = std::fs::read_to_string("/proc/net/unix")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| line.split_whitespace().nth(7).map(str::to_string))
-        .collect();
-    // The owner of /proc/self is this process's effective user.
-    let Ok(me) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
-        return Vec::new();
-    };
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut removed = Vec::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let is_candidate = entry.file_name().to_string_lossy().starts_with(".tmp")
-            && entry.metadata().is_ok_and(|m| m.is_dir() && m.uid() == me);
-        if !is_candidate {
-            continue;
-        }
-        let Ok(inside) = std::fs::read_dir(&path) else {
-            continue;
-        };
-        let inside: Vec<_> = inside.flatten().collect();
-        let [only] = inside.as_slice() else { continue };
-        let socket = only.path();
-        let dead_socket = only.file_name() == "socket"
-            && only.file_type().is_ok_and(|t| t.is_socket())
-            && !listening.contains(socket.to_string_lossy().as_ref())
-            && only
-                .metadata()
-                .ok()
-                .and_then(|m| m.modified().ok())
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age >= min_age);
-        if dead_socket {
-            remove(&path);
-            removed.push(path);
-        }
-    }
-    removed
-}
-
 /// A thread registered something after the interrupt handler took its lists: the program is
 /// ending. Whatever it registered was undone on the spot; the thread must not go on to create
 /// more (a file it registered before creating it, a socket, a child), so it waits here for the
@@ -233,6 +182,9 @@ fn run_now() {
         )
     };
     for &pid in &children {
+        // A pool worker leads its own process group (see `Child::spawn_group`); for any other
+        // child there is no such group and this fails harmlessly.
+        let _ = crate::sys::kill_group(pid);
         let _ = crate::sys::send_signal(pid, libc::SIGKILL);
     }
     let deadline = Instant::now() + Duration::from_secs(1);
@@ -275,24 +227,4 @@ pub(crate) fn install_interrupt_handler() {
         // If the thread cannot start, the default action still applies (see above).
         drop(spawned);
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_dead_socket_directory_is_swept_and_a_live_one_kept() {
-        let base = std::env::temp_dir().join(format!("sweep-sockets-{}", std::process::id()));
-        let (dead, live) = (base.join(".tmpDEAD01"), base.join(".tmpLIVE01"));
-        std::fs::create_dir_all(&dead).unwrap();
-        std::fs::create_dir_all(&live).unwrap();
-        // Bound, then closed: the file stays, nobody listens on it any more.
-        drop(std::os::unix::net::UnixListener::bind(dead.join("socket")).unwrap());
-        let _listening = std::os::unix::net::UnixListener::bind(live.join("socket")).unwrap();
-        let removed = sweep_stale_sockets(&base, Duration::ZERO);
-        assert_eq!(removed, vec![dead.clone()]);
-        assert!(!dead.exists() && live.join("socket").exists());
-        std::fs::remove_dir_all(&base).unwrap();
-    }
 }

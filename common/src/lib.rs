@@ -67,13 +67,27 @@ pub use thread_pool::{ThreadPool, ThreadPoolBuilder};
 ///   here: `init` never returns in a worker. This is Rust's analogue of Python's
 ///   `if __name__ == "__main__":` guard, which keeps a spawned worker from running the program.
 /// - Otherwise it installs the interrupt handler of [`cleanup`], so that Ctrl-C kills and reaps
-///   registered child processes and removes registered files before the program exits, and
-///   removes the socket directories of earlier runs that were killed mid-handshake
-///   ([`cleanup::sweep_stale_sockets`]).
+///   registered child processes and removes registered files before the program exits.
+///
+/// It costs a few microseconds: it reads two environment variables and starts one thread; it
+/// never scans or removes files.
+///
+/// Forgetting it is an error, not a fork storm: [`ProcessPool::new`] then fails at once with a
+/// message naming `common::init()`. It must run on the main thread, first: a worker started
+/// from a libtest `#[test]` would otherwise run the test harness; such a worker stops at once
+/// and the pool's `new` fails with that reason. Test code that uses a `ProcessPool` lives in a
+/// test target with `harness = false` whose `main` calls `common::init()` (see common's README).
 pub fn init() {
+    INIT_CALLED.store(true, std::sync::atomic::Ordering::Relaxed);
     child::die_with_parent_if_child();
     process_pool::worker::run_if_worker();
     cleanup::install_interrupt_handler();
-    // What an earlier run killed by SIGKILL mid-handshake left behind (see the function).
-    cleanup::sweep_stale_sockets(&std::env::temp_dir(), std::time::Duration::from_secs(10));
+}
+
+/// Set by [`init`]. A [`ProcessPool`] refuses to start without it: in a program whose `main`
+/// does not call `init`, each worker would run `main` again and start workers of its own.
+static INIT_CALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub(crate) fn init_was_called() -> bool {
+    INIT_CALLED.load(std::sync::atomic::Ordering::Relaxed)
 }

@@ -16,7 +16,7 @@ const FAULT: &str = "POOL_CONTRACT_FAULT";
 const ROLE: &str = "POOL_CONTRACT_ROLE";
 
 fn main() {
-    if std::env::var_os("COMMON_POOL_SERVER").is_some() {
+    if std::env::var_os("COMMON_POOL_WORKER").is_some() {
         match std::env::var(FAULT).as_deref() {
             Ok("exit-before-hello") => std::process::exit(7),
             Ok("hang-before-hello") => std::thread::sleep(Duration::from_secs(60)),

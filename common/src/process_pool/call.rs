@@ -105,26 +105,9 @@ pub(crate) fn decode_results<R: Task>(output: &[u8], len: usize) -> Results<R> {
     }
 }
 
-/// The address ranges of this executable's code, read from `/proc/self/maps`.
+/// The address ranges of this executable's code (see [`crate::sys::executable_code`]).
 pub(crate) fn executable_code() -> std::io::Result<Vec<Range<usize>>> {
-    let exe = std::fs::read_link("/proc/self/exe")?;
-    let exe = exe.to_string_lossy();
-    let maps = std::fs::read_to_string("/proc/self/maps")?;
-    // A line reads: "start-end perms offset dev inode path", e.g. "5581..-5582.. r-xp ... /bin/x".
-    let ranges = maps
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace();
-            let (range, perms) = (fields.next()?, fields.next()?);
-            let path = fields.nth(3)?;
-            if !perms.contains('x') || path != exe {
-                return None;
-            }
-            let (start, end) = range.split_once('-')?;
-            Some(usize::from_str_radix(start, 16).ok()?..usize::from_str_radix(end, 16).ok()?)
-        })
-        .collect();
-    Ok(ranges)
+    Ok(crate::sys::executable_code())
 }
 
 #[cfg(test)]

@@ -23,21 +23,21 @@
 //! the pool's own process is left half-done.
 
 pub(crate) mod call;
+mod link;
 mod wire;
 pub(crate) mod worker;
 
 use crate::child::{self_command, Child};
-use crate::cleanup::PathGuard;
 use crate::pool::{BatchResult, Pool, Results, Sink, Span, Task, Timeline};
 use crate::{sys, Error};
-use ipc_channel::ipc::{IpcBytesSender, IpcOneShotServer, IpcReceiver, IpcSender};
+use link::{FromWorker, Link, ENV_WORKER};
 use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::path::Path;
+use std::io;
+use std::os::fd::OwnedFd;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use wire::{FromWorker, ENV_SERVER, ENV_TOKEN};
 
 /// Batches larger than this travel alone: never queued behind another batch in a worker's
 /// socket, so that a large send can never wait on a worker that is itself waiting to send.
@@ -47,11 +47,20 @@ const MAX_WINDOW: usize = 8;
 /// A batch that runs longer than this gets no company: prefetching it would only unbalance.
 const SHORT_TASK: Duration = Duration::from_millis(1);
 /// How often an idle supervisor checks that its worker is still alive.
-const IDLE_CHECK: Duration = Duration::from_millis(100);
+const IDLE_CHECK: Duration = link::WATCH;
 /// How long a worker may take to exit after its channel closes before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(1);
-/// Attempts to start a replacement worker before the slot gives up.
-const RESPAWN_TRIES: u32 = 3;
+/// The first pause between attempts to start a replacement worker; it doubles up to
+/// [`RESPAWN_MAX_PAUSE`]. A slot never gives up while the pool lives: a fork that fails for a
+/// moment (a full process table, a memory spike) must not cost the pool a worker for good.
+const RESPAWN_FIRST_PAUSE: Duration = Duration::from_millis(20);
+/// The longest pause between attempts to start a replacement worker.
+const RESPAWN_MAX_PAUSE: Duration = Duration::from_secs(1);
+
+/// What `ProcessPool::new` says when the program never called `common::init()`.
+const NO_INIT: &str = "common::init() was not called: call it as the first line of `main`; \
+    a worker is this program started again, and init() is where it serves the pool instead \
+    of running `main` (without it, every worker would start workers of its own)";
 
 /// A batch waiting for, or running on, a worker.
 struct Job {
@@ -81,9 +90,11 @@ struct State {
     closing: bool,
     /// The pool was terminated: stop now.
     cancelled: bool,
-    /// Set when no worker can be started any more; new batches fail at once with it.
+    /// Set while no slot has a worker and the last attempt to start one failed: new batches fail
+    /// at once with it, rather than wait for a worker that may never come. Cleared as soon as a
+    /// worker starts again.
     broken: Option<Error>,
-    /// Supervisors still running a worker.
+    /// Slots with a running worker.
     live: usize,
     /// Supervisors asleep on `wake`. Waking a condition variable is a system call even when
     /// nobody sleeps on it, so `dispatch` only does it when somebody does.
@@ -167,9 +178,16 @@ impl ProcessPoolBuilder {
     /// Starts the workers and waits until every one has connected.
     ///
     /// # Errors
-    /// [`Error::ZeroWorkers`]; [`Error::Spawn`] if a worker cannot be started or does not
-    /// connect within the handshake timeout (the others are then stopped too).
+    /// [`Error::ZeroWorkers`]; [`Error::Spawn`] if [`crate::init`] was never called in this
+    /// program (the message says so), or if a worker cannot be started or does not connect
+    /// within the handshake timeout (the others are then stopped too).
     pub fn build(self) -> Result<ProcessPool, Error> {
+        if !crate::init_was_called() {
+            // In a copy of this program started as a worker, this is where a fork storm would
+            // begin: stop here, and tell the pool that started us why.
+            worker::refuse_if_worker();
+            return Err(Error::Spawn(NO_INIT.into()));
+        }
         if self.workers == 0 {
             return Err(Error::ZeroWorkers);
         }
@@ -251,6 +269,8 @@ impl ProcessPool {
         self.shared.wake.notify_all();
         for pid in self.worker_pids() {
             // A worker that already exited makes this fail harmlessly; its supervisor reaps it.
+            // Each worker leads its own process group: a copy a task forked goes with it.
+            let _ = sys::kill_group(pid);
             let _ = sys::send_signal(pid, libc::SIGKILL);
         }
         queued
@@ -341,11 +361,10 @@ impl Pool for ProcessPool {
     }
 }
 
-/// One live worker process and its two channels.
+/// One live worker process and its line.
 struct Worker {
     child: Child,
-    tasks: IpcBytesSender,
-    answers: IpcReceiver<FromWorker>,
+    link: Link,
 }
 
 impl Worker {
@@ -354,112 +373,75 @@ impl Worker {
         let spawn_error = |what: &str, e: &dyn std::fmt::Display| {
             Error::Spawn(format!("worker {slot}: {what}: {e}"))
         };
-        let (server, name) = IpcOneShotServer::<FromWorker>::new()
-            .map_err(|e| spawn_error("one-shot server", &e))?;
-        // The server's socket lives in a fresh directory under the temp dir until `accept`
-        // returns; if an interrupt ends the program meanwhile, the cleanup removes it.
-        let socket_dir = Path::new(&name).parent();
-        let _socket_dir = socket_dir.map(PathGuard::new);
-        // Only this user may enter the directory, whatever the umask: nobody else can reach
-        // the socket, let alone connect to it before our worker does.
-        if let Some(dir) = socket_dir {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| spawn_error("securing the socket's directory", &e))?;
-        }
-        let token = random_token();
+        let (mut link, theirs) = Link::pair().map_err(|e| spawn_error("socket pair", &e))?;
         let mut cmd = self_command();
-        cmd.env(ENV_SERVER, &name)
-            .env(ENV_TOKEN, token.to_string())
-            .stdin(std::process::Stdio::null());
+        cmd.env(ENV_WORKER, "1")
+            .stdin(std::process::Stdio::from(OwnedFd::from(theirs)));
         cmd.envs(shared.env.iter().map(|(k, v)| (k, v)));
-        let mut child = Child::spawn(&mut cmd).map_err(|e| spawn_error("spawn", &e))?;
-
-        // `accept` blocks until someone connects and sends one message, with no timeout, so it
-        // runs on a helper thread while this one watches the clock and the child.
-        let (accepted_tx, accepted) = crossbeam_channel::bounded(1);
-        let acceptor = std::thread::Builder::new()
-            .name(format!("pool-accept-{slot}"))
-            .spawn(move || {
-                let _ = accepted_tx.send(server.accept());
-            })
-            .map_err(|e| spawn_error("accept thread", &e))?;
-        let deadline = Instant::now() + shared.handshake_timeout;
-        let outcome = loop {
-            match accepted.recv_timeout(Duration::from_millis(5)) {
-                Ok(Ok((
-                    answers,
-                    FromWorker::Hello {
-                        token: t,
-                        pid,
-                        tasks,
-                    },
-                ))) if t == token && pid == child.pid() => {
-                    break Ok(Worker {
-                        child,
-                        tasks,
-                        answers,
-                    });
-                }
-                Ok(Ok(_)) => {
-                    break Err(Error::Spawn(format!(
-                        "worker {slot}: wrong handshake (not our worker)"
-                    )))
-                }
-                Ok(Err(e)) => break Err(spawn_error("handshake", &e)),
-                Err(_) => {}
+        let mut child = Child::spawn_group(&mut cmd).map_err(|e| spawn_error("spawn", &e))?;
+        // Our copy of the worker's end goes with `cmd`: from here on only the worker holds it,
+        // so its death shows on our end as end of file.
+        drop(cmd);
+        let pid = child.pid();
+        let limit = shared.handshake_timeout;
+        let deadline = Instant::now() + limit;
+        let hello = link.hello(pid, &mut || match child.try_wait()? {
+            Some(status) => Err(io::Error::other(format!(
+                "{} before its handshake",
+                sys::describe_exit(status)
+            ))),
+            None if Instant::now() >= deadline => Err(io::Error::other(format!(
+                "gave no handshake within {limit:?}"
+            ))),
+            None => Ok(()),
+        });
+        match hello {
+            Ok(FromWorker::Hello { pid: said }) if said == pid => Ok(Worker { child, link }),
+            Ok(FromWorker::NoInit(why)) => Err(Error::Spawn(format!("worker {slot}: {why}"))),
+            Ok(_) => Err(spawn_error("handshake", &"not a hello from our worker")),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                // The worker closed its end before saying hello: it is exiting. Say how.
+                let how = match child.finish(EXIT_GRACE) {
+                    Ok(status) => sys::describe_exit(status),
+                    Err(e) => format!("could not be reaped ({e})"),
+                };
+                Err(Error::Spawn(format!(
+                    "worker {slot} {how} before its handshake \
+                     (does `main` call common::init() first?)"
+                )))
             }
-            match child.try_wait() {
-                Ok(Some(status)) => {
-                    let how = sys::describe_exit(status);
-                    break Err(Error::Spawn(format!(
-                        "worker {slot} {how} before its handshake"
-                    )));
-                }
-                Err(e) => break Err(spawn_error("waitpid", &e)),
-                Ok(None) if Instant::now() >= deadline => {
-                    let limit = shared.handshake_timeout;
-                    break Err(Error::Spawn(format!(
-                        "worker {slot} gave no handshake within {limit:?}"
-                    )));
-                }
-                Ok(None) => {}
-            }
-        };
-        if outcome.is_err() {
-            // Wake the acceptor if it still waits: a connection of our own with one message.
-            if let Ok(waker) = IpcSender::<FromWorker>::connect(name) {
-                let _ = waker.send(FromWorker::Unblock);
-            }
-            // Dropping `child` (inside `outcome` or here) kills and reaps it; the killed child's
-            // socket closing also ends an `accept` stuck waiting for its hello.
+            // Dropping `child` kills and reaps it.
+            Err(e) => Err(spawn_error("handshake", &e)),
         }
-        let _ = acceptor.join();
-        outcome
     }
 
-    /// Sends batches in one message: a single batch's frame as it is, several concatenated
-    /// (small ones only: large batches travel alone, see `ALONE_BYTES`).
-    fn send(&self, jobs: &[Job]) -> std::io::Result<()> {
+    /// Sends batches: a single batch's frame as it is, several small ones in one write (large
+    /// batches travel alone, see `ALONE_BYTES`).
+    fn send(&mut self, jobs: &[Job]) -> io::Result<()> {
+        let Worker { child, link } = self;
+        let mut alive = || watch(child);
         match jobs {
-            [job] => self.tasks.send(&job.frame),
-            _ => self.tasks.send(
-                &jobs
-                    .iter()
-                    .flat_map(|j| j.frame.iter().copied())
-                    .collect::<Vec<u8>>(),
-            ),
+            [job] => link.send(&[&job.frame], &mut alive),
+            _ => {
+                let joined: Vec<u8> = jobs.iter().flat_map(|j| j.frame.iter().copied()).collect();
+                link.send(&[&joined], &mut alive)
+            }
         }
+    }
+
+    /// Waits for the worker's next message, for as long as the worker lives.
+    fn receive(&mut self) -> io::Result<FromWorker> {
+        let Worker { child, link } = self;
+        link.receive(&mut || watch(child))
     }
 }
 
-/// A token the worker must echo, so that a stray connection to our socket is not taken for it.
-fn random_token() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    // RandomState is seeded from the OS's random source once per process, then incremented.
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(sys::monotonic_nanos());
-    h.finish()
+/// Called while a read or write waits: an error once the worker process has ended.
+fn watch(child: &mut Child) -> io::Result<()> {
+    match child.try_wait()? {
+        Some(status) => Err(io::Error::other(sys::describe_exit(status))),
+        None => Ok(()),
+    }
 }
 
 enum Take {
@@ -526,7 +508,7 @@ impl Supervisor {
                         }
                     }
                     // Nothing in flight means every send failed: the worker is gone.
-                    !self.in_flight.is_empty() && self.receive(&worker)
+                    !self.in_flight.is_empty() && self.receive(&mut worker)
                 }
             };
             if !alive {
@@ -539,8 +521,8 @@ impl Supervisor {
     }
 
     /// Waits for the worker's next answer and delivers it; `false` if the worker is dead.
-    fn receive(&mut self, worker: &Worker) -> bool {
-        match worker.answers.recv() {
+    fn receive(&mut self, worker: &mut Worker) -> bool {
+        match worker.receive() {
             Ok(FromWorker::Done { start, end, output }) => {
                 self.finish_front(worker, start, end, output);
                 true
@@ -553,7 +535,7 @@ impl Supervisor {
                 );
                 false
             }
-            Ok(FromWorker::Hello { .. } | FromWorker::Unblock) | Err(_) => false,
+            Ok(FromWorker::Hello { .. } | FromWorker::NoInit(_)) | Err(_) => false,
         }
     }
 
@@ -665,32 +647,65 @@ impl Supervisor {
         }
         let waiting: Vec<Job> = self.in_flight.drain(..).collect();
         self.requeue(waiting);
-        let mut last_error = None;
-        for attempt in 0..RESPAWN_TRIES {
-            if attempt > 0 {
-                std::thread::sleep(Duration::from_millis(20 << attempt));
-            }
+        self.respawn()
+    }
+
+    /// Starts a worker in this slot, retrying with back-off for as long as the pool lives and
+    /// needs one. `None` when the pool was terminated or is closing meanwhile.
+    ///
+    /// While the slot is down it does not count as live. If no slot is live, queued batches fail
+    /// with the last start error (nobody would run them) and new ones fail at once; the first
+    /// worker that starts again clears that, so the pool never keeps failing with a stale error.
+    fn respawn(&mut self) -> Option<Worker> {
+        let mut pause = RESPAWN_FIRST_PAUSE;
+        let mut down = false;
+        loop {
             match Worker::start(&self.shared, self.slot) {
                 Ok(worker) => {
                     self.shared.set_pid(self.slot, Some(worker.child.pid()));
+                    if down {
+                        let mut state = self.shared.state();
+                        state.live += 1;
+                        state.broken = None;
+                        eprintln!("common: pool worker slot {} is running again", self.slot);
+                    }
                     return Some(worker);
                 }
-                Err(e) => last_error = Some(e),
+                Err(error) => {
+                    if !down {
+                        eprintln!(
+                            "common: pool worker slot {} cannot start a worker ({error}); \
+                             retrying every {RESPAWN_MAX_PAUSE:?} at most",
+                            self.slot
+                        );
+                    }
+                    self.mark_down(error, !down);
+                    down = true;
+                }
             }
+            // Wait before the next attempt, but wake at once if the pool closes or is terminated.
+            let state = self.shared.state();
+            let (state, _) = self
+                .shared
+                .wake
+                .wait_timeout_while(state, pause, |s| !s.cancelled && !s.closing)
+                .unwrap_or_else(|p| p.into_inner());
+            // Closing: the slots that are live finish the queue; with none live it was failed.
+            if state.cancelled || state.closing {
+                return None;
+            }
+            pause = (pause * 2).min(RESPAWN_MAX_PAUSE);
         }
-        self.give_up(last_error.unwrap_or_else(|| Error::Spawn("no attempt made".into())));
-        None
     }
 
-    /// This slot cannot start workers any more. If it was the last, fail everything queued.
-    fn give_up(&self, error: Error) {
-        eprintln!(
-            "common: pool worker {} cannot be replaced: {error}",
-            self.slot
-        );
+    /// A start failed. `first` marks this slot as no longer live; if no slot is live, the queue
+    /// fails with `error` and so do new batches until some worker starts again.
+    fn mark_down(&self, error: Error, first: bool) {
         let orphans = {
             let mut state = self.shared.state();
-            state.live -= 1;
+            if first {
+                state.live -= 1;
+            }
             if state.live > 0 {
                 return;
             }
@@ -702,14 +717,10 @@ impl Supervisor {
 
     /// The pool is closing and all work is done: let the worker exit, then reap it.
     fn stop(&mut self, worker: Worker) {
-        let Worker {
-            mut child,
-            tasks,
-            answers,
-        } = worker;
-        drop(tasks); // the worker's `recv` fails, and it exits with status 0
+        let Worker { mut child, link } = worker;
+        link.hang_up(); // the worker reads end of file, and exits with status 0
         let _ = child.finish(EXIT_GRACE);
-        drop(answers); // only now, so the worker never writes to a closed socket
+        drop(link); // only now, so the worker never writes to a closed socket
         self.shared.set_pid(self.slot, None);
     }
 

@@ -1,20 +1,11 @@
-//! The messages between a pool and its worker processes.
+//! What travels from a pool to its workers: batches, as raw byte frames.
 //!
-//! The pool starts a worker with the name of a one-shot ipc-channel server (a Unix socket in a
-//! fresh directory only this user can enter) and a random token. The worker connects, and sends
-//! `Hello` with the token and a sender for its task channel. From then on the pool sends batches
-//! as raw byte frames ([`frame`]), one or several to a message, and the worker answers each
-//! batch with `Done`, in order, on the connection it opened. Frames are raw bytes so a batch is
-//! built once and sent from a borrowed slice: a 64 MiB argument is not copied again for the
-//! trip, nor for a retry.
+//! A frame is built once, on the caller's thread, and sent from a borrowed slice: a 64 MiB
+//! argument is not copied again for the trip, nor for a retry. Several frames can travel
+//! back to back (see [`records`]); the process pool's own line (`link.rs`) reads them one at a
+//! time from its socket.
 
-use ipc_channel::ipc::IpcBytesSender;
 use serde::{Deserialize, Serialize};
-
-/// Environment variable naming the pool's one-shot server; its presence makes `init` a worker.
-pub(crate) const ENV_SERVER: &str = "COMMON_POOL_SERVER";
-/// Environment variable with the token the worker must present.
-pub(crate) const ENV_TOKEN: &str = "COMMON_POOL_TOKEN";
 
 /// A function to call, as distances from an anchor (see `call`).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
@@ -38,6 +29,7 @@ pub(crate) fn frame<A: serde::Serialize>(call: Call, items: &[A]) -> Result<Vec<
 }
 
 /// Splits a message into its frames' bodies (after each length); `None` if it is malformed.
+#[allow(dead_code)] // for pools that pack several frames in one message
 pub(crate) fn records(mut message: &[u8]) -> Option<Vec<&[u8]>> {
     let mut bodies = Vec::new();
     while !message.is_empty() {
@@ -64,28 +56,6 @@ pub(crate) fn unframe(body: &[u8]) -> Option<(Call, &[u8])> {
         },
         input,
     ))
-}
-
-/// Worker to pool.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) enum FromWorker {
-    /// The handshake: who I am, and where to send my tasks.
-    Hello {
-        token: u64,
-        pid: u32,
-        tasks: IpcBytesSender,
-    },
-    /// A batch finished. `start` and `end` are monotonic clock readings (ns).
-    Done {
-        start: u64,
-        end: u64,
-        #[serde(with = "serde_bytes")]
-        output: Vec<u8>,
-    },
-    /// The worker refused a batch (its addresses were not in its code) and will exit.
-    Refused(String),
-    /// Sent by the pool to itself to wake a handshake that nobody will complete.
-    Unblock,
 }
 
 #[cfg(test)]

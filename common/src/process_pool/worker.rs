@@ -1,64 +1,130 @@
-//! The worker process's side: connect, say hello, then run batches until the pool hangs up.
+//! The worker process's side: check the line, say hello, then run batches until the pool hangs up.
+//!
+//! A worker is this same program started again with [`ENV_WORKER`] set and one end of a socket
+//! pair as its standard input (see `link.rs`). [`crate::init`], the first line of `main`, calls
+//! [`run_if_worker`], which never returns in a worker: the program's own `main` does not run on.
 
 use super::call;
-use super::wire::{records, unframe, FromWorker, ENV_SERVER, ENV_TOKEN};
-use ipc_channel::ipc::{self, IpcSender};
+use super::link::{FromWorker, ENV_WORKER};
+use crate::sys;
+use std::io::{BufReader, Read};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::sync::OnceLock;
+
+/// What a worker exits with when it cannot serve (`EX_SOFTWARE`).
+const CANNOT_SERVE: i32 = 70;
+
+/// Whether this process was started as a pool worker. Read once: [`run_if_worker`] removes the
+/// variable so that processes a task starts are not taken for workers.
+fn started_as_worker() -> bool {
+    static WORKER: OnceLock<bool> = OnceLock::new();
+    *WORKER.get_or_init(|| {
+        let worker = std::env::var_os(ENV_WORKER).is_some();
+        std::env::remove_var(ENV_WORKER);
+        worker
+    })
+}
 
 /// If this process was started as a pool worker, runs the worker loop and exits; else returns.
 pub(crate) fn run_if_worker() {
-    let Some(server) = std::env::var_os(ENV_SERVER) else {
+    if !started_as_worker() {
         return;
-    };
-    // Children this worker's tasks start are not workers of our pool.
-    std::env::remove_var(ENV_SERVER);
-    let token = std::env::var(ENV_TOKEN).ok().and_then(|t| t.parse().ok());
-    std::env::remove_var(ENV_TOKEN);
-    let code = match (server.into_string(), token) {
-        (Ok(server), Some(token)) => match serve(server, token) {
-            Ok(()) => 0,
-            Err(why) => {
-                eprintln!("[pid {}] pool worker stopped: {why}", std::process::id());
-                70 // EX_SOFTWARE
-            }
-        },
-        _ => {
-            eprintln!(
-                "[pid {}] pool worker: malformed {ENV_SERVER}/{ENV_TOKEN}",
-                std::process::id()
-            );
-            64 // EX_USAGE
+    }
+    if !sys::is_main_thread() {
+        // Typically a libtest `#[test]` that calls `init`: the test harness is running in this
+        // worker, with other tests on other threads. Serving from here would run them too.
+        refuse(
+            "common::init() was called on a thread other than the main thread; \
+             call it as the first line of `main` (a ProcessPool cannot run inside a libtest \
+             #[test]: use a test target with `harness = false`, see common's README)",
+        );
+    }
+    let code = match serve() {
+        Ok(()) => 0,
+        Err(why) => {
+            eprintln!("[pid {}] pool worker stopped: {why}", std::process::id());
+            CANNOT_SERVE
         }
     };
     std::process::exit(code);
 }
 
-fn serve(server: String, token: u64) -> Result<(), Box<dyn std::error::Error>> {
+/// In a process started as a worker whose `main` reached a pool before `init` diverted it: tell
+/// the pool why, and stop before this copy can start workers of its own (a fork storm).
+pub(crate) fn refuse_if_worker() {
+    if started_as_worker() {
+        refuse(
+            "this program builds a ProcessPool before calling common::init(); \
+             call common::init() as the first line of `main`",
+        );
+    }
+}
+
+fn refuse(why: &str) -> ! {
+    eprintln!("[pid {}] not a pool worker: {why}", std::process::id());
+    // Best effort: the pool learns the reason at once instead of seeing a bare exit status.
+    if let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned() {
+        let _ = FromWorker::NoInit(why.to_string()).write_to(&mut UnixStream::from(fd));
+    }
+    sys::exit_now(CANNOT_SERVE)
+}
+
+fn serve() -> Result<(), Box<dyn std::error::Error>> {
+    // Move the pool's socket off descriptor 0, to a close-on-exec descriptor of our own, so no
+    // process a task starts inherits it, and nothing a task reads from stdin comes from the pool.
+    let line = UnixStream::from(std::io::stdin().as_fd().try_clone_to_owned()?);
+    sys::stdin_from_null()?;
+    // Who made this socket pair? It must be our parent, running as our user: anything else on
+    // descriptor 0 (a terminal, a pipe, a socket of someone else's) is not a pool.
+    let (creator, uid) = sys::peer_credentials(line.as_fd())
+        .map_err(|e| format!("standard input is not the pool's socket ({e})"))?;
+    let (parent, me) = (sys::parent_pid(), sys::user_id());
+    if creator != parent || uid != me {
+        return Err(format!(
+            "the socket was made by pid {creator} (uid {uid}), not by our parent {parent} (uid {me})"
+        )
+        .into());
+    }
     crate::panics::install_hook();
     let code = call::executable_code()?;
-    let to_pool = IpcSender::<FromWorker>::connect(server)?;
-    let (tasks, from_pool) = ipc::bytes_channel()?;
-    to_pool.send(FromWorker::Hello {
-        token,
+    let mut to_pool = line.try_clone()?;
+    let mut from_pool = BufReader::with_capacity(64 * 1024, line);
+    FromWorker::Hello {
         pid: std::process::id(),
-        tasks,
-    })?;
-    // recv fails when the pool drops its sender (shutdown) or its process dies: time to go.
-    while let Ok(message) = from_pool.recv() {
-        let bodies = records(&message).ok_or("a malformed message from the pool")?;
-        for body in bodies {
-            let start = crate::sys::monotonic_nanos();
-            let (call, input) = unframe(body).ok_or("a frame too short to hold a call")?;
-            match call::run(&call, input, &code) {
-                Ok(output) => {
-                    let end = crate::sys::monotonic_nanos();
-                    to_pool.send(FromWorker::Done { start, end, output })?;
-                }
-                Err(why) => {
-                    to_pool.send(FromWorker::Refused(why.clone()))?;
-                    return Err(why.into());
-                }
+    }
+    .write_to(&mut to_pool)?;
+    let mut body = Vec::new();
+    // End of file (the pool dropped its end: shutdown, or its process died) is time to go.
+    while read_frame(&mut from_pool, &mut body)? {
+        let start = sys::monotonic_nanos();
+        let (call, input) =
+            super::wire::unframe(&body).ok_or("a frame too short to hold a call")?;
+        match call::run(&call, input, &code) {
+            Ok(output) => {
+                let end = sys::monotonic_nanos();
+                FromWorker::Done { start, end, output }.write_to(&mut to_pool)?;
+            }
+            Err(why) => {
+                FromWorker::Refused(why.clone()).write_to(&mut to_pool)?;
+                return Err(why.into());
             }
         }
     }
     Ok(())
+}
+
+/// Reads the next frame's body into `body`; `false` at a clean end of file.
+fn read_frame(from: &mut impl Read, body: &mut Vec<u8>) -> std::io::Result<bool> {
+    let mut head = [0u8; 4];
+    match from.read_exact(&mut head) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
+        Err(e) => return Err(e),
+    }
+    let len = u32::from_le_bytes(head) as usize;
+    body.clear();
+    body.resize(len, 0);
+    from.read_exact(body)?;
+    Ok(true)
 }

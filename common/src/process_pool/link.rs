@@ -1,0 +1,337 @@
+//! The line between a pool and one worker process: a Unix socket pair made for that worker alone.
+//!
+//! Why a socket pair, and not a named socket that the worker connects to? A named socket is a
+//! file: another local user can watch the directory, race for the name, or a temp cleaner can
+//! delete it mid-handshake; its path must fit in 108 bytes, so a long `TMPDIR` breaks it. A socket
+//! pair has no name at all. The pool keeps one end (close-on-exec, so no other child inherits it)
+//! and hands the other to exactly one child as its standard input. Nobody else can reach it, and
+//! both sides still check who is on the other end (see `worker.rs` and `Link::hello`).
+//!
+//! On the wire, in both directions, every message is a little-endian `u32` length followed by that
+//! many bytes. Pool to worker, a message is a batch frame (see [`super::wire::frame`]). Worker to
+//! pool, its first byte says what it is ([`FromWorker`]).
+
+use crate::sys;
+use std::io::{self, BufReader, Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+/// Set in a worker's environment; its presence is what makes [`crate::init`] serve a pool.
+pub(crate) const ENV_WORKER: &str = "COMMON_POOL_WORKER";
+
+/// How long a blocked read or write on the pool's side waits before it checks that the worker
+/// still lives. End-of-file alone cannot tell: a task that forks (without exec) leaves a copy of
+/// the worker holding the worker's end open after the worker itself has died.
+pub(crate) const WATCH: Duration = Duration::from_millis(100);
+
+/// Outputs up to this size travel in one `write` with their header; larger ones in two, so a
+/// big result is never copied just to glue 21 bytes in front of it.
+const GLUE_LIMIT: usize = 64 * 1024;
+
+const HELLO: u8 = 0;
+const DONE: u8 = 1;
+const REFUSED: u8 = 2;
+const NO_INIT: u8 = 3;
+
+/// Worker to pool.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum FromWorker {
+    /// The handshake: the worker's pid (checked against the kernel's word for it).
+    Hello { pid: u32 },
+    /// A batch finished. `start` and `end` are monotonic clock readings (ns).
+    Done {
+        start: u64,
+        end: u64,
+        output: Vec<u8>,
+    },
+    /// The worker refused a batch (its addresses were not in its code) and will exit.
+    Refused(String),
+    /// The worker's `main` built a pool or called `init` in the wrong place; it exits at once.
+    NoInit(String),
+}
+
+impl FromWorker {
+    /// Writes this message (the worker's side).
+    pub(crate) fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
+        let (kind, head, body): (u8, Vec<u8>, &[u8]) = match self {
+            FromWorker::Hello { pid } => (HELLO, pid.to_le_bytes().to_vec(), &[]),
+            FromWorker::Done { start, end, output } => {
+                let mut head = start.to_le_bytes().to_vec();
+                head.extend_from_slice(&end.to_le_bytes());
+                (DONE, head, output)
+            }
+            FromWorker::Refused(why) => (REFUSED, Vec::new(), why.as_bytes()),
+            FromWorker::NoInit(why) => (NO_INIT, Vec::new(), why.as_bytes()),
+        };
+        let len = u32::try_from(1 + head.len() + body.len())
+            .map_err(|_| io::Error::other("a result of 4 GiB or more"))?;
+        let mut message = Vec::with_capacity(5 + head.len() + body.len().min(GLUE_LIMIT));
+        message.extend_from_slice(&len.to_le_bytes());
+        message.push(kind);
+        message.extend_from_slice(&head);
+        if body.len() <= GLUE_LIMIT {
+            message.extend_from_slice(body);
+            out.write_all(&message)
+        } else {
+            out.write_all(&message)?;
+            out.write_all(body)
+        }
+    }
+
+    /// Decodes a message's body (after its length); `None` if it is malformed.
+    fn parse(mut body: Vec<u8>) -> Option<FromWorker> {
+        let (&kind, rest) = body.split_first()?;
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        match kind {
+            HELLO => Some(FromWorker::Hello {
+                pid: u32::from_le_bytes(rest.try_into().ok()?),
+            }),
+            DONE => {
+                let (start, rest) = rest.split_first_chunk::<8>()?;
+                let (end, _) = rest.split_first_chunk::<8>()?;
+                let (start, end) = (u64::from_le_bytes(*start), u64::from_le_bytes(*end));
+                // The output is the tail of the body: drop the 17 bytes before it in place
+                // instead of copying what may be a large result into a new vector.
+                body.drain(..17);
+                Some(FromWorker::Done {
+                    start,
+                    end,
+                    output: body,
+                })
+            }
+            REFUSED => Some(FromWorker::Refused(text(rest))),
+            NO_INIT => Some(FromWorker::NoInit(text(rest))),
+            _ => None,
+        }
+    }
+}
+
+/// The pool's end of one worker's line.
+pub(crate) struct Link {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+}
+
+impl Link {
+    /// A new socket pair: the pool's end, and the end to hand to the child as its stdin.
+    ///
+    /// Both ends are close-on-exec (std creates them so); the child receives its end through
+    /// `Stdio`, which places it on descriptor 0 in that one child only.
+    pub(crate) fn pair() -> io::Result<(Link, UnixStream)> {
+        let (ours, theirs) = UnixStream::pair()?;
+        // The hello carries the worker's credentials, vouched for by the kernel (see `hello`).
+        sys::pass_credentials(ours.as_fd(), true)?;
+        ours.set_read_timeout(Some(WATCH))?;
+        ours.set_write_timeout(Some(WATCH))?;
+        let writer = ours.try_clone()?;
+        Ok((
+            Link {
+                reader: BufReader::with_capacity(64 * 1024, ours),
+                writer,
+            },
+            theirs,
+        ))
+    }
+
+    /// Reads the worker's first message and checks, with the kernel's credentials for the
+    /// sender, that it comes from process `pid` of this same user.
+    ///
+    /// `alive` is called whenever the wait passes [`WATCH`]; its error ends the wait.
+    pub(crate) fn hello(
+        &mut self,
+        pid: u32,
+        alive: &mut dyn FnMut() -> io::Result<()>,
+    ) -> io::Result<FromWorker> {
+        let mut head = [0u8; 4];
+        let mut filled = 0;
+        let mut sender = None;
+        while filled < head.len() {
+            let fd = self.reader.get_ref().as_fd();
+            match sys::recv_with_credentials(fd, &mut head[filled..]) {
+                Ok((0, _)) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok((n, creds)) => {
+                    filled += n;
+                    sender = sender.or(creds);
+                }
+                Err(e) if is_timeout(&e) => alive()?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let me = sys::user_id();
+        match sender {
+            Some((p, uid)) if p == pid && uid == me => {}
+            Some((p, uid)) => {
+                return Err(io::Error::other(format!(
+                    "the handshake came from pid {p} (uid {uid}), expected pid {pid} (uid {me})"
+                )))
+            }
+            None => return Err(io::Error::other("the handshake carried no credentials")),
+        }
+        // Credentials were needed once; later messages need not carry them.
+        sys::pass_credentials(self.reader.get_ref().as_fd(), false)?;
+        let body = self.read_body(u32::from_le_bytes(head), alive)?;
+        FromWorker::parse(body).ok_or_else(|| io::Error::other("a malformed handshake"))
+    }
+
+    /// Reads the worker's next message, waiting as long as `alive` says the worker lives.
+    pub(crate) fn receive(
+        &mut self,
+        alive: &mut dyn FnMut() -> io::Result<()>,
+    ) -> io::Result<FromWorker> {
+        let mut head = [0u8; 4];
+        self.read_exact(&mut head, alive)?;
+        let body = self.read_body(u32::from_le_bytes(head), alive)?;
+        FromWorker::parse(body).ok_or_else(|| io::Error::other("a malformed message"))
+    }
+
+    fn read_body(
+        &mut self,
+        len: u32,
+        alive: &mut dyn FnMut() -> io::Result<()>,
+    ) -> io::Result<Vec<u8>> {
+        let len = usize::try_from(len).map_err(io::Error::other)?;
+        let mut body = Vec::new();
+        // A length that cannot be allocated is an error here, not an abort of the program.
+        body.try_reserve_exact(len).map_err(io::Error::other)?;
+        body.resize(len, 0);
+        self.read_exact(&mut body, alive)?;
+        Ok(body)
+    }
+
+    fn read_exact(
+        &mut self,
+        buf: &mut [u8],
+        alive: &mut dyn FnMut() -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.reader.read(&mut buf[filled..]) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => filled += n,
+                Err(e) if is_timeout(&e) => alive()?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `parts` as they are (each already a framed message, or several), waiting as long as
+    /// `alive` says the worker lives.
+    pub(crate) fn send(
+        &mut self,
+        parts: &[&[u8]],
+        alive: &mut dyn FnMut() -> io::Result<()>,
+    ) -> io::Result<()> {
+        for part in parts {
+            let mut sent = 0;
+            while sent < part.len() {
+                match self.writer.write(&part[sent..]) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => sent += n,
+                    Err(e) if is_timeout(&e) => alive()?,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Link {
+    /// Tells the worker there is no more work: it reads end of file and exits. Its answers can
+    /// still be read until the link is dropped.
+    pub(crate) fn hang_up(&self) {
+        // Fails only if the socket is already disconnected, which says the same thing.
+        let _ = self.writer.shutdown(std::net::Shutdown::Write);
+    }
+}
+
+/// A socket timeout shows as `WouldBlock` (`EAGAIN`) on Linux; `TimedOut` elsewhere.
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_and_carry_the_senders_credentials() {
+        let (mut link, theirs) = Link::pair().unwrap();
+        let mut theirs = theirs;
+        FromWorker::Hello {
+            pid: std::process::id(),
+        }
+        .write_to(&mut theirs)
+        .unwrap();
+        let big = vec![7u8; 3 * GLUE_LIMIT];
+        let done = FromWorker::Done {
+            start: 1,
+            end: 2,
+            output: big,
+        };
+        let writer = std::thread::spawn(move || {
+            done.write_to(&mut theirs).unwrap();
+            FromWorker::Refused("no".into())
+                .write_to(&mut theirs)
+                .unwrap();
+        });
+        let mut never = || -> io::Result<()> { Ok(()) };
+        // This process made the pair and wrote the hello, so the credentials name it.
+        assert_eq!(
+            link.hello(std::process::id(), &mut never).unwrap(),
+            FromWorker::Hello {
+                pid: std::process::id()
+            }
+        );
+        match link.receive(&mut never).unwrap() {
+            FromWorker::Done { start, end, output } => {
+                assert_eq!((start, end, output.len()), (1, 2, 3 * GLUE_LIMIT));
+                assert!(output.iter().all(|&b| b == 7));
+            }
+            other => panic!("expected Done, got {other:?}"),
+        }
+        assert_eq!(
+            link.receive(&mut never).unwrap(),
+            FromWorker::Refused("no".into())
+        );
+        writer.join().unwrap();
+        // The other end is gone: end of file, not a hang.
+        assert_eq!(
+            link.receive(&mut never).unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
+    }
+
+    #[test]
+    fn a_hello_from_another_pid_is_refused() {
+        let (mut link, mut theirs) = Link::pair().unwrap();
+        FromWorker::Hello { pid: 1 }.write_to(&mut theirs).unwrap();
+        let err = link.hello(1, &mut || Ok(())).unwrap_err();
+        assert!(err.to_string().contains("expected pid 1"), "{err}");
+    }
+
+    #[test]
+    fn a_silent_peer_is_watched_not_waited_for() {
+        let (mut link, _theirs) = Link::pair().unwrap();
+        let mut checks = 0;
+        let err = link
+            .receive(&mut || {
+                checks += 1;
+                if checks == 2 {
+                    Err(io::Error::other("the worker died"))
+                } else {
+                    Ok(())
+                }
+            })
+            .unwrap_err();
+        assert_eq!(err.to_string(), "the worker died");
+    }
+}
