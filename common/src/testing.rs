@@ -329,9 +329,8 @@ pub fn parent_killed(bin: &str, args: &[&str], run_ms: u64, rounds: usize, next_
                 "round {round}: the next run failed: {status}"
             );
             let after = probe.leftovers();
-            // Names that carry the dead pid are swept at once. ipc-channel's socket directory
-            // (random name, alive for the few ms of a handshake) is swept by `init` only once
-            // it is 10 s old (`cleanup::sweep_stale_sockets`), so it is not checked here.
+            // Names that carry the dead pid are swept at once by the next run. (A demo's own
+            // ipc-channel socket directory has a random name that carries no pid: not checked.)
             let unswept: Vec<_> = after
                 .shm
                 .iter()

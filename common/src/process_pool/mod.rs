@@ -290,6 +290,15 @@ impl ProcessPool {
     }
 }
 
+impl std::fmt::Debug for ProcessPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessPool")
+            .field("workers", &self.workers())
+            .field("worker_pids", &self.worker_pids())
+            .finish()
+    }
+}
+
 impl Drop for ProcessPool {
     /// Finishes every submitted task, then stops and reaps every worker.
     fn drop(&mut self) {
