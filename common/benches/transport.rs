@@ -25,7 +25,9 @@ fn flip(mut bytes: ByteBuf) -> ByteBuf {
 
 /// The floor's other end: echoes what it reads on stdin (a socket) in messages of one size.
 fn echo() {
-    let mut line = UnixStream::from(std::os::fd::OwnedFd::from(std::io::stdin()));
+    use std::os::fd::AsFd;
+    let fd = std::io::stdin().as_fd().try_clone_to_owned().unwrap();
+    let mut line = UnixStream::from(fd);
     let size: usize = std::env::var(ECHO).unwrap().parse().unwrap();
     let mut buf = vec![0u8; size];
     while line.read_exact(&mut buf).is_ok() {

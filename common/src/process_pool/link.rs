@@ -79,27 +79,15 @@ impl FromWorker {
         }
     }
 
-    /// Decodes a message's body (after its length); `None` if it is malformed.
-    fn parse(mut body: Vec<u8>) -> Option<FromWorker> {
+    /// Decodes a message's body (after its length) other than `Done`, which [`Link::receive`]
+    /// reads in place; `None` if it is malformed.
+    fn parse(body: &[u8]) -> Option<FromWorker> {
         let (&kind, rest) = body.split_first()?;
         let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
         match kind {
             HELLO => Some(FromWorker::Hello {
                 pid: u32::from_le_bytes(rest.try_into().ok()?),
             }),
-            DONE => {
-                let (start, rest) = rest.split_first_chunk::<8>()?;
-                let (end, _) = rest.split_first_chunk::<8>()?;
-                let (start, end) = (u64::from_le_bytes(*start), u64::from_le_bytes(*end));
-                // The output is the tail of the body: drop the 17 bytes before it in place
-                // instead of copying what may be a large result into a new vector.
-                body.drain(..17);
-                Some(FromWorker::Done {
-                    start,
-                    end,
-                    output: body,
-                })
-            }
             REFUSED => Some(FromWorker::Refused(text(rest))),
             NO_INIT => Some(FromWorker::NoInit(text(rest))),
             _ => None,
@@ -172,18 +160,39 @@ impl Link {
         // Credentials were needed once; later messages need not carry them.
         sys::pass_credentials(self.reader.get_ref().as_fd(), false)?;
         let body = self.read_body(u32::from_le_bytes(head), alive)?;
-        FromWorker::parse(body).ok_or_else(|| io::Error::other("a malformed handshake"))
+        FromWorker::parse(&body).ok_or_else(|| io::Error::other("a malformed handshake"))
     }
 
     /// Reads the worker's next message, waiting as long as `alive` says the worker lives.
+    ///
+    /// A result is read straight into a vector of its own size: no zero-filling, no second copy
+    /// to strip the header (a 64 MiB result would pay for both).
     pub(crate) fn receive(
         &mut self,
         alive: &mut dyn FnMut() -> io::Result<()>,
     ) -> io::Result<FromWorker> {
-        let mut head = [0u8; 4];
+        let mut head = [0u8; 5];
         self.read_exact(&mut head, alive)?;
-        let body = self.read_body(u32::from_le_bytes(head), alive)?;
-        FromWorker::parse(body).ok_or_else(|| io::Error::other("a malformed message"))
+        let [l0, l1, l2, l3, kind] = head;
+        let len = usize::try_from(u32::from_le_bytes([l0, l1, l2, l3]).saturating_sub(1))
+            .map_err(io::Error::other)?;
+        if kind != DONE {
+            let mut body = vec![kind];
+            body.extend(self.read_body(len as u32, alive)?);
+            return FromWorker::parse(&body).ok_or_else(|| io::Error::other("a malformed message"));
+        }
+        let mut times = [0u8; 16];
+        let output_len = len
+            .checked_sub(times.len())
+            .ok_or_else(|| io::Error::other("a malformed result"))?;
+        self.read_exact(&mut times, alive)?;
+        let (start, end) = times.split_at(8);
+        let output = self.read_body(output_len as u32, alive)?;
+        Ok(FromWorker::Done {
+            start: u64::from_le_bytes(start.try_into().expect("8 bytes")),
+            end: u64::from_le_bytes(end.try_into().expect("8 bytes")),
+            output,
+        })
     }
 
     fn read_body(
@@ -195,8 +204,17 @@ impl Link {
         let mut body = Vec::new();
         // A length that cannot be allocated is an error here, not an abort of the program.
         body.try_reserve_exact(len).map_err(io::Error::other)?;
-        body.resize(len, 0);
-        self.read_exact(&mut body, alive)?;
+        // `read_to_end` fills the spare capacity as it is, keeping what it read before an error.
+        while body.len() < len {
+            let want = (len - body.len()) as u64;
+            match (&mut self.reader).take(want).read_to_end(&mut body) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(_) => {}
+                Err(e) if is_timeout(&e) => alive()?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
         Ok(body)
     }
 

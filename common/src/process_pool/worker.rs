@@ -12,6 +12,9 @@ use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::OnceLock;
 
+/// A receive buffer up to this size is kept for the next batch; a larger one is freed.
+const KEEP_BUFFER: usize = 16 << 20;
+
 /// What a worker exits with when it cannot serve (`EX_SOFTWARE`).
 const CANNOT_SERVE: i32 = 70;
 
@@ -104,6 +107,10 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
             Ok(output) => {
                 let end = sys::monotonic_nanos();
                 FromWorker::Done { start, end, output }.write_to(&mut to_pool)?;
+                // An idle worker should not sit on the memory of its largest batch ever.
+                if body.capacity() > KEEP_BUFFER {
+                    body = Vec::new();
+                }
             }
             Err(why) => {
                 FromWorker::Refused(why.clone()).write_to(&mut to_pool)?;
@@ -115,6 +122,9 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Reads the next frame's body into `body`; `false` at a clean end of file.
+///
+/// `body` is reused from frame to frame, and filled as it is (no zero-filling first): a worker
+/// that receives large batches touches fresh memory only when a batch is larger than any before.
 fn read_frame(from: &mut impl Read, body: &mut Vec<u8>) -> std::io::Result<bool> {
     let mut head = [0u8; 4];
     match from.read_exact(&mut head) {
@@ -124,7 +134,10 @@ fn read_frame(from: &mut impl Read, body: &mut Vec<u8>) -> std::io::Result<bool>
     }
     let len = u32::from_le_bytes(head) as usize;
     body.clear();
-    body.resize(len, 0);
-    from.read_exact(body)?;
+    body.try_reserve_exact(len).map_err(std::io::Error::other)?;
+    let got = from.take(len as u64).read_to_end(body)?;
+    if got < len {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
     Ok(true)
 }
