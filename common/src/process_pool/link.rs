@@ -20,6 +20,9 @@ use std::time::Duration;
 /// Set in a worker's environment; its presence is what makes [`crate::init`] serve a pool.
 pub(crate) const ENV_WORKER: &str = "COMMON_POOL_WORKER";
 
+/// Set in a worker's environment when the pool has an initializer: its code distance.
+pub(crate) const ENV_INIT: &str = "COMMON_POOL_INIT";
+
 /// How long a blocked read or write on the pool's side waits before it checks that the worker
 /// still lives. End-of-file alone cannot tell: a task that forks (without exec) leaves a copy of
 /// the worker holding the worker's end open after the worker itself has died.
@@ -32,7 +35,7 @@ const GLUE_LIMIT: usize = 64 * 1024;
 const HELLO: u8 = 0;
 const DONE: u8 = 1;
 const REFUSED: u8 = 2;
-const NO_INIT: u8 = 3;
+const CANNOT_SERVE: u8 = 3;
 
 /// Worker to pool.
 #[derive(Debug, PartialEq, Eq)]
@@ -47,8 +50,9 @@ pub(crate) enum FromWorker {
     },
     /// The worker refused a batch (its addresses were not in its code) and will exit.
     Refused(String),
-    /// The worker's `main` built a pool or called `init` in the wrong place; it exits at once.
-    NoInit(String),
+    /// The worker cannot serve (its `main` reached a pool before `init`, `init` ran off the main
+    /// thread, or the pool's initializer panicked); it exits at once.
+    CannotServe(String),
 }
 
 impl FromWorker {
@@ -62,7 +66,7 @@ impl FromWorker {
                 (DONE, head, output)
             }
             FromWorker::Refused(why) => (REFUSED, Vec::new(), why.as_bytes()),
-            FromWorker::NoInit(why) => (NO_INIT, Vec::new(), why.as_bytes()),
+            FromWorker::CannotServe(why) => (CANNOT_SERVE, Vec::new(), why.as_bytes()),
         };
         let len = u32::try_from(1 + head.len() + body.len())
             .map_err(|_| io::Error::other("a result of 4 GiB or more"))?;
@@ -89,7 +93,7 @@ impl FromWorker {
                 pid: u32::from_le_bytes(rest.try_into().ok()?),
             }),
             REFUSED => Some(FromWorker::Refused(text(rest))),
-            NO_INIT => Some(FromWorker::NoInit(text(rest))),
+            CANNOT_SERVE => Some(FromWorker::CannotServe(text(rest))),
             _ => None,
         }
     }

@@ -30,7 +30,7 @@ pub(crate) mod worker;
 use crate::child::{self_command, Child};
 use crate::pool::{BatchResult, Pool, Results, Sink, Span, Task, Timeline};
 use crate::{sys, Error};
-use link::{FromWorker, Link, ENV_WORKER};
+use link::{FromWorker, Link, ENV_INIT, ENV_WORKER};
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io;
@@ -58,7 +58,7 @@ const RESPAWN_FIRST_PAUSE: Duration = Duration::from_millis(20);
 const RESPAWN_MAX_PAUSE: Duration = Duration::from_secs(1);
 
 /// What `ProcessPool::new` says when the program never called `common::init()`.
-const NO_INIT: &str = "common::init() was not called: call it as the first line of `main`; \
+const CANNOT_SERVE: &str = "common::init() was not called: call it as the first line of `main`; \
     a worker is this program started again, and init() is where it serves the pool instead \
     of running `main` (without it, every worker would start workers of its own)";
 
@@ -108,6 +108,10 @@ struct Shared {
     pids: Mutex<Vec<Option<u32>>>,
     handshake_timeout: Duration,
     env: Vec<(OsString, OsString)>,
+    /// The initializer's code distance (see `call::encode_plain`), run by every new worker.
+    initializer: Option<i64>,
+    /// Items a worker may run before it is retired and replaced.
+    max_tasks: Option<usize>,
 }
 
 impl Shared {
@@ -148,6 +152,8 @@ pub struct ProcessPoolBuilder {
     record_timeline: bool,
     handshake_timeout: Duration,
     env: Vec<(OsString, OsString)>,
+    initializer: Option<fn()>,
+    max_tasks: Option<usize>,
 }
 
 impl ProcessPoolBuilder {
@@ -175,6 +181,29 @@ impl ProcessPoolBuilder {
         self
     }
 
+    /// A function every worker process runs once, before its first task; a worker that
+    /// replaces a dead or retired one runs it too (Python's `initializer`). Use it to set up
+    /// per-process state: a connection, a cache, a seeded random generator in a `static`.
+    ///
+    /// It runs before the worker's handshake, so a panic in it is a start failure: `build`
+    /// returns [`Error::Spawn`] naming the panic, and a slot that cannot restart retries with
+    /// back-off while tasks fail at once with that error (never a hang, never a silent loop).
+    pub fn initializer(mut self, f: fn()) -> Self {
+        self.initializer = Some(f);
+        self
+    }
+
+    /// Retires a worker after it has run `n` tasks and starts a fresh one in its place
+    /// (Python's `maxtasksperchild`): what it is for is memory a task leaks, or state it leaves.
+    ///
+    /// Tasks are counted as items. A batch is never split, so with `map`'s automatic chunking a
+    /// worker may run one batch past `n`; use `submit` or `Chunk::Size(1)` for an exact count.
+    /// Zero is refused by `build`.
+    pub fn max_tasks_per_worker(mut self, n: usize) -> Self {
+        self.max_tasks = Some(n);
+        self
+    }
+
     /// Starts the workers and waits until every one has connected.
     ///
     /// # Errors
@@ -186,10 +215,15 @@ impl ProcessPoolBuilder {
             // In a copy of this program started as a worker, this is where a fork storm would
             // begin: stop here, and tell the pool that started us why.
             worker::refuse_if_worker();
-            return Err(Error::Spawn(NO_INIT.into()));
+            return Err(Error::Spawn(CANNOT_SERVE.into()));
         }
         if self.workers == 0 {
             return Err(Error::ZeroWorkers);
+        }
+        if self.max_tasks == Some(0) {
+            return Err(Error::Spawn(
+                "max_tasks_per_worker(0): a worker must be allowed at least one task".into(),
+            ));
         }
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
@@ -198,6 +232,8 @@ impl ProcessPoolBuilder {
             pids: Mutex::new(vec![None; self.workers]),
             handshake_timeout: self.handshake_timeout,
             env: self.env,
+            initializer: self.initializer.map(call::encode_plain),
+            max_tasks: self.max_tasks,
         });
         let (ready_tx, ready) = crossbeam_channel::bounded(self.workers);
         let mut pool = ProcessPool {
@@ -243,6 +279,8 @@ impl ProcessPool {
             record_timeline: false,
             handshake_timeout: Duration::from_secs(5),
             env: Vec::new(),
+            initializer: None,
+            max_tasks: None,
         }
     }
 
@@ -387,6 +425,9 @@ impl Worker {
         cmd.env(ENV_WORKER, "1")
             .stdin(std::process::Stdio::from(OwnedFd::from(theirs)));
         cmd.envs(shared.env.iter().map(|(k, v)| (k, v)));
+        if let Some(init) = shared.initializer {
+            cmd.env(ENV_INIT, init.to_string());
+        }
         let mut child = Child::spawn_group(&mut cmd).map_err(|e| spawn_error("spawn", &e))?;
         // Our copy of the worker's end goes with `cmd`: from here on only the worker holds it,
         // so its death shows on our end as end of file.
@@ -406,7 +447,7 @@ impl Worker {
         });
         match hello {
             Ok(FromWorker::Hello { pid: said }) if said == pid => Ok(Worker { child, link }),
-            Ok(FromWorker::NoInit(why)) => Err(Error::Spawn(format!("worker {slot}: {why}"))),
+            Ok(FromWorker::CannotServe(why)) => Err(Error::Spawn(format!("worker {slot}: {why}"))),
             Ok(_) => Err(spawn_error("handshake", &"not a hello from our worker")),
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
                 // The worker closed its end before saying hello: it is exiting. Say how.
@@ -461,6 +502,8 @@ enum Take {
     Stop,
     /// The pool was terminated.
     Cancel,
+    /// The worker has run its `max_tasks_per_worker`: replace it with a fresh one.
+    Retire,
 }
 
 /// The thread that owns one worker process: feeds it, reads its answers, replaces it.
@@ -471,6 +514,8 @@ struct Supervisor {
     in_flight: VecDeque<Job>,
     /// Whether the last batch was short enough to make prefetching worthwhile.
     short_tasks: bool,
+    /// Items the current worker has finished (for `max_tasks_per_worker`).
+    finished: usize,
 }
 
 impl Supervisor {
@@ -495,6 +540,7 @@ impl Supervisor {
             slot,
             in_flight: VecDeque::new(),
             short_tasks: false,
+            finished: 0,
         };
         me.run(worker);
     }
@@ -504,6 +550,14 @@ impl Supervisor {
             let alive = match self.take() {
                 Take::Stop => return self.stop(worker),
                 Take::Cancel => return self.cancel(worker),
+                Take::Retire => {
+                    self.stop(worker);
+                    match self.respawn() {
+                        Some(w) => worker = w,
+                        None => return,
+                    }
+                    continue;
+                }
                 // Nothing to do for a while: check that the worker still lives.
                 Take::Idle => matches!(worker.child.try_wait(), Ok(None)),
                 Take::Jobs(jobs) => {
@@ -544,7 +598,7 @@ impl Supervisor {
                 );
                 false
             }
-            Ok(FromWorker::Hello { .. } | FromWorker::NoInit(_)) | Err(_) => false,
+            Ok(FromWorker::Hello { .. } | FromWorker::CannotServe(_)) | Err(_) => false,
         }
     }
 
@@ -554,6 +608,7 @@ impl Supervisor {
         let Some(job) = self.in_flight.pop_front() else {
             return;
         };
+        self.finished += job.len;
         self.short_tasks = sys::nanos_between(start, end) < SHORT_TASK;
         let pid = worker.child.pid();
         self.shared
@@ -584,6 +639,20 @@ impl Supervisor {
             if !self.in_flight.is_empty() && self.in_flight.len() > self.window() / 2 {
                 return Take::Jobs(Vec::new());
             }
+            // Items this worker may still be given before it retires (unbounded without a limit).
+            let in_flight_items: usize = self.in_flight.iter().map(|j| j.len).sum();
+            let mut allowance = self.shared.max_tasks.map_or(usize::MAX, |max| {
+                max.saturating_sub(self.finished + in_flight_items)
+            });
+            if allowance == 0 {
+                if !self.in_flight.is_empty() {
+                    return Take::Jobs(Vec::new()); // finish what it has first
+                }
+                if state.closing && state.queue.is_empty() {
+                    return Take::Stop;
+                }
+                return Take::Retire;
+            }
             let has_big = self.in_flight.iter().any(|j| j.frame.len() > ALONE_BYTES);
             // Never more than a fair share of what is queued: the window was sized from the
             // last batch, and the next ones may be long. Taking them all would leave the other
@@ -596,9 +665,12 @@ impl Supervisor {
                     break;
                 };
                 let big = next.frame.len() > ALONE_BYTES;
-                if big && (!self.in_flight.is_empty() || !jobs.is_empty()) {
+                let first = self.in_flight.is_empty() && jobs.is_empty();
+                // A big batch, or one past the allowance, goes only as the first thing in flight.
+                if (big || next.len > allowance) && !first {
                     break;
                 }
+                allowance = allowance.saturating_sub(next.len);
                 jobs.extend(state.queue.pop_front());
                 if big {
                     break;
@@ -672,6 +744,7 @@ impl Supervisor {
             match Worker::start(&self.shared, self.slot) {
                 Ok(worker) => {
                     self.shared.set_pid(self.slot, Some(worker.child.pid()));
+                    self.finished = 0;
                     if down {
                         let mut state = self.shared.state();
                         state.live += 1;

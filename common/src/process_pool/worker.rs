@@ -5,7 +5,7 @@
 //! [`run_if_worker`], which never returns in a worker: the program's own `main` does not run on.
 
 use super::call;
-use super::link::{FromWorker, ENV_WORKER};
+use super::link::{FromWorker, ENV_INIT, ENV_WORKER};
 use crate::sys;
 use std::io::{BufReader, Read};
 use std::os::fd::AsFd;
@@ -68,7 +68,7 @@ fn refuse(why: &str) -> ! {
     eprintln!("[pid {}] not a pool worker: {why}", std::process::id());
     // Best effort: the pool learns the reason at once instead of seeing a bare exit status.
     if let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned() {
-        let _ = FromWorker::NoInit(why.to_string()).write_to(&mut UnixStream::from(fd));
+        let _ = FromWorker::CannotServe(why.to_string()).write_to(&mut UnixStream::from(fd));
     }
     sys::exit_now(CANNOT_SERVE)
 }
@@ -92,6 +92,15 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
     crate::panics::install_hook();
     let code = call::executable_code()?;
     let mut to_pool = line.try_clone()?;
+    if let Some(init) = initializer() {
+        // Before the hello: a pool whose initializer fails learns it while starting the worker
+        // (`new` fails; a replacement slot retries with back-off), never by a silent death.
+        if let Err(why) = run_initializer(init, &code) {
+            // The pool reports it (in `new`'s error, or once for a slot that cannot restart).
+            let _ = FromWorker::CannotServe(why).write_to(&mut to_pool);
+            sys::exit_now(CANNOT_SERVE);
+        }
+    }
     let mut from_pool = BufReader::with_capacity(64 * 1024, line);
     FromWorker::Hello {
         pid: std::process::id(),
@@ -119,6 +128,35 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+/// The initializer's distance from the anchor, if the pool has one (see `ENV_INIT`).
+fn initializer() -> Option<i64> {
+    let init = std::env::var(ENV_INIT).ok()?.parse().ok();
+    std::env::remove_var(ENV_INIT);
+    init
+}
+
+/// Runs the pool's initializer; a panic becomes an error that names it.
+fn run_initializer(init: i64, code: &[std::ops::Range<usize>]) -> Result<(), String> {
+    // The panic reaches the pool as an error; the default hook would also print it here, with
+    // a backtrace, in the middle of the program's output. This process is single-threaded
+    // until its first task, so swapping the hook for the call is seen by nobody else.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = std::panic::catch_unwind(|| call::run_plain(init, code));
+    std::panic::set_hook(hook);
+    match outcome {
+        Ok(result) => result,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic with a non-string payload".into());
+            Err(format!("the pool's initializer panicked: {message}"))
+        }
+    }
 }
 
 /// Reads the next frame's body into `body`; `false` at a clean end of file.

@@ -1,0 +1,138 @@
+//! A process worker's life: an initializer runs once in every worker (replacements too), and
+//! `max_tasks_per_worker` retires workers without losing a task.
+
+use common::{Error, Pool, ProcessPool};
+use std::collections::HashSet;
+use std::io::Write;
+use std::time::Duration;
+
+mod harness;
+use harness::{check, Test};
+
+/// Where the initializer logs the pid of each worker it runs in (`O_APPEND`: whole lines).
+const INIT_LOG: &str = "LIFECYCLE_INIT_LOG";
+
+fn main() {
+    common::init();
+    harness::run(&[
+        Test("initializer_runs_once_per_worker", initializer_once),
+        Test("a_panicking_initializer_fails_new", panicking_initializer),
+        Test("max_tasks_per_worker_recycles", recycles),
+    ]);
+}
+
+fn log_init() {
+    let path = std::env::var(INIT_LOG).expect("the pool sets the log's path");
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .expect("log opens");
+    writeln!(log, "{}", std::process::id()).expect("log takes a line");
+}
+
+fn pid(_: u32) -> u32 {
+    std::process::id()
+}
+
+fn logged(path: &std::path::Path) -> Vec<u32> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.parse().ok())
+        .collect()
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("lifecycle-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+fn initializer_once() -> harness::Result {
+    let log = scratch("init.log");
+    let pool = ProcessPool::builder()
+        .workers(2)
+        .initializer(log_init)
+        .env(INIT_LOG, &log)
+        .build()?;
+    let first: HashSet<u32> = pool.worker_pids().into_iter().collect();
+    check(
+        logged(&log).into_iter().collect::<HashSet<_>>() == first,
+        "each worker ran it before the pool was ready",
+    )?;
+    // A replacement runs it too.
+    let victim = pool.worker_pids()[0];
+    common::sys::send_signal(victim, libc::SIGKILL)?;
+    check(
+        common::testing::eventually(Duration::from_secs(5), || {
+            pool.worker_pids().len() == 2 && !pool.worker_pids().contains(&victim)
+        }),
+        "the killed worker is replaced",
+    )?;
+    let ran: HashSet<u32> = pool.map(pid, 0..200)?.into_iter().collect();
+    let runs = logged(&log);
+    let distinct: HashSet<u32> = runs.iter().copied().collect();
+    check(
+        runs.len() == distinct.len(),
+        &format!("once per worker, never twice: {runs:?}"),
+    )?;
+    check(runs.len() == 3, "two workers and one replacement")?;
+    check(
+        ran.is_subset(&distinct),
+        "every worker that ran a task ran the initializer",
+    )?;
+    let _ = std::fs::remove_file(&log);
+    Ok(())
+}
+
+fn boom() {
+    panic!("no database today");
+}
+
+fn panicking_initializer() -> harness::Result {
+    let err = ProcessPool::builder()
+        .workers(1)
+        .initializer(boom)
+        .build()
+        .err()
+        .ok_or("the pool should not start")?;
+    check(
+        matches!(&err, Error::Spawn(why) if why.contains("initializer panicked: no database today")),
+        &format!("the error names the panic: {err}"),
+    )
+}
+
+fn recycles() -> harness::Result {
+    check(
+        ProcessPool::builder()
+            .max_tasks_per_worker(0)
+            .build()
+            .is_err(),
+        "zero tasks per worker is refused",
+    )?;
+    let pool = ProcessPool::builder()
+        .workers(2)
+        .max_tasks_per_worker(3)
+        .build()?;
+    let handles: Vec<_> = (0..30u32).map(|i| pool.submit(pid, i)).collect();
+    let mut pids = Vec::new();
+    for handle in handles {
+        pids.push(handle.wait()?); // no task lost: every handle answers with a value
+    }
+    let distinct: HashSet<u32> = pids.iter().copied().collect();
+    check(
+        distinct.len() >= 10,
+        &format!("30 tasks, 3 per worker: {} workers", distinct.len()),
+    )?;
+    for p in &distinct {
+        let n = pids.iter().filter(|&q| q == p).count();
+        check(n <= 3, &format!("worker {p} ran {n} tasks"))?;
+    }
+    // map with one item per batch follows the same count.
+    let mapped = pool.map_chunked(pid, 0..12u32, common::Chunk::Size(1))?;
+    check(
+        mapped.iter().collect::<HashSet<_>>().len() >= 4,
+        "map recycles too",
+    )
+}
