@@ -11,6 +11,10 @@
 //! many bytes. Pool to worker, a message is a batch frame (see [`super::wire::frame`]). Worker to
 //! pool, its first byte says what it is ([`FromWorker`]).
 
+pub(crate) use super::message::FromWorker;
+use super::message::DONE;
+#[cfg(test)]
+use super::message::GLUE_LIMIT;
 use crate::sys;
 use std::io::{self, BufReader, Read, Write};
 use std::os::fd::AsFd;
@@ -27,77 +31,6 @@ pub(crate) const ENV_INIT: &str = "COMMON_POOL_INIT";
 /// still lives. End-of-file alone cannot tell: a task that forks (without exec) leaves a copy of
 /// the worker holding the worker's end open after the worker itself has died.
 pub(crate) const WATCH: Duration = Duration::from_millis(100);
-
-/// Outputs up to this size travel in one `write` with their header; larger ones in two, so a
-/// big result is never copied just to glue 21 bytes in front of it.
-const GLUE_LIMIT: usize = 64 * 1024;
-
-const HELLO: u8 = 0;
-const DONE: u8 = 1;
-const REFUSED: u8 = 2;
-const CANNOT_SERVE: u8 = 3;
-
-/// Worker to pool.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum FromWorker {
-    /// The handshake: the worker's pid (checked against the kernel's word for it).
-    Hello { pid: u32 },
-    /// A batch finished. `start` and `end` are monotonic clock readings (ns).
-    Done {
-        start: u64,
-        end: u64,
-        output: Vec<u8>,
-    },
-    /// The worker refused a batch (its addresses were not in its code) and will exit.
-    Refused(String),
-    /// The worker cannot serve (its `main` reached a pool before `init`, `init` ran off the main
-    /// thread, or the pool's initializer panicked); it exits at once.
-    CannotServe(String),
-}
-
-impl FromWorker {
-    /// Writes this message (the worker's side).
-    pub(crate) fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
-        let (kind, head, body): (u8, Vec<u8>, &[u8]) = match self {
-            FromWorker::Hello { pid } => (HELLO, pid.to_le_bytes().to_vec(), &[]),
-            FromWorker::Done { start, end, output } => {
-                let mut head = start.to_le_bytes().to_vec();
-                head.extend_from_slice(&end.to_le_bytes());
-                (DONE, head, output)
-            }
-            FromWorker::Refused(why) => (REFUSED, Vec::new(), why.as_bytes()),
-            FromWorker::CannotServe(why) => (CANNOT_SERVE, Vec::new(), why.as_bytes()),
-        };
-        let len = u32::try_from(1 + head.len() + body.len())
-            .map_err(|_| io::Error::other("a result of 4 GiB or more"))?;
-        let mut message = Vec::with_capacity(5 + head.len() + body.len().min(GLUE_LIMIT));
-        message.extend_from_slice(&len.to_le_bytes());
-        message.push(kind);
-        message.extend_from_slice(&head);
-        if body.len() <= GLUE_LIMIT {
-            message.extend_from_slice(body);
-            out.write_all(&message)
-        } else {
-            out.write_all(&message)?;
-            out.write_all(body)
-        }
-    }
-
-    /// Decodes a message's body (after its length) other than `Done`, which [`Link::receive`]
-    /// reads in place; `None` if it is malformed.
-    fn parse(body: &[u8]) -> Option<FromWorker> {
-        let (&kind, rest) = body.split_first()?;
-        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-        match kind {
-            HELLO => Some(FromWorker::Hello {
-                pid: u32::from_le_bytes(rest.try_into().ok()?),
-            }),
-            REFUSED => Some(FromWorker::Refused(text(rest))),
-            CANNOT_SERVE => Some(FromWorker::CannotServe(text(rest))),
-            _ => None,
-        }
-    }
-}
 
 /// The pool's end of one worker's line.
 pub(crate) struct Link {

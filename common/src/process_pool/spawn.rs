@@ -1,0 +1,198 @@
+//! Starting a worker process with a bounded handshake, and replacing one that died or retired.
+
+use super::link::{FromWorker, Link, ENV_INIT, ENV_WORKER};
+use super::supervisor::Supervisor;
+use super::{Job, Shared, EXIT_GRACE};
+use crate::child::{self_command, Child};
+use crate::{sys, Error};
+use std::io;
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+/// The first pause between attempts to start a replacement worker; it doubles up to
+/// [`RESPAWN_MAX_PAUSE`]. A slot never gives up while the pool lives: a fork that fails for a
+/// moment (a full process table, a memory spike) must not cost the pool a worker for good.
+const RESPAWN_FIRST_PAUSE: Duration = Duration::from_millis(20);
+/// The longest pause between attempts to start a replacement worker.
+const RESPAWN_MAX_PAUSE: Duration = Duration::from_secs(1);
+
+/// One live worker process and its line.
+pub(super) struct Worker {
+    pub(super) child: Child,
+    pub(super) link: Link,
+}
+
+impl Worker {
+    /// Starts a worker and waits, with a bound, for its handshake.
+    pub(super) fn start(shared: &Shared, slot: usize) -> Result<Worker, Error> {
+        let spawn_error = |what: &str, e: &dyn std::fmt::Display| {
+            Error::Spawn(format!("worker {slot}: {what}: {e}"))
+        };
+        let (mut link, theirs) = Link::pair().map_err(|e| spawn_error("socket pair", &e))?;
+        let mut cmd = self_command();
+        cmd.env(ENV_WORKER, "1")
+            .stdin(std::process::Stdio::from(OwnedFd::from(theirs)));
+        cmd.envs(shared.env.iter().map(|(k, v)| (k, v)));
+        if let Some(init) = shared.initializer {
+            cmd.env(ENV_INIT, init.to_string());
+        }
+        let mut child = Child::spawn_group(&mut cmd).map_err(|e| spawn_error("spawn", &e))?;
+        // Our copy of the worker's end goes with `cmd`: from here on only the worker holds it,
+        // so its death shows on our end as end of file.
+        drop(cmd);
+        let pid = child.pid();
+        let limit = shared.handshake_timeout;
+        let deadline = Instant::now() + limit;
+        let hello = link.hello(pid, &mut || match child.try_wait()? {
+            Some(status) => Err(io::Error::other(format!(
+                "{} before its handshake",
+                sys::describe_exit(status)
+            ))),
+            None if Instant::now() >= deadline => Err(io::Error::other(format!(
+                "gave no handshake within {limit:?}"
+            ))),
+            None => Ok(()),
+        });
+        match hello {
+            Ok(FromWorker::Hello { pid: said }) if said == pid => Ok(Worker { child, link }),
+            Ok(FromWorker::CannotServe(why)) => Err(Error::Spawn(format!("worker {slot}: {why}"))),
+            Ok(_) => Err(spawn_error("handshake", &"not a hello from our worker")),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                // The worker closed its end before saying hello: it is exiting. Say how.
+                let how = match child.finish(EXIT_GRACE) {
+                    Ok(status) => sys::describe_exit(status),
+                    Err(e) => format!("could not be reaped ({e})"),
+                };
+                Err(Error::Spawn(format!(
+                    "worker {slot} {how} before its handshake \
+                     (does `main` call common::init() first?)"
+                )))
+            }
+            // Dropping `child` kills and reaps it.
+            Err(e) => Err(spawn_error("handshake", &e)),
+        }
+    }
+
+    /// Sends batches: a single batch's frame as it is, several small ones in one write (large
+    /// batches travel alone, see `ALONE_BYTES`).
+    pub(super) fn send(&mut self, jobs: &[Job]) -> io::Result<()> {
+        let Worker { child, link } = self;
+        let mut alive = || watch(child);
+        match jobs {
+            [job] => link.send(&[&job.frame], &mut alive),
+            _ => {
+                let joined: Vec<u8> = jobs.iter().flat_map(|j| j.frame.iter().copied()).collect();
+                link.send(&[&joined], &mut alive)
+            }
+        }
+    }
+
+    /// Waits for the worker's next message, for as long as the worker lives.
+    pub(super) fn receive(&mut self) -> io::Result<FromWorker> {
+        let Worker { child, link } = self;
+        link.receive(&mut || watch(child))
+    }
+}
+
+/// Called while a read or write waits: an error once the worker process has ended.
+fn watch(child: &mut Child) -> io::Result<()> {
+    match child.try_wait()? {
+        Some(status) => Err(io::Error::other(sys::describe_exit(status))),
+        None => Ok(()),
+    }
+}
+
+impl Supervisor {
+    /// The worker died (or misbehaved): blame the running batch, requeue the rest, start anew.
+    /// Returns `None` when this supervisor should end.
+    pub(super) fn replace(&mut self, mut worker: Worker) -> Option<Worker> {
+        let pid = worker.child.pid();
+        let cause = match worker.child.finish(EXIT_GRACE) {
+            Ok(status) => sys::describe_exit(status),
+            Err(e) => format!("could not be reaped: {e}"),
+        };
+        drop(worker);
+        self.shared.set_pid(self.slot, None);
+        if self.shared.state().cancelled {
+            self.in_flight
+                .drain(..)
+                .for_each(|job| job.fail(Error::Cancelled));
+            return None;
+        }
+        if let Some(running) = self.in_flight.pop_front() {
+            running.fail(Error::WorkerDied {
+                pid,
+                cause: cause.clone(),
+            });
+        }
+        let waiting: Vec<Job> = self.in_flight.drain(..).collect();
+        self.requeue(waiting);
+        self.respawn()
+    }
+
+    /// Starts a worker in this slot, retrying with back-off for as long as the pool lives and
+    /// needs one. `None` when the pool was terminated or is closing meanwhile.
+    ///
+    /// While the slot is down it does not count as live. If no slot is live, queued batches fail
+    /// with the last start error (nobody would run them) and new ones fail at once; the first
+    /// worker that starts again clears that, so the pool never keeps failing with a stale error.
+    pub(super) fn respawn(&mut self) -> Option<Worker> {
+        let mut pause = RESPAWN_FIRST_PAUSE;
+        let mut down = false;
+        loop {
+            match Worker::start(&self.shared, self.slot) {
+                Ok(worker) => {
+                    self.shared.set_pid(self.slot, Some(worker.child.pid()));
+                    self.finished = 0;
+                    if down {
+                        let mut state = self.shared.state();
+                        state.live += 1;
+                        state.broken = None;
+                        eprintln!("common: pool worker slot {} is running again", self.slot);
+                    }
+                    return Some(worker);
+                }
+                Err(error) => {
+                    if !down {
+                        eprintln!(
+                            "common: pool worker slot {} cannot start a worker ({error}); \
+                             retrying every {RESPAWN_MAX_PAUSE:?} at most",
+                            self.slot
+                        );
+                    }
+                    self.mark_down(error, !down);
+                    down = true;
+                }
+            }
+            // Wait before the next attempt, but wake at once if the pool closes or is terminated.
+            let state = self.shared.state();
+            let (state, _) = self
+                .shared
+                .wake
+                .wait_timeout_while(state, pause, |s| !s.cancelled && !s.closing)
+                .unwrap_or_else(|p| p.into_inner());
+            // Closing: the slots that are live finish the queue; with none live it was failed.
+            if state.cancelled || state.closing {
+                return None;
+            }
+            pause = (pause * 2).min(RESPAWN_MAX_PAUSE);
+        }
+    }
+
+    /// A start failed. `first` marks this slot as no longer live; if no slot is live, the queue
+    /// fails with `error` and so do new batches until some worker starts again.
+    fn mark_down(&self, error: Error, first: bool) {
+        let orphans = {
+            let mut state = self.shared.state();
+            if first {
+                state.live -= 1;
+            }
+            if state.live > 0 {
+                return;
+            }
+            state.broken = Some(error.clone());
+            std::mem::take(&mut state.queue)
+        };
+        orphans.into_iter().for_each(|job| job.fail(error.clone()));
+    }
+}

@@ -1,0 +1,160 @@
+//! The thread that owns one worker process: feeds it, reads its answers in order, replaces it.
+
+use super::link::FromWorker;
+use super::prefetch::SHORT_TASK;
+use super::spawn::Worker;
+use super::{Answer, Job, Shared, EXIT_GRACE};
+use crate::{sys, Error};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+pub(super) enum Take {
+    Jobs(Vec<Job>),
+    /// Nothing to do for a while; check on the worker.
+    Idle,
+    /// The pool is closing and the queue is empty.
+    Stop,
+    /// The pool was terminated.
+    Cancel,
+    /// The worker has run its `max_tasks_per_worker`: replace it with a fresh one.
+    Retire,
+}
+
+/// The thread that owns one worker process: feeds it, reads its answers, replaces it.
+pub(super) struct Supervisor {
+    pub(super) shared: Arc<Shared>,
+    pub(super) slot: usize,
+    /// Batches sent to the worker and not yet answered, oldest (the running one) first.
+    pub(super) in_flight: VecDeque<Job>,
+    /// Whether the last batch was short enough to make prefetching worthwhile.
+    pub(super) short_tasks: bool,
+    /// Items the current worker has finished (for `max_tasks_per_worker`).
+    pub(super) finished: usize,
+}
+
+impl Supervisor {
+    pub(super) fn start(
+        shared: Arc<Shared>,
+        slot: usize,
+        ready: crossbeam_channel::Sender<Result<(), Error>>,
+    ) {
+        let worker = Worker::start(&shared, slot);
+        let worker = match worker {
+            Ok(worker) => worker,
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
+        shared.set_pid(slot, Some(worker.child.pid()));
+        shared.state().live += 1;
+        let _ = ready.send(Ok(()));
+        let mut me = Supervisor {
+            shared,
+            slot,
+            in_flight: VecDeque::new(),
+            short_tasks: false,
+            finished: 0,
+        };
+        me.run(worker);
+    }
+
+    fn run(&mut self, mut worker: Worker) {
+        loop {
+            let alive = match self.take() {
+                Take::Stop => return self.stop(worker),
+                Take::Cancel => return self.cancel(worker),
+                Take::Retire => {
+                    self.stop(worker);
+                    match self.respawn() {
+                        Some(w) => worker = w,
+                        None => return,
+                    }
+                    continue;
+                }
+                // Nothing to do for a while: check that the worker still lives.
+                Take::Idle => matches!(worker.child.try_wait(), Ok(None)),
+                Take::Jobs(jobs) => {
+                    if !jobs.is_empty() {
+                        if worker.send(&jobs).is_ok() {
+                            self.in_flight.extend(jobs);
+                        } else {
+                            // Never delivered, so not to blame: back to the queue. The
+                            // worker's death shows below.
+                            self.requeue(jobs);
+                        }
+                    }
+                    // Nothing in flight means every send failed: the worker is gone.
+                    !self.in_flight.is_empty() && self.receive(&mut worker)
+                }
+            };
+            if !alive {
+                match self.replace(worker) {
+                    Some(w) => worker = w,
+                    None => return,
+                }
+            }
+        }
+    }
+
+    /// Waits for the worker's next answer and delivers it; `false` if the worker is dead.
+    fn receive(&mut self, worker: &mut Worker) -> bool {
+        match worker.receive() {
+            Ok(FromWorker::Done { start, end, output }) => {
+                self.finish_front(worker, start, end, output);
+                true
+            }
+            Ok(FromWorker::Refused(why)) => {
+                // Cannot happen with a worker of our own executable; treat it as a death.
+                eprintln!(
+                    "common: worker {} refused a batch: {why}",
+                    worker.child.pid()
+                );
+                false
+            }
+            Ok(FromWorker::Hello { .. } | FromWorker::CannotServe(_)) | Err(_) => false,
+        }
+    }
+
+    /// The oldest batch in flight is done: record it and deliver its answer.
+    fn finish_front(&mut self, worker: &Worker, start: u64, end: u64, output: Vec<u8>) {
+        // Answers come in the order batches were sent, and one is in flight (we waited for it).
+        let Some(job) = self.in_flight.pop_front() else {
+            return;
+        };
+        self.finished += job.len;
+        self.short_tasks = sys::nanos_between(start, end) < SHORT_TASK;
+        let pid = worker.child.pid();
+        self.shared
+            .timeline
+            .record(self.slot, pid, job.first, job.len, start, end);
+        (job.done)(Answer::Output(output));
+    }
+
+    pub(super) fn requeue(&self, jobs: Vec<Job>) {
+        let mut state = self.shared.state();
+        for job in jobs.into_iter().rev() {
+            state.queue.push_front(job);
+        }
+        drop(state);
+        self.shared.wake.notify_all();
+    }
+
+    /// The pool is closing and all work is done: let the worker exit, then reap it.
+    pub(super) fn stop(&mut self, worker: Worker) {
+        let Worker { mut child, link } = worker;
+        link.hang_up(); // the worker reads end of file, and exits with status 0
+        let _ = child.finish(EXIT_GRACE);
+        drop(link); // only now, so the worker never writes to a closed socket
+        self.shared.set_pid(self.slot, None);
+    }
+
+    /// The pool was terminated: kill the worker and cancel what it was doing.
+    fn cancel(&mut self, mut worker: Worker) {
+        let _ = worker.child.kill();
+        self.shared.set_pid(self.slot, None);
+        self.in_flight
+            .drain(..)
+            .for_each(|job| job.fail(Error::Cancelled));
+    }
+}
