@@ -44,7 +44,8 @@ impl ProcessPoolBuilder {
         self
     }
 
-    /// Records a [`Span`] per batch, for [`Pool::timeline`] (default: off).
+    /// Records a [`Span`](crate::Span) per batch, for [`Pool::timeline`](crate::Pool::timeline)
+    /// (default: off).
     pub fn record_timeline(mut self, on: bool) -> Self {
         self.record_timeline = on;
         self
