@@ -25,37 +25,38 @@
 //! cargo bench -p common --bench compare       # against rayon, threadpool, procspawn, Python
 //! ```
 //!
-//! # Modules
+//! # Where things are
 //!
-//! - [`pool`]: the [`Pool`] trait, task handles, the unordered stream, chunking, timelines.
-//! - [`thread_pool`]: [`ThreadPool`], std threads fed by a crossbeam channel.
-//! - [`process_pool`]: [`ProcessPool`], re-executed workers fed over ipc-channel.
-//! - [`child`]: starting this program again as a child process that cannot become a zombie.
-//! - [`cli`]: exit statuses shared by every demo (2 for bad input).
-//! - [`cleanup`]: what to kill and remove if the program is interrupted.
-//! - [`narrate`]: the one output format of every demo (headers, times, speed-ups, results).
-//! - [`sys`]: the few Linux calls std lacks, each behind a safe function.
-//! - [`testing`]: helpers for tests that look at processes and `/dev/shm` through `/proc`.
+//! At the root: what a pool user needs ([`Pool`], [`ThreadPool`], [`ProcessPool`], their
+//! builders, [`TaskHandle`], [`Unordered`], [`Chunk`], [`Span`], [`Error`], [`init`]). Beside it:
+//!
+//! - [`plumbing`]: what a new kind of pool implements ([`Pool::dispatch`], batches, sinks).
+//! - [`demo`]: narration, exit statuses, cleanup and child processes for this workspace's demos.
+//! - `testing` (with the `testing` feature): helpers for tests that look at processes through
+//!   `/proc`.
 #![warn(
     unsafe_op_in_unsafe_fn,
     clippy::undocumented_unsafe_blocks,
     missing_docs
 )]
 
-pub mod child;
-pub mod cleanup;
-pub mod cli;
+pub mod demo;
 mod error;
-pub mod narrate;
 mod panics;
-pub mod pool;
-pub mod process_pool;
-pub mod sys;
+pub mod plumbing;
+mod pool;
+mod process_pool;
+#[cfg(feature = "testing")]
 pub mod testing;
-pub mod thread_pool;
+mod thread_pool;
+
+// The demo helpers' former paths (`common::narrate`, ...), kept while the demos move to
+// `common::demo::...`; they are also the paths the pools use inside this crate.
+#[doc(hidden)]
+pub use demo::{child, cleanup, cli, narrate, sys};
 
 pub use error::Error;
-pub use pool::{Chunk, Pool, Results, Span, Task, TaskHandle, Unordered};
+pub use pool::{Chunk, Pool, Span, Task, TaskHandle, Unordered};
 pub use process_pool::{ProcessPool, ProcessPoolBuilder};
 pub use thread_pool::{ThreadPool, ThreadPoolBuilder};
 

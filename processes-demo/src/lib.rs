@@ -249,7 +249,7 @@ pub fn reap(children: &mut [Child], limit: Duration) -> Result<Vec<ExitStatus>> 
 /// Which of `pids` are still children of this process: running, or ended but not yet reaped
 /// (zombies). After [`reap`] the answer is none.
 pub fn live_children(pids: &[u32]) -> Vec<u32> {
-    common::testing::children_of(std::process::id())
+    common::demo::procfs::children_of(std::process::id())
         .into_iter()
         .filter(|p| pids.contains(p))
         .collect()

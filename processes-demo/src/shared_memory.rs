@@ -76,7 +76,7 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
     }
     let reports = crate::lines_from(&mut children)?;
     // Unlink the name as soon as every worker has mapped the segment; the memory lives on.
-    if !common::testing::eventually(REPORT_TIMEOUT, || {
+    if !common::demo::procfs::eventually(REPORT_TIMEOUT, || {
         counters.mapped.load(Relaxed) == workers as u64
     }) {
         bail!(

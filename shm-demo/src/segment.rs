@@ -195,7 +195,7 @@ pub fn owner_of(file_name: &str) -> Option<u32> {
 
 /// This demo's segments in `/dev/shm`, sorted: (file name, owner pid, size, mode).
 pub fn list() -> Vec<(String, u32, u64, u32)> {
-    let mut found: Vec<_> = common::testing::shm_entries(PREFIX)
+    let mut found: Vec<_> = common::demo::procfs::shm_entries(PREFIX)
         .into_iter()
         .filter_map(|path| {
             let name = path.file_name()?.to_str()?.to_string();

@@ -33,7 +33,7 @@ mod message;
 mod prefetch;
 mod spawn;
 mod supervisor;
-mod wire;
+pub(crate) mod wire;
 pub(crate) mod worker;
 
 pub use builder::ProcessPoolBuilder;

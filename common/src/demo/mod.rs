@@ -1,0 +1,19 @@
+//! What the demos of this workspace share, beside the pools: one output format, one way to exit,
+//! cleanup that leaves nothing behind, and child processes that cannot outlive their parent.
+//!
+//! None of this is needed to use a pool; it is here so that every demo narrates, exits and
+//! cleans up the same way, and so that a student comparing two demos sees only what differs.
+//!
+//! - [`narrate`]: headers, actor tags, durations, speed-ups and the checked `result:` line.
+//! - [`cli`]: exit status 2 for bad input, 1 for a failed check.
+//! - [`cleanup`]: on Ctrl-C, kill registered children and remove registered files.
+//! - [`child`]: this program started again as a child that dies with its parent.
+//! - [`procfs`]: what `/proc` says about processes (children, states), and `/dev/shm`.
+//! - [`sys`]: the few Linux calls std lacks, each behind a safe function.
+
+pub mod child;
+pub mod cleanup;
+pub mod cli;
+pub mod narrate;
+pub mod procfs;
+pub mod sys;
