@@ -45,6 +45,7 @@
 pub mod child;
 pub mod cleanup;
 pub mod cli;
+mod codec;
 mod error;
 pub mod narrate;
 mod panics;
