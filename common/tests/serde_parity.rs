@@ -19,8 +19,14 @@ use std::time::Duration;
 mod harness;
 use harness::{check, Test};
 
+/// Makes this binary act as a program that installs its hook before any pool exists.
+const ROLE: &str = "SERDE_PARITY_ROLE";
+
 fn main() {
     common::init();
+    if std::env::var(ROLE).as_deref() == Ok("hook-first") {
+        return hook_first_program();
+    }
     harness::run(&[
         Test("serde_cases_on_threads", || {
             serde_cases(&ThreadPool::new(2)?).map(drop)
@@ -45,6 +51,12 @@ fn main() {
         Test("one_bad_item_on_processes", || {
             let pool = ProcessPool::new(1)?;
             one_bad_item(&pool, &|| pool.worker_pids())
+        }),
+        Test("hook_installed_before_any_pool", || {
+            let mut program =
+                common::child::Child::spawn(common::child::self_command().env(ROLE, "hook-first"))?;
+            let status = program.finish(Duration::from_secs(20))?;
+            check(status.success(), &format!("its checks pass ({status})"))
         }),
         // These two replace the panic hook of this test process; they run last.
         Test("hooks_on_threads", || hooks(&ThreadPool::new(1)?)),
@@ -629,4 +641,38 @@ fn hooks<P: Pool>(pool: &P) -> harness::Result {
     })();
     drop(std::panic::take_hook()); // the default hook again, for whatever runs next
     outcome
+}
+
+/// A program that installs its hook first, then uses both pools (run by
+/// `hook_installed_before_any_pool` in a process of its own, so that no pool existed before).
+fn hook_first_program() {
+    counting_hook();
+    let outcome = (|| -> harness::Result {
+        hook_first(&ThreadPool::new(1)?)?;
+        hook_first(&ProcessPool::new(1)?)
+    })();
+    if let Err(e) = outcome {
+        eprintln!("hook-first program: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn hook_first<P: Pool>(pool: &P) -> harness::Result {
+    let seen = PROGRAM_HOOK_SAW.load(SeqCst);
+    let first = pool.submit(panicky, 1).wait();
+    check(
+        located_here(&first, "panicky 1"),
+        &format!(
+            "with the hook installed first, even the first panic has its location ({first:?})"
+        ),
+    )?;
+    check(
+        PROGRAM_HOOK_SAW.load(SeqCst) == seen,
+        "a task's panic is an error value, not a call of the program's hook",
+    )?;
+    let _ = std::thread::spawn(|| panic!("outside any pool")).join();
+    check(
+        PROGRAM_HOOK_SAW.load(SeqCst) == seen + 1,
+        "the program's hook sees panics outside pool tasks",
+    )
 }
