@@ -16,11 +16,12 @@
 //! blob, copied with `memcpy`. The encoder also claims to be *human-readable*
 //! (`with_human_readable`), as serde_json is: types that encode differently for people and
 //! machines (`SocketAddr`, `IpAddr`, ...) take the path JSON takes, which is the one serde's
-//! untagged enums can decode. CBOR (ciborium) would do as well; MessagePack's crate is smaller.
+//! untagged enums can decode. CBOR (ciborium) is the other self-describing candidate; it was not
+//! tried, as MessagePack passed every case.
 //!
 //! The parity is checked case by case in `common/tests/serde_parity.rs`. Beyond JSON, NaN and
-//! the infinities travel exactly (MessagePack has IEEE floats; serde_json refuses them), and so
-//! do `u128`/`i128` (as 16 bytes). Like JSON, `Some(())` and `Some(None)` arrive as `None`.
+//! the infinities travel exactly (MessagePack has IEEE floats; serde_json refuses them);
+//! `u128`/`i128` travel as 16 bytes.
 //!
 //! # What it costs
 //!
@@ -57,10 +58,13 @@
 //!
 //! # Where the process boundary differs
 //!
-//! Only what the encoding drops or adds shows, and both are the type's own choice:
+//! What serde itself does not carry, a process worker does not get; `tests/serde_parity.rs`
+//! shows each case:
 //!
 //! - A `#[serde(skip)]` field is not encoded, so in a process worker (and in a result that
 //!   comes back from one) it holds its `Default`; a thread worker sees the value itself.
+//! - `Some(None)` of an `Option<Option<T>>` and `Some(())` of an `Option<()>` are encoded as
+//!   `None` is, and arrive as `None` (as with JSON: such values do not round-trip through it).
 //! - A `Serialize` or `Deserialize` that panics or fails makes that item an
 //!   [`Error::Panicked`](crate::Error::Panicked) or [`Error::Serde`](crate::Error::Serde) on a
 //!   process pool; on a thread pool nothing is encoded, so the same item succeeds.

@@ -392,8 +392,9 @@ struct WithCache {
     cache: Option<String>,
 }
 
-/// `#[serde(skip)]`: a thread worker gets the value itself, a process worker its encoding,
-/// which leaves the field out, so the field arrives as its `Default`.
+/// What serde does not carry: a thread worker gets the value itself, a process worker its
+/// encoding, which leaves a `#[serde(skip)]` field out (it arrives as its `Default`) and does
+/// not tell `Some(None)` from `None`.
 fn skipped_field<P: Pool>(pool: &P) -> harness::Result {
     let sent = WithCache {
         value: 7,
@@ -401,6 +402,8 @@ fn skipped_field<P: Pool>(pool: &P) -> harness::Result {
     };
     let seen = pool.submit(|w: WithCache| w.cache, sent.clone()).wait()?;
     let back = pool.submit(echo::<WithCache>, sent).wait()?;
+    // Not JSON either: `Some(None)` is encoded as `None` is.
+    let nested = pool.submit(echo::<Option<Option<u8>>>, Some(None)).wait()?;
     if pool.kind() == "process" {
         // Process boundary: the skipped field was never encoded; it arrives as None.
         check(
@@ -410,13 +413,15 @@ fn skipped_field<P: Pool>(pool: &P) -> harness::Result {
         check(
             back.value == 7 && back.cache.is_none(),
             "and so does the result",
-        )
+        )?;
+        check(nested.is_none(), "Some(None) arrives as None")
     } else {
         check(
             seen.as_deref() == Some("warm"),
             "a thread sees the value itself",
         )?;
-        check(back.cache.as_deref() == Some("warm"), "and gets it back")
+        check(back.cache.as_deref() == Some("warm"), "and gets it back")?;
+        check(nested == Some(None), "a thread gets Some(None) itself")
     }
 }
 
