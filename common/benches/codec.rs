@@ -11,7 +11,7 @@
 #[path = "../src/codec.rs"]
 mod codec;
 
-use common::narrate::duration;
+use common::narrate::{duration, plural};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 use std::cell::Cell;
@@ -85,7 +85,7 @@ fn line<T: Serialize + DeserializeOwned + PartialEq>(what: &str, runs: usize, it
     let ours_time = median(runs, || drop(black_box(ours(black_box(items)))));
     let postcard_time = median(runs, || drop(black_box(postcard(black_box(items)))));
     println!(
-        "{what:<34} ours {:>9} {:>10} B  postcard {:>9} {:>10} B  ours/postcard {:>5.2}x",
+        "{what:<24} ours {:>9} {:>8} B   postcard {:>9} {:>8} B   {:>5.2}x",
         duration(ours_time),
         ours_size,
         duration(postcard_time),
@@ -100,9 +100,11 @@ fn main() {
         .and_then(|r| r.parse().ok())
         .unwrap_or(11);
     println!(
-        "MessagePack records (ours) vs postcard, encode + decode, median of {runs} runs, {} CPUs",
+        "MessagePack records (ours) vs postcard, encode + decode, median of {}, {} CPUs",
+        plural(runs, "run", "runs"),
         num_cpus::get()
     );
+    println!("(time and encoded size of each, then ours / postcard: above 1, ours is slower)");
     let numbers: Vec<u64> = (0..10_000u64).map(|i| i * i).collect();
     line("10^4 u64", runs, &numbers);
     let smalls: Vec<Small> = (0..10_000u64)
