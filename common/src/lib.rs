@@ -40,6 +40,7 @@
     missing_docs
 )]
 
+mod codec;
 pub mod demo;
 mod error;
 mod panics;

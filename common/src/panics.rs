@@ -1,38 +1,124 @@
 //! Running one task so that a panic becomes an [`Error::Panicked`] with message and location.
 //!
 //! `catch_unwind` gives the panic's payload (the message) but not where it happened; only the
-//! panic hook sees the location. So a hook, installed once and chained to the previous one, notes
-//! the location in a thread-local while a pool task runs, and stays quiet: the error reaches the
-//! caller through the task's result, not through stderr. Outside pool tasks it defers to the
-//! previous hook, so the rest of the program panics as usual.
+//! panic hook sees the location. So a hook, chained to the previous one, notes the location in a
+//! thread-local while a pool task runs, and stays quiet: the error reaches the caller through
+//! the task's result, not through stderr. Outside pool tasks it defers to the previous hook, so
+//! the rest of the program panics as usual, through the program's own hook if it has one.
+//!
+//! # When the program installs a hook of its own
+//!
+//! There is one hook per process, and `std::panic::set_hook` replaces it. A hook installed
+//! before this module's (which the first pool of the process installs) is kept: ours chains
+//! over it. A hook installed later replaces ours, and this module notices at the next panic it
+//! catches: the hook did not report a location. It then chains its hook over the program's, so
+//! every later panic has its location again. What cannot be recovered is that first panic
+//! after a hook that does not call the previous one (the usual `take_hook` wrapper does, and
+//! loses nothing): its error has `location: None`, and the program's hook sees it. This
+//! applies to a thread pool, and to a process worker whose task installed a hook; a worker
+//! process never runs the program's `main`, so a hook that `main` installs never reaches it.
+//!
+//! Why not check before every batch, or when a pool is built: std has no way to look at the
+//! hook without removing it (`take_hook`), and while it is removed a panic on another thread
+//! would bypass the program's hook. So the hook is only taken when something is known to be
+//! wrong: once per replacement (and after a `resume_unwind`, which calls no hook).
 
 use crate::pool::Results;
 use crate::Error;
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Mutex;
 
 thread_local! {
     static IN_TASK: Cell<bool> = const { Cell::new(false) };
+    /// Set by our hook for a panic inside a task; still `None` after one means the hook is gone.
     static LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// Installs the location-capturing hook (once per process).
+/// The address of the hook this module installed last, to recognise it when it comes back from
+/// `take_hook`. The lock also keeps two threads from reinstalling at once (each would take the
+/// other's half-finished state for the program's hook).
+static INSTALLED: Mutex<usize> = Mutex::new(0);
+/// Whether `install_hook` has run at least once in this process.
+static EVER_INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Installs the location-capturing hook, once per process (see [`reinstall`] for later).
 pub(crate) fn install_hook() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
+    if !EVER_INSTALLED.load(Relaxed) {
+        reinstall(true);
+    }
+}
+
+/// Chains the location-capturing hook over the current hook, unless the current hook is
+/// already ours; with `first`, only if no thread has installed it yet.
+fn reinstall(first: bool) {
+    if std::thread::panicking() {
+        return; // `take_hook` would panic; the next caught panic tries again
+    }
+    let mut installed = INSTALLED.lock().unwrap_or_else(|p| p.into_inner());
+    if first && EVER_INSTALLED.load(Relaxed) {
+        return; // another thread did it while we waited for the lock
+    }
+    let mut hook = std::panic::take_hook();
+    if address(&*hook) != *installed {
+        // Not ours: the program's (or the default) hook. Keep it for panics outside tasks.
+        let previous = std::mem::replace(&mut hook, Box::new(|_| {}));
+        // Assigned to `hook`, so the closure takes the hook's argument type without naming it.
+        hook = Box::new(move |info| {
             if IN_TASK.get() {
-                let at = info
-                    .location()
-                    .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
-                LOCATION.set(at);
+                let at = info.location().map_or_else(
+                    || "<unknown>".to_string(),
+                    |l| format!("{}:{}:{}", l.file(), l.line(), l.column()),
+                );
+                LOCATION.set(Some(at));
             } else {
                 previous(info);
             }
-        }));
-    });
+        });
+        *installed = address(&*hook);
+    }
+    std::panic::set_hook(hook);
+    EVER_INSTALLED.store(true, Relaxed);
+}
+
+/// Where a boxed hook lives: our closure captures a box, so it is not zero-sized and its
+/// address is its own (a zero-sized hook, like std's default, has a dangling address).
+fn address<T: ?Sized>(hook: &T) -> usize {
+    (hook as *const T).cast::<()>() as usize
+}
+
+/// Runs `f` as part of a pool task: a panic becomes [`Error::Panicked`] with its message and
+/// location, instead of unwinding into the caller, and is not printed.
+///
+/// `f` must leave nothing half-done if it unwinds (the callers encode or decode one item, and
+/// `crate::codec` rolls back a half-written record), hence the `AssertUnwindSafe`.
+pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Error> {
+    // A process pool's own process may never have built a thread pool.
+    install_hook();
+    let was = IN_TASK.replace(true);
+    let outcome = catch_unwind(AssertUnwindSafe(f));
+    IN_TASK.set(was);
+    outcome.map_err(panicked)
+}
+
+/// The error for a caught panic; reinstalls the hook if it did not see the panic.
+fn panicked(payload: Box<dyn Any + Send>) -> Error {
+    let message = if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string payload>".to_string()
+    };
+    let location = LOCATION.take();
+    if location.is_none() {
+        // Our hook did not run: the program replaced it (or the panic came from
+        // `resume_unwind`, which calls no hook; then this finds our hook and keeps it).
+        reinstall(false);
+    }
+    Error::Panicked { message, location }
 }
 
 /// Runs every item of a batch: one panicking item fails alone, the others run on.
@@ -63,7 +149,7 @@ fn call_each<A, R>(
     items: &mut std::vec::IntoIter<A>,
     values: &mut Vec<R>,
 ) -> Option<Error> {
-    IN_TASK.set(true);
+    let was = IN_TASK.replace(true);
     // AssertUnwindSafe: after a panic, `values` holds exactly the finished items' results and
     // `items` the ones not yet started (the panicking item was moved into `f` and dropped by
     // the unwinding); both are consistent, and `f` is a plain function with no state of ours.
@@ -72,28 +158,21 @@ fn call_each<A, R>(
             values.push(f(item));
         }
     }));
-    IN_TASK.set(false);
-    outcome.err().map(|payload| {
-        let message = if let Some(s) = payload.downcast_ref::<&str>() {
-            (*s).to_string()
-        } else if let Some(s) = payload.downcast_ref::<String>() {
-            s.clone()
-        } else {
-            "<non-string payload>".to_string()
-        };
-        Error::Panicked {
-            message,
-            location: LOCATION.take(),
-        }
-    })
+    IN_TASK.set(was);
+    outcome.err().map(panicked)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// `resume_unwind_keeps_our_hook` takes the hook for a moment, during which a panic in a
+    /// test running beside it would lose its location: these tests take turns.
+    static TURNS: Mutex<()> = Mutex::new(());
+
     #[test]
     fn a_panic_carries_its_message_and_location() {
+        let _turn = TURNS.lock().unwrap_or_else(|p| p.into_inner());
         install_hook();
         let out = run_batch(
             |x: u32| if x > 1 { panic!("too big: {x}") } else { x },
@@ -112,12 +191,12 @@ mod tests {
 
     #[test]
     fn one_bad_item_fails_alone() {
+        let _turn = TURNS.lock().unwrap_or_else(|p| p.into_inner());
         install_hook();
         let out = run_batch(|x: u32| 10 / x, vec![5, 0, 2, 0, 1]).into_vec();
         assert_eq!(out[0], Ok(2));
-        assert!(
-            matches!(&out[1], Err(Error::Panicked { message, .. }) if message.contains("divide by zero"))
-        );
+        let divide = |m: &str| m.contains("divide by zero");
+        assert!(matches!(&out[1], Err(Error::Panicked { message, .. }) if divide(message)));
         assert_eq!(out[2], Ok(5));
         assert!(out[3].is_err());
         assert_eq!(out[4], Ok(10));
@@ -125,5 +204,29 @@ mod tests {
             run_batch(|x: u32| x + 1, vec![1, 2]),
             Results::Values(vec![2, 3])
         );
+    }
+
+    #[test]
+    fn resume_unwind_keeps_our_hook() {
+        let _turn = TURNS.lock().unwrap_or_else(|p| p.into_inner());
+        install_hook();
+        let ours = *INSTALLED.lock().unwrap();
+        // `resume_unwind` calls no hook, so no location: it looks like a replaced hook.
+        let err = catch(|| std::panic::resume_unwind(Box::new("quiet"))).unwrap_err();
+        assert_eq!(
+            err,
+            Error::Panicked {
+                message: "quiet".into(),
+                location: None
+            }
+        );
+        assert_eq!(
+            *INSTALLED.lock().unwrap(),
+            ours,
+            "our own hook is recognised and put back, not wrapped in itself"
+        );
+        let err = catch(|| panic!("located")).unwrap_err();
+        let here = |at: &str| at.contains("src/panics.rs:");
+        assert!(matches!(err, Error::Panicked { location: Some(at), .. } if here(&at)));
     }
 }

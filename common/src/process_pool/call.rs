@@ -9,15 +9,18 @@
 //! 1. of `f` itself, and
 //! 2. of `trampoline::<A, R>`, a function with a fixed, non-generic signature
 //!    (`fn(usize, &[u8]) -> Vec<u8>`) that knows `A` and `R`: it decodes the arguments, calls
-//!    `f` on each, and encodes the results.
+//!    `f` on each, and encodes the results, one item at a time (see [`crate::codec`]), so that
+//!    an item that fails to decode, panics, or fails to encode fails alone.
 //!
 //! The worker adds each distance to its own anchor's address, checks that both land inside its
 //! executable's code, and calls the trampoline. This is also why a task must be a plain function:
 //! a closure's captured values live in the pool's memory, which the worker cannot see.
 
 use super::wire::Call;
+use crate::codec::{self, Record, Records};
 use crate::pool::{Results, Task};
 use crate::{panics, Error};
+use serde::{de::DeserializeOwned, Serialize};
 use std::ops::Range;
 
 /// The signature every trampoline has, whatever `A` and `R` are.
@@ -75,33 +78,92 @@ pub(crate) fn run(call: &Call, input: &[u8], code: &[Range<usize>]) -> Result<Ve
     Ok(trampoline(func, input))
 }
 
-/// Decodes a batch of `A`, calls the `fn(A) -> R` at `func` on each item, encodes the results.
+/// Decodes each `A` of a batch, calls the `fn(A) -> R` at `func` on it, encodes its result.
+///
+/// One record in, one record out, in order: a result, or the error that replaced it.
 fn trampoline<A: Task, R: Task>(func: usize, input: &[u8]) -> Vec<u8> {
     // SAFETY: `func` was encoded by `encode::<A, R>` from a value of type `fn(A) -> R`, and this
     // trampoline is the `::<A, R>` instance that `encode` paired with it (reasons (1)-(3) in
     // `run` apply to both addresses).
     let f = unsafe { std::mem::transmute::<*const (), fn(A) -> R>(func as *const ()) };
-    let outcome: Result<Results<R>, Error> = postcard::from_bytes::<Vec<A>>(input)
-        .map(|items| panics::run_batch(f, items))
-        .map_err(|e| Error::Serde(format!("decoding arguments: {e}")));
-    postcard::to_stdvec(&outcome).unwrap_or_else(|e| {
-        let failed: Result<Vec<Result<R, Error>>, Error> =
-            Err(Error::Serde(format!("encoding results: {e}")));
-        // Encoding a plain error enum cannot fail, so this second attempt always succeeds.
-        postcard::to_stdvec(&failed).unwrap_or_default()
-    })
+    // Enough for small results without growing; a large result grows the buffer once.
+    let mut output = Vec::with_capacity(input.len().min(64 * 1024));
+    for record in Records::new(input) {
+        let result = match record {
+            Ok(Record::Value(bytes)) => {
+                decode_item::<A>(bytes, "an argument").and_then(|a| panics::catch(|| f(a)))
+            }
+            // The pool could not encode this argument; its error stands for the result.
+            Ok(Record::Failure(bytes)) => Err(decode_failure(bytes)),
+            Err(malformed) => Err(Error::Serde(format!("decoding arguments: {malformed}"))),
+        };
+        match result {
+            Ok(value) => push_item(&mut output, &value, "a result"),
+            Err(error) => codec::push_failure(&mut output, &error),
+        }
+    }
+    output
 }
 
-/// Decodes what a trampoline returned, on the pool's side.
+/// Appends `value` as one record; if its `Serialize` panics or fails, an error record instead.
+/// `what` names it in the error ("an argument", "a result").
+pub(crate) fn push_item<T: Serialize>(out: &mut Vec<u8>, value: &T, what: &str) {
+    let error = match panics::catch(|| codec::push(out, value)) {
+        Ok(Ok(())) => return,
+        Ok(Err(refused)) => Error::Serde(format!("encoding {what}: {refused}")),
+        Err(panicked) => panicked,
+    };
+    codec::push_failure(out, &error);
+}
+
+/// Decodes one item; its `Deserialize` panicking or failing is that item's error.
+fn decode_item<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, Error> {
+    panics::catch(|| codec::decode::<T>(bytes))?
+        .map_err(|refused| Error::Serde(format!("decoding {what}: {refused}")))
+}
+
+/// The error in a failure record.
+fn decode_failure(bytes: &[u8]) -> Error {
+    codec::decode::<Error>(bytes)
+        .unwrap_or_else(|e| Error::Serde(format!("an unreadable error record: {e}")))
+}
+
+/// Decodes what a trampoline returned, on the pool's side: one result per item of the batch.
+///
+/// An all-ok batch (the common case) becomes `Results::Values`, built in one pass; from the
+/// first failed item on, the batch switches to a `Result` per item.
 pub(crate) fn decode_results<R: Task>(output: &[u8], len: usize) -> Results<R> {
-    match postcard::from_bytes::<Result<Results<R>, Error>>(output) {
-        Ok(Ok(results)) if results.len() == len => results,
-        Ok(Ok(results)) => Results::failed(
-            len,
-            &Error::Serde(format!("expected {len} results, got {}", results.len())),
-        ),
-        Ok(Err(e)) => Results::failed(len, &e),
-        Err(e) => Results::failed(len, &Error::Serde(format!("decoding results: {e}"))),
+    let mut values: Vec<R> = Vec::with_capacity(len);
+    let mut each: Vec<Result<R, Error>> = Vec::new(); // stays empty while every item is ok
+    let mut count = 0;
+    for record in Records::new(output) {
+        count += 1;
+        let result = match record {
+            Ok(Record::Value(bytes)) => decode_item::<R>(bytes, "a result"),
+            Ok(Record::Failure(bytes)) => Err(decode_failure(bytes)),
+            Err(malformed) => {
+                let error = Error::Serde(format!("decoding results: {malformed}"));
+                return Results::failed(len, &error);
+            }
+        };
+        match result {
+            Ok(value) if each.is_empty() => values.push(value),
+            result => {
+                if each.is_empty() {
+                    each.reserve_exact(len);
+                    each.extend(values.drain(..).map(Ok));
+                }
+                each.push(result);
+            }
+        }
+    }
+    if count != len {
+        let error = Error::Serde(format!("expected {len} results, got {count}"));
+        Results::failed(len, &error)
+    } else if each.is_empty() {
+        Results::Values(values)
+    } else {
+        Results::Each(each)
     }
 }
 
@@ -145,11 +207,19 @@ mod tests {
     fn a_call_round_trips_within_one_process() {
         let code = executable_code().unwrap();
         assert!(!code.is_empty(), "this executable has code mapped");
-        let input = postcard::to_stdvec(&vec![1u64, 2, 3]).unwrap();
+        let mut input = Vec::new();
+        for x in [1u64, 2, 3] {
+            push_item(&mut input, &x, "an argument");
+        }
         let output = run(&encode(double), &input, &code).unwrap();
         assert_eq!(
             decode_results::<u64>(&output, 3),
             Results::Values(vec![2, 4, 6])
+        );
+        assert!(
+            matches!(&decode_results::<u64>(&output, 4).into_vec()[0],
+                Err(Error::Serde(e)) if e == "expected 4 results, got 3"),
+            "a count that does not match fails the batch"
         );
     }
 

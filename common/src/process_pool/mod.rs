@@ -7,7 +7,8 @@
 //!   a worker and serves the pool instead of running the program (`worker.rs`). This is Rust's
 //!   analogue of Python's `if __name__ == "__main__":`.
 //! - `call.rs`, `wire.rs`: a task `fn(A) -> R` travels as two code addresses made relative to
-//!   the executable (`call.rs` explains why that is sound); its arguments and results as bytes.
+//!   the executable (`call.rs` explains why that is sound); its arguments and results as bytes,
+//!   one MessagePack record per item (`src/codec.rs` says why, and what it costs).
 //! - `link.rs`, `message.rs`: each worker's private line, one end of a socket pair handed to it
 //!   alone as its standard input; no file, no name, nothing another user could reach.
 //! - `supervisor.rs`: each worker has a *supervisor* thread in the pool's process. It takes

@@ -14,15 +14,21 @@ pub(crate) struct Call {
     pub func: i64,
 }
 
-/// Builds a batch's frame: its length (4 bytes), the call, then the postcard encoding of its
-/// `Vec<A>` items. The length comes first so that several frames can travel in one message
+/// Builds a batch's frame: its length (4 bytes), the call, then one record per item (see
+/// [`crate::codec`]). The length comes first so that several frames can travel in one message
 /// (see [`records`]) while a single frame is already a whole message, sent without a copy.
+///
+/// An item whose `Serialize` panics or fails becomes a failure record carrying its error: the
+/// worker answers it with that error, and its batch-mates run as usual.
 pub(crate) fn frame<A: serde::Serialize>(call: Call, items: &[A]) -> Result<Vec<u8>, String> {
-    let mut frame = Vec::with_capacity(20 + 8 * items.len());
+    // The header, then about 16 bytes per small item; a large item grows the buffer once.
+    let mut frame = Vec::with_capacity(20 + 16 * items.len());
     frame.extend_from_slice(&[0; 4]);
     frame.extend_from_slice(&call.trampoline.to_le_bytes());
     frame.extend_from_slice(&call.func.to_le_bytes());
-    let mut frame = postcard::to_extend(&items, frame).map_err(|e| e.to_string())?;
+    for item in items {
+        super::call::push_item(&mut frame, item, "an argument");
+    }
     let len = u32::try_from(frame.len() - 4).map_err(|_| "a batch of 4 GiB or more".to_string())?;
     frame[..4].copy_from_slice(&len.to_le_bytes());
     Ok(frame)
@@ -81,11 +87,8 @@ mod tests {
         assert_eq!(bodies.len(), 2);
         let (call, input) = unframe(bodies[0]).unwrap();
         assert_eq!((call.trampoline, call.func), (-5, 1 << 40));
-        assert_eq!(postcard::from_bytes::<Vec<u32>>(input).unwrap(), vec![7, 8]);
-        assert_eq!(
-            postcard::from_bytes::<Vec<String>>(unframe(bodies[1]).unwrap().1).unwrap(),
-            vec!["x"]
-        );
+        assert_eq!(items::<u32>(input), vec![7, 8]);
+        assert_eq!(items::<String>(unframe(bodies[1]).unwrap().1), vec!["x"]);
         assert_eq!(
             records(&one).unwrap().len(),
             1,
@@ -96,5 +99,15 @@ mod tests {
             "a cut message is refused"
         );
         assert!(unframe(&bodies[0][..15]).is_none());
+    }
+
+    /// The items of a frame's body, decoded (each is a record, see `crate::codec`).
+    fn items<T: serde::de::DeserializeOwned>(input: &[u8]) -> Vec<T> {
+        let records = crate::codec::Records::new(input);
+        let decode = |r| match r {
+            Ok(crate::codec::Record::Value(bytes)) => crate::codec::decode(bytes).unwrap(),
+            other => panic!("not a value record: {other:?}"),
+        };
+        records.map(decode).collect()
     }
 }
