@@ -42,10 +42,12 @@
     missing_docs
 )]
 
+mod as_completed;
 pub mod child;
 pub mod cleanup;
 pub mod cli;
 mod error;
+mod map_iter;
 pub mod narrate;
 mod panics;
 pub mod pool;
@@ -54,7 +56,9 @@ pub mod sys;
 pub mod testing;
 pub mod thread_pool;
 
+pub use as_completed::{as_completed, AsCompleted};
 pub use error::Error;
+pub use map_iter::MapIter;
 pub use pool::{Chunk, Pool, Results, Span, Task, TaskHandle, Unordered};
 pub use process_pool::{ProcessPool, ProcessPoolBuilder};
 pub use thread_pool::{ThreadPool, ThreadPoolBuilder};

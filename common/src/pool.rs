@@ -14,9 +14,14 @@ use crate::Error;
 use crossbeam_channel::{Receiver, Sender};
 use serde::{de::DeserializeOwned, Serialize};
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Release};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{
+    AtomicBool, AtomicU8, Ordering::AcqRel, Ordering::Acquire, Ordering::Release,
+};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 /// What a task's argument and result must be: sendable to another thread, and to another process.
 pub trait Task: Serialize + DeserializeOwned + Send + 'static {}
@@ -115,12 +120,25 @@ impl<R> Results<R> {
 ///
 /// Dropping a sink without sending (a pool that was terminated) wakes whoever waits on it with
 /// [`Error::Cancelled`], so a waiter can never hang on a batch that nobody will answer.
+///
+/// # For pool implementors: cancellation
+///
+/// A batch can be cancelled while it waits in a pool's queue ([`TaskHandle::cancel`], the
+/// deadline of [`Pool::map_timeout`], a dropped [`crate::MapIter`]). A pool honours that by
+/// calling [`Sink::try_start`] right before it runs the batch (or sends it to a worker
+/// process): on `false` it must not run it, and drops the sink (or sends
+/// [`BatchResult::failed`] with [`Error::Cancelled`]; either reaches nobody who still waits).
+/// Once `try_start` has returned `true`, the batch counts as running and can no longer be
+/// cancelled. A pool that keeps its jobs type-erased can take a [`CancelToken`] from the sink
+/// at dispatch and ask it instead. A pool that never asks still works: a cancelled batch then
+/// runs, and its result is thrown away.
 #[derive(Debug)]
 pub struct Sink<R>(SinkTo<R>);
 
 #[derive(Debug)]
 enum SinkTo<R> {
-    Channel(Sender<BatchResult<R>>),
+    /// One batch of a map; the flag, shared by every batch of that map, cancels them all.
+    Channel(Sender<BatchResult<R>>, Arc<AtomicBool>),
     Slot(Arc<Slot<R>>),
 }
 
@@ -129,13 +147,42 @@ impl<R> Sink<R> {
     /// iterator) simply does not want them.
     pub fn send(self, batch: BatchResult<R>) {
         match &self.0 {
-            SinkTo::Channel(channel) => {
+            SinkTo::Channel(channel, _) => {
                 let _ = channel.send(batch);
             }
             SinkTo::Slot(slot) => {
                 slot.fill(batch.results.into_first().unwrap_or(Err(Error::Cancelled)))
             }
         }
+    }
+
+    /// Claims the batch for running: `false` if it was cancelled, and then it must not run
+    /// (see the type's docs). Call it once, right before running or sending the batch.
+    pub fn try_start(&self) -> bool {
+        match &self.0 {
+            SinkTo::Channel(_, cancelled) => !cancelled.load(Acquire),
+            SinkTo::Slot(slot) => slot.try_start(),
+        }
+    }
+
+    /// Whether the batch was cancelled. Unlike [`Sink::try_start`] it claims nothing: a pool
+    /// may use it to skip a cancelled batch early.
+    pub fn is_cancelled(&self) -> bool {
+        match &self.0 {
+            SinkTo::Channel(_, cancelled) => cancelled.load(Acquire),
+            SinkTo::Slot(slot) => slot.is_cancelled(),
+        }
+    }
+}
+
+impl<R: Send + 'static> Sink<R> {
+    /// The batch's cancellation state as a cheap, cloneable value that is not generic, for a
+    /// pool whose queue holds type-erased jobs: ask it instead of the sink.
+    pub fn cancel_token(&self) -> CancelToken {
+        CancelToken(match &self.0 {
+            SinkTo::Channel(_, cancelled) => Gate::Flag(Arc::clone(cancelled)),
+            SinkTo::Slot(slot) => Gate::Task(Arc::clone(slot) as Arc<dyn TaskGate>),
+        })
     }
 }
 
@@ -147,6 +194,56 @@ impl<R> Drop for Sink<R> {
     }
 }
 
+/// Whether a batch may still start: the same answers as its [`Sink`]'s `try_start` and
+/// `is_cancelled`, from a value a pool can keep beside a type-erased job.
+#[derive(Clone)]
+pub struct CancelToken(Gate);
+
+#[derive(Clone)]
+enum Gate {
+    Flag(Arc<AtomicBool>),
+    Task(Arc<dyn TaskGate>),
+}
+
+/// The part of a [`Slot`] that does not depend on its result type.
+trait TaskGate: Send + Sync {
+    fn try_start(&self) -> bool;
+    fn is_cancelled(&self) -> bool;
+}
+
+impl<R: Send> TaskGate for Slot<R> {
+    fn try_start(&self) -> bool {
+        Slot::try_start(self)
+    }
+    fn is_cancelled(&self) -> bool {
+        Slot::is_cancelled(self)
+    }
+}
+
+impl CancelToken {
+    /// See [`Sink::try_start`].
+    pub fn try_start(&self) -> bool {
+        match &self.0 {
+            Gate::Flag(cancelled) => !cancelled.load(Acquire),
+            Gate::Task(task) => task.try_start(),
+        }
+    }
+
+    /// See [`Sink::is_cancelled`].
+    pub fn is_cancelled(&self) -> bool {
+        match &self.0 {
+            Gate::Flag(cancelled) => cancelled.load(Acquire),
+            Gate::Task(task) => task.is_cancelled(),
+        }
+    }
+}
+
+impl std::fmt::Debug for CancelToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CancelToken(cancelled: {})", self.is_cancelled())
+    }
+}
+
 /// The single result behind a [`TaskHandle`]: far lighter than a channel per task, which
 /// matters when a million tasks are pending at once.
 #[derive(Debug)]
@@ -155,7 +252,14 @@ pub struct Slot<R> {
     ready: Condvar,
     /// Set (after `state`) once the outcome is in: lets a waiter spin without the lock.
     settled: AtomicBool,
+    /// `QUEUED`, then `STARTED` (the pool claimed it) or `CANCELLED` (the caller did), once:
+    /// a compare-and-swap decides which came first, so a cancelled task can never run.
+    run: AtomicU8,
 }
+
+const QUEUED: u8 = 0;
+const STARTED: u8 = 1;
+const CANCELLED: u8 = 2;
 
 /// How long a waiter spins before it sleeps on the condition variable. Waking a sleeping thread
 /// costs a system call and, on an idle virtual machine, the hypervisor's wake-up of a halted
@@ -169,6 +273,9 @@ struct SlotState<R> {
     /// Whether a thread sleeps on `ready`. Waking a condition variable is a system call even
     /// when nobody waits, so `fill` only does it when someone does.
     waiting: bool,
+    /// Who to wake when the outcome is in, if the handle was polled as a `Future` (or is
+    /// watched by [`crate::as_completed`]).
+    waker: Option<Waker>,
 }
 
 #[derive(Debug)]
@@ -185,9 +292,11 @@ impl<R> Default for Slot<R> {
             state: Mutex::new(SlotState {
                 outcome: Outcome::Pending,
                 waiting: false,
+                waker: None,
             }),
             ready: Condvar::new(),
             settled: AtomicBool::new(false),
+            run: AtomicU8::new(QUEUED),
         }
     }
 }
@@ -210,12 +319,78 @@ impl<R> Slot<R> {
 
     fn settle(&self, outcome: Outcome<R>) {
         let mut state = self.state();
+        let waker = self.settle_locked(&mut state, outcome);
+        drop(state);
+        // Woken outside the lock: a waker may run an executor's code.
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Stores `outcome` if none is in yet; returns the waker to wake.
+    fn settle_locked(&self, state: &mut SlotState<R>, outcome: Outcome<R>) -> Option<Waker> {
+        if !matches!(state.outcome, Outcome::Pending) {
+            return None;
+        }
+        state.outcome = outcome;
+        self.settled.store(true, Release);
+        if state.waiting {
+            self.ready.notify_all();
+        }
+        state.waker.take()
+    }
+
+    /// The pool claims the task before running it: `false` if it was cancelled first.
+    pub fn try_start(&self) -> bool {
+        self.run.compare_exchange(QUEUED, STARTED, AcqRel, Acquire) != Err(CANCELLED)
+    }
+
+    /// Whether the caller cancelled the task.
+    pub fn is_cancelled(&self) -> bool {
+        self.run.load(Acquire) == CANCELLED
+    }
+
+    /// Cancels the task if it has neither started nor finished; the waiter then gets
+    /// [`Error::Cancelled`]. Returns whether it did.
+    fn cancel(&self) -> bool {
+        let mut state = self.state();
+        // Under the lock, so that no result can slip in between the check and the settling.
+        if !matches!(state.outcome, Outcome::Pending)
+            || self
+                .run
+                .compare_exchange(QUEUED, CANCELLED, AcqRel, Acquire)
+                .is_err()
+        {
+            return false;
+        }
+        let waker = self.settle_locked(&mut state, Outcome::Abandoned);
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        true
+    }
+
+    /// Takes the result if it is in; otherwise remembers `waker` for when it comes.
+    fn poll_take(&self, waker: &Waker) -> Poll<Result<R, Error>> {
+        let mut state = self.state();
         if matches!(state.outcome, Outcome::Pending) {
-            state.outcome = outcome;
-            self.settled.store(true, Release);
-            if state.waiting {
-                self.ready.notify_all();
+            // Replace the waker only if it would wake someone else (a task moved executors).
+            if !state.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                state.waker = Some(waker.clone());
             }
+            return Poll::Pending;
+        }
+        Poll::Ready(Self::take(&mut state))
+    }
+
+    /// Takes the settled outcome out of the slot.
+    fn take(state: &mut SlotState<R>) -> Result<R, Error> {
+        match std::mem::replace(&mut state.outcome, Outcome::Taken) {
+            Outcome::Ready(result) => result,
+            Outcome::Abandoned => Err(Error::Cancelled),
+            Outcome::Taken => Err(Error::AlreadyTaken),
+            Outcome::Pending => unreachable!("only a settled slot is taken"),
         }
     }
 
@@ -242,12 +417,8 @@ impl<R> Slot<R> {
                 state
             }
         };
-        match std::mem::replace(&mut state.outcome, Outcome::Taken) {
-            Outcome::Ready(result) => result,
-            Outcome::Abandoned => Err(Error::Cancelled),
-            Outcome::Taken => Err(Error::AlreadyTaken),
-            Outcome::Pending => unreachable!("the wait ends only once the slot is settled"),
-        }
+        // The wait ends only once the slot is settled.
+        Self::take(&mut state)
     }
 }
 
@@ -454,29 +625,91 @@ pub trait Pool {
         let items: Vec<A> = items.into_iter().collect();
         let len = items.len();
         let size = chunk.size_for(len, self.workers())?;
-        let results = send_batches(self, f, items, size);
-        // Batches come back in any order; slot each by its position, then join them in order.
-        let mut batches: Vec<Option<Results<R>>> = Vec::new();
-        batches.resize_with(len.div_ceil(size), || None);
-        for _ in 0..batches.len() {
-            match results.recv() {
-                Ok(batch) => batches[batch.first / size] = Some(batch.results),
-                // Every sender was dropped unanswered: the pool was terminated.
-                Err(_) => return Err(Error::Cancelled),
-            }
+        let (results, _) = send_batches(self, f, items, size);
+        collect_in_order(&results, len, size, None)
+    }
+
+    /// [`Pool::map`] with a deadline for the whole call (Python's `map_async(...).get(timeout)`).
+    ///
+    /// When `limit` has passed and results are still missing, every batch that has not started
+    /// is cancelled (it never runs) and the call returns at once, without waiting for the
+    /// batches that are running: they finish in the background and their results are dropped.
+    /// (A process pool that does not check cancellation yet sends queued batches anyway; see
+    /// [`Sink`].)
+    ///
+    /// ```
+    /// use common::{Error, Pool, ThreadPool};
+    /// use std::time::Duration;
+    /// let pool = ThreadPool::new(1).unwrap();
+    /// let nap = |ms: u64| std::thread::sleep(Duration::from_millis(ms));
+    /// assert_eq!(pool.map_timeout(nap, vec![1, 1], Duration::from_secs(10)), Ok(vec![(), ()]));
+    /// // Ten naps of 200 ms on one thread take at least 2 s: past the limit, whatever the load.
+    /// let limit = Duration::from_millis(50);
+    /// assert_eq!(pool.map_timeout(nap, vec![200; 10], limit), Err(Error::Timeout(limit)));
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Timeout`]`(limit)` when the deadline passed first; otherwise as [`Pool::map`].
+    fn map_timeout<A: Task, R: Task>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        limit: Duration,
+    ) -> Result<Vec<R>, Error> {
+        let deadline = Instant::now() + limit;
+        let items: Vec<A> = items.into_iter().collect();
+        let len = items.len();
+        let size = Chunk::Auto.size_for(len, self.workers())?;
+        let (results, cancel) = send_batches(self, f, items, size);
+        let out = collect_in_order(&results, len, size, Some((deadline, limit)));
+        if let Err(Error::Timeout(_)) = out {
+            // Batches still queued see the flag before they start, and never run.
+            cancel.store(true, Release);
         }
-        let mut out = Vec::with_capacity(len);
-        for batch in batches.into_iter().flatten() {
-            match batch {
-                Results::Values(mut values) => out.append(&mut values),
-                Results::Each(each) => {
-                    for result in each {
-                        out.push(result?);
-                    }
-                }
-            }
-        }
-        Ok(out)
+        out
+    }
+
+    /// Applies `f` to every item and yields the results in item order, each as soon as it and
+    /// every item before it are done (Python's `imap`). Items are cut into batches as by
+    /// [`Pool::map`] and all sent at once; the iterator only decides when you see them.
+    ///
+    /// ```
+    /// use common::{Pool, ThreadPool};
+    /// let pool = ThreadPool::new(2).unwrap();
+    /// let mut lengths = pool.map_iter(|s: String| s.len(), vec!["a".into(), "bcd".into()]);
+    /// assert_eq!(lengths.next(), Some(Ok(1))); // the first result, while others may still run
+    /// assert_eq!(lengths.next(), Some(Ok(3)));
+    /// assert_eq!(lengths.next(), None);
+    /// ```
+    ///
+    /// Dropping the iterator early cancels the batches that have not started.
+    fn map_iter<A: Task, R: Task>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+    ) -> crate::MapIter<R> {
+        let items: Vec<A> = items.into_iter().collect();
+        // `Auto` never fails: only `Size(0)` does.
+        let size = Chunk::Auto
+            .size_for(items.len(), self.workers())
+            .unwrap_or(1);
+        crate::MapIter::start(self, f, items, size)
+    }
+
+    /// [`Pool::map_iter`] with an explicit batch size: `Chunk::Size(1)` yields each result the
+    /// moment it (and those before it) is done, larger batches yield a batch at a time.
+    ///
+    /// # Errors
+    /// [`Error::ZeroChunk`].
+    fn map_iter_chunked<A: Task, R: Task>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        chunk: Chunk,
+    ) -> Result<crate::MapIter<R>, Error> {
+        let items: Vec<A> = items.into_iter().collect();
+        let size = chunk.size_for(items.len(), self.workers())?;
+        Ok(crate::MapIter::start(self, f, items, size))
     }
 
     /// Applies `f` to every item, one item per batch, and yields `(index, result)` pairs as the
@@ -488,7 +721,7 @@ pub trait Pool {
     ) -> Unordered<R> {
         let items: Vec<A> = items.into_iter().collect();
         let pending = batch_ranges(items.len(), 1);
-        let results = send_batches(self, f, items, 1);
+        let (results, _) = send_batches(self, f, items, 1);
         Unordered {
             results,
             pending,
@@ -509,7 +742,7 @@ pub trait Pool {
         let items: Vec<A> = items.into_iter().collect();
         let size = chunk.size_for(items.len(), self.workers())?;
         let pending = batch_ranges(items.len(), size);
-        let results = send_batches(self, f, items, size);
+        let (results, _) = send_batches(self, f, items, size);
         Ok(Unordered {
             results,
             pending,
@@ -518,14 +751,16 @@ pub trait Pool {
     }
 }
 
-/// Cuts `items` into batches of `size`, dispatches each, and returns where the results arrive.
-fn send_batches<P: Pool + ?Sized, A: Task, R: Task>(
+/// Cuts `items` into batches of `size`, dispatches each, and returns where the results arrive
+/// and the flag that cancels every batch not yet started.
+pub(crate) fn send_batches<P: Pool + ?Sized, A: Task, R: Task>(
     pool: &P,
     f: fn(A) -> R,
     mut items: Vec<A>,
     size: usize,
-) -> Receiver<BatchResult<R>> {
+) -> (Receiver<BatchResult<R>>, Arc<AtomicBool>) {
     let (sink, results) = crossbeam_channel::unbounded();
+    let cancel = Arc::new(AtomicBool::new(false));
     // Cut from the back with `split_off`, which moves each tail with one memcpy; the first
     // batch keeps the caller's own buffer. (Taking items one by one cost a third of `map`.)
     let mut tails = Vec::new();
@@ -536,9 +771,50 @@ fn send_batches<P: Pool + ?Sized, A: Task, R: Task>(
         tails.push((0, items));
     }
     for (first, batch) in tails.into_iter().rev() {
-        pool.dispatch(f, first, batch, Sink(SinkTo::Channel(sink.clone())));
+        let to = SinkTo::Channel(sink.clone(), Arc::clone(&cancel));
+        pool.dispatch(f, first, batch, Sink(to));
     }
-    results
+    (results, cancel)
+}
+
+/// Waits for every batch of a map and joins their results in item order.
+///
+/// # Errors
+/// The first failed item's error; [`Error::Cancelled`] if the pool was terminated;
+/// `Error::Timeout(limit)` if the `(deadline, limit)` passed first.
+fn collect_in_order<R>(
+    results: &Receiver<BatchResult<R>>,
+    len: usize,
+    size: usize,
+    deadline: Option<(Instant, Duration)>,
+) -> Result<Vec<R>, Error> {
+    // Batches come back in any order; slot each by its position, then join them in order.
+    let mut batches: Vec<Option<Results<R>>> = Vec::new();
+    batches.resize_with(len.div_ceil(size), || None);
+    for _ in 0..batches.len() {
+        let batch = match deadline {
+            None => results.recv().map_err(|_| Error::Cancelled),
+            Some((deadline, limit)) => results.recv_deadline(deadline).map_err(|e| match e {
+                crossbeam_channel::RecvTimeoutError::Timeout => Error::Timeout(limit),
+                crossbeam_channel::RecvTimeoutError::Disconnected => Error::Cancelled,
+            }),
+        };
+        // Disconnected: every sender was dropped unanswered, the pool was terminated.
+        let batch = batch?;
+        batches[batch.first / size] = Some(batch.results);
+    }
+    let mut out = Vec::with_capacity(len);
+    for batch in batches.into_iter().flatten() {
+        match batch {
+            Results::Values(mut values) => out.append(&mut values),
+            Results::Each(each) => {
+                for result in each {
+                    out.push(result?);
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// `first -> len` of every batch that `send_batches` will send.
@@ -549,7 +825,31 @@ fn batch_ranges(len: usize, size: usize) -> BTreeMap<usize, usize> {
         .collect()
 }
 
-/// The result of one submitted task. Dropping it does not cancel the task.
+/// The result of one submitted task (Python's `AsyncResult` / `Future`). Dropping it does not
+/// cancel the task.
+///
+/// It is also a [`Future`]: `handle.await` gives the same `Result` as [`TaskHandle::wait`],
+/// without blocking the executor's thread (the pool wakes the task when the result is in).
+///
+/// ```
+/// use common::{Pool, ThreadPool};
+/// let pool = ThreadPool::new(1).unwrap();
+/// let handle = pool.submit(|x: u32| x + 1, 41);
+/// # // A tiny executor, so the example needs no dependency: poll until ready.
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     use std::task::{Context, Poll, Wake, Waker};
+/// #     struct Noop;
+/// #     impl Wake for Noop { fn wake(self: std::sync::Arc<Self>) {} }
+/// #     let waker = Waker::from(std::sync::Arc::new(Noop));
+/// #     let mut f = std::pin::pin!(f);
+/// #     let mut cx = Context::from_waker(&waker);
+/// #     loop {
+/// #         if let Poll::Ready(out) = f.as_mut().poll(&mut cx) { return out; }
+/// #         std::thread::yield_now();
+/// #     }
+/// # }
+/// assert_eq!(block_on(async { handle.await }), Ok(42));
+/// ```
 pub struct TaskHandle<R> {
     slot: Arc<dyn HasSlot<R>>,
 }
@@ -560,10 +860,61 @@ impl<R> std::fmt::Debug for TaskHandle<R> {
     }
 }
 
+impl<R> Future for TaskHandle<R> {
+    type Output = Result<R, Error>;
+
+    /// Ready once the task is answered; until then the slot keeps the waker and the pool wakes
+    /// it when it fills the slot. Polled again after it was ready: [`Error::AlreadyTaken`].
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.slot.slot().poll_take(cx.waker())
+    }
+}
+
 impl<R> TaskHandle<R> {
     /// A handle on the slot that a pool will fill.
     pub fn new(slot: Arc<dyn HasSlot<R>>) -> TaskHandle<R> {
         TaskHandle { slot }
+    }
+
+    /// Whether the task is over: answered, failed or cancelled (Python's `ready()`/`done()`,
+    /// std's `JoinHandle::is_finished`). It never blocks; once `true`, [`TaskHandle::wait`]
+    /// returns at once.
+    ///
+    /// ```
+    /// use common::{Pool, ThreadPool};
+    /// let pool = ThreadPool::new(1).unwrap();
+    /// let handle = pool.submit(|x: u32| x * 2, 21);
+    /// while !handle.is_finished() {
+    ///     std::thread::yield_now(); // the caller's own work would go here
+    /// }
+    /// assert_eq!(handle.wait(), Ok(42));
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.slot.slot().settled.load(Acquire)
+    }
+
+    /// Cancels the task if it has not started: it will never run, and its waiter gets
+    /// [`Error::Cancelled`]. Returns whether it was cancelled; `false` if it was running or
+    /// done already (Python's `Future.cancel()`).
+    ///
+    /// What each pool does with a task that is already running: a `ThreadPool` cannot stop a
+    /// thread, so the task runs to its end and `cancel` returns `false`. A `ProcessPool` claims
+    /// a task when it sends it to a worker; until it checks that claim (see [`Sink`]), a task
+    /// already sent runs in its worker and `cancel` still returns `true`: the waiter gets
+    /// `Cancelled` and the result is thrown away.
+    ///
+    /// ```
+    /// use common::{Error, Pool, ThreadPool};
+    /// use std::time::Duration;
+    /// let pool = ThreadPool::new(1).unwrap();
+    /// let busy = pool.submit(|ms: u64| std::thread::sleep(Duration::from_millis(ms)), 100);
+    /// let queued = pool.submit(|ms: u64| std::thread::sleep(Duration::from_millis(ms)), 100);
+    /// assert!(queued.cancel()); // the only thread is busy, so it had not started
+    /// assert_eq!(queued.wait(), Err(Error::Cancelled));
+    /// assert_eq!(busy.wait(), Ok(()));
+    /// ```
+    pub fn cancel(&self) -> bool {
+        self.slot.slot().cancel()
     }
 
     /// Blocks until the task has finished and returns its value.
