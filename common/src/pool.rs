@@ -599,6 +599,16 @@ pub trait Pool {
     /// Applies `f` to every item on the workers and returns the results in item order, cutting
     /// the items into batches automatically (see [`Chunk::Auto`]).
     ///
+    /// Python's `starmap` is a map over tuples: a task takes one argument, and a tuple is one.
+    ///
+    /// ```
+    /// use common::{Pool, ThreadPool};
+    /// let pool = ThreadPool::new(2).unwrap();
+    /// // Python: pool.starmap(pow, [(2, 3), (3, 2)])
+    /// let powers = pool.map(|(base, exp): (u64, u32)| base.pow(exp), vec![(2, 3), (3, 2)]);
+    /// assert_eq!(powers, Ok(vec![8, 9]));
+    /// ```
+    ///
     /// # Errors
     /// The error of the first failed item (in item order), after every item has run.
     fn map<A: Task, R: Task>(
