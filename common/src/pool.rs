@@ -273,14 +273,14 @@ struct SlotState<R> {
     /// Whether a thread sleeps on `ready`. Waking a condition variable is a system call even
     /// when nobody waits, so `fill` only does it when someone does.
     waiting: bool,
-    /// Who to wake when the outcome is in, if the handle was polled as a `Future` (or is
-    /// watched by [`crate::as_completed`]).
-    waker: Option<Waker>,
 }
 
 #[derive(Debug)]
 enum Outcome<R> {
-    Pending,
+    /// No result yet; the waker to wake when it comes, if the handle was polled as a `Future`
+    /// (or is watched by [`crate::as_completed`]). Kept in this variant, it costs no space:
+    /// `Ready` is larger anyway.
+    Pending(Option<Waker>),
     Ready(Result<R, Error>),
     Abandoned,
     Taken,
@@ -290,9 +290,8 @@ impl<R> Default for Slot<R> {
     fn default() -> Self {
         Slot {
             state: Mutex::new(SlotState {
-                outcome: Outcome::Pending,
+                outcome: Outcome::Pending(None),
                 waiting: false,
-                waker: None,
             }),
             ready: Condvar::new(),
             settled: AtomicBool::new(false),
@@ -329,15 +328,17 @@ impl<R> Slot<R> {
 
     /// Stores `outcome` if none is in yet; returns the waker to wake.
     fn settle_locked(&self, state: &mut SlotState<R>, outcome: Outcome<R>) -> Option<Waker> {
-        if !matches!(state.outcome, Outcome::Pending) {
+        if !matches!(state.outcome, Outcome::Pending(_)) {
             return None;
         }
-        state.outcome = outcome;
+        let Outcome::Pending(waker) = std::mem::replace(&mut state.outcome, outcome) else {
+            unreachable!("checked just above");
+        };
         self.settled.store(true, Release);
         if state.waiting {
             self.ready.notify_all();
         }
-        state.waker.take()
+        waker
     }
 
     /// The pool claims the task before running it: `false` if it was cancelled first.
@@ -352,10 +353,10 @@ impl<R> Slot<R> {
 
     /// Cancels the task if it has neither started nor finished; the waiter then gets
     /// [`Error::Cancelled`]. Returns whether it did.
-    fn cancel(&self) -> bool {
+    pub fn cancel(&self) -> bool {
         let mut state = self.state();
         // Under the lock, so that no result can slip in between the check and the settling.
-        if !matches!(state.outcome, Outcome::Pending)
+        if !matches!(state.outcome, Outcome::Pending(_))
             || self
                 .run
                 .compare_exchange(QUEUED, CANCELLED, AcqRel, Acquire)
@@ -374,10 +375,10 @@ impl<R> Slot<R> {
     /// Takes the result if it is in; otherwise remembers `waker` for when it comes.
     fn poll_take(&self, waker: &Waker) -> Poll<Result<R, Error>> {
         let mut state = self.state();
-        if matches!(state.outcome, Outcome::Pending) {
+        if let Outcome::Pending(stored) = &mut state.outcome {
             // Replace the waker only if it would wake someone else (a task moved executors).
-            if !state.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
-                state.waker = Some(waker.clone());
+            if !stored.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                *stored = Some(waker.clone());
             }
             return Poll::Pending;
         }
@@ -390,7 +391,7 @@ impl<R> Slot<R> {
             Outcome::Ready(result) => result,
             Outcome::Abandoned => Err(Error::Cancelled),
             Outcome::Taken => Err(Error::AlreadyTaken),
-            Outcome::Pending => unreachable!("only a settled slot is taken"),
+            Outcome::Pending(_) => unreachable!("only a settled slot is taken"),
         }
     }
 
@@ -399,7 +400,7 @@ impl<R> Slot<R> {
         spin_for(spin, || self.settled.load(Acquire).then_some(()));
         let mut state = self.state();
         state.waiting = true;
-        let pending = |s: &mut SlotState<R>| matches!(s.outcome, Outcome::Pending);
+        let pending = |s: &mut SlotState<R>| matches!(s.outcome, Outcome::Pending(_));
         let mut state = match timeout {
             None => self
                 .ready
@@ -410,7 +411,7 @@ impl<R> Slot<R> {
                     .ready
                     .wait_timeout_while(state, limit, pending)
                     .unwrap_or_else(|p| p.into_inner());
-                if waited.timed_out() && matches!(state.outcome, Outcome::Pending) {
+                if waited.timed_out() && matches!(state.outcome, Outcome::Pending(_)) {
                     state.waiting = false;
                     return Err(Error::Timeout(limit));
                 }
@@ -455,6 +456,16 @@ pub(crate) fn spin_for<T>(limit: Duration, mut ready: impl FnMut() -> Option<T>)
 pub trait HasSlot<R>: Send + Sync {
     /// The task's slot.
     fn slot(&self) -> &Slot<R>;
+
+    /// Cancels the task if it has not started (see [`TaskHandle::cancel`]); whether it did.
+    ///
+    /// By default the slot decides, against the pool's [`Slot::try_start`]. A task record
+    /// with a claim of its own may decide with that instead, and then settles the slot with
+    /// [`Slot::abandon`] (the thread pool takes the argument out under a lock that `run` takes
+    /// anyway, which saves an atomic operation per task).
+    fn cancel(&self) -> bool {
+        self.slot().cancel()
+    }
 }
 
 impl<R: Send> HasSlot<R> for Slot<R> {
@@ -924,7 +935,7 @@ impl<R> TaskHandle<R> {
     /// assert_eq!(busy.wait(), Ok(()));
     /// ```
     pub fn cancel(&self) -> bool {
-        self.slot.slot().cancel()
+        self.slot.cancel()
     }
 
     /// Blocks until the task has finished and returns its value.

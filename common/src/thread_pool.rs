@@ -35,26 +35,25 @@ struct SingleTask<A, R> {
 
 trait RunOnce: Send + Sync {
     fn run(&self, worker: &Worker);
-    fn cancel(&self);
+    /// Answers the task `Cancelled` without running it (the pool was terminated).
+    fn abandon(&self);
 }
 
 impl<A: Task, R: Task> RunOnce for SingleTask<A, R> {
     fn run(&self, worker: &Worker) {
-        // Taken once: the queue hands each task to exactly one worker.
+        // Taken once: the queue hands each task to exactly one worker. Taking it is also the
+        // claim that `cancel` races against: a task whose argument is gone was cancelled.
         let Some(arg) = self.arg.lock().unwrap_or_else(|p| p.into_inner()).take() else {
             return;
         };
-        // Cancelled by its handle while queued: it never runs (its waiter already knows).
-        if !self.slot.try_start() {
-            return;
-        }
         let start = sys::monotonic_nanos();
         let result = panics::run_batch(self.f, vec![arg]).into_first();
         worker.record(0, 1, start);
         self.slot.fill(result.unwrap_or(Err(Error::Cancelled)));
     }
 
-    fn cancel(&self) {
+    fn abandon(&self) {
+        drop(self.arg.lock().unwrap_or_else(|p| p.into_inner()).take());
         self.slot.abandon();
     }
 }
@@ -62,6 +61,16 @@ impl<A: Task, R: Task> RunOnce for SingleTask<A, R> {
 impl<A: Task, R: Task> HasSlot<R> for SingleTask<A, R> {
     fn slot(&self) -> &Slot<R> {
         &self.slot
+    }
+
+    /// Whoever takes the argument first decides: `run` before it runs the task, or this.
+    fn cancel(&self) -> bool {
+        let arg = self.arg.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if arg.is_none() {
+            return false; // running, done, or cancelled already
+        }
+        self.slot.abandon();
+        true
     }
 }
 
@@ -210,7 +219,7 @@ impl Worker {
     fn run(&self, job: Job) {
         match job {
             Job::Batch(batch) => batch(self),
-            Job::Single(task) if self.shared.cancelled.load(Acquire) => task.cancel(),
+            Job::Single(task) if self.shared.cancelled.load(Acquire) => task.abandon(),
             Job::Single(task) => task.run(self),
         }
     }
@@ -337,7 +346,7 @@ impl ThreadPool {
         // lives. If it did, the waiter is told Error::Cancelled rather than left to hang: a
         // batch's sink does that when dropped, a single task must be told.
         if let Err(crossbeam_channel::SendError(Job::Single(task))) = jobs.send(job) {
-            task.cancel();
+            task.abandon();
         }
     }
 }
