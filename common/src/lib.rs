@@ -47,6 +47,7 @@ pub mod child;
 pub mod cleanup;
 pub mod cli;
 mod error;
+mod handle;
 mod map_iter;
 pub mod narrate;
 mod panics;
