@@ -30,26 +30,36 @@ const WORKERS: usize = 2;
 fn main() {
     common::init(); // a worker process serves its pool from here and never returns
     harness::run(&[
-        Test("map_iter_on_threads", || map_iter(&threads()?)),
-        Test("map_iter_on_processes", || map_iter(&processes()?)),
-        Test("is_finished_on_threads", || is_finished(&threads()?)),
-        Test("is_finished_on_processes", || is_finished(&processes()?)),
-        Test("cancel_on_threads", || cancel(&threads()?)),
-        Test("cancel_on_processes", || cancel(&processes()?)),
-        Test("as_completed_on_threads", || as_completed_all(&threads()?)),
-        Test("as_completed_on_processes", || {
-            as_completed_all(&processes()?)
+        Test("map_iter_on_threads", || swept(|| map_iter(&threads()?))),
+        Test("map_iter_on_processes", || {
+            swept(|| map_iter(&processes()?))
         }),
-        Test("map_timeout_on_threads", || map_timeout(&threads()?)),
-        Test("map_timeout_on_processes", || map_timeout(&processes()?)),
-        Test(
-            "thread_initializer_runs_once_per_thread",
-            thread_initializer_runs_once_per_thread,
-        ),
-        Test(
-            "handles_on_both_pools_awaited_together",
-            handles_on_both_pools_awaited_together,
-        ),
+        Test("is_finished_on_threads", || {
+            swept(|| is_finished(&threads()?))
+        }),
+        Test("is_finished_on_processes", || {
+            swept(|| is_finished(&processes()?))
+        }),
+        Test("cancel_on_threads", || swept(|| cancel(&threads()?))),
+        Test("cancel_on_processes", || swept(|| cancel(&processes()?))),
+        Test("as_completed_on_threads", || {
+            swept(|| as_completed_all(&threads()?))
+        }),
+        Test("as_completed_on_processes", || {
+            swept(|| as_completed_all(&processes()?))
+        }),
+        Test("map_timeout_on_threads", || {
+            swept(|| map_timeout(&threads()?))
+        }),
+        Test("map_timeout_on_processes", || {
+            swept(|| map_timeout(&processes()?))
+        }),
+        Test("thread_initializer_runs_once_per_thread", || {
+            swept(thread_initializer_runs_once_per_thread)
+        }),
+        Test("handles_on_both_pools_awaited_together", || {
+            swept(handles_on_both_pools_awaited_together)
+        }),
     ]);
 }
 
@@ -59,6 +69,20 @@ fn threads() -> Result<ThreadPool, Error> {
 
 fn processes() -> Result<ProcessPool, Error> {
     ProcessPool::new(WORKERS)
+}
+
+/// Runs one test, then removes every file this process's tests made. The test's pools are
+/// gone by then (they live inside `body`), so no task can write a file after the sweep: a
+/// failing test, or a cancelled task that a pool still ran, leaves nothing behind.
+fn swept(body: impl FnOnce() -> harness::Result) -> harness::Result {
+    let result = body();
+    let prefix = format!("python_features-{}-", std::process::id());
+    for entry in std::fs::read_dir(std::env::temp_dir())?.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    result
 }
 
 /// Whether `pool` promises that a cancelled task that has not started never runs.
