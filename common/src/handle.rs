@@ -380,10 +380,11 @@ impl<R> TaskHandle<R> {
     /// done already (Python's `Future.cancel()`).
     ///
     /// What each pool does with a task that is already running: a `ThreadPool` cannot stop a
-    /// thread, so the task runs to its end and `cancel` returns `false`. A `ProcessPool` claims
-    /// a task when it sends it to a worker; until it checks that claim (see [`Sink`](crate::pool::Sink)), a task
-    /// already sent runs in its worker and `cancel` still returns `true`: the waiter gets
-    /// `Cancelled` and the result is thrown away.
+    /// thread, so the task runs to its end and `cancel` returns `false`. A `ProcessPool` is
+    /// to claim a task when it sends it to a worker ([`Sink`](crate::pool::Sink) explains the
+    /// claim). It does not claim yet: there, `cancel` returns `true` for any task not yet
+    /// answered and its waiter gets `Cancelled` at once, but the task is still sent and run
+    /// when a worker is free, and its result thrown away.
     ///
     /// ```
     /// use common::{Error, Pool, ThreadPool};
