@@ -30,7 +30,8 @@ pub enum Error {
     },
     /// A worker process could not be started or did not finish its handshake in time.
     Spawn(String),
-    /// The pool was terminated before the task ran.
+    /// The task was cancelled (`TaskHandle::cancel`, a map's deadline) or its pool terminated
+    /// before it finished.
     Cancelled,
     /// `wait_timeout` gave up; the task is still pending and the handle can be waited on again.
     Timeout(Duration),
@@ -59,7 +60,7 @@ impl fmt::Display for Error {
                 write!(f, "worker process {pid} died during the task: {cause}")
             }
             Error::Spawn(why) => write!(f, "could not start a worker process: {why}"),
-            Error::Cancelled => write!(f, "the pool was terminated before the task finished"),
+            Error::Cancelled => write!(f, "the task was cancelled, or its pool terminated"),
             Error::Timeout(after) => write!(f, "the task did not finish within {after:?}"),
             Error::AlreadyTaken => write!(f, "the task's result was already taken"),
             Error::Serde(why) => write!(f, "could not move a value to or from a worker: {why}"),

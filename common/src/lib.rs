@@ -40,9 +40,12 @@
     missing_docs
 )]
 
+mod as_completed;
 mod codec;
 pub mod demo;
 mod error;
+mod handle;
+mod map_iter;
 mod panics;
 pub mod plumbing;
 mod pool;
@@ -56,7 +59,9 @@ mod thread_pool;
 #[doc(hidden)]
 pub use demo::{child, cleanup, cli, narrate, sys};
 
+pub use as_completed::{as_completed, AsCompleted};
 pub use error::Error;
+pub use map_iter::MapIter;
 pub use pool::{Chunk, Pool, Span, Task, TaskHandle, Unordered};
 pub use process_pool::{ProcessPool, ProcessPoolBuilder};
 pub use thread_pool::{ThreadPool, ThreadPoolBuilder};

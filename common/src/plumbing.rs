@@ -11,7 +11,7 @@
 //! back into results with [`decode_results`]; how a function pointer can cross is explained in
 //! `src/process_pool/call.rs`.
 
-pub use crate::pool::{BatchResult, Results, Sink, Task};
+pub use crate::pool::{BatchResult, CancelToken, HasSlot, Results, Sink, Slot, Task};
 
 use crate::process_pool::{call, wire};
 use crate::Error;

@@ -2,21 +2,24 @@
 //!
 //! Each pool implements a single required method, [`Pool::dispatch`], which hands one *batch* of
 //! items (a chunk) to some worker and promises that exactly one [`BatchResult`] comes back on the
-//! given channel. Everything users call (`submit`, `map`, `map_unordered`) is written once, here,
-//! on top of it, which is why the two pools cannot drift apart.
+//! given channel. Everything users call (`submit`, `map`, `map_unordered`, `map_iter`,
+//! `map_timeout`) is written once, here, on top of it, which is why the two pools cannot drift
+//! apart. What a batch's [`Sink`] delivers to lives in `handle.rs` (one task's [`Slot`] and
+//! [`TaskHandle`]) and `map_iter.rs`.
 //!
 //! Why serde on both pools? A process worker has its own memory, so an argument must be turned
 //! into bytes to reach it. A thread worker could take the value as it is, but if `ThreadPool`
 //! accepted non-serializable values, code written for it would fail to compile on `ProcessPool`.
 //! Demanding the same bounds on both keeps `fn work<P: Pool>(pool: &P)` honest.
 
+pub use crate::handle::{CancelToken, HasSlot, Slot, TaskHandle};
 use crate::Error;
 use crossbeam_channel::{Receiver, Sender};
 use serde::{de::DeserializeOwned, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Release};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// What a task's argument and result must be: sendable to another thread, and to another process.
 pub trait Task: Serialize + DeserializeOwned + Send + 'static {}
@@ -115,12 +118,25 @@ impl<R> Results<R> {
 ///
 /// Dropping a sink without sending (a pool that was terminated) wakes whoever waits on it with
 /// [`Error::Cancelled`], so a waiter can never hang on a batch that nobody will answer.
+///
+/// # For pool implementors: cancellation
+///
+/// A batch can be cancelled while it waits in a pool's queue ([`TaskHandle::cancel`], the
+/// deadline of [`Pool::map_timeout`], a dropped [`crate::MapIter`]). A pool honours that by
+/// calling [`Sink::try_start`] right before it runs the batch (or sends it to a worker
+/// process): on `false` it must not run it, and drops the sink (or sends
+/// [`BatchResult::failed`] with [`Error::Cancelled`]; either reaches nobody who still waits).
+/// Once `try_start` has returned `true`, the batch counts as running and can no longer be
+/// cancelled. A pool that keeps its jobs type-erased can take a [`CancelToken`] from the sink
+/// at dispatch and ask it instead. A pool that never asks still works: a cancelled batch then
+/// runs, and its result is thrown away.
 #[derive(Debug)]
 pub struct Sink<R>(SinkTo<R>);
 
 #[derive(Debug)]
 enum SinkTo<R> {
-    Channel(Sender<BatchResult<R>>),
+    /// One batch of a map; the flag, shared by every batch of that map, cancels them all.
+    Channel(Sender<BatchResult<R>>, Arc<AtomicBool>),
     Slot(Arc<Slot<R>>),
 }
 
@@ -129,12 +145,41 @@ impl<R> Sink<R> {
     /// iterator) simply does not want them.
     pub fn send(self, batch: BatchResult<R>) {
         match &self.0 {
-            SinkTo::Channel(channel) => {
+            SinkTo::Channel(channel, _) => {
                 let _ = channel.send(batch);
             }
             SinkTo::Slot(slot) => {
                 slot.fill(batch.results.into_first().unwrap_or(Err(Error::Cancelled)))
             }
+        }
+    }
+
+    /// Claims the batch for running: `false` if it was cancelled, and then it must not run
+    /// (see the type's docs). Call it once, right before running or sending the batch.
+    pub fn try_start(&self) -> bool {
+        match &self.0 {
+            SinkTo::Channel(_, cancelled) => !cancelled.load(Acquire),
+            SinkTo::Slot(slot) => slot.try_start(),
+        }
+    }
+
+    /// Whether the batch was cancelled. Unlike [`Sink::try_start`] it claims nothing: a pool
+    /// may use it to skip a cancelled batch early.
+    pub fn is_cancelled(&self) -> bool {
+        match &self.0 {
+            SinkTo::Channel(_, cancelled) => cancelled.load(Acquire),
+            SinkTo::Slot(slot) => slot.is_cancelled(),
+        }
+    }
+}
+
+impl<R: Send + 'static> Sink<R> {
+    /// The batch's cancellation state as a cheap, cloneable value that is not generic, for a
+    /// pool whose queue holds type-erased jobs: ask it instead of the sink.
+    pub fn cancel_token(&self) -> CancelToken {
+        match &self.0 {
+            SinkTo::Channel(_, cancelled) => CancelToken::flag(Arc::clone(cancelled)),
+            SinkTo::Slot(slot) => CancelToken::task(Arc::clone(slot)),
         }
     }
 }
@@ -144,151 +189,6 @@ impl<R> Drop for Sink<R> {
         if let SinkTo::Slot(slot) = &self.0 {
             slot.abandon(); // no effect if the result was sent
         }
-    }
-}
-
-/// The single result behind a [`TaskHandle`]: far lighter than a channel per task, which
-/// matters when a million tasks are pending at once.
-#[derive(Debug)]
-pub struct Slot<R> {
-    state: Mutex<SlotState<R>>,
-    ready: Condvar,
-    /// Set (after `state`) once the outcome is in: lets a waiter spin without the lock.
-    settled: AtomicBool,
-}
-
-/// How long a waiter spins before it sleeps on the condition variable. Waking a sleeping thread
-/// costs a system call and, on an idle virtual machine, the hypervisor's wake-up of a halted
-/// CPU: about 50 µs here, against 7 µs for a round trip between two threads that spin. A short
-/// task is usually done within this time; a long one costs this much CPU once, then sleeps.
-pub(crate) const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(50);
-
-#[derive(Debug)]
-struct SlotState<R> {
-    outcome: Outcome<R>,
-    /// Whether a thread sleeps on `ready`. Waking a condition variable is a system call even
-    /// when nobody waits, so `fill` only does it when someone does.
-    waiting: bool,
-}
-
-#[derive(Debug)]
-enum Outcome<R> {
-    Pending,
-    Ready(Result<R, Error>),
-    Abandoned,
-    Taken,
-}
-
-impl<R> Default for Slot<R> {
-    fn default() -> Self {
-        Slot {
-            state: Mutex::new(SlotState {
-                outcome: Outcome::Pending,
-                waiting: false,
-            }),
-            ready: Condvar::new(),
-            settled: AtomicBool::new(false),
-        }
-    }
-}
-
-impl<R> Slot<R> {
-    fn state(&self) -> MutexGuard<'_, SlotState<R>> {
-        // The lock guards a plain enum swap; no code that can panic runs while it is held.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Stores the task's result, once; later calls change nothing.
-    pub fn fill(&self, result: Result<R, Error>) {
-        self.settle(Outcome::Ready(result));
-    }
-
-    /// Marks the task as never to be answered (its pool stopped), once.
-    pub fn abandon(&self) {
-        self.settle(Outcome::Abandoned);
-    }
-
-    fn settle(&self, outcome: Outcome<R>) {
-        let mut state = self.state();
-        if matches!(state.outcome, Outcome::Pending) {
-            state.outcome = outcome;
-            self.settled.store(true, Release);
-            if state.waiting {
-                self.ready.notify_all();
-            }
-        }
-    }
-
-    fn wait(&self, timeout: Option<Duration>) -> Result<R, Error> {
-        let spin = timeout.map_or(SPIN_BEFORE_SLEEP, |t| t.min(SPIN_BEFORE_SLEEP));
-        spin_for(spin, || self.settled.load(Acquire).then_some(()));
-        let mut state = self.state();
-        state.waiting = true;
-        let pending = |s: &mut SlotState<R>| matches!(s.outcome, Outcome::Pending);
-        let mut state = match timeout {
-            None => self
-                .ready
-                .wait_while(state, pending)
-                .unwrap_or_else(|p| p.into_inner()),
-            Some(limit) => {
-                let (mut state, waited) = self
-                    .ready
-                    .wait_timeout_while(state, limit, pending)
-                    .unwrap_or_else(|p| p.into_inner());
-                if waited.timed_out() && matches!(state.outcome, Outcome::Pending) {
-                    state.waiting = false;
-                    return Err(Error::Timeout(limit));
-                }
-                state
-            }
-        };
-        match std::mem::replace(&mut state.outcome, Outcome::Taken) {
-            Outcome::Ready(result) => result,
-            Outcome::Abandoned => Err(Error::Cancelled),
-            Outcome::Taken => Err(Error::AlreadyTaken),
-            Outcome::Pending => unreachable!("the wait ends only once the slot is settled"),
-        }
-    }
-}
-
-/// Polls `ready` for at most `limit`, yielding the CPU between polls; its answer, or `None`
-/// if there was none in time (see [`SPIN_BEFORE_SLEEP`]).
-///
-/// It yields rather than spins: on an idle machine `yield` returns at once, so the CPU stays
-/// awake and the answer is seen within a microsecond; on a busy one it hands the CPU to the
-/// threads that are producing the answer. (A pure spin made a 2-CPU process pool 20 % slower:
-/// the waiting thread took the CPU its own workers' supervisors needed.)
-pub(crate) fn spin_for<T>(limit: Duration, mut ready: impl FnMut() -> Option<T>) -> Option<T> {
-    let started = std::time::Instant::now();
-    for round in 0u32.. {
-        if let Some(answer) = ready() {
-            return Some(answer);
-        }
-        // A hundred quick polls first: an answer a few microseconds away is caught without a
-        // system call. Then yield between polls, reading the clock (dearer than a poll) every
-        // 16th time only.
-        if round < 100 {
-            std::hint::spin_loop();
-            continue;
-        }
-        if round % 16 == 15 && started.elapsed() >= limit {
-            return None;
-        }
-        std::thread::yield_now();
-    }
-    None
-}
-
-/// Something that holds a task's [`Slot`]: the slot itself, or a pool's task record that
-/// embeds it (so that a task costs one allocation, not two).
-pub trait HasSlot<R>: Send + Sync {
-    /// The task's slot.
-    fn slot(&self) -> &Slot<R>;
-}
-
-impl<R: Send> HasSlot<R> for Slot<R> {
-    fn slot(&self) -> &Slot<R> {
-        self
     }
 }
 
@@ -428,6 +328,16 @@ pub trait Pool {
     /// Applies `f` to every item on the workers and returns the results in item order, cutting
     /// the items into batches automatically (see [`Chunk::Auto`]).
     ///
+    /// Python's `starmap` is a map over tuples: a task takes one argument, and a tuple is one.
+    ///
+    /// ```
+    /// use common::{Pool, ThreadPool};
+    /// let pool = ThreadPool::new(2).unwrap();
+    /// // Python: pool.starmap(pow, [(2, 3), (3, 2)])
+    /// let powers = pool.map(|(base, exp): (u64, u32)| base.pow(exp), vec![(2, 3), (3, 2)]);
+    /// assert_eq!(powers, Ok(vec![8, 9]));
+    /// ```
+    ///
     /// # Errors
     /// The error of the first failed item (in item order), after every item has run.
     fn map<A: Task, R: Task>(
@@ -454,29 +364,91 @@ pub trait Pool {
         let items: Vec<A> = items.into_iter().collect();
         let len = items.len();
         let size = chunk.size_for(len, self.workers())?;
-        let results = send_batches(self, f, items, size);
-        // Batches come back in any order; slot each by its position, then join them in order.
-        let mut batches: Vec<Option<Results<R>>> = Vec::new();
-        batches.resize_with(len.div_ceil(size), || None);
-        for _ in 0..batches.len() {
-            match results.recv() {
-                Ok(batch) => batches[batch.first / size] = Some(batch.results),
-                // Every sender was dropped unanswered: the pool was terminated.
-                Err(_) => return Err(Error::Cancelled),
-            }
+        let (results, _) = send_batches(self, f, items, size);
+        collect_in_order(&results, len, size, None)
+    }
+
+    /// [`Pool::map`] with a deadline for the whole call (Python's `map_async(...).get(timeout)`).
+    ///
+    /// When `limit` has passed and results are still missing, every batch that has not started
+    /// is cancelled (it never runs) and the call returns at once, without waiting for the
+    /// batches that are running: they finish in the background and their results are dropped.
+    /// (A process pool that does not check cancellation yet sends queued batches anyway; see
+    /// [`Sink`].)
+    ///
+    /// ```
+    /// use common::{Error, Pool, ThreadPool};
+    /// use std::time::Duration;
+    /// let pool = ThreadPool::new(1).unwrap();
+    /// let nap = |ms: u64| std::thread::sleep(Duration::from_millis(ms));
+    /// assert_eq!(pool.map_timeout(nap, vec![1, 1], Duration::from_secs(10)), Ok(vec![(), ()]));
+    /// // Ten naps of 200 ms on one thread take at least 2 s: past the limit, whatever the load.
+    /// let limit = Duration::from_millis(50);
+    /// assert_eq!(pool.map_timeout(nap, vec![200; 10], limit), Err(Error::Timeout(limit)));
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Timeout`]`(limit)` when the deadline passed first; otherwise as [`Pool::map`].
+    fn map_timeout<A: Task, R: Task>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        limit: Duration,
+    ) -> Result<Vec<R>, Error> {
+        let deadline = Instant::now() + limit;
+        let items: Vec<A> = items.into_iter().collect();
+        let len = items.len();
+        let size = Chunk::Auto.size_for(len, self.workers())?;
+        let (results, cancel) = send_batches(self, f, items, size);
+        let out = collect_in_order(&results, len, size, Some((deadline, limit)));
+        if let Err(Error::Timeout(_)) = out {
+            // Batches still queued see the flag before they start, and never run.
+            cancel.store(true, Release);
         }
-        let mut out = Vec::with_capacity(len);
-        for batch in batches.into_iter().flatten() {
-            match batch {
-                Results::Values(mut values) => out.append(&mut values),
-                Results::Each(each) => {
-                    for result in each {
-                        out.push(result?);
-                    }
-                }
-            }
-        }
-        Ok(out)
+        out
+    }
+
+    /// Applies `f` to every item and yields the results in item order, each as soon as it and
+    /// every item before it are done (Python's `imap`). Items are cut into batches as by
+    /// [`Pool::map`] and all sent at once; the iterator only decides when you see them.
+    ///
+    /// ```
+    /// use common::{Pool, ThreadPool};
+    /// let pool = ThreadPool::new(2).unwrap();
+    /// let mut lengths = pool.map_iter(|s: String| s.len(), vec!["a".into(), "bcd".into()]);
+    /// assert_eq!(lengths.next(), Some(Ok(1))); // the first result, while others may still run
+    /// assert_eq!(lengths.next(), Some(Ok(3)));
+    /// assert_eq!(lengths.next(), None);
+    /// ```
+    ///
+    /// Dropping the iterator early cancels the batches that have not started.
+    fn map_iter<A: Task, R: Task>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+    ) -> crate::MapIter<R> {
+        let items: Vec<A> = items.into_iter().collect();
+        // `Auto` never fails: only `Size(0)` does.
+        let size = Chunk::Auto
+            .size_for(items.len(), self.workers())
+            .unwrap_or(1);
+        crate::MapIter::start(self, f, items, size)
+    }
+
+    /// [`Pool::map_iter`] with an explicit batch size: `Chunk::Size(1)` yields each result the
+    /// moment it (and those before it) is done, larger batches yield a batch at a time.
+    ///
+    /// # Errors
+    /// [`Error::ZeroChunk`].
+    fn map_iter_chunked<A: Task, R: Task>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        chunk: Chunk,
+    ) -> Result<crate::MapIter<R>, Error> {
+        let items: Vec<A> = items.into_iter().collect();
+        let size = chunk.size_for(items.len(), self.workers())?;
+        Ok(crate::MapIter::start(self, f, items, size))
     }
 
     /// Applies `f` to every item, one item per batch, and yields `(index, result)` pairs as the
@@ -488,7 +460,7 @@ pub trait Pool {
     ) -> Unordered<R> {
         let items: Vec<A> = items.into_iter().collect();
         let pending = batch_ranges(items.len(), 1);
-        let results = send_batches(self, f, items, 1);
+        let (results, _) = send_batches(self, f, items, 1);
         Unordered {
             results,
             pending,
@@ -509,7 +481,7 @@ pub trait Pool {
         let items: Vec<A> = items.into_iter().collect();
         let size = chunk.size_for(items.len(), self.workers())?;
         let pending = batch_ranges(items.len(), size);
-        let results = send_batches(self, f, items, size);
+        let (results, _) = send_batches(self, f, items, size);
         Ok(Unordered {
             results,
             pending,
@@ -518,14 +490,16 @@ pub trait Pool {
     }
 }
 
-/// Cuts `items` into batches of `size`, dispatches each, and returns where the results arrive.
-fn send_batches<P: Pool + ?Sized, A: Task, R: Task>(
+/// Cuts `items` into batches of `size`, dispatches each, and returns where the results arrive
+/// and the flag that cancels every batch not yet started.
+pub(crate) fn send_batches<P: Pool + ?Sized, A: Task, R: Task>(
     pool: &P,
     f: fn(A) -> R,
     mut items: Vec<A>,
     size: usize,
-) -> Receiver<BatchResult<R>> {
+) -> (Receiver<BatchResult<R>>, Arc<AtomicBool>) {
     let (sink, results) = crossbeam_channel::unbounded();
+    let cancel = Arc::new(AtomicBool::new(false));
     // Cut from the back with `split_off`, which moves each tail with one memcpy; the first
     // batch keeps the caller's own buffer. (Taking items one by one cost a third of `map`.)
     let mut tails = Vec::new();
@@ -536,9 +510,50 @@ fn send_batches<P: Pool + ?Sized, A: Task, R: Task>(
         tails.push((0, items));
     }
     for (first, batch) in tails.into_iter().rev() {
-        pool.dispatch(f, first, batch, Sink(SinkTo::Channel(sink.clone())));
+        let to = SinkTo::Channel(sink.clone(), Arc::clone(&cancel));
+        pool.dispatch(f, first, batch, Sink(to));
     }
-    results
+    (results, cancel)
+}
+
+/// Waits for every batch of a map and joins their results in item order.
+///
+/// # Errors
+/// The first failed item's error; [`Error::Cancelled`] if the pool was terminated;
+/// `Error::Timeout(limit)` if the `(deadline, limit)` passed first.
+fn collect_in_order<R>(
+    results: &Receiver<BatchResult<R>>,
+    len: usize,
+    size: usize,
+    deadline: Option<(Instant, Duration)>,
+) -> Result<Vec<R>, Error> {
+    // Batches come back in any order; slot each by its position, then join them in order.
+    let mut batches: Vec<Option<Results<R>>> = Vec::new();
+    batches.resize_with(len.div_ceil(size), || None);
+    for _ in 0..batches.len() {
+        let batch = match deadline {
+            None => results.recv().map_err(|_| Error::Cancelled),
+            Some((deadline, limit)) => results.recv_deadline(deadline).map_err(|e| match e {
+                crossbeam_channel::RecvTimeoutError::Timeout => Error::Timeout(limit),
+                crossbeam_channel::RecvTimeoutError::Disconnected => Error::Cancelled,
+            }),
+        };
+        // Disconnected: every sender was dropped unanswered, the pool was terminated.
+        let batch = batch?;
+        batches[batch.first / size] = Some(batch.results);
+    }
+    let mut out = Vec::with_capacity(len);
+    for batch in batches.into_iter().flatten() {
+        match batch {
+            Results::Values(mut values) => out.append(&mut values),
+            Results::Each(each) => {
+                for result in each {
+                    out.push(result?);
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// `first -> len` of every batch that `send_batches` will send.
@@ -547,53 +562,6 @@ fn batch_ranges(len: usize, size: usize) -> BTreeMap<usize, usize> {
         .step_by(size)
         .map(|first| (first, size.min(len - first)))
         .collect()
-}
-
-/// The result of one submitted task. Dropping it does not cancel the task.
-pub struct TaskHandle<R> {
-    slot: Arc<dyn HasSlot<R>>,
-}
-
-impl<R> std::fmt::Debug for TaskHandle<R> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TaskHandle")
-    }
-}
-
-impl<R> TaskHandle<R> {
-    /// A handle on the slot that a pool will fill.
-    pub fn new(slot: Arc<dyn HasSlot<R>>) -> TaskHandle<R> {
-        TaskHandle { slot }
-    }
-
-    /// Blocks until the task has finished and returns its value.
-    ///
-    /// There is no hang here: a pool always answers a task, with its value or an error, even
-    /// when the worker running it dies or the pool is terminated.
-    ///
-    /// # Errors
-    /// The task's error: [`Error::Panicked`], [`Error::WorkerDied`], [`Error::Cancelled`], ...
-    pub fn wait(self) -> Result<R, Error> {
-        self.slot.slot().wait(None)
-    }
-
-    /// Waits at most `timeout` for the task. On [`Error::Timeout`] the task goes on and the
-    /// handle can be waited on again.
-    ///
-    /// ```
-    /// use common::{Error, Pool, ThreadPool};
-    /// use std::time::Duration;
-    /// let pool = ThreadPool::new(1).unwrap();
-    /// let mut slow = pool.submit(|ms: u64| std::thread::sleep(Duration::from_millis(ms)), 200);
-    /// assert_eq!(slow.wait_timeout(Duration::from_millis(1)), Err(Error::Timeout(Duration::from_millis(1))));
-    /// assert_eq!(slow.wait_timeout(Duration::from_secs(10)), Ok(()));
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::Timeout`], [`Error::AlreadyTaken`] after a result was returned, or the task's error.
-    pub fn wait_timeout(&mut self, timeout: Duration) -> Result<R, Error> {
-        self.slot.slot().wait(Some(timeout))
-    }
 }
 
 /// Results in completion order, from [`Pool::map_unordered`]: `(item index, result)`.

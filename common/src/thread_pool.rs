@@ -6,14 +6,15 @@
 //!
 //! What a thread pool cannot do: stop a task that is running. Threads share one address space
 //! and may hold locks, so there is no safe way to kill one from outside. [`ThreadPool::terminate`]
-//! therefore cancels the tasks that have not started and leaves running ones to finish in the
+//! therefore cancels the tasks that have not started (at once: it empties the queue itself,
+//! rather than wait for a thread to come by) and leaves running ones to finish in the
 //! background. A [`crate::ProcessPool`] can kill its workers, because the kernel cleans up after
 //! a process.
 
 use crate::pool::{BatchResult, HasSlot, Pool, Sink, Slot, Span, Task, TaskHandle, Timeline};
 use crate::{panics, sys, Error};
 use crossbeam_channel::{Receiver, Sender};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Release};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -34,12 +35,14 @@ struct SingleTask<A, R> {
 
 trait RunOnce: Send + Sync {
     fn run(&self, worker: &Worker);
-    fn cancel(&self);
+    /// Answers the task `Cancelled` without running it (the pool was terminated).
+    fn abandon(&self);
 }
 
 impl<A: Task, R: Task> RunOnce for SingleTask<A, R> {
     fn run(&self, worker: &Worker) {
-        // Taken once: the queue hands each task to exactly one worker.
+        // Taken once: the queue hands each task to exactly one worker. Taking it is also the
+        // claim that `cancel` races against: a task whose argument is gone was cancelled.
         let Some(arg) = self.arg.lock().unwrap_or_else(|p| p.into_inner()).take() else {
             return;
         };
@@ -49,7 +52,8 @@ impl<A: Task, R: Task> RunOnce for SingleTask<A, R> {
         self.slot.fill(result.unwrap_or(Err(Error::Cancelled)));
     }
 
-    fn cancel(&self) {
+    fn abandon(&self) {
+        drop(self.arg.lock().unwrap_or_else(|p| p.into_inner()).take());
         self.slot.abandon();
     }
 }
@@ -57,6 +61,16 @@ impl<A: Task, R: Task> RunOnce for SingleTask<A, R> {
 impl<A: Task, R: Task> HasSlot<R> for SingleTask<A, R> {
     fn slot(&self) -> &Slot<R> {
         &self.slot
+    }
+
+    /// Whoever takes the argument first decides: `run` before it runs the task, or this.
+    fn cancel(&self) -> bool {
+        let arg = self.arg.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if arg.is_none() {
+            return false; // running, done, or cancelled already
+        }
+        self.slot.abandon();
+        true
     }
 }
 
@@ -76,6 +90,9 @@ struct Worker {
 
 /// A pool of threads running [`Pool`] tasks.
 ///
+/// A thread cannot be killed (see the module docs): [`ThreadPool::terminate`] cancels what has
+/// not started, and a task that never returns keeps its thread, as in Python.
+///
 /// ```
 /// use common::{Pool, ThreadPool};
 /// let pool = ThreadPool::new(2).unwrap();
@@ -83,6 +100,8 @@ struct Worker {
 /// ```
 pub struct ThreadPool {
     jobs: Option<Sender<Job>>,
+    /// The other end of `jobs`, kept so that `terminate` can empty the queue itself.
+    queue: Receiver<Job>,
     threads: Vec<JoinHandle<()>>,
     shared: Arc<Shared>,
 }
@@ -92,6 +111,7 @@ pub struct ThreadPool {
 pub struct ThreadPoolBuilder {
     workers: usize,
     record_timeline: bool,
+    initializer: Option<fn()>,
 }
 
 impl ThreadPoolBuilder {
@@ -107,10 +127,37 @@ impl ThreadPoolBuilder {
         self
     }
 
-    /// Starts the threads.
+    /// A function every worker thread runs once, before its first task (Python's
+    /// `initializer`): to set up what each worker keeps, e.g. a thread-local connection or
+    /// buffer. It is a plain `fn()`, like a task, so the same function can be given to a
+    /// process pool. For a value it needs, read a `static` or the environment (Python's
+    /// `initargs`).
+    ///
+    /// [`ThreadPoolBuilder::build`] returns once every thread has run it.
+    ///
+    /// ```
+    /// use common::{Pool, ThreadPool};
+    /// use std::cell::Cell;
+    /// thread_local!(static GREETED: Cell<bool> = const { Cell::new(false) });
+    /// let pool = ThreadPool::builder()
+    ///     .workers(2)
+    ///     .initializer(|| GREETED.set(true))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(pool.map(|_: u8| GREETED.get(), 0..8).unwrap().iter().all(|&g| g));
+    /// ```
+    pub fn initializer(mut self, init: fn()) -> Self {
+        self.initializer = Some(init);
+        self
+    }
+
+    /// Starts the threads, and runs the initializer in each (if one was given).
     ///
     /// # Errors
-    /// [`Error::ZeroWorkers`]; [`Error::Spawn`] if the OS refuses a thread.
+    /// [`Error::ZeroWorkers`]; [`Error::Spawn`] if the OS refuses a thread;
+    /// [`Error::Panicked`] if the initializer panicked in a thread (the pool is then stopped).
+    /// An initializer that never returns blocks `build`, as a task that never returns blocks
+    /// the pool's drop.
     pub fn build(self) -> Result<ThreadPool, Error> {
         if self.workers == 0 {
             return Err(Error::ZeroWorkers);
@@ -121,25 +168,50 @@ impl ThreadPoolBuilder {
             timeline: Timeline::new(self.record_timeline),
         });
         let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
-        let mut threads = Vec::with_capacity(self.workers);
+        let (ready_tx, ready) = crossbeam_channel::bounded(self.workers);
+        let mut pool = ThreadPool {
+            jobs: Some(jobs),
+            queue: queue.clone(),
+            threads: Vec::with_capacity(self.workers),
+            shared,
+        };
         for index in 0..self.workers {
             let worker = Worker {
                 index,
-                shared: Arc::clone(&shared),
+                shared: Arc::clone(&pool.shared),
             };
             let queue: Receiver<Job> = queue.clone();
+            let (initializer, ready_tx) = (self.initializer, ready_tx.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("pool-thread-{index}"))
-                // The loop ends when the pool drops its sender and the queue is drained.
-                .spawn(move || queue.iter().for_each(|job| worker.run(job)))
+                .spawn(move || {
+                    if let Some(init) = initializer {
+                        // Run as a task is run, so that a panic becomes an error with its place.
+                        let outcome = panics::run_batch(|init: fn()| init(), vec![init]);
+                        if let Some(Err(e)) = outcome.into_first() {
+                            let _ = ready_tx.send(Err(e));
+                            return;
+                        }
+                    }
+                    let _ = ready_tx.send(Ok(()));
+                    drop(ready_tx);
+                    // The loop ends when the pool drops its sender and the queue is drained.
+                    queue.iter().for_each(|job| worker.run(job));
+                })
+                // Dropping `pool` on this early return lets the threads started so far end.
                 .map_err(|e| Error::Spawn(format!("thread {index}: {e}")))?;
-            threads.push(thread);
+            pool.threads.push(thread);
         }
-        Ok(ThreadPool {
-            jobs: Some(jobs),
-            threads,
-            shared,
-        })
+        drop(ready_tx);
+        // Every thread reports once, after its initializer (if any) returned.
+        for _ in 0..self.workers {
+            match ready.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e), // dropping `pool` stops the other threads
+                Err(_) => return Err(Error::Spawn("a pool thread ended early".into())),
+            }
+        }
+        Ok(pool)
     }
 }
 
@@ -147,7 +219,7 @@ impl Worker {
     fn run(&self, job: Job) {
         match job {
             Job::Batch(batch) => batch(self),
-            Job::Single(task) if self.shared.cancelled.load(Relaxed) => task.cancel(),
+            Job::Single(task) if self.shared.cancelled.load(Acquire) => task.abandon(),
             Job::Single(task) => task.run(self),
         }
     }
@@ -181,17 +253,29 @@ impl ThreadPool {
         ThreadPoolBuilder {
             workers: num_cpus::get(),
             record_timeline: false,
+            initializer: None,
         }
     }
 
-    /// Stops at once: tasks that have not started are answered with [`Error::Cancelled`].
+    /// Stops at once: every task that has not started is answered with [`Error::Cancelled`]
+    /// before this returns, even while every thread is busy, or stuck in a task that never
+    /// returns.
     ///
     /// Tasks already running cannot be stopped (a thread cannot be killed, see the module
     /// docs): they finish in the background and their threads exit after them. Use a
     /// [`crate::ProcessPool`] when a task must be stoppable.
     pub fn terminate(mut self) {
-        self.shared.cancelled.store(true, Relaxed);
+        self.shared.cancelled.store(true, Release);
         self.jobs = None;
+        // Empty the queue here rather than wait for busy threads to come by: run each job as
+        // a worker would, which, with the flag set, answers it `Cancelled` without running it.
+        let canceller = Worker {
+            index: usize::MAX,
+            shared: Arc::clone(&self.shared),
+        };
+        while let Ok(job) = self.queue.try_recv() {
+            canceller.run(job);
+        }
         // Detach: joining would wait for the running tasks, which is what terminate avoids.
         self.threads.clear();
     }
@@ -225,7 +309,8 @@ impl Pool for ThreadPool {
         sink: Sink<R>,
     ) {
         let job = Job::Batch(Box::new(move |worker: &Worker| {
-            if worker.shared.cancelled.load(Relaxed) {
+            // Terminated, or cancelled by its caller: it never runs.
+            if worker.shared.cancelled.load(Acquire) || !sink.try_start() {
                 sink.send(BatchResult::failed(first, items.len(), &Error::Cancelled));
                 return;
             }
@@ -261,7 +346,61 @@ impl ThreadPool {
         // lives. If it did, the waiter is told Error::Cancelled rather than left to hang: a
         // batch's sink does that when dropped, a single task must be told.
         if let Err(crossbeam_channel::SendError(Job::Single(task))) = jobs.send(job) {
-            task.cancel();
+            task.abandon();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Condvar;
+    use std::time::Duration;
+
+    /// How many `stuck` tasks have started, and whether the test has released them.
+    static STARTED: AtomicUsize = AtomicUsize::new(0);
+    static RELEASED: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
+
+    /// Blocks until the test releases it (at most 30 s, so a failing test cannot hang);
+    /// returns whether it was released.
+    fn stuck(_: ()) -> bool {
+        STARTED.fetch_add(1, SeqCst);
+        let (lock, cv) = &RELEASED;
+        let guard = lock.lock().unwrap();
+        let (guard, _) = cv
+            .wait_timeout_while(guard, Duration::from_secs(30), |r| !*r)
+            .unwrap();
+        *guard
+    }
+
+    #[test]
+    fn terminate_cancels_queued_tasks_while_every_thread_is_stuck() {
+        let pool = ThreadPool::new(2).unwrap();
+        let running: Vec<_> = (0..2).map(|_| pool.submit(stuck, ())).collect();
+        let batch = pool.map_iter_chunked(|x: u32| x, 0..4, crate::Chunk::Size(2));
+        let mut queued: Vec<_> = (0..3).map(|i| pool.submit(|x: u32| x, i)).collect();
+        // Bounded wait until both threads are inside a stuck task.
+        for _ in 0..30_000 {
+            if STARTED.load(SeqCst) == 2 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(STARTED.load(SeqCst), 2, "both threads run a stuck task");
+        pool.terminate();
+        // Both threads are still stuck, so only terminate itself can have answered these.
+        for handle in &mut queued {
+            let answer = handle.wait_timeout(Duration::from_secs(10));
+            assert_eq!(answer, Err(Error::Cancelled), "a queued task is cancelled");
+        }
+        let batch: Vec<_> = batch.unwrap().collect();
+        assert_eq!(batch, vec![Err(Error::Cancelled); 4], "queued batches too");
+        assert_eq!(STARTED.load(SeqCst), 2, "the stuck tasks still run");
+        *RELEASED.0.lock().unwrap() = true;
+        RELEASED.1.notify_all();
+        for handle in running {
+            assert_eq!(handle.wait(), Ok(true), "a running task finishes");
         }
     }
 }

@@ -39,7 +39,7 @@ pub(crate) mod worker;
 
 pub use builder::ProcessPoolBuilder;
 
-use crate::pool::{BatchResult, Pool, Results, Sink, Span, Task, Timeline};
+use crate::pool::{BatchResult, CancelToken, Pool, Results, Sink, Span, Task, Timeline};
 use crate::{sys, Error};
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -60,6 +60,10 @@ struct Job {
     len: usize,
     /// Delivers the answer to whoever waits for it; type-erased so the queue is not generic.
     done: Box<dyn FnOnce(Answer) + Send>,
+    /// Whether the batch may still start (a cancelled handle, a map past its deadline).
+    cancel: CancelToken,
+    /// Claimed for running once; a batch requeued after its worker died is not claimed again.
+    claimed: bool,
 }
 
 enum Answer {
@@ -70,6 +74,15 @@ enum Answer {
 impl Job {
     fn fail(self, error: Error) {
         (self.done)(Answer::Failed(error));
+    }
+
+    /// Claims the batch right before it is sent: `false` if it was cancelled, and then it must
+    /// never reach a worker (its waiter already has `Cancelled`).
+    fn claim(&mut self) -> bool {
+        if !self.claimed {
+            self.claimed = self.cancel.try_start();
+        }
+        self.claimed
     }
 }
 
@@ -242,6 +255,7 @@ impl Pool for ProcessPool {
                 return;
             }
         };
+        let cancel = sink.cancel_token();
         let done = Box::new(move |answer: Answer| {
             let results = match answer {
                 Answer::Output(bytes) => call::decode_results::<R>(&bytes, len),
@@ -254,6 +268,8 @@ impl Pool for ProcessPool {
             first,
             len,
             done,
+            cancel,
+            claimed: false,
         };
         let mut state = self.shared.state();
         if let Some(error) = state.broken.clone() {

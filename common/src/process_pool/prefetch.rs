@@ -62,9 +62,16 @@ impl Supervisor {
             let limit = self.window().min(self.in_flight.len() + fair_share);
             let mut jobs = Vec::new();
             while !has_big && self.in_flight.len() + jobs.len() < limit {
-                let Some(next) = state.queue.front() else {
+                let Some(next) = state.queue.front_mut() else {
                     break;
                 };
+                if !next.claim() {
+                    // Cancelled while queued: it never runs; its waiter has `Cancelled` already.
+                    if let Some(job) = state.queue.pop_front() {
+                        job.fail(crate::Error::Cancelled);
+                    }
+                    continue;
+                }
                 let big = next.frame.len() > ALONE_BYTES;
                 let first = self.in_flight.is_empty() && jobs.is_empty();
                 // A big batch, or one past the allowance, goes only as the first thing in flight.
