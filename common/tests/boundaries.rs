@@ -31,7 +31,10 @@ fn main() {
             .create(true)
             .open(log)
             .expect("main log opens");
-        writeln!(file, "{}", std::process::id()).expect("main log takes a line");
+        // One write per line: `writeln!` may split a line into several writes, and lines of
+        // processes writing at the same moment would then interleave.
+        file.write_all(format!("{}\n", std::process::id()).as_bytes())
+            .expect("the log takes a line");
     }
     let is_worker = std::env::var_os("COMMON_POOL_WORKER").is_some();
     if let Some(flag) = std::env::var_os(FAIL_FILE) {

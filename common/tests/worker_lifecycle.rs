@@ -28,7 +28,10 @@ fn log_init() {
         .create(true)
         .open(path)
         .expect("log opens");
-    writeln!(log, "{}", std::process::id()).expect("log takes a line");
+    // One write per line: `writeln!` may split a line into several writes, and lines of
+    // processes writing at the same moment would then interleave.
+    log.write_all(format!("{}\n", std::process::id()).as_bytes())
+        .expect("the log takes a line");
 }
 
 fn pid(_: u32) -> u32 {
