@@ -41,7 +41,8 @@ pub fn pid_tag(pid: u32) -> String {
     format!("[pid {pid}]")
 }
 
-/// A duration in the workspace's one unit, milliseconds: `12.345 ms`.
+/// A duration in milliseconds: `12.345 ms`. Superseded by [`duration`]; kept for the crates
+/// that still use it.
 ///
 /// ```
 /// use std::time::Duration;
@@ -130,10 +131,140 @@ impl std::fmt::Display for CheckFailed {
 
 impl std::error::Error for CheckFailed {}
 
+/// The longest line a demo prints: longer ones wrap onto indented continuation lines.
+pub const WIDTH: usize = 100;
+
+/// Splits `text` into lines of at most [`WIDTH`] characters at spaces; every line after the
+/// first starts with `indent`. A single word longer than a line is left whole.
+///
+/// ```
+/// let lines = common::narrate::wrap(&"word ".repeat(30), "    ");
+/// assert_eq!(lines.len(), 2);
+/// assert!(lines.iter().all(|l| l.chars().count() <= 100));
+/// assert!(lines[1].starts_with("    word"));
+/// ```
+pub fn wrap(text: &str, indent: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let (mut line, mut words) = (String::new(), 0);
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let needed = line.chars().count() + usize::from(words > 0) + word.chars().count();
+        if words > 0 && needed > WIDTH {
+            lines.push(std::mem::replace(&mut line, indent.to_string()));
+            words = 0;
+        }
+        if words > 0 {
+            line.push(' ');
+        }
+        line.push_str(word);
+        words += 1;
+    }
+    if words > 0 || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// Writes `text`, wrapped at [`WIDTH`] with continuation lines indented by four spaces, as one
+/// `write_all`, so two processes sharing the terminal cannot interleave inside it.
+///
+/// # Errors
+/// Only the writer's errors.
+pub fn say(out: &mut impl Write, text: &str) -> io::Result<()> {
+    let mut all = wrap(text, "    ").join("\n");
+    all.push('\n');
+    out.write_all(all.as_bytes())
+}
+
+/// Prints the machine's load if other programs compete for its CPUs, and says whether it did.
+///
+/// The line reads `load: 5.12 runnable on average over 1 min, on 2 CPUs: ...`. Every demo prints
+/// this same line before it times anything, so a student who sees surprising numbers knows why.
+/// Nothing is printed when `/proc/loadavg` cannot be read.
+///
+/// # Errors
+/// Only the writer's errors.
+pub fn load_warning(out: &mut impl Write) -> io::Result<bool> {
+    let cpus = num_cpus::get();
+    match load_average() {
+        Some(load) if load > cpus as f64 => {
+            writeln!(
+                out,
+                "load: {load:.2} runnable on average over 1 min, on {}: other programs \
+                 compete for them, so timings may mislead",
+                plural(cpus, "CPU", "CPUs")
+            )?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// The 1-minute load average (runnable and uninterruptible tasks), from `/proc/loadavg`.
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Runs `f` with a panic hook that prints one tidy line per panic, `<tag> panicked at
+/// <file>:<line>: <message>`, whatever `RUST_BACKTRACE` says; the previous hook is restored
+/// afterwards. For scenarios that panic on purpose: the lesson is that the panic happened and
+/// what the program saw, not Rust's backtrace. `tag` is called in the panicking thread.
+///
+/// ```
+/// let caught = common::narrate::tidy_panics(|| "[thread 1]".to_string(), || {
+///     std::thread::spawn(|| panic!("on purpose")).join().is_err()
+/// });
+/// assert!(caught);
+/// ```
+pub fn tidy_panics<R>(
+    tag: impl Fn() -> String + Send + Sync + 'static,
+    f: impl FnOnce() -> R,
+) -> R {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".to_string());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let line = format!("{} panicked{at}: {message}\n", tag());
+        // One write, so the line stays whole beside other processes' output.
+        let _ = io::stderr().write_all(line.as_bytes());
+    }));
+    let value = f();
+    drop(std::panic::take_hook());
+    std::panic::set_hook(previous);
+    value
+}
+
+/// The program is being interrupted: a scenario stops without a result line.
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
 /// Prints the closing line of a scenario and turns a failed check into an error.
 ///
-/// The line reads `result: <what> [ok] -- <lesson>`, or `result: <what> [FAILED]`. Tests look for
-/// the `result:` line, so every scenario ends with exactly one.
+/// The line reads `result: <what> [ok] -- <lesson>`, or `result: <what> [FAILED]`, wrapped onto
+/// indented lines past [`WIDTH`] characters. Tests look for the `result:` line, so every
+/// scenario ends with exactly one, unless the program is being interrupted
+/// ([`crate::cleanup::interrupted_by`]): then nothing is printed, because whatever the scenario
+/// saw (a killed child, a short count) is the interrupt's doing, not its result.
 ///
 /// ```
 /// let mut out = Vec::new();
@@ -142,20 +273,35 @@ impl std::error::Error for CheckFailed {}
 /// ```
 ///
 /// # Errors
-/// An `io::Error` wrapping [`CheckFailed`] when `passed` is false, or the writer's error. Both
-/// end a demo with exit status 1.
+/// An `io::Error` wrapping [`CheckFailed`] when `passed` is false, one wrapping [`Interrupted`]
+/// during an interrupt, or the writer's error. All end a demo with a non-zero exit status.
 pub fn conclude(
     out: &mut impl Write,
     passed: bool,
     what: impl Display,
     lesson: &str,
 ) -> io::Result<()> {
+    if !passed {
+        // A failure seen at the moment of an interrupt is most likely its doing (a child killed
+        // by the handler); give the handler a moment to say so before blaming the scenario.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    if crate::cleanup::interrupted_by().is_some() {
+        return Err(io::Error::other(Interrupted));
+    }
     if passed {
-        writeln!(out, "result: {what} [ok] -- {lesson}")
+        say_result(out, &format!("result: {what} [ok] -- {lesson}"))
     } else {
-        writeln!(out, "result: {what} [FAILED]")?;
+        say_result(out, &format!("result: {what} [FAILED]"))?;
         Err(io::Error::other(CheckFailed(what.to_string())))
     }
+}
+
+/// A `result:` line, its continuation lines indented under the text after `result: `.
+fn say_result(out: &mut impl Write, text: &str) -> io::Result<()> {
+    let mut all = wrap(text, "        ").join("\n");
+    all.push('\n');
+    out.write_all(all.as_bytes())
 }
 
 #[cfg(test)]
@@ -170,6 +316,37 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "result: 3 (expected 4) [FAILED]\n"
+        );
+    }
+
+    #[test]
+    fn a_long_result_wraps_under_its_text() {
+        let mut out = Vec::new();
+        let what = "many words ".repeat(12);
+        conclude(
+            &mut out,
+            true,
+            what.trim(),
+            "and a lesson that goes on and on",
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.len() > 1, "{text}");
+        assert!(lines.iter().all(|l| l.chars().count() <= WIDTH), "{text}");
+        assert!(
+            lines[1].starts_with("        ") && text.contains("[ok] --"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn wrap_keeps_short_text_and_splits_long_text_at_spaces() {
+        assert_eq!(wrap("short", "  "), vec!["short".to_string()]);
+        let long = format!("{} tail", "x".repeat(98));
+        assert_eq!(
+            wrap(&long, "  "),
+            vec!["x".repeat(98), "  tail".to_string()]
         );
     }
 }
