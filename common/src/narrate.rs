@@ -134,8 +134,8 @@ impl std::error::Error for CheckFailed {}
 /// The longest line a demo prints: longer ones wrap onto indented continuation lines.
 pub const WIDTH: usize = 100;
 
-/// Splits `text` into lines of at most [`WIDTH`] characters at spaces; every line after the
-/// first starts with `indent`. A single word longer than a line is left whole.
+/// Splits `text` into lines of at most [`WIDTH`] characters at spaces; the first line keeps
+/// `text`'s leading spaces, every line after it starts with `indent`. A single word longer than a line is left whole.
 ///
 /// ```
 /// let lines = common::narrate::wrap(&"word ".repeat(30), "    ");
@@ -145,7 +145,9 @@ pub const WIDTH: usize = 100;
 /// ```
 pub fn wrap(text: &str, indent: &str) -> Vec<String> {
     let mut lines = Vec::new();
-    let (mut line, mut words) = (String::new(), 0);
+    // Leading spaces (a line's own indentation) are kept; others only separate words.
+    let lead = text.len() - text.trim_start_matches(' ').len();
+    let (mut line, mut words) = (text[..lead].to_string(), 0);
     for word in text.split(' ').filter(|w| !w.is_empty()) {
         let needed = line.chars().count() + usize::from(words > 0) + word.chars().count();
         if words > 0 && needed > WIDTH {
@@ -162,6 +164,78 @@ pub fn wrap(text: &str, indent: &str) -> Vec<String> {
         lines.push(line);
     }
     lines
+}
+
+/// A writer that wraps every line longer than [`WIDTH`] at spaces, continuing it on lines
+/// indented four spaces deeper than it starts; shorter lines pass through untouched. A demo's
+/// `main` puts its stdout in one, so no narration line, however long its numbers make it, runs
+/// past the width.
+///
+/// ```
+/// use std::io::Write;
+/// let mut out = common::narrate::Wrapped::new(Vec::new());
+/// writeln!(out, "  {}", "word ".repeat(30)).unwrap();
+/// let text = String::from_utf8(out.into_inner().unwrap()).unwrap();
+/// assert!(text.lines().all(|l| l.chars().count() <= 100));
+/// assert!(text.lines().nth(1).unwrap().starts_with("      word"));
+/// ```
+#[derive(Debug)]
+pub struct Wrapped<W: Write> {
+    inner: W,
+    pending: Vec<u8>,
+}
+
+impl<W: Write> Wrapped<W> {
+    /// Wraps the lines written to `inner`.
+    pub fn new(inner: W) -> Wrapped<W> {
+        Wrapped {
+            inner,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Writes out a last unfinished line and returns the inner writer.
+    ///
+    /// # Errors
+    /// The inner writer's error.
+    pub fn into_inner(mut self) -> io::Result<W> {
+        self.flush()?;
+        Ok(self.inner)
+    }
+
+    fn emit(&mut self, line: &[u8]) -> io::Result<()> {
+        let text = String::from_utf8_lossy(line);
+        let body = text.trim_end_matches('\n');
+        if body.chars().count() <= WIDTH {
+            return self.inner.write_all(line);
+        }
+        let lead = body.len() - body.trim_start_matches(' ').len();
+        let indent = " ".repeat(lead + 4);
+        let mut all = wrap(body, &indent).join("\n");
+        if text.ends_with('\n') {
+            all.push('\n');
+        }
+        self.inner.write_all(all.as_bytes())
+    }
+}
+
+impl<W: Write> Write for Wrapped<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        while let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=end).collect();
+            self.emit(&line)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            let line = std::mem::take(&mut self.pending);
+            self.emit(&line)?;
+        }
+        self.inner.flush()
+    }
 }
 
 /// Writes `text`, wrapped at [`WIDTH`] with continuation lines indented by four spaces, as one
@@ -295,6 +369,32 @@ pub fn conclude(
         say_result(out, &format!("result: {what} [FAILED]"))?;
         Err(io::Error::other(CheckFailed(what.to_string())))
     }
+}
+
+/// The `result:` lines of a demo's output, each joined back with its continuation lines, as
+/// [`conclude`] wrote them before wrapping: what tests compare.
+///
+/// ```
+/// let text = "== x ==\nresult: a long\n        line [ok] -- done\nother\n";
+/// assert_eq!(common::narrate::result_lines(text), vec!["result: a long line [ok] -- done"]);
+/// ```
+pub fn result_lines(text: &str) -> Vec<String> {
+    let mut results: Vec<String> = Vec::new();
+    let mut open = false;
+    for line in text.lines() {
+        if line.starts_with("result:") {
+            results.push(line.to_string());
+            open = true;
+        } else if open && line.starts_with("        ") {
+            if let Some(last) = results.last_mut() {
+                last.push(' ');
+                last.push_str(line.trim_start());
+            }
+        } else {
+            open = false;
+        }
+    }
+    results
 }
 
 /// A `result:` line, its continuation lines indented under the text after `result: `.
