@@ -109,9 +109,19 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
 /// use std::time::Duration;
 /// let s = common::narrate::speedup(Duration::from_millis(193), Duration::from_millis(100));
 /// assert_eq!(s, "1.93x");
+/// let slow = common::narrate::speedup(Duration::from_micros(213), Duration::from_millis(10));
+/// assert_eq!(slow, "0.0213x");
 /// ```
 pub fn speedup(baseline: Duration, new: Duration) -> String {
-    format!("{:.2}x", ratio(baseline, new))
+    let r = ratio(baseline, new);
+    // Three significant figures, also below 1: `0.0213x`, never a bare `0.00x`.
+    let decimals = match r {
+        r if r >= 100.0 || !r.is_finite() => 0,
+        r if r >= 10.0 => 1,
+        r if r >= 1.0 || r <= 0.0 => 2,
+        r => (2 - r.log10().floor() as i32).clamp(2, 6) as usize,
+    };
+    format!("{r:.decimals$}x")
 }
 
 /// `baseline / new` as a number (infinite if `new` took no measurable time).
