@@ -91,13 +91,13 @@ pub fn run(
 
     writeln!(
         out,
-        "{:<10} {:>7} {:>12} {:>12} {:>12} {:>8} {:>8} {:>9}",
+        "{:<10} {:>7} {:>12} {:>12} {:>12} {:>10} {:>10} {:>9}",
         "workload", "tasks", "sequential", "thread", "process", "thr/seq", "pro/seq", "pro/thr"
     )?;
     for (r, (w, _)) in rows.iter().zip(&cases) {
         writeln!(
             out,
-            "{:<10} {:>7} {:>12} {:>12} {:>12} {:>8} {:>8} {:>8.2}x",
+            "{:<10} {:>7} {:>12} {:>12} {:>12} {:>10} {:>10} {:>8.2}x",
             r.name,
             w.items.len(),
             duration(r.sequential),

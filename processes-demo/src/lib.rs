@@ -70,7 +70,7 @@ pub enum Scenario {
     SpawnJoin,
     /// Each worker changes its own copy; the parent's value stays as it was
     PrivateMemory,
-    /// One counter shared on purpose: a Mutex and an atomic give the exact total
+    /// One counter in a shared-memory segment: an atomic in it gives the exact total
     SharedMemory,
     /// Producers and a consumer over a bounded channel: back-pressure, a timeout, messages/s
     Messages,
@@ -198,6 +198,19 @@ impl Knobs {
     /// A [`UsageError`] naming the knobs and the reason (exit status 2).
     pub fn check(&self, scenario: Scenario, given: &[&str]) -> Result<()> {
         common::cli::check_flags(scenario.name(), given, FLAGS)?;
+        // Process boundary: ipc-channel's one-shot servers put a socket in the temporary
+        // directory, and fail with an assertion if it is missing. Say so instead.
+        if matches!(scenario, Scenario::All | Scenario::Messages) {
+            let tmp = std::env::temp_dir();
+            if !tmp.is_dir() {
+                let why = format!(
+                    "the temporary directory {} (TMPDIR) does not exist; messages needs it \
+                     for ipc-channel's sockets",
+                    tmp.display()
+                );
+                return Err(UsageError(why).into());
+            }
+        }
         let sharing = matches!(scenario, Scenario::All | Scenario::SharedMemory);
         if sharing && self.workers < 2 {
             let why = "--workers 1: shared-memory needs at least 2 workers to share anything";
