@@ -149,8 +149,10 @@ fn no_result_line_after_an_interrupt() {
             .lines()
             .position(|l| l.contains("interrupted by SIGINT"))
         else {
+            // Finished first, or interrupted before its handler was installed (default action).
+            let early = status.signal() == Some(libc::SIGINT) && text.is_empty();
             assert!(
-                status.success(),
+                status.success() || early,
                 "round {round}: no interrupt message:\n{text}"
             );
             continue;
