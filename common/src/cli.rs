@@ -165,6 +165,11 @@ pub fn check_flags(
 /// handler just killed: then nothing is printed, and the status is the handler's (see
 /// [`exit_code`]).
 pub fn fail(message: impl std::fmt::Display, is_usage_error: bool) -> ExitCode {
+    if !is_usage_error {
+        // Ctrl-C reaches the children too: one may die, and fail us, a moment before our own
+        // handler records the interrupt. Give it that moment, so the failure is not reported.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     if crate::cleanup::interrupted_by().is_none() {
         eprintln!("error: {message}");
     }

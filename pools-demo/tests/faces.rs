@@ -63,21 +63,24 @@ fn no_tour_line_is_over_100_characters() {
     }
 }
 
-/// `demo | head -1`: the reader goes after one line; the demo ends quietly, 0 or 141.
+/// `demo | head -1`: the reader goes after one line (or a few); the demo ends quietly, with
+/// status 0 or 141 and nothing on stderr.
 #[test]
 fn a_closed_stdout_ends_quietly() {
-    for _ in 0..fault_rounds(2, 10) {
+    for round in 0..fault_rounds(3, 20) {
         let mut child = Command::new(BIN)
             .args(QUICK)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("the demo starts");
-        let mut first = String::new();
-        let stdout = child.stdout.take().expect("piped");
-        BufReader::new(stdout)
-            .read_line(&mut first)
-            .expect("one line");
+        // `head -1` itself, or a reader that leaves at a random later line.
+        let lines = if round == 0 { 1 } else { 1 + random_below(60) };
+        let mut reader = BufReader::new(child.stdout.take().expect("piped"));
+        for _ in 0..lines {
+            reader.read_line(&mut String::new()).expect("a line");
+        }
+        drop(reader);
         // Dropping the reader closes the pipe, as `head -1` does when it exits.
         let out = child.wait_with_output().expect("the demo ends");
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -86,7 +89,12 @@ fn a_closed_stdout_ends_quietly() {
             "status {}; stderr:\n{stderr}",
             out.status
         );
-        assert!(stderr.is_empty(), "stderr:\n{stderr}");
+        // Only the crash scenario's deliberate panic may speak (one tidy line), if it ran.
+        let noise: Vec<&str> = stderr
+            .lines()
+            .filter(|l| !l.ends_with("gives up"))
+            .collect();
+        assert!(noise.is_empty(), "stderr:\n{stderr}");
     }
 }
 

@@ -110,8 +110,10 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
         ),
     }
 
-    let mut children = Vec::new();
+    // Declared before `children`, so dropped after them: on an early return (say, a closed
+    // stdout) the producers are killed first, and never see their credits vanish and complain.
     let mut credits = Vec::new();
+    let mut children = Vec::new();
     for index in 0..workers {
         let count = share(messages, workers, index);
         // A one-shot server per producer: the child connects to it by name and sends back a
