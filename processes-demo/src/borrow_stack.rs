@@ -113,7 +113,7 @@ pub fn worker(index: usize) -> Result<()> {
         let line = line.context("reading stdin")?;
         part.push(
             line.parse::<u64>()
-                .with_context(|| format!("worker {index}: not a number: {line:?}"))?,
+                .with_context(|| format!("worker {index}: not a number: \"{line}\""))?,
         );
     }
     let report = double(&mut part);
