@@ -19,14 +19,14 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     scenario: Option<Scenario>,
-    /// Workers per pool.
+    /// Workers per pool, in every scenario but sizing (which tries 1 to 2N).
     #[arg(long, global = true, default_value_t = num_cpus::get(), value_parser = RangedU64ValueParser::<usize>::new().range(1..=256))]
     workers: usize,
     /// Batch size for `map` in timeline, workloads and bench; chunking adds it to its list
     /// [default: automatic, about four batches per worker].
     #[arg(long, global = true, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     chunk: Option<usize>,
-    /// Also write the timeline and speed-up charts as SVG files into this directory.
+    /// Also write SVG charts into this directory (workloads, timeline, bench).
     #[arg(long, global = true, value_name = "DIR")]
     svg: Option<PathBuf>,
     /// How many tiny tasks in chunking.

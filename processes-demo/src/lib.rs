@@ -87,7 +87,7 @@ pub enum Scenario {
 /// The knobs every scenario reads; each is checked by clap (out of range: exit status 2).
 #[derive(clap::Args, Clone, Debug)]
 pub struct Knobs {
-    /// Workers per scenario (processes here, threads in threads-demo)
+    /// Workers (processes here, threads in threads-demo), in every scenario but crash
     #[arg(long, global = true, default_value_t = num_cpus::get().clamp(1, 256),
           value_parser = RangedU64ValueParser::<usize>::new().range(1..=256))]
     pub workers: usize,
