@@ -76,7 +76,15 @@ pub fn is_broken_pipe(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// Whether `err` or one of its sources is a `T` (anyhow's `downcast_ref` sees only the top).
+/// Whether `err` or one of its sources is a `T` (anyhow's `downcast_ref` sees only the top),
+/// looking inside `io::Error`s made with `io::Error::other` too.
+///
+/// ```
+/// use common::cli::{find_in_chain, UsageError};
+/// let wrapped = std::io::Error::other(UsageError("--workers 0".into()));
+/// assert!(find_in_chain::<UsageError>(&wrapped));
+/// assert!(!find_in_chain::<UsageError>(&std::io::Error::other("disk full")));
+/// ```
 pub fn find_in_chain<T: std::error::Error + 'static>(
     err: &(dyn std::error::Error + 'static),
 ) -> bool {

@@ -251,6 +251,14 @@ impl<W: Write> Write for Wrapped<W> {
 /// Writes `text`, wrapped at [`WIDTH`] with continuation lines indented by four spaces, as one
 /// `write_all`, so two processes sharing the terminal cannot interleave inside it.
 ///
+/// ```
+/// let mut out = Vec::new();
+/// common::narrate::say(&mut out, &format!("[parent] {}", "word ".repeat(25))).unwrap();
+/// let text = String::from_utf8(out).unwrap();
+/// assert_eq!(text.lines().count(), 2);
+/// assert!(text.lines().nth(1).unwrap().starts_with("    word"));
+/// ```
+///
 /// # Errors
 /// Only the writer's errors.
 pub fn say(out: &mut impl Write, text: &str) -> io::Result<()> {
@@ -260,6 +268,12 @@ pub fn say(out: &mut impl Write, text: &str) -> io::Result<()> {
 }
 
 /// Prints the machine's load if other programs compete for its CPUs, and says whether it did.
+///
+/// ```
+/// let mut out = Vec::new();
+/// let warned = common::narrate::load_warning(&mut out).unwrap();
+/// assert_eq!(warned, !out.is_empty()); // one line when busy, nothing otherwise
+/// ```
 ///
 /// The line reads `load: 5.12 runnable on average over 1 min, on 2 CPUs: ...`. Every demo prints
 /// this same line before it times anything, so a student who sees surprising numbers knows why.
@@ -283,7 +297,14 @@ pub fn load_warning(out: &mut impl Write) -> io::Result<bool> {
     }
 }
 
-/// The 1-minute load average (runnable and uninterruptible tasks), from `/proc/loadavg`.
+/// The 1-minute load average (runnable and uninterruptible tasks), from `/proc/loadavg`;
+/// `None` where that file cannot be read (not Linux).
+///
+/// ```
+/// if let Some(load) = common::narrate::load_average() {
+///     assert!(load >= 0.0);
+/// }
+/// ```
 pub fn load_average() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg")
         .ok()?
