@@ -104,8 +104,8 @@ pub fn find_in_chain<T: std::error::Error + 'static>(
 
 /// The exit status for `main`'s error, after saying what went wrong (one `error:` line):
 ///
-/// - stdout closed by its reader: nothing printed, [`BROKEN_PIPE_STATUS`];
 /// - interrupted: nothing printed, the interrupt's status (see [`exit_code`]);
+/// - stdout closed by its reader: nothing printed, [`BROKEN_PIPE_STATUS`];
 /// - a [`UsageError`] anywhere in the chain: status 2;
 /// - anything else: status 1.
 ///
@@ -117,7 +117,18 @@ pub fn find_in_chain<T: std::error::Error + 'static>(
 /// assert_eq!(common::cli::exit_status(&err), std::process::ExitCode::from(141));
 /// ```
 pub fn exit_status(err: &(dyn std::error::Error + 'static)) -> ExitCode {
+    // First: during an interrupt, a broken pipe is most likely a killed child's, not stdout's,
+    // and the interrupt handler is about to end the program with its own status.
+    if crate::cleanup::interrupted_by().is_some() {
+        return exit_code(false);
+    }
     if is_broken_pipe(err) {
+        // Ctrl-C reaches the children too, and a dead child's pipe breaks a moment before our
+        // own handler records the interrupt: give it that moment (see `fail`).
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if crate::cleanup::interrupted_by().is_some() {
+            return exit_code(false);
+        }
         return ExitCode::from(BROKEN_PIPE_STATUS);
     }
     let mut message = err.to_string();
