@@ -128,6 +128,11 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
     let no_abort: Vec<u64> = all.iter().copied().filter(|&i| i != ABORT_AT).collect();
 
     let processes = survive(out, "", &process_pool(workers, false)?, &all)?;
+    writeln!(
+        out,
+        "thread pool: without item {ABORT_AT}, whose abort would end this whole program (it runs \
+         below, in a child process)"
+    )?;
     let threads = survive(out, "", &thread_pool(workers, false)?, &no_abort)?;
 
     writeln!(
@@ -174,11 +179,17 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
         out,
         ok,
         format_args!(
-            "process pool: {} right, {} panicked, {} worker died (SIGABRT); thread pool: {} right, {} panicked; thread-pool child killed by {}",
-            processes.right, processes.panicked, processes.aborted, threads.right, threads.panicked,
+            "process pool: {} right, {} panicked, {} died (SIGABRT); thread pool: {} right, \
+             {} panicked; thread-pool child killed by {}",
+            processes.right,
+            processes.panicked,
+            common::narrate::plural(processes.aborted, "worker", "workers"),
+            threads.right,
+            threads.panicked,
             signal.map_or("no signal", common::sys::signal_name)
         ),
-        "a panic fails one task on either pool; an abort costs one worker process, or the whole program with threads",
+        "a panic fails one task on either pool; an abort costs one worker process, or the whole \
+         program with threads",
     )?;
     Ok(())
 }

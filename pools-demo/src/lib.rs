@@ -63,6 +63,58 @@ use common::{Chunk, ProcessPool, ThreadPool};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// Every scenario of the default run, in order (`bench` is run on its own).
+pub const TOUR: [&str; 7] = [
+    "same-interface",
+    "ordered-vs-completed",
+    "chunking",
+    "workloads",
+    "timeline",
+    "crash",
+    "sizing",
+];
+
+/// Each shared knob and the scenarios it changes: a knob given for any other scenario is
+/// refused (exit status 2), so no flag is ever silently ignored. `sizing` takes no `--workers`:
+/// it tries 1 to 2N workers itself.
+pub const FLAGS: &[(&str, &[&str])] = &[
+    (
+        "--workers",
+        &[
+            "same-interface",
+            "ordered-vs-completed",
+            "chunking",
+            "workloads",
+            "timeline",
+            "crash",
+            "bench",
+        ],
+    ),
+    ("--chunk", &["chunking", "workloads", "timeline", "bench"]),
+    ("--svg", &["workloads", "timeline", "bench"]),
+    ("--tasks", &["chunking"]),
+];
+
+/// The knobs of [`FLAGS`] that the user wrote on the command line (not defaults), before or
+/// after the scenario's name.
+pub fn given_flags(matches: &clap::ArgMatches) -> Vec<&'static str> {
+    use clap::parser::ValueSource::CommandLine;
+    let written = |m: &clap::ArgMatches, id: &str| {
+        m.try_contains_id(id).unwrap_or(false) && m.value_source(id) == Some(CommandLine)
+    };
+    FLAGS
+        .iter()
+        .map(|(flag, _)| *flag)
+        .filter(|flag| {
+            let id = &flag[2..];
+            written(matches, id)
+                || matches
+                    .subcommand()
+                    .is_some_and(|(_, sub)| written(sub, id))
+        })
+        .collect()
+}
+
 /// The knobs every scenario shares, from the command line.
 #[derive(Clone, Debug)]
 pub struct Settings {

@@ -2,7 +2,7 @@
 //! (`src/lib.rs`) for what each scenario shows.
 
 use clap::builder::RangedU64ValueParser;
-use clap::{value_parser, Parser, Subcommand};
+use clap::{value_parser, CommandFactory, FromArgMatches, Parser, Subcommand};
 use pools_demo::{
     bench, chunking, crash, ordered_vs_completed, same_interface, sizing, timeline, workloads,
     Settings,
@@ -19,16 +19,19 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     scenario: Option<Scenario>,
-    /// Workers per pool.
+    /// Workers per pool, in every scenario but sizing (which tries 1 to 2N).
     #[arg(long, global = true, default_value_t = num_cpus::get(), value_parser = RangedU64ValueParser::<usize>::new().range(1..=256))]
     workers: usize,
     /// Batch size for `map` in timeline, workloads and bench; chunking adds it to its list
     /// [default: automatic, about four batches per worker].
     #[arg(long, global = true, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     chunk: Option<usize>,
-    /// Also write the timeline and speed-up charts as SVG files into this directory.
+    /// Also write SVG charts into this directory (workloads, timeline, bench).
     #[arg(long, global = true, value_name = "DIR")]
     svg: Option<PathBuf>,
+    /// How many tiny tasks in chunking.
+    #[arg(long, global = true, default_value_t = 10_000, value_parser = value_parser!(u64).range(1..=10_000_000))]
+    tasks: u64,
 }
 
 #[derive(Subcommand)]
@@ -38,13 +41,10 @@ enum Scenario {
     /// One generic function runs on both pools and gets identical results.
     SameInterface,
     /// map keeps order, map_unordered streams as tasks finish, submit with a timeout.
-    Ordered,
+    #[command(alias = "ordered")]
+    OrderedVsCompleted,
     /// Many tiny tasks with batch sizes 1, 10, 100, auto: per-task overhead.
-    Chunking {
-        /// How many tiny tasks.
-        #[arg(long, default_value_t = 10_000, value_parser = value_parser!(u64).range(1..=10_000_000))]
-        tasks: u64,
-    },
+    Chunking,
     /// CPU-bound, tiny and sleeping work: sequential vs thread pool vs process pool.
     Workloads,
     /// An ASCII timeline per pool: who ran which batch when.
@@ -67,7 +67,29 @@ enum Scenario {
     AbortInThreadPool,
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+impl Scenario {
+    /// The scenario's command, which is also its header and, with `_` for `-`, its file name.
+    fn name(&self) -> &'static str {
+        match self {
+            Scenario::All => "all",
+            Scenario::SameInterface => "same-interface",
+            Scenario::OrderedVsCompleted => "ordered-vs-completed",
+            Scenario::Chunking => "chunking",
+            Scenario::Workloads => "workloads",
+            Scenario::Timeline => "timeline",
+            Scenario::Crash => "crash",
+            Scenario::Sizing => "sizing",
+            Scenario::Bench { .. } => "bench",
+            Scenario::AbortInThreadPool => "abort-in-thread-pool",
+        }
+    }
+}
+
+fn run(cli: Cli, given: &[&str]) -> anyhow::Result<()> {
+    let scenario = cli.scenario.unwrap_or(Scenario::All);
+    if !matches!(scenario, Scenario::AbortInThreadPool) {
+        common::cli::check_flags(scenario.name(), given, pools_demo::FLAGS)?;
+    }
     let svg = cli
         .svg
         .as_deref()
@@ -78,21 +100,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         chunk: cli.chunk,
         svg,
     };
-    let mut out = std::io::stdout().lock();
+    // Lines longer than 100 characters wrap onto indented lines.
+    let mut out = common::narrate::Wrapped::new(std::io::stdout().lock());
     let out = &mut out;
-    match cli.scenario.unwrap_or(Scenario::All) {
+    match scenario {
         Scenario::All => {
             same_interface::run(out, &settings)?;
             ordered_vs_completed::run(out, &settings)?;
-            chunking::run(out, &settings, 10_000)?;
+            chunking::run(out, &settings, cli.tasks)?;
             workloads::run(out, &settings)?;
             timeline::run(out, &settings)?;
             crash::run(out, &settings)?;
             sizing::run(out)?;
         }
         Scenario::SameInterface => same_interface::run(out, &settings)?,
-        Scenario::Ordered => ordered_vs_completed::run(out, &settings)?,
-        Scenario::Chunking { tasks } => chunking::run(out, &settings, tasks)?,
+        Scenario::OrderedVsCompleted => ordered_vs_completed::run(out, &settings)?,
+        Scenario::Chunking => chunking::run(out, &settings, cli.tasks)?,
         Scenario::Workloads => workloads::run(out, &settings)?,
         Scenario::Timeline => timeline::run(out, &settings)?,
         Scenario::Crash => crash::run(out, &settings)?,
@@ -105,11 +128,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     common::init(); // a pool worker process serves its pool here and never returns
-    match run(Cli::parse()) {
+                    // Parsed in two steps so that the flags the user wrote can be told from defaults.
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match run(cli, &pools_demo::given_flags(&matches)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => common::cli::fail(
-            format!("{e:#}"),
-            e.downcast_ref::<common::cli::UsageError>().is_some(),
-        ),
+        // Bad input: status 2; stdout closed by its reader (`| head`): quietly; else status 1.
+        Err(e) => common::cli::exit_status(e.as_ref()),
     }
 }

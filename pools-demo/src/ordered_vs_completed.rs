@@ -10,7 +10,7 @@
 
 use crate::tasks::nap;
 use crate::{process_pool, thread_pool, timed, Settings};
-use common::narrate::{conclude, header, millis};
+use common::narrate::{conclude, duration, header};
 use common::{Error, Pool};
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -48,9 +48,10 @@ pub fn compare<P: Pool>(out: &mut impl Write, pool: &P) -> anyhow::Result<Seen> 
     let results = results?;
     writeln!(
         out,
-        "{kind} pool, map:           all {} results at {}, in item order: {results:?}",
+        "{kind} pool, map:           all {} results at {}, in item order: {}",
         results.len(),
-        millis(took)
+        duration(took),
+        list(&results)
     )?;
     seen.map_in_order = results == NAPS;
 
@@ -63,7 +64,7 @@ pub fn compare<P: Pool>(out: &mut impl Write, pool: &P) -> anyhow::Result<Seen> 
         writeln!(
             out,
             "{kind} pool, map_unordered: item {index} ({value} ms) at {}",
-            millis(start.elapsed())
+            duration(start.elapsed())
         )?;
         order.push(index);
     }
@@ -73,14 +74,34 @@ pub fn compare<P: Pool>(out: &mut impl Write, pool: &P) -> anyhow::Result<Seen> 
     let first = handle.wait_timeout(IMPATIENT);
     writeln!(
         out,
-        "{kind} pool, submit({SLOW_MS} ms task): wait_timeout({}) -> {first:?}",
-        millis(IMPATIENT)
+        "{kind} pool, submit(a {SLOW_MS} ms task): wait_timeout({}) -> {}",
+        duration(IMPATIENT),
+        outcome(&first)
     )?;
     // Bounded: the task sleeps SLOW_MS; ten seconds is far more than enough.
     let second = handle.wait_timeout(Duration::from_secs(10));
-    writeln!(out, "{kind} pool, submit: waited again -> {second:?}")?;
+    writeln!(
+        out,
+        "{kind} pool, submit: waited again -> {}",
+        outcome(&second)
+    )?;
     seen.timed_out_then_ok = matches!(first, Err(Error::Timeout(_))) && second == Ok(SLOW_MS);
     Ok(seen)
+}
+
+/// Numbers as a student writes them: `120, 10, 70`.
+fn list(values: &[u64]) -> String {
+    let words: Vec<String> = values.iter().map(u64::to_string).collect();
+    words.join(", ")
+}
+
+/// A wait's outcome in words: `150 ms` for a value, `not done yet (timed out)`, or the error.
+fn outcome(result: &Result<u64, Error>) -> String {
+    match result {
+        Ok(ms) => format!("done: {ms} (its length in ms)"),
+        Err(Error::Timeout(_)) => "not done yet: timed out".to_string(),
+        Err(e) => format!("error: {e}"),
+    }
 }
 
 /// Runs [`compare`] on both pools and checks order, completeness and the timeout.
@@ -95,7 +116,7 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
         "map keeps order; map_unordered streams; submit with a timeout",
         &[("workers", workers)],
     )?;
-    writeln!(out, "task lengths (ms), by item: {NAPS:?}")?;
+    writeln!(out, "task lengths in ms, by item 0 to 7: {}", list(&NAPS))?;
     writeln!(
         out,
         "(the unordered arrival order may vary between runs: close races are decided by the OS)"
@@ -114,7 +135,11 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
     conclude(
         out,
         all_ok,
-        format_args!("on both pools map gave {n} results in order, map_unordered each of {n} exactly once, submit timed out then answered", n = NAPS.len()),
+        format_args!(
+            "on both pools map gave {n} results in order, map_unordered each of {n} exactly \
+             once, submit timed out then answered",
+            n = NAPS.len()
+        ),
         "use map when you need order, the unordered stream to act on results as they come",
     )?;
     Ok(())

@@ -10,7 +10,7 @@
 use crate::picture::ascii;
 use crate::tasks::busy;
 use crate::{process_pool, thread_pool, Settings};
-use common::narrate::{conclude, header, millis, pid_tag, thread_tag};
+use common::narrate::{conclude, duration, header, pid_tag, thread_tag};
 use common::{Chunk, Pool, Span};
 use std::io::Write;
 
@@ -58,7 +58,7 @@ fn draw(
         out,
         "{kind} pool, {} batches, {} from first start to last end:",
         spans.len(),
-        millis(t1 - t0)
+        duration(t1 - t0)
     )?;
     for line in ascii(spans, workers, WIDTH, tag) {
         writeln!(out, "  {line}")?;

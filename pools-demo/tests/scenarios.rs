@@ -21,14 +21,11 @@ fn run_ok(args: &[&str]) -> String {
     stdout
 }
 
-/// The one `result:` line of a single-scenario run.
-fn result_line(stdout: &str) -> &str {
-    let lines: Vec<&str> = stdout
-        .lines()
-        .filter(|l| l.starts_with("result:"))
-        .collect();
+/// The one `result:` line of a single-scenario run, joined with its continuation lines.
+fn result_line(stdout: &str) -> String {
+    let mut lines = common::narrate::result_lines(stdout);
     assert_eq!(lines.len(), 1, "expected one result line in:\n{stdout}");
-    lines[0]
+    lines.remove(0)
 }
 
 /// Both pools compute the same Collatz steps, equal to a sequential run.
@@ -41,7 +38,7 @@ fn same_interface_gives_identical_results() {
 /// map keeps order, the unordered stream answers each item once, submit times out then answers.
 #[test]
 fn ordered_vs_completed_answers_each_item_once() {
-    let out = run_ok(&["ordered", "--workers", "3"]);
+    let out = run_ok(&["ordered-vs-completed", "--workers", "3"]);
     assert!(result_line(&out).starts_with("result: on both pools map gave 8 results in order, map_unordered each of 8 exactly once, submit timed out then answered [ok]"));
 }
 
@@ -112,7 +109,7 @@ fn bench_checks_every_run() {
 #[test]
 fn no_subcommand_runs_every_scenario() {
     let out = run_ok(&[]);
-    let results: Vec<&str> = out.lines().filter(|l| l.starts_with("result:")).collect();
+    let results = common::narrate::result_lines(&out);
     assert_eq!(results.len(), 7, "{out}");
     assert!(results.iter().all(|l| l.contains("[ok]")));
 }

@@ -8,7 +8,7 @@
 //! demo counts. The reports come in any order: the OS schedules each worker.
 
 use anyhow::{ensure, Context, Result};
-use common::narrate::{conclude, header, millis, pid_tag};
+use common::narrate::{conclude, duration, header, pid_tag, plural};
 use std::io::{BufRead, BufWriter, Write};
 use std::time::{Duration, Instant};
 
@@ -78,16 +78,18 @@ pub fn run(out: &mut impl Write, workers: usize, size: usize) -> Result<()> {
     let statuses = crate::reap(&mut children, REPORT_TIMEOUT)?;
     ensure!(
         statuses.iter().all(|s| s.success()),
-        "a worker failed: {statuses:?}"
+        "a worker failed: {}",
+        crate::describe_all(&statuses)
     );
     for (index, line) in &lines {
         writeln!(out, "{} {line}", pid_tag(children[*index].pid()))?;
     }
     writeln!(
         out,
-        "parent: {} workers done in {}; bytes copied to and from them: {copied}",
-        lines.len(),
-        millis(started.elapsed())
+        "[parent] {} done in {}; bytes copied to and from them: {copied} (each number as a line of \
+         text, there and back over pipes)",
+        plural(lines.len(), "worker", "workers"),
+        duration(started.elapsed())
     )?;
 
     let doubled = data.iter().enumerate().all(|(i, &x)| x == 2 * i as u64)
@@ -111,7 +113,7 @@ pub fn worker(index: usize) -> Result<()> {
         let line = line.context("reading stdin")?;
         part.push(
             line.parse::<u64>()
-                .with_context(|| format!("worker {index}: not a number: {line:?}"))?,
+                .with_context(|| format!("worker {index}: not a number: \"{line}\""))?,
         );
     }
     let report = double(&mut part);
@@ -120,7 +122,8 @@ pub fn worker(index: usize) -> Result<()> {
     for x in &part {
         writeln!(out, "{x}").context("writing stdout")?;
     }
-    writeln!(out, "{report} (a copy)").context("writing stdout")?;
+    // Process boundary: "where they lie" is in this worker's own copy, not the parent's array.
+    writeln!(out, "{report}: in its own copy").context("writing stdout")?;
     out.flush().context("writing stdout")?;
     Ok(())
 }
@@ -130,5 +133,5 @@ fn double(part: &mut [u64]) -> String {
     for x in part.iter_mut() {
         *x *= 2;
     }
-    format!("doubled {} elements in place", part.len())
+    format!("doubled {} elements where they lie", part.len())
 }

@@ -4,7 +4,7 @@
 //! exit code 101, an abort with the signal `SIGABRT`, and the parent can kill one outright with
 //! `SIGKILL` (the kernel frees everything a process held, so there is no unsafe moment to fear).
 //! The parent learns each ending from the exit status that `wait` collects, and goes on. (The
-//! panic message on stderr comes from the worker's default panic hook.)
+//! deliberate panic prints one line on stderr, from `common::narrate::tidy_panics`.)
 
 use anyhow::{bail, Context, Result};
 use common::narrate::{conclude, header, pid_tag};
@@ -24,6 +24,18 @@ pub enum Fate {
     Aborts,
     /// Is sent `SIGKILL` by the parent.
     IsKilled,
+}
+
+impl Fate {
+    /// The fate in words, for the narration.
+    pub fn words(self) -> &'static str {
+        match self {
+            Fate::Finishes => "finishes",
+            Fate::Panics => "panics",
+            Fate::Aborts => "aborts",
+            Fate::IsKilled => "is killed",
+        }
+    }
 }
 
 /// One worker per fate, in this order.
@@ -58,7 +70,7 @@ pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
     }
     let victim = children[3].pid();
     send_signal(victim, libc::SIGKILL).with_context(|| format!("killing pid {victim}"))?;
-    writeln!(out, "parent: sent SIGKILL to {}", pid_tag(victim))?;
+    writeln!(out, "[parent] sent SIGKILL to {}", pid_tag(victim))?;
 
     let statuses = crate::reap(&mut children, WAIT_LIMIT)?;
     for ((fate, child), status) in FATES.into_iter().zip(&children).zip(statuses) {
@@ -70,8 +82,9 @@ pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
         };
         writeln!(
             out,
-            "{} {fate:?}: {}",
+            "{} {}: {}",
             pid_tag(child.pid()),
+            fate.words(),
             describe_exit(status)
         )?;
         as_expected += usize::from(expected);
@@ -79,7 +92,7 @@ pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
     let left = crate::live_children(&children.iter().map(|c| c.pid()).collect::<Vec<_>>());
     writeln!(
         out,
-        "parent: still going; workers left alive or zombie: {}",
+        "[parent] still going; workers left alive or zombie: {}",
         left.len()
     )?;
 
@@ -101,12 +114,22 @@ pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
 /// Only if it outlives its fate (the killed worker waits 10 s at most).
 pub fn worker(index: usize) -> Result<()> {
     let fate = FATES[index % FATES.len()];
-    println!("worker {index} started, fate {fate:?}");
+    // Process boundary: our stdout is a pipe to the parent, which tags the line with our pid.
+    writeln!(
+        std::io::stdout(),
+        "worker {index} started; its fate: {}",
+        fate.words()
+    )
+    .context("writing stdout")?;
     // On purpose: give the other workers time to be running when this one crashes.
     std::thread::sleep(Duration::from_millis(20));
     match fate {
         Fate::Finishes => Ok(()),
-        Fate::Panics => panic!("worker {index} gives up"),
+        // One tidy line on stderr instead of Rust's full panic message (and backtrace).
+        Fate::Panics => common::narrate::tidy_panics(
+            || pid_tag(std::process::id()),
+            || panic!("worker {index} gives up"),
+        ),
         Fate::Aborts => {
             // SAFETY: PR_SET_DUMPABLE takes one integer argument and touches no memory of ours.
             // It keeps the deliberate abort below from leaving a core file behind.

@@ -70,7 +70,7 @@ pub enum Scenario {
     SpawnJoin,
     /// Each worker changes its own copy; the parent's value stays as it was
     PrivateMemory,
-    /// One counter shared on purpose: a Mutex and an atomic give the exact total
+    /// One counter in a shared-memory segment: an atomic in it gives the exact total
     SharedMemory,
     /// Producers and a consumer over a bounded channel: back-pressure, a timeout, messages/s
     Messages,
@@ -87,7 +87,7 @@ pub enum Scenario {
 /// The knobs every scenario reads; each is checked by clap (out of range: exit status 2).
 #[derive(clap::Args, Clone, Debug)]
 pub struct Knobs {
-    /// Workers per scenario (processes here, threads in threads-demo)
+    /// Workers (processes here, threads in threads-demo), in every scenario but crash
     #[arg(long, global = true, default_value_t = num_cpus::get().clamp(1, 256),
           value_parser = RangedU64ValueParser::<usize>::new().range(1..=256))]
     pub workers: usize,
@@ -117,7 +117,108 @@ pub struct Knobs {
     pub size: usize,
 }
 
+/// Every scenario, in the order `all` runs them.
+pub const TOUR: [Scenario; 8] = [
+    Scenario::SpawnJoin,
+    Scenario::PrivateMemory,
+    Scenario::SharedMemory,
+    Scenario::Messages,
+    Scenario::Crash,
+    Scenario::Speedup,
+    Scenario::Pool,
+    Scenario::BorrowStack,
+];
+
+impl Scenario {
+    /// The scenario's command, which is also its header and, with `_` for `-`, its file name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::All => "all",
+            Scenario::SpawnJoin => "spawn-join",
+            Scenario::PrivateMemory => "private-memory",
+            Scenario::SharedMemory => "shared-memory",
+            Scenario::Messages => "messages",
+            Scenario::Crash => "crash",
+            Scenario::Speedup => "speedup",
+            Scenario::Pool => "pool",
+            Scenario::BorrowStack => "borrow-stack",
+        }
+    }
+}
+
+/// Each knob and the scenarios it changes: a knob given for any other scenario is refused
+/// (exit status 2), so no flag is ever silently ignored. `crash` takes none: it runs one worker
+/// per fate, four in all.
+pub const FLAGS: &[(&str, &[&str])] = &[
+    (
+        "--workers",
+        &[
+            "spawn-join",
+            "private-memory",
+            "shared-memory",
+            "messages",
+            "speedup",
+            "pool",
+            "borrow-stack",
+        ],
+    ),
+    ("--increments", &["shared-memory"]),
+    ("--messages", &["messages"]),
+    ("--capacity", &["messages"]),
+    ("--limit", &["speedup", "pool"]),
+    ("--tasks", &["pool"]),
+    ("--size", &["borrow-stack"]),
+];
+
+/// The knobs of [`FLAGS`] that the user wrote on the command line (not defaults), before or
+/// after the scenario's name.
+pub fn given_flags(matches: &clap::ArgMatches) -> Vec<&'static str> {
+    use clap::parser::ValueSource::CommandLine;
+    let written = |m: &clap::ArgMatches, id: &str| {
+        m.try_contains_id(id).unwrap_or(false) && m.value_source(id) == Some(CommandLine)
+    };
+    FLAGS
+        .iter()
+        .map(|(flag, _)| *flag)
+        .filter(|flag| {
+            let id = &flag[2..];
+            written(matches, id)
+                || matches
+                    .subcommand()
+                    .is_some_and(|(_, sub)| written(sub, id))
+        })
+        .collect()
+}
+
 impl Knobs {
+    /// Checks what clap cannot check alone: knobs given to a scenario they do not apply to
+    /// (`given`, from [`given_flags`]), values that cannot show the lesson, combinations.
+    ///
+    /// # Errors
+    /// A [`UsageError`] naming the knobs and the reason (exit status 2).
+    pub fn check(&self, scenario: Scenario, given: &[&str]) -> Result<()> {
+        common::cli::check_flags(scenario.name(), given, FLAGS)?;
+        // Process boundary: ipc-channel's one-shot servers put a socket in the temporary
+        // directory, and fail with an assertion if it is missing. Say so instead.
+        if matches!(scenario, Scenario::All | Scenario::Messages) {
+            let tmp = std::env::temp_dir();
+            if !tmp.is_dir() {
+                let why = format!(
+                    "the temporary directory {} (TMPDIR) does not exist; messages needs it \
+                     for ipc-channel's sockets",
+                    tmp.display()
+                );
+                return Err(UsageError(why).into());
+            }
+        }
+        let sharing = matches!(scenario, Scenario::All | Scenario::SharedMemory);
+        if sharing && self.workers < 2 {
+            let why = "--workers 1: shared-memory needs at least 2 workers to share anything";
+            return Err(UsageError(why.into()).into());
+        }
+        self.validate()
+    }
+
     /// Checks what clap cannot check alone: combinations of knobs.
     ///
     /// # Errors
@@ -148,16 +249,7 @@ pub fn run(scenario: Scenario, knobs: &Knobs, out: &mut impl Write) -> Result<()
     let k = knobs;
     match scenario {
         Scenario::All => {
-            for s in [
-                Scenario::SpawnJoin,
-                Scenario::PrivateMemory,
-                Scenario::SharedMemory,
-                Scenario::Messages,
-                Scenario::Crash,
-                Scenario::Speedup,
-                Scenario::Pool,
-                Scenario::BorrowStack,
-            ] {
+            for s in TOUR {
                 run(s, k, out)?;
             }
             Ok(())
@@ -171,7 +263,7 @@ pub fn run(scenario: Scenario, knobs: &Knobs, out: &mut impl Write) -> Result<()
         Scenario::Pool => pool::run(out, k.workers, k.tasks, k.limit),
         Scenario::BorrowStack => borrow_stack::run(out, k.workers, k.size),
     }
-    .with_context(|| format!("scenario {scenario:?}"))
+    .with_context(|| format!("scenario {}", scenario.name()))
 }
 
 /// Starts this program again as worker `index` of `scenario` (the hidden `child` subcommand),
@@ -237,13 +329,38 @@ pub fn reap(children: &mut [Child], limit: Duration) -> Result<Vec<ExitStatus>> 
                     .kill()
                     .with_context(|| format!("killing pid {}", child.pid()))?;
                 bail!(
-                    "pid {} did not end within {limit:?}, so it was killed",
-                    child.pid()
+                    "pid {} did not end within {}, so it was killed",
+                    child.pid(),
+                    common::narrate::duration(limit)
                 );
             }
         }
     }
     Ok(statuses)
+}
+
+/// An ipc-channel receive error in words (its own `Display` reads `IPC error Ipc Disconnected.`).
+pub fn ipc_words(e: &ipc_channel::TryRecvError) -> String {
+    use ipc_channel::{IpcError, TryRecvError};
+    match e {
+        TryRecvError::Empty => "nothing arrived in time".into(),
+        TryRecvError::IpcError(IpcError::Disconnected) => {
+            "the other side closed the channel".into()
+        }
+        TryRecvError::IpcError(IpcError::Io(io)) => io.to_string(),
+        TryRecvError::IpcError(IpcError::SerializationError(_)) => {
+            "a message could not be decoded".into()
+        }
+    }
+}
+
+/// How each child ended, in words: `exited with code 0, killed by signal 9 (SIGKILL)`.
+pub fn describe_all(statuses: &[ExitStatus]) -> String {
+    let words: Vec<String> = statuses
+        .iter()
+        .map(|s| common::sys::describe_exit(*s))
+        .collect();
+    words.join(", ")
 }
 
 /// Which of `pids` are still children of this process: running, or ended but not yet reaped
@@ -265,7 +382,7 @@ pub fn child_main(scenario: &str, index: usize, params: &[String]) -> Result<()>
             .get(i)
             .with_context(|| format!("parameter {i} is missing"))?;
         text.parse()
-            .with_context(|| format!("parameter {i} ({text:?}) is not a number"))
+            .with_context(|| format!("parameter {i} (\"{text}\") is not a number"))
     };
     match scenario {
         "spawn-join" => spawn_join::worker(index),
@@ -282,7 +399,7 @@ pub fn child_main(scenario: &str, index: usize, params: &[String]) -> Result<()>
         "crash" => crash::worker(index),
         "speedup" => speedup::worker(index, number(0)?, number(1)?),
         "borrow-stack" => borrow_stack::worker(index),
-        other => Err(UsageError(format!("no worker for scenario {other:?}")).into()),
+        other => Err(UsageError(format!("no worker for scenario \"{other}\"")).into()),
     }
 }
 
@@ -305,7 +422,7 @@ where
         .context("starting the accept thread")?;
     match rx.recv_timeout(limit) {
         Ok(Ok(first)) => Ok(first),
-        Ok(Err(e)) => bail!("accepting a connection: {e:?}"),
-        Err(_) => bail!("no connection within {limit:?}"),
+        Ok(Err(e)) => bail!("accepting a connection: {e}"),
+        Err(_) => bail!("no connection within {}", common::narrate::duration(limit)),
     }
 }

@@ -1,6 +1,6 @@
 //! Thin entry point: parse the arguments, run one scenario or all, map errors to exit statuses.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use processes_demo::{Knobs, Scenario};
 use std::process::ExitCode;
 
@@ -31,13 +31,23 @@ enum Command {
 
 fn main() -> ExitCode {
     common::init();
-    let cli = Cli::parse();
+    // Parsed in two steps so that `given_flags` can tell the knobs the user wrote from defaults.
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command.unwrap_or(Command::Scenario(Scenario::All)) {
         Command::Scenario(scenario) => {
             // A run killed by SIGKILL could not unlink its segment; its name carries the dead
             // owner's pid, so this run can tell it from a live run's and sweep it.
             common::cleanup::sweep_stale(std::path::Path::new("/dev/shm"), "processes-demo-");
-            processes_demo::run(scenario, &cli.knobs, &mut std::io::stdout().lock())
+            cli.knobs
+                .check(scenario, &processes_demo::given_flags(&matches))
+                .and_then(|()| {
+                    processes_demo::run(
+                        scenario,
+                        &cli.knobs,
+                        &mut common::narrate::Wrapped::new(std::io::stdout().lock()),
+                    )
+                })
         }
         Command::Child {
             scenario,
@@ -47,9 +57,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => common::cli::fail(
-            format!("{e:#}"),
-            e.downcast_ref::<common::cli::UsageError>().is_some(),
-        ),
+        // Bad input: status 2; stdout closed by its reader (`| head`): quietly; else status 1.
+        Err(e) => common::cli::exit_status(e.as_ref()),
     }
 }

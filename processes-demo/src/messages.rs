@@ -12,7 +12,7 @@
 //! to bytes, written to a socket and decoded again, which is why this twin moves fewer per second.
 
 use anyhow::{bail, ensure, Context, Result};
-use common::narrate::{conclude, header, millis, pid_tag};
+use common::narrate::{conclude, duration, header, pid_tag, plural};
 use ipc_channel::ipc::{self, IpcOneShotServer, IpcReceiver, IpcSender};
 use ipc_channel::TryRecvError;
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,9 @@ pub const CAPACITY: usize = 16;
 
 /// Longest wait for a message (or for room) before the run is called stuck.
 pub const RECV_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often a long run says how far it got.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(3);
 
 /// The wait shown on purpose on a channel that nobody has sent to yet.
 pub const DEMO_TIMEOUT: Duration = Duration::from_millis(20);
@@ -80,20 +83,37 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
     // The bound is ours: each producer starts with this many credits and spends one per item.
     let window = (capacity / workers).max(1) as u64;
     let (tx, rx) = ipc::channel::<Msg>().context("creating the channel")?;
-    writeln!(out, "consumer: ipc-channel is unbounded, so each producer gets {window} credits and waits when they run out")?;
+    writeln!(
+        out,
+        "[parent] ipc-channel is unbounded, so each producer gets {} and waits when they \
+         run out: at most {} in flight{}",
+        plural(window as usize, "credit", "credits"),
+        window * workers as u64,
+        if window * workers as u64 == capacity as u64 {
+            String::new()
+        } else {
+            format!(" (--capacity {capacity} rounded to whole credits per producer)")
+        }
+    )?;
 
     // On purpose: nobody has sent yet, so this receive can only time out.
     match rx.try_recv_timeout(DEMO_TIMEOUT) {
         Err(TryRecvError::Empty) => writeln!(
             out,
-            "consumer: nothing within {}: timed out, as expected",
-            millis(DEMO_TIMEOUT)
+            "[parent] nothing within {}: timed out, as expected",
+            duration(DEMO_TIMEOUT)
         )?,
-        other => bail!("expected a timeout on an empty channel, got {other:?}"),
+        Ok(_) => bail!("expected a timeout on an empty channel, got a message"),
+        Err(e) => bail!(
+            "expected a timeout on an empty channel: {}",
+            crate::ipc_words(&e)
+        ),
     }
 
-    let mut children = Vec::new();
+    // Declared before `children`, so dropped after them: on an early return (say, a closed
+    // stdout) the producers are killed first, and never see their credits vanish and complain.
     let mut credits = Vec::new();
+    let mut children = Vec::new();
     for index in 0..workers {
         let count = share(messages, workers, index);
         // A one-shot server per producer: the child connects to it by name and sends back a
@@ -122,10 +142,11 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
     let mut owed = vec![0u64; workers];
     let (mut received, mut in_order, mut done, mut waited) = (0u64, true, 0, 0);
     let mut first: Option<Instant> = None;
+    let (started, mut next_progress) = (Instant::now(), PROGRESS_EVERY);
     while done < workers {
         match rx
             .try_recv_timeout(RECV_TIMEOUT)
-            .map_err(|e| anyhow::anyhow!("{e:?}"))
+            .map_err(|e| anyhow::anyhow!(crate::ipc_words(&e)))
             .context("waiting for a message")?
         {
             Msg::Item {
@@ -141,6 +162,15 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
                 in_order &= seq == next_seq[producer] && value == seq * seq;
                 next_seq[producer] = seq + 1;
                 received += 1;
+                // A line every few seconds, so a large --messages is not a silent minute.
+                if received % 4096 == 0 && started.elapsed() >= next_progress {
+                    next_progress = started.elapsed() + PROGRESS_EVERY;
+                    writeln!(
+                        out,
+                        "[parent] consumed {received} of {messages} messages after {}",
+                        duration(started.elapsed())
+                    )?;
+                }
                 // Hand the credits back in batches of half a window: fewer messages, same bound.
                 owed[producer] += 1;
                 if owed[producer] >= window.div_ceil(2) {
@@ -156,8 +186,9 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
             } => {
                 writeln!(
                     out,
-                    "{} done: sent {sent}, found the channel full {w} times",
-                    pid_tag(children[producer].pid())
+                    "{} done: sent {sent}, found the channel full {}",
+                    pid_tag(children[producer].pid()),
+                    plural(w as usize, "time", "times")
                 )?;
                 in_order &= sent == next_seq[producer];
                 waited += w;
@@ -169,17 +200,19 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
     let statuses = crate::reap(&mut children, RECV_TIMEOUT)?;
     ensure!(
         statuses.iter().all(|s| s.success()),
-        "a producer failed: {statuses:?}"
+        "a producer failed: {}",
+        crate::describe_all(&statuses)
     );
     let rate = received as f64 / elapsed.as_secs_f64().max(1e-9);
     writeln!(
         out,
-        "consumer: {received} messages in {} = {rate:.0} messages/s",
-        millis(elapsed)
+        "[parent] consumed {received} messages in {} = {rate:.0} messages/s",
+        duration(elapsed)
     )?;
     writeln!(
         out,
-        "consumer: producers waited for room {waited} times: that is the back-pressure"
+        "[parent] producers waited for room {}: that is the back-pressure",
+        plural(waited as usize, "time", "times")
     )?;
 
     conclude(
@@ -202,7 +235,7 @@ pub fn producer(index: usize, count: u64, window: u64, server: &str) -> Result<(
     hello.send(setup_tx).context("sending hello")?;
     let setup = setup_rx
         .try_recv_timeout(RECV_TIMEOUT)
-        .map_err(|e| anyhow::anyhow!("no setup: {e:?}"))?;
+        .map_err(|e| anyhow::anyhow!("no setup: {}", crate::ipc_words(&e)))?;
     let (tx, credits) = (setup.data, setup.credits);
 
     let (mut left, mut waited) = (window, 0);
@@ -212,7 +245,7 @@ pub fn producer(index: usize, count: u64, window: u64, server: &str) -> Result<(
             waited += 1;
             left += credits
                 .try_recv_timeout(RECV_TIMEOUT)
-                .map_err(|e| anyhow::anyhow!("no credit: {e:?}"))?;
+                .map_err(|e| anyhow::anyhow!("no credit: {}", crate::ipc_words(&e)))?;
         }
         tx.send(Msg::Item {
             producer: index,

@@ -9,7 +9,7 @@
 //! `pools-demo` compares the two pools in depth (timelines, chunking, failures).
 
 use anyhow::{Context, Result};
-use common::narrate::{conclude, header, millis};
+use common::narrate::{conclude, duration, header};
 use common::{Pool, ProcessPool};
 use std::io::Write;
 use std::time::Instant;
@@ -53,10 +53,10 @@ pub fn run(out: &mut impl Write, workers: usize, tasks: usize, limit: u64) -> Re
         .context("starting the pool")?;
     writeln!(
         out,
-        "pool: {} {} workers ready after {}",
+        "[parent] pool: {} {} workers ready after {}",
         pool.workers(),
         pool.kind(),
-        millis(started.elapsed())
+        duration(started.elapsed())
     )?;
 
     let started = Instant::now();
@@ -70,8 +70,13 @@ pub fn run(out: &mut impl Write, workers: usize, tasks: usize, limit: u64) -> Re
     }
     writeln!(
         out,
-        "pool: {tasks} tasks in {}; tasks per worker {per_worker:?} (varies between runs)",
-        millis(took)
+        "[parent] pool: {tasks} tasks in {}; tasks per worker: {} (varies between runs)",
+        duration(took),
+        per_worker
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     )?;
 
     let total: u64 = counts.iter().sum();

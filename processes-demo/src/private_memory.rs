@@ -36,7 +36,7 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
     let value = START;
     writeln!(
         out,
-        "parent: value = {value}, LOCAL = {}; workers report in any order",
+        "[parent] value = {value}, LOCAL = {}; workers report in any order",
         LOCAL.load(Relaxed)
     )?;
     let mut children = Vec::new();
@@ -66,7 +66,7 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
     let statuses = crate::reap(&mut children, REPORT_TIMEOUT)?;
     right -= statuses.iter().filter(|s| !s.success()).count().min(right);
     let (mine, local) = (value, LOCAL.load(Relaxed));
-    writeln!(out, "parent: value = {mine}, LOCAL = {local} (unchanged)")?;
+    writeln!(out, "[parent] value = {mine}, LOCAL = {local} (unchanged)")?;
 
     conclude(
         out,
@@ -90,7 +90,7 @@ pub fn worker(index: usize, value: u64) -> Result<()> {
         LOCAL.load(Relaxed)
     );
     // Our stdout is a pipe to the parent, which prints the line for us.
-    println!("{line}");
+    writeln!(std::io::stdout(), "{line}").context("writing stdout")?;
     Ok(())
 }
 

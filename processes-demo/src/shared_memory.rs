@@ -15,7 +15,7 @@
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use common::cleanup::PathGuard;
-use common::narrate::{conclude, header, millis, pid_tag};
+use common::narrate::{conclude, duration, header, pid_tag};
 use shared_memory::{Shmem, ShmemConf};
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -59,7 +59,7 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
     let counters = counters(&shmem)?;
     writeln!(
         out,
-        "parent: nothing is shared unless asked: segment {} ({} bytes) mapped at {:p}",
+        "[parent] nothing is shared unless asked: segment {} ({} bytes) mapped at {:p}",
         name.path().display(),
         shmem.len(),
         shmem.as_ptr()
@@ -85,7 +85,7 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
         );
     }
     drop(name);
-    writeln!(out, "parent: all {workers} workers mapped it, so its name is unlinked now; the memory stays until the last unmaps")?;
+    writeln!(out, "[parent] all {workers} workers mapped it, so its name is unlinked now; the memory stays until the last unmaps")?;
     for _ in 0..workers {
         let (index, line) = reports
             .recv_timeout(REPORT_TIMEOUT)
@@ -95,14 +95,15 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
     let statuses = crate::reap(&mut children, REPORT_TIMEOUT)?;
     ensure!(
         statuses.iter().all(|s| s.success()),
-        "a worker failed: {statuses:?}"
+        "a worker failed: {}",
+        crate::describe_all(&statuses)
     );
     // Each worker's adds happened before it exited, and we reaped it: the total is complete.
     let by_atomic = counters.total.load(Relaxed);
     writeln!(
         out,
-        "parent: atomic total {by_atomic} after {}",
-        millis(started.elapsed())
+        "[parent] atomic total {by_atomic} after {}",
+        duration(started.elapsed())
     )?;
 
     conclude(
@@ -131,10 +132,12 @@ pub fn worker(index: usize, increments: u64, os_id: &str) -> Result<()> {
         counters.total.fetch_add(1, Relaxed);
     }
     // Our stdout is a pipe to the parent, which prints the line for us.
-    println!(
+    writeln!(
+        std::io::stdout(),
         "added {increments} to the shared counter (segment mapped here at {:p})",
         shmem.as_ptr()
-    );
+    )
+    .context("writing stdout")?;
     Ok(())
 }
 

@@ -8,7 +8,7 @@
 //! child stays in the process table as a zombie. So afterwards no child of ours is left.
 
 use anyhow::{Context, Result};
-use common::narrate::{conclude, header, pid_tag};
+use common::narrate::{conclude, header, pid_tag, plural};
 use common::sys::{describe_exit, parent_pid};
 use std::io::Write;
 use std::time::Duration;
@@ -28,7 +28,7 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
         &[("workers", workers)],
     )?;
     let parent = std::process::id();
-    writeln!(out, "parent: pid {parent}; the reports' order varies between runs: the OS schedules each worker")?;
+    writeln!(out, "[parent] pid {parent}; the reports' order varies between runs: the OS schedules each worker")?;
     let mut children = Vec::new();
     for index in 0..workers {
         children.push(crate::spawn_worker("spawn-join", index, &[])?);
@@ -54,7 +54,7 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
     for (child, status) in children.iter().zip(&statuses) {
         writeln!(
             out,
-            "parent: reaped {}: {}",
+            "[parent] reaped {}: {}",
             pid_tag(child.pid()),
             describe_exit(*status)
         )?;
@@ -62,7 +62,8 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
     let left = crate::live_children(&children.iter().map(|c| c.pid()).collect::<Vec<_>>());
     writeln!(
         out,
-        "parent: reaped {joined} workers; still alive or zombie afterwards: {}",
+        "[parent] reaped {}; still alive or zombie afterwards: {}",
+        plural(joined, "worker", "workers"),
         left.len()
     )?;
 
@@ -86,7 +87,7 @@ pub fn worker(index: usize) -> Result<()> {
         parent_pid()
     );
     // Our stdout is a pipe to the parent, which prints the line for us.
-    println!("{line}");
+    writeln!(std::io::stdout(), "{line}").context("writing stdout")?;
     Ok(())
 }
 

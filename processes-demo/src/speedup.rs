@@ -1,14 +1,15 @@
 //! Speed-up: the same CPU-bound work on 1, 2, ... N workers, timed, with the same answer each time.
 //!
 //! The work is counting the primes below `limit` by trial division: pure computation, no shared
-//! state, split by striding (worker `i` of `n` tests `i, i + n, i + 2n, ...`) so every worker
+//! state, dealt out in blocks of 1000 numbers (block `b` goes to worker `b % n`) so every worker
 //! gets large and small numbers alike. Ideal speed-up on `n` workers is `n`x; what you see is
 //! less, because starting workers costs time (here a whole program start each: a fork and an
 //! exec) and because the CPUs are shared with everything else on the machine. Beyond the number of physical cores, extra workers mostly take turns.
 //! The timings vary between runs; the prime count must not, and that is what is checked.
 
-use anyhow::{ensure, Context, Result};
-use common::narrate::{conclude, header, millis, ratio, speedup};
+use anyhow::{bail, ensure, Context, Result};
+use common::narrate::{conclude, duration, header, ratio, speedup};
+use crossbeam_channel::RecvTimeoutError;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -49,10 +50,19 @@ pub const BLOCK: u64 = 1000;
 
 /// The primes in worker `index`'s share of `0..limit`, when `n` workers split it by blocks.
 pub fn count_share(index: u64, n: u64, limit: u64) -> u64 {
+    count_share_reporting(index, n, limit, || {})
+}
+
+/// [`count_share`], calling `block_done` after each block, so the parent can show progress.
+pub fn count_share_reporting(index: u64, n: u64, limit: u64, mut block_done: impl FnMut()) -> u64 {
     (0..limit.div_ceil(BLOCK))
         .skip(index as usize)
         .step_by(n.max(1) as usize)
-        .map(|b| count_primes(b * BLOCK, ((b + 1) * BLOCK).min(limit), 1))
+        .map(|b| {
+            let primes = count_primes(b * BLOCK, ((b + 1) * BLOCK).min(limit), 1);
+            block_done();
+            primes
+        })
         .sum()
 }
 
@@ -92,30 +102,28 @@ pub fn run(out: &mut impl Write, workers: usize, limit: u64) -> Result<()> {
         "      hyper-threads share one core, so expect well under 2x from such a pair"
     )?;
     // Other programs compete for the same CPUs; the load average says how many there were.
-    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
-        let load = load.split_whitespace().next().unwrap_or("?");
-        writeln!(out, "load: {load} runnable on average over 1 min; above {logical}, they compete with these workers")?;
-    }
+    let busy = common::narrate::load_warning(out)?;
     writeln!(
         out,
         "{:>8} {:>12} {:>9} {:>11} {:>8}",
         "workers", "time", "speed-up", "efficiency", "primes"
     )?;
     let mut baseline = None;
-    let mut counts = Vec::new();
+    let (mut counts, mut best) = (Vec::new(), 1.0f64);
     for n in worker_counts(workers) {
         let started = Instant::now();
-        let primes = count_on(n, limit)?;
+        let primes = count_on(out, n, limit)?;
         let took = started.elapsed();
         let base = *baseline.get_or_insert(took);
         let efficiency = 100.0 * ratio(base, took) / n as f64;
         writeln!(
             out,
             "{n:>8} {:>12} {:>9} {efficiency:>10.0}% {primes:>8}",
-            millis(took),
+            duration(took),
             speedup(base, took)
         )?;
         counts.push(primes);
+        best = best.max(ratio(base, took));
     }
     let first = counts[0];
     let same = counts.iter().all(|&c| c == first);
@@ -126,13 +134,66 @@ pub fn run(out: &mut impl Write, workers: usize, limit: u64) -> Result<()> {
             "{first} primes below {limit} on every worker count ({} runs agree)",
             counts.len()
         ),
-        "processes split CPU work too, paying a program start each; the cores cap the speed-up",
+        lesson(workers, logical, best, busy),
     )?;
     Ok(())
 }
 
-/// Counts the primes below `limit` on `n` processes.
-fn count_on(n: usize, limit: u64) -> Result<u64> {
+/// The lesson, chosen from the measurement: a speed-up that did not show is not claimed.
+fn lesson(workers: usize, logical: usize, best: f64, busy: bool) -> &'static str {
+    if workers == 1 {
+        "one worker is only the baseline: rerun with --workers 2 or more to see a speed-up"
+    } else if logical == 1 {
+        "one CPU: the workers took turns on it, so more workers could not go faster"
+    } else if best < 1.2 {
+        if busy {
+            "the machine was busy: rerun to see the speed-up"
+        } else {
+            "little speed-up this time: other programs may have had the CPUs; rerun"
+        }
+    } else {
+        "processes split CPU work too, paying a program start each; the cores cap the speed-up"
+    }
+}
+
+/// How often a long round reports how far it got.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(3);
+
+/// Prints a line every [`PROGRESS_EVERY`] while a round runs, so a large `--limit` is not a
+/// minute of silence. Short rounds (the default) print nothing.
+struct Progress {
+    started: Instant,
+    next: Duration,
+    blocks: u64,
+}
+
+impl Progress {
+    fn new(limit: u64) -> Progress {
+        Progress {
+            started: Instant::now(),
+            next: PROGRESS_EVERY,
+            blocks: limit.div_ceil(BLOCK).max(1),
+        }
+    }
+
+    /// Reports `done` blocks of the round on `n` workers, if the time has come.
+    fn show(&mut self, out: &mut impl Write, n: usize, done: u64) -> std::io::Result<()> {
+        let elapsed = self.started.elapsed();
+        if elapsed < self.next {
+            return Ok(());
+        }
+        self.next = elapsed + PROGRESS_EVERY;
+        writeln!(
+            out,
+            "{n:>8}   ... {}% of the numbers checked after {}",
+            100 * done.min(self.blocks) / self.blocks,
+            duration(elapsed)
+        )
+    }
+}
+
+/// Counts the primes below `limit` on `n` processes, showing progress if the round runs long.
+fn count_on(out: &mut impl Write, n: usize, limit: u64) -> Result<u64> {
     let mut children = Vec::new();
     for index in 0..n {
         children.push(crate::spawn_worker(
@@ -141,33 +202,62 @@ fn count_on(n: usize, limit: u64) -> Result<u64> {
             &[n.to_string(), limit.to_string()],
         )?);
     }
+    // Process boundary: progress and counts arrive as lines of text on each worker's stdout.
     let results = crate::lines_from(&mut children)?;
-    let mut total = 0;
-    for _ in 0..n {
-        let (_, line) = results
-            .recv_timeout(ROUND_LIMIT)
-            .context("waiting for a worker's count")?;
-        total += line
-            .parse::<u64>()
-            .with_context(|| format!("a worker's count {line:?}"))?;
+    let mut blocks = vec![0u64; n];
+    let (mut total, mut got, mut progress) = (0, 0, Progress::new(limit));
+    let deadline = Instant::now() + ROUND_LIMIT;
+    while got < n {
+        match results.recv_timeout(PROGRESS_EVERY / 3) {
+            Ok((index, line)) => match line.strip_prefix("blocks ") {
+                Some(done) => blocks[index] = done.parse().unwrap_or(blocks[index]),
+                None => {
+                    total += line
+                        .parse::<u64>()
+                        .with_context(|| format!("a worker's count: \"{line}\""))?;
+                    got += 1;
+                }
+            },
+            Err(RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
+            Err(_) => bail!(
+                "a worker's count did not come within {}",
+                duration(ROUND_LIMIT)
+            ),
+        }
+        progress.show(out, n, blocks.iter().sum())?;
     }
     let statuses = crate::reap(&mut children, ROUND_LIMIT)?;
     ensure!(
         statuses.iter().all(|s| s.success()),
-        "a worker failed: {statuses:?}"
+        "a worker failed: {}",
+        crate::describe_all(&statuses)
     );
     Ok(total)
 }
 
-/// The worker, in its own process: counts its stride of the primes and prints the count.
+/// The worker, in its own process: counts its share of the primes and prints the count, with
+/// a `blocks <done>` line every [`PROGRESS_LINE`] blocks on the way.
 ///
 /// # Errors
-/// Never; the signature matches the other workers'.
+/// Only a closed stdout (the parent is gone).
 pub fn worker(index: usize, n: u64, limit: u64) -> Result<()> {
     // Our stdout is a pipe to the parent, which adds the counts up.
-    println!("{}", count_share(index as u64, n, limit));
+    let mut stdout = std::io::stdout();
+    let mut done = 0u64;
+    let tick = || {
+        done += 1;
+        if done % PROGRESS_LINE == 0 {
+            // A closed pipe means the parent is gone; the final write below reports it.
+            let _ = writeln!(stdout, "blocks {done}");
+        }
+    };
+    let count = count_share_reporting(index as u64, n, limit, tick);
+    writeln!(std::io::stdout(), "{count}").context("writing stdout")?;
     Ok(())
 }
+
+/// How many blocks a worker process counts between two progress lines (a few per second).
+pub const PROGRESS_LINE: u64 = 200;
 
 #[cfg(test)]
 mod tests {

@@ -28,7 +28,7 @@ fn shared_segment_is_filled_in_place_by_every_child() {
             "48",
         ],
     );
-    let result = results(&out)[0];
+    let result = results(&out).remove(0);
     assert!(
         result
             .starts_with("result: 3072 of 3072 pixels match the serial result, read in place [ok]"),
@@ -44,7 +44,7 @@ fn lost_update_is_exact_with_atomics_and_the_lock() {
         "lost",
         &["lost-update", "--workers", "2", "--increments", "100000"],
     );
-    let result = results(&out)[0];
+    let result = results(&out).remove(0);
     assert!(
         result.contains(", atomic 200000, lock 200000 (expected 200000) [ok]"),
         "{result}"
@@ -73,7 +73,7 @@ fn copy_vs_share_verifies_every_slice_and_prints_the_table() {
             "2",
         ],
     );
-    let result = results(&out)[0];
+    let result = results(&out).remove(0);
     assert!(
         result.starts_with("result: 16 child slices verified over 4 ways x 2 rounds [ok]"),
         "{result}"

@@ -7,7 +7,7 @@
 //! worker.
 
 use anyhow::Result;
-use common::narrate::{conclude, header, millis, thread_tag};
+use common::narrate::{conclude, duration, header, plural, thread_tag};
 use std::io::Write;
 use std::time::Instant;
 
@@ -46,9 +46,9 @@ pub fn run(out: &mut impl Write, workers: usize, size: usize) -> Result<()> {
     let copied = 0usize;
     writeln!(
         out,
-        "parent: {} workers done in {}; bytes copied to and from them: {copied}",
-        lines.len(),
-        millis(started.elapsed())
+        "[parent] {} done in {}; bytes copied to and from them: {copied} (they wrote into `data`)",
+        plural(lines.len(), "worker", "workers"),
+        duration(started.elapsed())
     )?;
 
     let doubled = data.iter().enumerate().all(|(i, &x)| x == 2 * i as u64);
@@ -66,5 +66,5 @@ fn double(part: &mut [u64]) -> String {
     for x in part.iter_mut() {
         *x *= 2;
     }
-    format!("doubled {} elements in place", part.len())
+    format!("doubled {} elements where they lie", part.len())
 }

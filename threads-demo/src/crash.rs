@@ -5,7 +5,8 @@
 //! every thread in it, at once; so it is shown here in a child process (this program started
 //! again), and the parent reads the child's death as `SIGABRT`. And a thread cannot be killed
 //! from outside at all: it shares the process's memory and may hold a lock, so there is no safe
-//! place to stop it. (The panic message on stderr comes from Rust's default panic hook.)
+//! place to stop it. (The deliberate panic prints one line on stderr, from
+//! `common::narrate::tidy_panics`, instead of Rust's full panic message.)
 
 use anyhow::{bail, Context, Result};
 use common::child::{self_command, Child};
@@ -29,6 +30,18 @@ pub enum Fate {
     IsKilled,
 }
 
+impl Fate {
+    /// The fate in words, for the narration.
+    pub fn words(self) -> &'static str {
+        match self {
+            Fate::Finishes => "finishes",
+            Fate::Panics => "panics",
+            Fate::Aborts => "aborts",
+            Fate::IsKilled => "is killed",
+        }
+    }
+}
+
 /// One worker per fate, in this order.
 pub const FATES: [Fate; 4] = [Fate::Finishes, Fate::Panics, Fate::Aborts, Fate::IsKilled];
 
@@ -47,22 +60,35 @@ pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
         &[("workers", FATES.len())],
     )?;
     let mut as_expected = 0;
-    let mut handles = Vec::new();
-    for (index, fate) in FATES.into_iter().enumerate().take(2) {
-        let handle = std::thread::Builder::new()
-            .name(format!("worker-{index}"))
-            .spawn(move || worker(index, fate))
-            .with_context(|| format!("spawning worker {index}"))?;
-        handles.push((index, fate, handle));
-    }
-    for (index, fate, handle) in handles {
-        // A worker sleeps 20 ms at most, so this join is short.
-        match (fate, handle.join()) {
+    // One tidy line for the deliberate panic, tagged like the narration: `[thread 1] panicked`.
+    let tag = || {
+        let name = std::thread::current().name().unwrap_or("").to_string();
+        let index = name.strip_prefix("worker-").and_then(|i| i.parse().ok());
+        index.map_or(format!("[thread {name}]"), thread_tag)
+    };
+    let joined = common::narrate::tidy_panics(tag, || -> Result<_> {
+        let mut handles = Vec::new();
+        for (index, fate) in FATES.into_iter().enumerate().take(2) {
+            let handle = std::thread::Builder::new()
+                .name(format!("worker-{index}"))
+                .spawn(move || worker(index, fate))
+                .with_context(|| format!("spawning worker {index}"))?;
+            handles.push((index, fate, handle));
+        }
+        // A worker sleeps 20 ms at most, so each join is short.
+        Ok(handles
+            .into_iter()
+            .map(|(index, fate, handle)| (index, fate, handle.join()))
+            .collect::<Vec<_>>())
+    })?;
+    for (index, fate, joined) in joined {
+        match (fate, joined) {
             (Fate::Finishes, Ok(line)) => {
                 writeln!(
                     out,
-                    "{} {fate:?}: join returned {line:?}",
-                    thread_tag(index)
+                    "{} {}: join returned \"{line}\"",
+                    thread_tag(index),
+                    fate.words()
                 )?;
                 as_expected += 1;
             }
@@ -73,12 +99,24 @@ pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
                     .unwrap_or_default();
                 writeln!(
                     out,
-                    "{} {fate:?}: join returned the panic payload {message:?}",
-                    thread_tag(index)
+                    "{} {}: join returned the panic's message \"{message}\"",
+                    thread_tag(index),
+                    fate.words()
                 )?;
                 as_expected += 1;
             }
-            (fate, other) => writeln!(out, "{} {fate:?}: unexpected {other:?}", thread_tag(index))?,
+            (fate, Ok(_)) => writeln!(
+                out,
+                "{} {}: unexpectedly ended well",
+                thread_tag(index),
+                fate.words()
+            )?,
+            (fate, Err(_)) => writeln!(
+                out,
+                "{} {}: unexpectedly panicked",
+                thread_tag(index),
+                fate.words()
+            )?,
         }
     }
 
@@ -93,7 +131,10 @@ pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
         .wait_timeout(WAIT_LIMIT)
         .context("waiting for the child")?
     else {
-        bail!("the aborting child is still running after {WAIT_LIMIT:?}");
+        bail!(
+            "the aborting child is still running after {}",
+            common::narrate::duration(WAIT_LIMIT)
+        );
     };
     let mut said = String::new();
     // The child is dead, so its end of the pipe is closed and this read ends at once.
@@ -108,19 +149,26 @@ pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
     let all_gone = !said.contains("finished");
     writeln!(
         out,
-        "[thread 2] Aborts: its process {}; its sibling thread never finished",
+        "[thread 2] aborts: its process was {}; its sibling thread never finished",
         describe_exit(status)
     )?;
     if status.signal() == Some(libc::SIGABRT) && all_gone {
         as_expected += 1;
     }
-    writeln!(out, "[thread 3] IsKilled: impossible; a thread cannot be killed from outside, only its whole process")?;
+    writeln!(
+        out,
+        "[thread 3] is killed: impossible; a thread cannot be killed from outside, only its process"
+    )?;
     as_expected += 1;
 
     conclude(
         out,
         as_expected == FATES.len(),
-        format!("{as_expected} of {} fates as expected: 1 finished, 1 panic caught by join, abort = SIGABRT for every thread", FATES.len()),
+        format!(
+            "{as_expected} of {} fates as expected: 1 finished, 1 panic caught by join, \
+             an abort is SIGABRT for every thread",
+            FATES.len()
+        ),
         "a panic ends one thread; an abort or a kill ends the whole process",
     )?;
     Ok(())
@@ -148,18 +196,19 @@ pub fn abort_from_thread() -> Result<()> {
     std::thread::Builder::new()
         .name("worker-0".into())
         .spawn(move || {
+            // writeln!, not println!: a closed pipe must not become a panic message.
             for step in 0..100 {
-                println!("{tag} still working (step {step})");
+                let _ = writeln!(std::io::stdout(), "{tag} still working (step {step})");
                 std::thread::sleep(Duration::from_millis(10));
             }
-            println!("{tag} finished");
+            let _ = writeln!(std::io::stdout(), "{tag} finished");
         })?;
     let aborter = std::thread::Builder::new()
         .name("worker-1".into())
         .spawn(|| {
             // On purpose: let worker 0 print a few lines before the abort ends it too.
             std::thread::sleep(Duration::from_millis(35));
-            println!("{} aborting the process", thread_tag(1));
+            let _ = writeln!(std::io::stdout(), "{} aborting the process", thread_tag(1));
             std::process::abort();
         })?;
     let _ = aborter.join();

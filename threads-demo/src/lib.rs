@@ -81,7 +81,7 @@ pub enum Scenario {
 /// The knobs every scenario reads; each is checked by clap (out of range: exit status 2).
 #[derive(clap::Args, Clone, Debug)]
 pub struct Knobs {
-    /// Workers per scenario (threads here, processes in processes-demo)
+    /// Workers (threads here, processes in processes-demo), in every scenario but crash
     #[arg(long, global = true, default_value_t = num_cpus::get().clamp(1, 256),
           value_parser = RangedU64ValueParser::<usize>::new().range(1..=256))]
     pub workers: usize,
@@ -111,7 +111,95 @@ pub struct Knobs {
     pub size: usize,
 }
 
+/// Every scenario, in the order `all` runs them.
+pub const TOUR: [Scenario; 8] = [
+    Scenario::SpawnJoin,
+    Scenario::PrivateMemory,
+    Scenario::SharedMemory,
+    Scenario::Messages,
+    Scenario::Crash,
+    Scenario::Speedup,
+    Scenario::Pool,
+    Scenario::BorrowStack,
+];
+
+impl Scenario {
+    /// The scenario's command, which is also its header and, with `_` for `-`, its file name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::All => "all",
+            Scenario::SpawnJoin => "spawn-join",
+            Scenario::PrivateMemory => "private-memory",
+            Scenario::SharedMemory => "shared-memory",
+            Scenario::Messages => "messages",
+            Scenario::Crash => "crash",
+            Scenario::Speedup => "speedup",
+            Scenario::Pool => "pool",
+            Scenario::BorrowStack => "borrow-stack",
+        }
+    }
+}
+
+/// Each knob and the scenarios it changes: a knob given for any other scenario is refused
+/// (exit status 2), so no flag is ever silently ignored. `crash` takes none: it runs one worker
+/// per fate, four in all.
+pub const FLAGS: &[(&str, &[&str])] = &[
+    (
+        "--workers",
+        &[
+            "spawn-join",
+            "private-memory",
+            "shared-memory",
+            "messages",
+            "speedup",
+            "pool",
+            "borrow-stack",
+        ],
+    ),
+    ("--increments", &["shared-memory"]),
+    ("--messages", &["messages"]),
+    ("--capacity", &["messages"]),
+    ("--limit", &["speedup", "pool"]),
+    ("--tasks", &["pool"]),
+    ("--size", &["borrow-stack"]),
+];
+
+/// The knobs of [`FLAGS`] that the user wrote on the command line (not defaults), before or
+/// after the scenario's name.
+pub fn given_flags(matches: &clap::ArgMatches) -> Vec<&'static str> {
+    use clap::parser::ValueSource::CommandLine;
+    let written = |m: &clap::ArgMatches, id: &str| {
+        m.try_contains_id(id).unwrap_or(false) && m.value_source(id) == Some(CommandLine)
+    };
+    FLAGS
+        .iter()
+        .map(|(flag, _)| *flag)
+        .filter(|flag| {
+            let id = &flag[2..];
+            written(matches, id)
+                || matches
+                    .subcommand()
+                    .is_some_and(|(_, sub)| written(sub, id))
+        })
+        .collect()
+}
+
 impl Knobs {
+    /// Checks what clap cannot check alone: knobs given to a scenario they do not apply to
+    /// (`given`, from [`given_flags`]), values that cannot show the lesson, combinations.
+    ///
+    /// # Errors
+    /// A [`UsageError`] naming the knobs and the reason (exit status 2).
+    pub fn check(&self, scenario: Scenario, given: &[&str]) -> Result<()> {
+        common::cli::check_flags(scenario.name(), given, FLAGS)?;
+        let sharing = matches!(scenario, Scenario::All | Scenario::SharedMemory);
+        if sharing && self.workers < 2 {
+            let why = "--workers 1: shared-memory needs at least 2 workers to share anything";
+            return Err(UsageError(why.into()).into());
+        }
+        self.validate()
+    }
+
     /// Checks what clap cannot check alone: combinations of knobs.
     ///
     /// # Errors
@@ -142,16 +230,7 @@ pub fn run(scenario: Scenario, knobs: &Knobs, out: &mut impl Write) -> Result<()
     let k = knobs;
     match scenario {
         Scenario::All => {
-            for s in [
-                Scenario::SpawnJoin,
-                Scenario::PrivateMemory,
-                Scenario::SharedMemory,
-                Scenario::Messages,
-                Scenario::Crash,
-                Scenario::Speedup,
-                Scenario::Pool,
-                Scenario::BorrowStack,
-            ] {
+            for s in TOUR {
                 run(s, k, out)?;
             }
             Ok(())
@@ -165,7 +244,7 @@ pub fn run(scenario: Scenario, knobs: &Knobs, out: &mut impl Write) -> Result<()
         Scenario::Pool => pool::run(out, k.workers, k.tasks, k.limit),
         Scenario::BorrowStack => borrow_stack::run(out, k.workers, k.size),
     }
-    .with_context(|| format!("scenario {scenario:?}"))
+    .with_context(|| format!("scenario {}", scenario.name()))
 }
 
 /// Names of this process's threads that are still alive and start with `prefix`, read from

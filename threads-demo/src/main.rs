@@ -1,6 +1,6 @@
 //! Thin entry point: parse the arguments, run one scenario or all, map errors to exit statuses.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 use threads_demo::{Knobs, Scenario};
 
@@ -26,18 +26,25 @@ enum Command {
 
 fn main() -> ExitCode {
     common::init();
-    let cli = Cli::parse();
+    // Parsed in two steps so that `given_flags` can tell the knobs the user wrote from defaults.
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command.unwrap_or(Command::Scenario(Scenario::All)) {
-        Command::Scenario(scenario) => {
-            threads_demo::run(scenario, &cli.knobs, &mut std::io::stdout().lock())
-        }
+        Command::Scenario(scenario) => cli
+            .knobs
+            .check(scenario, &threads_demo::given_flags(&matches))
+            .and_then(|()| {
+                threads_demo::run(
+                    scenario,
+                    &cli.knobs,
+                    &mut common::narrate::Wrapped::new(std::io::stdout().lock()),
+                )
+            }),
         Command::AbortFromThread => threads_demo::crash::abort_from_thread(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => common::cli::fail(
-            format!("{e:#}"),
-            e.downcast_ref::<common::cli::UsageError>().is_some(),
-        ),
+        // Bad input: status 2; stdout closed by its reader (`| head`): quietly; else status 1.
+        Err(e) => common::cli::exit_status(e.as_ref()),
     }
 }

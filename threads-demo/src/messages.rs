@@ -9,7 +9,7 @@
 //! arrive in the order it sent them: a channel is first in, first out.
 
 use anyhow::{anyhow, bail, Context, Result};
-use common::narrate::{conclude, header, millis, thread_tag};
+use common::narrate::{conclude, duration, header, plural, thread_tag};
 use crossbeam_channel::{RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -22,6 +22,9 @@ pub const CAPACITY: usize = 16;
 
 /// Longest wait for a message (or for room) before the run is called stuck.
 pub const RECV_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often a long run says how far it got.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(3);
 
 /// The wait shown on purpose on a channel that nobody has sent to yet.
 pub const DEMO_TIMEOUT: Duration = Duration::from_millis(20);
@@ -72,10 +75,11 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
     match rx.recv_timeout(DEMO_TIMEOUT) {
         Err(RecvTimeoutError::Timeout) => writeln!(
             out,
-            "consumer: nothing within {}: timed out, as expected",
-            millis(DEMO_TIMEOUT)
+            "[parent] nothing within {}: timed out, as expected",
+            duration(DEMO_TIMEOUT)
         )?,
-        other => bail!("expected a timeout on an empty channel, got {other:?}"),
+        Ok(_) => bail!("expected a timeout on an empty channel, got a message"),
+        Err(_) => bail!("expected a timeout on an empty channel, found it disconnected"),
     }
 
     let mut handles = Vec::new();
@@ -92,6 +96,7 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
     let mut next_seq = vec![0u64; workers];
     let (mut received, mut in_order, mut done, mut waited) = (0u64, true, 0, 0);
     let mut first: Option<Instant> = None;
+    let (started, mut next_progress) = (Instant::now(), PROGRESS_EVERY);
     while done < workers {
         match rx
             .recv_timeout(RECV_TIMEOUT)
@@ -106,6 +111,15 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
                 in_order &= seq == next_seq[producer] && value == seq * seq;
                 next_seq[producer] = seq + 1;
                 received += 1;
+                // A line every few seconds, so a large --messages is not a silent minute.
+                if received % 4096 == 0 && started.elapsed() >= next_progress {
+                    next_progress = started.elapsed() + PROGRESS_EVERY;
+                    writeln!(
+                        out,
+                        "[parent] consumed {received} of {messages} messages after {}",
+                        duration(started.elapsed())
+                    )?;
+                }
             }
             Msg::Done {
                 producer,
@@ -114,8 +128,9 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
             } => {
                 writeln!(
                     out,
-                    "{} done: sent {sent}, found the channel full {w} times",
-                    thread_tag(producer)
+                    "{} done: sent {sent}, found the channel full {}",
+                    thread_tag(producer),
+                    plural(w as usize, "time", "times")
                 )?;
                 in_order &= sent == next_seq[producer];
                 waited += w;
@@ -130,12 +145,13 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
     let rate = received as f64 / elapsed.as_secs_f64().max(1e-9);
     writeln!(
         out,
-        "consumer: {received} messages in {} = {rate:.0} messages/s",
-        millis(elapsed)
+        "[parent] consumed {received} messages in {} = {rate:.0} messages/s",
+        duration(elapsed)
     )?;
     writeln!(
         out,
-        "consumer: producers waited for room {waited} times: that is the back-pressure"
+        "[parent] producers waited for room {}: that is the back-pressure",
+        plural(waited as usize, "time", "times")
     )?;
 
     conclude(

@@ -38,7 +38,7 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
     let value = START;
     writeln!(
         out,
-        "parent: value = {value}, LOCAL = {}; workers report in any order",
+        "[parent] value = {value}, LOCAL = {}; workers report in any order",
         LOCAL.get()
     )?;
     let (tx, reports) = crossbeam_channel::unbounded();
@@ -71,7 +71,7 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
         handle.join().map_err(|_| anyhow!("a worker panicked"))?;
     }
     let (mine, local) = (value, LOCAL.get());
-    writeln!(out, "parent: value = {mine}, LOCAL = {local} (unchanged)")?;
+    writeln!(out, "[parent] value = {mine}, LOCAL = {local} (unchanged)")?;
 
     conclude(
         out,

@@ -19,7 +19,7 @@
 //! `shm-demo` tells the whole story of memory shared between processes; `sync-demo` the locks.
 
 use anyhow::{anyhow, Context, Result};
-use common::narrate::{conclude, header, millis, thread_tag};
+use common::narrate::{conclude, duration, header, thread_tag};
 use crossbeam_channel::Sender;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -49,7 +49,7 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
     let atomic = Arc::new(AtomicU64::new(0));
     writeln!(
         out,
-        "parent: a Mutex<u64> and an AtomicU64 on the heap, one handle (Arc) per worker"
+        "[parent] a Mutex<u64> and an AtomicU64 on the heap, one handle (Arc) per worker"
     )?;
 
     let started = Instant::now();
@@ -79,8 +79,8 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
     let by_atomic = atomic.load(Relaxed);
     writeln!(
         out,
-        "parent: Mutex total {by_lock}, atomic total {by_atomic} after {}",
-        millis(started.elapsed())
+        "[parent] Mutex total {by_lock}, atomic total {by_atomic} after {}",
+        duration(started.elapsed())
     )?;
 
     conclude(

@@ -7,7 +7,7 @@
 //! how the parent waits; a joined thread is gone, so afterwards no `worker-*` thread is left.
 
 use anyhow::{anyhow, Context, Result};
-use common::narrate::{conclude, header, thread_tag};
+use common::narrate::{conclude, header, plural, thread_tag};
 use crossbeam_channel::Sender;
 use std::io::Write;
 use std::time::Duration;
@@ -27,7 +27,7 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
         &[("workers", workers)],
     )?;
     let parent = std::process::id();
-    writeln!(out, "parent: pid {parent}; the reports' order varies between runs: the OS schedules each worker")?;
+    writeln!(out, "[parent] pid {parent}; the reports' order varies between runs: the OS schedules each worker")?;
     let (tx, reports) = crossbeam_channel::unbounded();
     let mut handles = Vec::new();
     for index in 0..workers {
@@ -60,7 +60,8 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
     let left = crate::live_threads("worker-")?;
     writeln!(
         out,
-        "parent: joined {joined} workers; still alive afterwards: {}",
+        "[parent] joined {}; still alive afterwards: {}",
+        plural(joined, "worker", "workers"),
         left.len()
     )?;
 
@@ -80,7 +81,10 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
 fn worker(index: usize, tx: Sender<(usize, String)>) {
     let me = std::thread::current();
     let name = me.name().unwrap_or("unnamed");
-    let line = format!("pid {}, {:?}, named {name}", std::process::id(), me.id());
+    // ThreadId has no number accessor on stable Rust; its debug form is `ThreadId(3)`.
+    let id = format!("{:?}", me.id());
+    let id = id.trim_start_matches("ThreadId(").trim_end_matches(')');
+    let line = format!("pid {}, thread id {id}, named {name}", std::process::id());
     // The parent holds the receiver until every report is in; if it gave up, nobody listens.
     let _ = tx.send((index, line));
 }

@@ -1,15 +1,18 @@
 //! Speed-up: the same CPU-bound work on 1, 2, ... N workers, timed, with the same answer each time.
 //!
 //! The work is counting the primes below `limit` by trial division: pure computation, no shared
-//! state, split by striding (worker `i` of `n` tests `i, i + n, i + 2n, ...`) so every worker
+//! state, dealt out in blocks of 1000 numbers (block `b` goes to worker `b % n`) so every worker
 //! gets large and small numbers alike. Ideal speed-up on `n` workers is `n`x; what you see is
 //! less, because starting workers costs time and because the CPUs are shared with everything
 //! else on the machine. Beyond the number of physical cores, extra workers mostly take turns.
 //! The timings vary between runs; the prime count must not, and that is what is checked.
 
-use anyhow::{anyhow, Context, Result};
-use common::narrate::{conclude, header, millis, ratio, speedup};
+use anyhow::{anyhow, bail, Context, Result};
+use common::narrate::{conclude, duration, header, ratio, speedup};
+use crossbeam_channel::RecvTimeoutError;
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Numbers searched for primes, by default (`0..PRIME_LIMIT`).
@@ -49,10 +52,19 @@ pub const BLOCK: u64 = 1000;
 
 /// The primes in worker `index`'s share of `0..limit`, when `n` workers split it by blocks.
 pub fn count_share(index: u64, n: u64, limit: u64) -> u64 {
+    count_share_reporting(index, n, limit, || {})
+}
+
+/// [`count_share`], calling `block_done` after each block, so the parent can show progress.
+pub fn count_share_reporting(index: u64, n: u64, limit: u64, mut block_done: impl FnMut()) -> u64 {
     (0..limit.div_ceil(BLOCK))
         .skip(index as usize)
         .step_by(n.max(1) as usize)
-        .map(|b| count_primes(b * BLOCK, ((b + 1) * BLOCK).min(limit), 1))
+        .map(|b| {
+            let primes = count_primes(b * BLOCK, ((b + 1) * BLOCK).min(limit), 1);
+            block_done();
+            primes
+        })
         .sum()
 }
 
@@ -92,30 +104,28 @@ pub fn run(out: &mut impl Write, workers: usize, limit: u64) -> Result<()> {
         "      hyper-threads share one core, so expect well under 2x from such a pair"
     )?;
     // Other programs compete for the same CPUs; the load average says how many there were.
-    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
-        let load = load.split_whitespace().next().unwrap_or("?");
-        writeln!(out, "load: {load} runnable on average over 1 min; above {logical}, they compete with these workers")?;
-    }
+    let busy = common::narrate::load_warning(out)?;
     writeln!(
         out,
         "{:>8} {:>12} {:>9} {:>11} {:>8}",
         "workers", "time", "speed-up", "efficiency", "primes"
     )?;
     let mut baseline = None;
-    let mut counts = Vec::new();
+    let (mut counts, mut best) = (Vec::new(), 1.0f64);
     for n in worker_counts(workers) {
         let started = Instant::now();
-        let primes = count_on(n, limit)?;
+        let primes = count_on(out, n, limit)?;
         let took = started.elapsed();
         let base = *baseline.get_or_insert(took);
         let efficiency = 100.0 * ratio(base, took) / n as f64;
         writeln!(
             out,
             "{n:>8} {:>12} {:>9} {efficiency:>10.0}% {primes:>8}",
-            millis(took),
+            duration(took),
             speedup(base, took)
         )?;
         counts.push(primes);
+        best = best.max(ratio(base, took));
     }
     let first = counts[0];
     let same = counts.iter().all(|&c| c == first);
@@ -126,29 +136,95 @@ pub fn run(out: &mut impl Write, workers: usize, limit: u64) -> Result<()> {
             "{first} primes below {limit} on every worker count ({} runs agree)",
             counts.len()
         ),
-        "threads split CPU work with no copying; the speed-up is capped by the cores",
+        lesson(workers, logical, best, busy),
     )?;
     Ok(())
 }
 
-/// Counts the primes below `limit` on `n` threads.
-fn count_on(n: usize, limit: u64) -> Result<u64> {
+/// The lesson, chosen from the measurement: a speed-up that did not show is not claimed.
+fn lesson(workers: usize, logical: usize, best: f64, busy: bool) -> &'static str {
+    if workers == 1 {
+        "one worker is only the baseline: rerun with --workers 2 or more to see a speed-up"
+    } else if logical == 1 {
+        "one CPU: the workers took turns on it, so more workers could not go faster"
+    } else if best < 1.2 {
+        if busy {
+            "the machine was busy: rerun to see the speed-up"
+        } else {
+            "little speed-up this time: other programs may have had the CPUs; rerun"
+        }
+    } else {
+        "threads split CPU work with no copying; the speed-up is capped by the cores"
+    }
+}
+
+/// How often a long round reports how far it got.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(3);
+
+/// Prints a line every [`PROGRESS_EVERY`] while a round runs, so a large `--limit` is not a
+/// minute of silence. Short rounds (the default) print nothing.
+struct Progress {
+    started: Instant,
+    next: Duration,
+    blocks: u64,
+}
+
+impl Progress {
+    fn new(limit: u64) -> Progress {
+        Progress {
+            started: Instant::now(),
+            next: PROGRESS_EVERY,
+            blocks: limit.div_ceil(BLOCK).max(1),
+        }
+    }
+
+    /// Reports `done` blocks of the round on `n` workers, if the time has come.
+    fn show(&mut self, out: &mut impl Write, n: usize, done: u64) -> std::io::Result<()> {
+        let elapsed = self.started.elapsed();
+        if elapsed < self.next {
+            return Ok(());
+        }
+        self.next = elapsed + PROGRESS_EVERY;
+        writeln!(
+            out,
+            "{n:>8}   ... {}% of the numbers checked after {}",
+            100 * done.min(self.blocks) / self.blocks,
+            duration(elapsed)
+        )
+    }
+}
+
+/// Counts the primes below `limit` on `n` threads, showing progress if the round runs long.
+fn count_on(out: &mut impl Write, n: usize, limit: u64) -> Result<u64> {
     let (tx, results) = crossbeam_channel::unbounded();
+    let blocks = Arc::new(AtomicU64::new(0));
     let mut handles = Vec::new();
     for index in 0..n {
-        let tx = tx.clone();
+        let (tx, blocks) = (tx.clone(), Arc::clone(&blocks));
         let handle = std::thread::Builder::new()
             .name(format!("worker-{index}"))
-            .spawn(move || tx.send(count_share(index as u64, n as u64, limit)))
+            .spawn(move || {
+                let tick = || {
+                    blocks.fetch_add(1, Relaxed);
+                };
+                tx.send(count_share_reporting(index as u64, n as u64, limit, tick))
+            })
             .with_context(|| format!("spawning worker {index}"))?;
         handles.push(handle);
     }
     drop(tx);
-    let mut total = 0;
-    for _ in 0..n {
-        total += results
-            .recv_timeout(ROUND_LIMIT)
-            .context("waiting for a worker's count")?;
+    let (mut total, mut got, mut progress) = (0, 0, Progress::new(limit));
+    let deadline = Instant::now() + ROUND_LIMIT;
+    while got < n {
+        match results.recv_timeout(PROGRESS_EVERY / 3) {
+            Ok(count) => (total, got) = (total + count, got + 1),
+            Err(RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
+            Err(_) => bail!(
+                "a worker's count did not come within {}",
+                duration(ROUND_LIMIT)
+            ),
+        }
+        progress.show(out, n, blocks.load(Relaxed))?;
     }
     for handle in handles {
         handle

@@ -20,6 +20,9 @@
 //! };
 //! assert_eq!(code, ExitCode::from(2));
 //! ```
+//!
+//! Most mains need only [`exit_status`], which also ends quietly when stdout was closed early
+//! (`demo | head -1`): see [`is_broken_pipe`].
 
 use std::process::ExitCode;
 
@@ -35,6 +38,145 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// The status of a program whose reader went away (`demo | head -1`): 141, what a shell shows
+/// for a program killed by `SIGPIPE`, as `yes | head -1` is.
+pub const BROKEN_PIPE_STATUS: u8 = 128 + 13;
+
+/// Whether `err`, or any error in its chain of sources, is an I/O error of kind `BrokenPipe`:
+/// the reader of stdout has gone (`demo | head -1`).
+///
+/// Rust ignores `SIGPIPE`, so a write to a closed pipe returns `EPIPE` instead of ending the
+/// program the way C tools end; `println!` would panic on it, and `writeln!` returns it. A demo
+/// writes through `writeln!` to a locked stdout, lets the error travel up to `main`, and there
+/// ends quietly: nobody is left to read a message.
+///
+/// ```
+/// let closed = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+/// assert!(common::cli::is_broken_pipe(&closed));
+/// let wrapped = std::io::Error::other(closed);
+/// assert!(common::cli::is_broken_pipe(&wrapped));
+/// assert!(!common::cli::is_broken_pipe(&std::io::Error::other("disk full")));
+/// ```
+pub fn is_broken_pipe(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::BrokenPipe {
+                return true;
+            }
+            // An io::Error made with `io::Error::other(inner)` hides `inner` from `source()`.
+            if let Some(inner) = io.get_ref() {
+                if is_broken_pipe(inner) {
+                    return true;
+                }
+            }
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// Whether `err` or one of its sources is a `T` (anyhow's `downcast_ref` sees only the top),
+/// looking inside `io::Error`s made with `io::Error::other` too.
+///
+/// ```
+/// use common::cli::{find_in_chain, UsageError};
+/// let wrapped = std::io::Error::other(UsageError("--workers 0".into()));
+/// assert!(find_in_chain::<UsageError>(&wrapped));
+/// assert!(!find_in_chain::<UsageError>(&std::io::Error::other("disk full")));
+/// ```
+pub fn find_in_chain<T: std::error::Error + 'static>(
+    err: &(dyn std::error::Error + 'static),
+) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.is::<T>()
+            || e.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .is_some_and(|i| i.is::<T>())
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// The exit status for `main`'s error, after saying what went wrong (one `error:` line):
+///
+/// - interrupted: nothing printed, the interrupt's status (see [`exit_code`]);
+/// - stdout closed by its reader: nothing printed, [`BROKEN_PIPE_STATUS`];
+/// - a [`UsageError`] anywhere in the chain: status 2;
+/// - anything else: status 1.
+///
+/// The message is the chain of errors joined by `: `, as anyhow's `{:#}` prints it. With
+/// anyhow: `Err(e) => common::cli::exit_status(e.as_ref())`.
+///
+/// ```
+/// let err = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+/// assert_eq!(common::cli::exit_status(&err), std::process::ExitCode::from(141));
+/// ```
+pub fn exit_status(err: &(dyn std::error::Error + 'static)) -> ExitCode {
+    // First: during an interrupt, a broken pipe is most likely a killed child's, not stdout's,
+    // and the interrupt handler is about to end the program with its own status.
+    if crate::cleanup::interrupted_by().is_some() {
+        return exit_code(false);
+    }
+    if is_broken_pipe(err) {
+        // Ctrl-C reaches the children too, and a dead child's pipe breaks a moment before our
+        // own handler records the interrupt: give it that moment (see `fail`).
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if crate::cleanup::interrupted_by().is_some() {
+            return exit_code(false);
+        }
+        return ExitCode::from(BROKEN_PIPE_STATUS);
+    }
+    let mut message = err.to_string();
+    let mut next = err.source();
+    while let Some(e) = next {
+        message.push_str(": ");
+        message.push_str(&e.to_string());
+        next = e.source();
+    }
+    fail(message, find_in_chain::<UsageError>(err))
+}
+
+/// Refuses a flag given for a scenario it does not apply to.
+///
+/// `table` lists each flag with the scenarios it applies to; `given` the flags the user wrote
+/// (clap's `ArgMatches::value_source` tells them from defaults). Under `all`, a flag that applies
+/// to any scenario is accepted: the tour runs those scenarios with it.
+///
+/// ```
+/// use common::cli::check_flags;
+/// let table: &[(&str, &[&str])] = &[("--size", &["borrow-stack"])];
+/// assert!(check_flags("borrow-stack", &["--size"], table).is_ok());
+/// assert!(check_flags("all", &["--size"], table).is_ok());
+/// let err = check_flags("crash", &["--size"], table).unwrap_err();
+/// assert_eq!(err.to_string(), "--size does not apply to crash; it applies to borrow-stack");
+/// ```
+///
+/// # Errors
+/// A [`UsageError`] naming the first flag that does not apply, and where it does.
+pub fn check_flags(
+    scenario: &str,
+    given: &[&str],
+    table: &[(&str, &[&str])],
+) -> Result<(), UsageError> {
+    for flag in given {
+        let Some((_, applies)) = table.iter().find(|(f, _)| f == flag) else {
+            continue;
+        };
+        if scenario != "all" && !applies.contains(&scenario) {
+            return Err(UsageError(format!(
+                "{flag} does not apply to {scenario}; it applies to {}",
+                applies.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Reports a failure of `main` and returns its exit status: prints `error: <message>` and
 /// returns 2 for bad input, 1 for anything else.
 ///
@@ -42,6 +184,11 @@ impl std::error::Error for UsageError {}
 /// handler just killed: then nothing is printed, and the status is the handler's (see
 /// [`exit_code`]).
 pub fn fail(message: impl std::fmt::Display, is_usage_error: bool) -> ExitCode {
+    if !is_usage_error {
+        // Ctrl-C reaches the children too: one may die, and fail us, a moment before our own
+        // handler records the interrupt. Give it that moment, so the failure is not reported.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     if crate::cleanup::interrupted_by().is_none() {
         eprintln!("error: {message}");
     }

@@ -45,12 +45,27 @@ pub(crate) fn run_if_worker() {
     }
     let code = match serve() {
         Ok(()) => 0,
+        // The pool hung up mid-answer (its process ended without dropping the pool): nobody
+        // is left to tell, and the user's terminal should not hear about it either.
+        Err(why) if pool_is_gone(&*why) => 0,
         Err(why) => {
             eprintln!("[pid {}] pool worker stopped: {why}", std::process::id());
             CANNOT_SERVE
         }
     };
     std::process::exit(code);
+}
+
+/// Whether `error` says the pool's end of the line is closed.
+fn pool_is_gone(error: &(dyn std::error::Error + 'static)) -> bool {
+    error.downcast_ref::<std::io::Error>().is_some_and(|e| {
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::UnexpectedEof
+        )
+    })
 }
 
 /// In a process started as a worker whose `main` reached a pool before `init` diverted it: tell

@@ -25,13 +25,9 @@ pub fn run(test: &str, args: &[&str]) -> Output {
         .expect("the demo starts")
 }
 
-/// The `result:` lines of a run's stdout.
+/// The `result:` lines of a run's stdout, each joined with its continuation lines.
 pub fn results(output: &Output) -> Vec<String> {
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter(|l| l.starts_with("result:"))
-        .map(str::to_string)
-        .collect()
+    common::narrate::result_lines(&String::from_utf8_lossy(&output.stdout))
 }
 
 /// Asserts a run succeeded with exactly one `result:` line that contains `expected` and `[ok]`,

@@ -46,11 +46,9 @@ pub fn run_ok(marker: &str, args: &[&str]) -> String {
 }
 
 /// The `result:` lines of an output.
-pub fn results(stdout: &str) -> Vec<&str> {
-    stdout
-        .lines()
-        .filter(|l| l.starts_with("result: "))
-        .collect()
+pub fn results(stdout: &str) -> Vec<String> {
+    // `conclude` wraps long result lines; this joins each with its continuation lines.
+    common::narrate::result_lines(stdout)
 }
 
 /// The pid of the first `[pid N]` tag, which is the parent's (it speaks first in every scenario).

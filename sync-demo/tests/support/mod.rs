@@ -77,11 +77,8 @@ pub fn results(test: &str, args: &[&str], expected_lines: usize) -> (String, Vec
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    let results: Vec<String> = stdout
-        .lines()
-        .filter(|l| l.starts_with("result:"))
-        .map(String::from)
-        .collect();
+    // `conclude` wraps long result lines; this joins each with its continuation lines.
+    let results = common::narrate::result_lines(&stdout);
     assert_eq!(results.len(), expected_lines, "{stdout}");
     for r in &results {
         assert!(r.contains("[ok]"), "{r}");
