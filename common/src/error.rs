@@ -8,7 +8,10 @@ use std::fmt;
 use std::time::Duration;
 
 /// Everything that can go wrong when building a pool or running a task on one.
+///
+/// New kinds of failure may be added, so a `match` on it needs a `_` arm.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Error {
     /// A pool was asked for zero workers.
     ZeroWorkers,
@@ -25,8 +28,8 @@ pub enum Error {
     WorkerDied {
         /// The worker's process id.
         pid: u32,
-        /// How it ended, e.g. `killed by signal 9 (SIGKILL)` or `exited with code 3`.
-        cause: String,
+        /// How it ended: `Exit::Signal(9)` reads "killed by signal 9 (SIGKILL)".
+        cause: Exit,
     },
     /// A worker process could not be started or did not finish its handshake in time.
     Spawn(String),
@@ -39,6 +42,43 @@ pub enum Error {
     AlreadyTaken,
     /// An argument or result could not be (de)serialized for the trip to a worker process.
     Serde(String),
+}
+
+/// How a worker process ended, for [`Error::WorkerDied`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Exit {
+    /// It exited (called `exit`, or returned from `main`) with this status code.
+    Code(i32),
+    /// A signal ended it: 9 is `SIGKILL`, 6 `SIGABRT` (from `abort`), 11 `SIGSEGV`.
+    Signal(i32),
+    /// It could not be reaped, so how it ended is not known.
+    Unknown,
+}
+
+impl From<std::process::ExitStatus> for Exit {
+    fn from(status: std::process::ExitStatus) -> Exit {
+        use std::os::unix::process::ExitStatusExt;
+        match (status.code(), status.signal()) {
+            (Some(code), _) => Exit::Code(code),
+            (None, Some(signal)) => Exit::Signal(signal),
+            (None, None) => Exit::Unknown,
+        }
+    }
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Exit::Code(code) => write!(f, "exited with code {code}"),
+            Exit::Signal(signal) => write!(
+                f,
+                "killed by signal {signal} ({})",
+                crate::demo::sys::signal_name(*signal)
+            ),
+            Exit::Unknown => write!(f, "ended in a way that could not be read"),
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -82,7 +122,7 @@ mod tests {
         );
         let died = Error::WorkerDied {
             pid: 42,
-            cause: "exited with code 3".into(),
+            cause: Exit::Code(3),
         };
         assert_eq!(
             died.to_string(),

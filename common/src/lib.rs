@@ -60,9 +60,9 @@ mod thread_pool;
 pub use demo::{child, cleanup, cli, narrate, sys};
 
 pub use as_completed::{as_completed, AsCompleted};
-pub use error::Error;
+pub use error::{Error, Exit};
 pub use map_iter::MapIter;
-pub use pool::{Chunk, Pool, Span, Task, TaskHandle, Unordered};
+pub use pool::{Chunk, Pool, Span, TaskHandle, Unordered};
 pub use process_pool::{ProcessPool, ProcessPoolBuilder};
 pub use thread_pool::{ThreadPool, ThreadPoolBuilder};
 

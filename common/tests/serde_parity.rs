@@ -5,7 +5,8 @@
 //! its own `main` (harness = false) because process workers re-enter it: `common::init()` must
 //! come first. Run one test with `cargo test -p common --test serde_parity -- <name-filter>`.
 
-use common::{Chunk, Error, Pool, ProcessPool, Task, ThreadPool};
+use common::plumbing::Task;
+use common::{Chunk, Error, Pool, ProcessPool, ThreadPool};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_bytes::ByteBuf;
 use serde_json::{json, Value};

@@ -14,7 +14,7 @@ use crate::{process_pool, thread_pool, Settings};
 use anyhow::Context;
 use common::child::{self_command, Child};
 use common::narrate::{conclude, header, pid_tag};
-use common::{Error, Pool};
+use common::{Error, Exit, Pool};
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
@@ -64,9 +64,10 @@ pub fn survive<P: Pool>(
         let count = match &result {
             Ok(v) if item.map(|i| i * 10) == Some(*v) => Some(&mut tally.right),
             Err(Error::Panicked { .. }) => Some(&mut tally.panicked),
-            Err(Error::WorkerDied { cause, .. }) if cause.contains("SIGABRT") => {
-                Some(&mut tally.aborted)
-            }
+            Err(Error::WorkerDied {
+                cause: Exit::Signal(libc::SIGABRT),
+                ..
+            }) => Some(&mut tally.aborted),
             _ => None,
         };
         // An index answered twice, or one that was never sent, is a failure too.

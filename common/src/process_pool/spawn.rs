@@ -107,10 +107,11 @@ impl Supervisor {
     /// Returns `None` when this supervisor should end.
     pub(super) fn replace(&mut self, mut worker: Worker) -> Option<Worker> {
         let pid = worker.child.pid();
-        let cause = match worker.child.finish(EXIT_GRACE) {
-            Ok(status) => sys::describe_exit(status),
-            Err(e) => format!("could not be reaped: {e}"),
-        };
+        // A child we cannot reap is one whose end we cannot know.
+        let cause = worker
+            .child
+            .finish(EXIT_GRACE)
+            .map_or(crate::Exit::Unknown, crate::Exit::from);
         drop(worker);
         self.shared.set_pid(self.slot, None);
         if self.shared.state().cancelled {
@@ -120,10 +121,7 @@ impl Supervisor {
             return None;
         }
         if let Some(running) = self.in_flight.pop_front() {
-            running.fail(Error::WorkerDied {
-                pid,
-                cause: cause.clone(),
-            });
+            running.fail(Error::WorkerDied { pid, cause });
         }
         let waiting: Vec<Job> = self.in_flight.drain(..).collect();
         self.requeue(waiting);

@@ -134,12 +134,7 @@ pub fn signal_name(signal: i32) -> &'static str {
 
 /// Says in words how a process ended: `exited with code 3`, `killed by signal 6 (SIGABRT)`.
 pub fn describe_exit(status: ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exited with code {code}"),
-        (None, Some(sig)) => format!("killed by signal {sig} ({})", signal_name(sig)),
-        (None, None) => format!("ended with status {status}"),
-    }
+    crate::Exit::from(status).to_string()
 }
 
 /// Reaps `pid` (a child of ours) if it has ended, polling until `deadline`; `false` if it is still
