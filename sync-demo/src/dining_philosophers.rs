@@ -12,8 +12,9 @@ use std::sync::Barrier;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
-use common::narrate::{conclude, header};
+use common::narrate::{duration, header, plural, thread_tag};
 
+use crate::output::{conclude, say_wrapped};
 use crate::wait_for_graph::{LockTable, Refused};
 
 const PATIENCE: Duration = Duration::from_secs(5);
@@ -43,7 +44,7 @@ fn dinner(out: &mut impl Write, n: usize, meals: usize, ordered: bool) -> Result
                     while eaten < meals {
                         forks
                             .acquire(p, first, PATIENCE)
-                            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                            .map_err(|e| anyhow::anyhow!("philosopher {p}: {e}"))?;
                         if !ordered && attempt == 0 {
                             // On purpose: everyone holds a fork before anyone reaches for a second.
                             // (Everyone gets here: the first forks are all different.)
@@ -62,29 +63,38 @@ fn dinner(out: &mut impl Write, n: usize, meals: usize, ordered: bool) -> Result
                             Err(Refused::Deadlock(cycle)) => {
                                 deadlocks += 1;
                                 let _ = tx.send(format!(
-                                    "[philosopher {p}] DEADLOCK: {}",
+                                    "{} philosopher {p}: DEADLOCK: {}",
+                                    thread_tag(p),
                                     forks.describe(&cycle)
                                 ));
                                 let _ = tx.send(format!(
-                                    "[philosopher {p}] puts fork {} down and tries again",
+                                    "{} philosopher {p} puts fork {} down and tries again",
+                                    thread_tag(p),
                                     first + 1
                                 ));
                                 forks.release(first);
                                 std::thread::sleep(EAT * 5); // back off so the others can eat
                             }
                             Err(Refused::TimedOut) => {
-                                bail!("philosopher {p} waited {PATIENCE:?} without a cycle")
+                                bail!(
+                                    "philosopher {p} waited {} without a cycle",
+                                    duration(PATIENCE)
+                                )
                             }
                         }
                     }
-                    let _ = tx.send(format!("[philosopher {p}] ate {eaten} meals"));
+                    let _ = tx.send(format!(
+                        "{} philosopher {p} ate {}",
+                        thread_tag(p),
+                        plural(eaten, "meal", "meals")
+                    ));
                     Ok((deadlocks, eaten))
                 })
             })
             .collect();
         drop(tx);
         for line in rx {
-            writeln!(out, "{line}")?;
+            say_wrapped(out, "", &line)?;
         }
         handles
             .into_iter()
@@ -106,21 +116,29 @@ fn dinner(out: &mut impl Write, n: usize, meals: usize, ordered: bool) -> Result
 pub fn threads(out: &mut impl Write, n: usize, meals: usize) -> Result<()> {
     header(
         out,
-        "dining philosophers (threads)",
+        "dining-philosophers (threads)",
         "N philosophers, N forks, two forks to eat",
-        &[("philosophers", n), ("meals", meals)],
+        &[("workers", n), ("meals", meals)],
     )?;
-    writeln!(out, "   (the order of the lines varies from run to run)")?;
+    writeln!(
+        out,
+        "   philosopher N is [thread N]; the order of the lines varies from run to run"
+    )?;
     writeln!(out, "-- everyone takes the left fork first")?;
     let (deadlocks, eaten) = dinner(out, n, meals, false)?;
     writeln!(out, "-- cure: everyone takes the lower-numbered fork first")?;
     let (cured_deadlocks, cured_eaten) = dinner(out, n, meals, true)?;
     let all = n * meals;
-    let what = format!("left first: {deadlocks} deadlocks detected, {eaten}/{all} meals; lower fork first: {cured_deadlocks} deadlocks, {cured_eaten}/{all} meals");
+    let what = format!(
+        "left first: {} detected, {eaten}/{all} meals; lower fork first: {}, \
+         {cured_eaten}/{all} meals",
+        plural(deadlocks, "deadlock", "deadlocks"),
+        plural(cured_deadlocks, "deadlock", "deadlocks")
+    );
     conclude(
         out,
         deadlocks >= 1 && eaten == all && cured_deadlocks == 0 && cured_eaten == all,
-        what,
+        &what,
         "one global order of forks leaves no cycle to close",
     )?;
     Ok(())

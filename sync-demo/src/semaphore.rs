@@ -1,168 +1,327 @@
-//! A counting semaphore built from a `Mutex` and a `Condvar`, because std has none.
+//! The seed's semaphore: 100 workers, three kinds of work, each kind limited to a few at once.
 //!
-//! The whole state is one number, the permits still available, kept under a mutex. `acquire`
-//! sleeps on the condition variable while that number is 0; `release` adds one back and wakes one
-//! sleeper. A woken thread re-checks the number before it takes a permit (the `while` loop), so a
-//! spurious wake-up or a wake-up that another thread beat it to costs a loop turn, never a wrong
-//! count. Every wait has a deadline, as everywhere in this crate.
-//!
-//! The file is written to be model-checked by loom (`tests/loom_semaphore.rs`): built with
-//! `--cfg loom`, the two imports below swap std's primitives for loom's, and loom then runs the
-//! test under every interleaving of its threads (up to a preemption bound).
+//! Worker `i` does kind `i % 3`. Every worker records how many of its kind are inside at the
+//! moment it enters; the highest such number per kind is what the check reads. All workers are
+//! released at once through a gate, so without a semaphore nearly a third of them are inside
+//! their kind together. With one semaphore per kind (limit permits each), a worker waits for a
+//! permit before it enters and the count can never pass the limit. Threads use this crate's
+//! [`Semaphore`]; processes use POSIX named semaphores, and since
+//! they share no counter, each child reports when it entered and left (on the one monotonic
+//! clock all processes read) and the parent replays those times to find the most inside at once.
 
-#[cfg(loom)]
-use loom::sync::{Condvar, Mutex, MutexGuard};
-use std::sync::PoisonError;
-#[cfg(not(loom))]
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
-/// At most `limit` holders of a [`Permit`] at any moment.
-#[derive(Debug)]
-pub struct Semaphore {
-    state: Mutex<State>,
-    released: Condvar,
+use anyhow::{Context, Result};
+use common::narrate::{duration, header, plural};
+
+use crate::classics::Event;
+use crate::counting_semaphore::Semaphore;
+use crate::crew::Crew;
+use crate::output::conclude;
+use crate::sys::NamedSemaphore;
+
+/// The names of the three kinds of work.
+pub const KINDS: [&str; 3] = ["A", "B", "C"];
+/// How long any worker waits for a permit before the run is called broken.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn workers_of(workers: usize, kind: usize) -> usize {
+    (0..workers).filter(|w| w % 3 == kind).count()
 }
 
-#[derive(Debug)]
-struct State {
-    available: usize,
-    limit: usize,
-}
-
-/// One of the semaphore's permits; dropping it gives the permit back.
-#[derive(Debug)]
-#[must_use = "the permit is given back as soon as it is dropped"]
-pub struct Permit<'a> {
-    semaphore: &'a Semaphore,
-}
-
-/// `release` was called with every permit already available: someone released twice.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OverRelease {
-    /// The semaphore's limit, which `release` would have exceeded.
-    pub limit: usize,
-}
-
-impl std::fmt::Display for OverRelease {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "released more permits than the limit of {}", self.limit)
+fn report(
+    out: &mut impl Write,
+    label: &str,
+    max: [usize; 3],
+    limits: [usize; 3],
+    workers: usize,
+    took: Duration,
+) -> Result<()> {
+    writeln!(out, "   {label} ({}):", duration(took))?;
+    for k in 0..3 {
+        let n = workers_of(workers, k);
+        writeln!(
+            out,
+            "     kind {} (limit {}): {}, at most {} inside at once",
+            KINDS[k],
+            limits[k],
+            plural(n, "worker", "workers"),
+            max[k]
+        )?;
     }
+    Ok(())
 }
 
-impl std::error::Error for OverRelease {}
+fn conclude_limits(
+    out: &mut impl Write,
+    without: [usize; 3],
+    with: [usize; 3],
+    limits: [usize; 3],
+    workers: usize,
+) -> Result<()> {
+    let pairs = |max: [usize; 3]| {
+        (0..3)
+            .map(|k| format!("{}={}/{}", KINDS[k], max[k], limits[k]))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let kept = (0..3).all(|k| with[k] <= limits[k]);
+    // Without the semaphore the limit is passed wherever there are more workers than the limit.
+    let passed = (0..3).any(|k| without[k] > limits[k])
+        || (0..3).all(|k| workers_of(workers, k) <= limits[k]);
+    let what = format!(
+        "most inside at once (of the limit) with the semaphore {} (never above the limit: \
+         {kept}); without it {}",
+        pairs(with),
+        pairs(without)
+    );
+    conclude(
+        out,
+        kept && passed,
+        &what,
+        "a semaphore admits at most its limit, however many wait",
+    )?;
+    Ok(())
+}
 
-impl Semaphore {
-    /// A semaphore with `limit` permits, all available.
-    pub fn new(limit: usize) -> Semaphore {
-        Semaphore {
-            state: Mutex::new(State {
-                available: limit,
-                limit,
-            }),
-            released: Condvar::new(),
-        }
-    }
-
-    fn state(&self) -> MutexGuard<'_, State> {
-        // No code panics while holding this lock (it only does arithmetic on two numbers that
-        // is checked first), so a poisoned lock still holds a consistent state.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Takes a permit, waiting at most `limit` for one; `None` if none came in time.
-    pub fn acquire_timeout(&self, limit: Duration) -> Option<Permit<'_>> {
-        let deadline = Instant::now() + limit;
-        let mut state = self.state();
-        // Check the count first, the clock second: a thread woken by `release` takes the permit
-        // even if its deadline has just passed, so no wake-up is ever wasted.
-        while state.available == 0 {
-            let now = Instant::now();
-            if now >= deadline {
-                return None;
+/// Threads: all workers at once, without and then with one [`Semaphore`] per kind.
+///
+/// # Errors
+/// A worker waited longer than the patience, or the check did not hold.
+pub fn threads(
+    out: &mut impl Write,
+    workers: usize,
+    limits: [usize; 3],
+    work: Duration,
+) -> Result<()> {
+    header(
+        out,
+        "semaphore (threads)",
+        "workers of three kinds, each kind limited",
+        &[
+            ("workers", workers.to_string()),
+            ("limits", limits.map(|l| l.to_string()).join(",")),
+            ("work", duration(work)),
+        ],
+    )?;
+    let mut runs = Vec::new();
+    for limited in [false, true] {
+        let semaphores = limits.map(Semaphore::new);
+        let inside = [(); 3].map(|_| AtomicUsize::new(0));
+        let most = [(); 3].map(|_| AtomicUsize::new(0));
+        let gate = Event::new();
+        let started = Instant::now();
+        std::thread::scope(|s| -> Result<()> {
+            let handles: Vec<_> = (0..workers)
+                .map(|w| {
+                    let (semaphores, inside, most, gate) = (&semaphores, &inside, &most, &gate);
+                    s.spawn(move || -> Result<()> {
+                        let kind = w % 3;
+                        anyhow::ensure!(gate.wait_timeout(PATIENCE), "the start gate never opened");
+                        let permit = match limited {
+                            true => Some(
+                                semaphores[kind]
+                                    .acquire_timeout(PATIENCE)
+                                    .context("no permit in time")?,
+                            ),
+                            false => None,
+                        };
+                        let now = inside[kind].fetch_add(1, SeqCst) + 1;
+                        most[kind].fetch_max(now, SeqCst);
+                        std::thread::sleep(work); // the work itself
+                                                  // Leave before giving the permit back, or the next worker could count us.
+                        inside[kind].fetch_sub(1, SeqCst);
+                        drop(permit);
+                        Ok(())
+                    })
+                })
+                .collect();
+            gate.set(); // every worker is waiting (or about to): let them all go at once
+            for h in handles {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a worker panicked"))??;
             }
-            state = self
-                .released
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        state.available -= 1;
-        Some(Permit { semaphore: self })
+            Ok(())
+        })?;
+        let max = most.map(|m| m.load(SeqCst));
+        report(
+            out,
+            if limited {
+                "with a Semaphore per kind"
+            } else {
+                "without a semaphore"
+            },
+            max,
+            limits,
+            workers,
+            started.elapsed(),
+        )?;
+        runs.push(max);
     }
-
-    /// Takes a permit if one is free right now.
-    pub fn try_acquire(&self) -> Option<Permit<'_>> {
-        let mut state = self.state();
-        if state.available == 0 {
-            return None;
-        }
-        state.available -= 1;
-        Some(Permit { semaphore: self })
-    }
-
-    /// Gives one permit back by hand (a [`Permit`] does this when dropped).
-    ///
-    /// # Errors
-    /// [`OverRelease`] if every permit is already available: the count would pass the limit,
-    /// which would let one worker too many in later. The count is left unchanged.
-    pub fn release(&self) -> Result<(), OverRelease> {
-        let mut state = self.state();
-        if state.available == state.limit {
-            return Err(OverRelease { limit: state.limit });
-        }
-        state.available += 1;
-        drop(state);
-        // One permit came back, so one sleeper can use it.
-        self.released.notify_one();
-        Ok(())
-    }
-
-    /// Permits available right now.
-    pub fn available(&self) -> usize {
-        self.state().available
-    }
+    conclude_limits(out, runs[0], runs[1], limits, workers)
 }
 
-impl Drop for Permit<'_> {
-    fn drop(&mut self) {
-        // A permit stands for one taken unit, so giving it back cannot pass the limit unless
-        // someone also called `release` by hand for it; then the extra release is refused.
-        let _ = self.semaphore.release();
+/// Replays `(kind, entered, left)` times and returns the most workers inside each kind at once.
+pub fn most_at_once(spans: &[(usize, u64, u64)]) -> [usize; 3] {
+    let mut most = [0; 3];
+    for (k, slot) in most.iter_mut().enumerate() {
+        // A leave sorts before an enter at the same instant: a worker leaves before it posts
+        // the permit that lets the next one in, so the next one's time is never earlier.
+        let mut events: Vec<(u64, i32)> = spans
+            .iter()
+            .filter(|s| s.0 == k)
+            .flat_map(|s| [(s.1, 1), (s.2, -1)])
+            .collect();
+        events.sort();
+        let mut now = 0i32;
+        for (_, delta) in events {
+            now += delta;
+            *slot = (*slot).max(now as usize);
+        }
     }
+    most
 }
 
-#[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn permits_run_out_and_come_back_on_drop() {
-        let sem = Semaphore::new(2);
-        let a = sem.try_acquire().expect("2 free");
-        let _b = sem.try_acquire().expect("1 free");
-        assert!(sem.try_acquire().is_none());
-        assert!(sem.acquire_timeout(Duration::from_millis(5)).is_none());
-        drop(a);
-        assert_eq!(sem.available(), 1);
-    }
-
-    #[test]
-    fn releasing_past_the_limit_is_an_error() {
-        let sem = Semaphore::new(3);
-        assert_eq!(sem.release(), Err(OverRelease { limit: 3 }));
-        assert_eq!(sem.available(), 3);
-    }
-
-    #[test]
-    fn a_waiter_wakes_when_a_permit_is_released() {
-        let sem = Semaphore::new(1);
-        let held = sem.try_acquire().expect("1 free");
-        std::thread::scope(|s| {
-            let waiter = s.spawn(|| sem.acquire_timeout(Duration::from_secs(5)).is_some());
-            std::thread::sleep(Duration::from_millis(10)); // let the waiter start waiting
-            drop(held);
-            assert!(waiter.join().expect("no panic"));
+/// Processes: one child per worker, without and then with a POSIX named semaphore per kind.
+///
+/// # Errors
+/// A spawn or semaphore call failed, a child failed, or the check did not hold.
+pub fn processes(
+    out: &mut impl Write,
+    workers: usize,
+    limits: [usize; 3],
+    work: Duration,
+) -> Result<()> {
+    header(
+        out,
+        "semaphore (processes)",
+        "workers of three kinds, each kind limited",
+        &[
+            ("workers", workers.to_string()),
+            ("limits", limits.map(|l| l.to_string()).join(",")),
+            ("work", duration(work)),
+        ],
+    )?;
+    let mut runs = Vec::new();
+    for limited in [false, true] {
+        // Named with our pid, so that parallel runs do not clash; "-" means no semaphore.
+        let names = KINDS.map(|k| {
+            if limited {
+                format!("/sync-demo-{}-kind-{k}", std::process::id())
+            } else {
+                "-".into()
+            }
         });
+        let mut semaphores = Vec::new();
+        let mut guards = Vec::new();
+        for (name, &limit) in names.iter().zip(&limits).filter(|_| limited) {
+            // glibc keeps the semaphore as /dev/shm/sem.<name>: register it for Ctrl-C.
+            guards.push(common::cleanup::PathGuard::new(format!(
+                "/dev/shm/sem.{}",
+                &name[1..]
+            )));
+            semaphores.push(
+                NamedSemaphore::create(name, limit as u32)
+                    .with_context(|| format!("sem_open({name})"))?,
+            );
+        }
+        let args = (0..workers)
+            .map(|w| {
+                vec![
+                    "sem-worker".into(),
+                    (w % 3).to_string(),
+                    names[w % 3].clone(),
+                    work.as_micros().to_string(),
+                ]
+            })
+            .collect();
+        let mut crew = Crew::spawn(args)?;
+        crew.expect(out, "ready", workers, PATIENCE)?;
+        // Every child has opened its semaphore: remove the names now, so nothing is left in
+        // /dev/shm even if this process is killed from here on.
+        for sem in &mut semaphores {
+            sem.unlink().context("sem_unlink")?;
+        }
+        drop(guards);
+        let started = Instant::now();
+        crew.go()?;
+        let spans = crew
+            .finish(out, "span", PATIENCE)?
+            .into_iter()
+            .map(|(_, rest)| {
+                let v: Vec<u64> = rest.split(' ').filter_map(|x| x.parse().ok()).collect();
+                (
+                    v.first().copied().unwrap_or(0) as usize,
+                    v.get(1).copied().unwrap_or(0),
+                    v.get(2).copied().unwrap_or(0),
+                )
+            })
+            .collect::<Vec<_>>();
+        anyhow::ensure!(
+            spans.len() == workers,
+            "{} of {workers} workers reported",
+            spans.len()
+        );
+        let max = most_at_once(&spans);
+        report(
+            out,
+            if limited {
+                "with a named semaphore per kind"
+            } else {
+                "without a semaphore"
+            },
+            max,
+            limits,
+            workers,
+            started.elapsed(),
+        )?;
+        runs.push(max);
+    }
+    conclude_limits(out, runs[0], runs[1], limits, workers)
+}
+
+/// In a child: one worker of `kind`; `sem` is the semaphore's name, or `-` for none.
+///
+/// # Errors
+/// The semaphore could not be opened or no permit came in time.
+pub fn child(kind: usize, sem: &str, work: Duration) -> Result<()> {
+    let sem = match sem {
+        "-" => None,
+        name => Some(NamedSemaphore::open(name).with_context(|| format!("sem_open({name})"))?),
+    };
+    crate::crew::tell("ready", "");
+    crate::crew::wait_for_go()?;
+    if let Some(sem) = &sem {
+        anyhow::ensure!(
+            sem.wait_timeout(PATIENCE).context("sem_timedwait")?,
+            "no permit within {}",
+            duration(PATIENCE)
+        );
+    }
+    let entered = common::sys::monotonic_nanos();
+    std::thread::sleep(work); // the work itself
+    let left = common::sys::monotonic_nanos();
+    if let Some(sem) = &sem {
+        sem.post().context("sem_post")?;
+    }
+    crate::crew::tell("span", format_args!("{kind} {entered} {left}"));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn replayed_spans_count_overlaps() {
+        let spans = [
+            (0, 0, 10),
+            (0, 5, 15),
+            (0, 10, 20),
+            (1, 0, 1),
+            (2, 3, 4),
+            (2, 4, 5),
+        ];
+        assert_eq!(super::most_at_once(&spans), [2, 1, 1]);
     }
 }

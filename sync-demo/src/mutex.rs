@@ -15,9 +15,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use common::narrate::{conclude, header, thread_tag};
+use common::narrate::{header, plural, thread_tag};
 
 use crate::crew::Crew;
+use crate::output::conclude;
 
 /// The pause between the pieces of one line: long enough that other workers run in it.
 const PAUSE: Duration = Duration::from_millis(1);
@@ -91,14 +92,15 @@ fn report(out: &mut impl Write, label: &str, t: &Tally, lines: usize) -> Result<
     let complete = t.whole.iter().filter(|&&n| n == lines).count();
     writeln!(
         out,
-        "   {label}: {} torn lines; {complete} of {} workers have all {lines} lines whole",
-        t.torn,
-        t.whole.len()
+        "   {label}: {}; {complete} of {} have all {} whole",
+        plural(t.torn, "torn line", "torn lines"),
+        plural(t.whole.len(), "worker", "workers"),
+        plural(lines, "line", "lines")
     )?;
     if let Some(example) = &t.example {
         // The start of it is enough to see pieces of several workers run together.
-        let start: String = example.chars().take(90).collect();
-        writeln!(out, "   a torn line starts: {start:?}")?;
+        let start: String = example.chars().take(70).collect();
+        writeln!(out, "   a torn line starts: \"{start}\"")?;
     }
     Ok(())
 }
@@ -112,15 +114,15 @@ fn conclude_torn(
 ) -> Result<()> {
     let all_whole = with.whole.iter().all(|&n| n == lines);
     let what = format!(
-        "with the lock {} torn of {} lines, all present: {all_whole}; without it {} torn",
+        "with the lock {} torn of {}, all present: {all_whole}; without it {} torn",
         with.torn,
-        workers * lines,
+        plural(workers * lines, "line", "lines"),
         without.torn
     );
     conclude(
         out,
         with.torn == 0 && all_whole && without.torn > 0,
-        what,
+        &what,
         "one writer at a time keeps every line whole",
     )?;
     Ok(())
@@ -168,9 +170,10 @@ pub fn threads(out: &mut impl Write, workers: usize, lines: usize) -> Result<()>
         })?;
         writeln!(
             out,
-            "{} .. {}: each wrote {lines} lines",
+            "{} .. {}: each wrote {}",
             thread_tag(0),
-            thread_tag(workers - 1)
+            thread_tag(workers - 1),
+            plural(lines, "line", "lines")
         )?;
         let t = tally(guard.path(), workers, lines)?;
         report(
@@ -262,6 +265,9 @@ pub fn child(path: &Path, worker: usize, lines: usize, lock: bool) -> Result<()>
             file.unlock().context("unlocking the file")?;
         }
     }
-    crate::crew::say(format_args!("worker {worker} wrote {lines} lines"));
+    crate::crew::say(format_args!(
+        "worker {worker} wrote {}",
+        plural(lines, "line", "lines")
+    ));
     Ok(())
 }
