@@ -82,6 +82,17 @@ fn sample(bytes: &[u8]) -> u64 {
     })
 }
 
+/// Writes one byte of every page of `bytes` and returns how long that took: on fresh pages,
+/// the cost of the kernel allocating, zeroing and mapping each one.
+fn touch_pages(bytes: &mut [u8]) -> Duration {
+    let started = Instant::now();
+    for at in (0..bytes.len()).step_by(PAGE) {
+        bytes[at] = 1;
+    }
+    std::hint::black_box(bytes);
+    started.elapsed()
+}
+
 /// The GB/s of moving `len` bytes in `took`.
 fn gbps(len: usize, took: Duration) -> f64 {
     len as f64 / took.as_secs_f64().max(f64::MIN_POSITIVE) / 1e9
@@ -192,8 +203,7 @@ pub fn run(out: &mut impl Write, workers: usize, size_mib: usize, rounds: usize)
         drop(segment.take()); // The previous round's segment goes (children unmap it on "map").
         let start = monotonic_nanos();
         let mut seg = Segment::create("copy-vs-share", len)?;
-        // SAFETY: the mapping is `len` bytes, as is `src`; no child has mapped it yet.
-        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), seg.as_ptr(), len) };
+        seg.bytes_mut(0..len)?.copy_from_slice(&src); // no child has mapped it yet
         crew.broadcast(&format!("map {}", seg.os_id()))?;
         best(
             "segment, new",
@@ -203,12 +213,11 @@ pub fn run(out: &mut impl Write, workers: usize, size_mib: usize, rounds: usize)
         )?;
         seg.unlink(out)?; // Every child has mapped it: the name can go.
 
-        // Zero it first (untimed), so a child reading stale data would fail the check.
-        // SAFETY: in bounds; every child waits for its next command and touches nothing.
-        unsafe { std::ptr::write_bytes(seg.as_ptr(), 0, len) };
+        // Zero it first (untimed), so a child reading stale data would fail the check. Every
+        // child waits for its next command meanwhile, and reads only after "shm".
+        seg.bytes_mut(0..len)?.fill(0);
         let start = monotonic_nanos();
-        // SAFETY: as above; the children read only after the "shm" command that follows.
-        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), seg.as_ptr(), len) };
+        seg.bytes_mut(0..len)?.copy_from_slice(&src);
         reused_copy.push(nanos_between(start, monotonic_nanos()));
         crew.broadcast("shm")?;
         best(
@@ -255,23 +264,13 @@ pub fn run(out: &mut impl Write, workers: usize, size_mib: usize, rounds: usize)
         )?;
     }
     // Why "new" falls behind: time the first touch of fresh pages, with no copy at all.
-    let probe = Segment::create("fault-probe", len)?;
-    let started = Instant::now();
-    for at in (0..len).step_by(PAGE) {
-        // SAFETY: `at` < len, the mapping's length; nobody else has mapped this segment.
-        unsafe { probe.as_ptr().add(at).write_volatile(1) };
-    }
-    let touch = started.elapsed();
+    let mut probe = Segment::create("fault-probe", len)?;
+    let touch = touch_pages(probe.bytes_mut(0..len)?);
     drop(probe);
-    // The same for fresh private memory (what a child's received Vec gets), for comparison.
-    let mut private: Vec<u8> = Vec::with_capacity(len);
-    let started = Instant::now();
-    for at in (0..len).step_by(PAGE) {
-        // SAFETY: `at` < len <= capacity; writing through the raw pointer into the spare
-        // capacity is allowed (no reference to uninitialised bytes is made).
-        unsafe { private.as_mut_ptr().add(at).write_volatile(1) };
-    }
-    let touch_private = started.elapsed();
+    // The same for fresh private memory (what a child's received Vec gets), for comparison:
+    // a large zeroed allocation comes straight from the kernel, its pages not yet mapped.
+    let mut private = vec![0u8; len];
+    let touch_private = touch_pages(&mut private);
     drop(private);
     let pages = (len / PAGE) as f64;
     let per_page = |d: Duration| d.as_nanos() as f64 / pages;

@@ -43,7 +43,8 @@
 //! - [`lost_update`]: load-then-store vs `fetch_add` vs a process-shared mutex, timed.
 //! - [`copy_vs_share`]: ipc-channel messages vs shared memory vs memcpy, in GB/s.
 //! - [`cleanup`]: the leak of a killed owner, and the technique that prevents it.
-//! - [`segment`]: the leak-proof segment every scenario uses (naming, guard, unlink, sweep).
+//! - [`segment`]: the leak-proof segment every scenario uses (naming, guard, unlink, sweep),
+//!   its free-space check, and its checked, typed views: every `unsafe` block of the crate.
 //! - [`crew`]: starting children and talking to them with bounded waits.
 #![warn(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 

@@ -14,14 +14,39 @@
 //!    here on even SIGKILL cannot leak anything.
 //! 4. **Sweep stale names** at start: a segment whose owner pid is no longer alive was leaked by
 //!    a SIGKILL between creation and unlink, and is removed ([`remove_stale`]).
+//!
+//! Before a segment is created, the free space of `/dev/shm` is checked ([`free_space`]): a
+//! segment larger than the file system's free space can be created and mapped, but the first
+//! write past the free space kills the process with `SIGBUS`, not an error.
+//!
+//! # The only `unsafe` of the crate: checked, typed views
+//!
+//! A mapping is raw memory that other processes change too. The scenarios never see its address;
+//! they ask for a typed view, checked for bounds and alignment, that borrows the segment:
+//!
+//! - [`Segment::atomic_u64`] / [`Segment::atomic_u32`] (`&self`): an atomic at an offset. Any
+//!   number of them may live together, and other processes may use the same bytes atomically.
+//! - [`Segment::bytes`], [`Segment::bytes_mut`], [`Segment::u32s`], [`Segment::u32s_mut`]
+//!   (`&mut self`): plain slices. Borrowing the segment mutably means that no atomic view or
+//!   lock of this process can touch the bytes while the slice lives; other processes are outside
+//!   the borrow checker's reach, so each scenario's protocol keeps them off those bytes then
+//!   (the parent writes before it says "go"; each child writes only its own rows).
+//! - [`Segment::create_lock`] / [`Opened::open_lock`]: a process-shared pthread mutex (raw_sync)
+//!   at an offset, guarding an atomic `u64` at another; the lock cannot outlive the mapping.
+//!
+//! `Opened` (a child's mapping) has the same views.
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use common::cleanup::PathGuard;
+use raw_sync::locks::{LockImpl, LockInit, Mutex};
+use raw_sync::Timeout;
 use shared_memory::{Shmem, ShmemConf};
 use std::io::Write;
+use std::marker::PhantomData;
+use std::ops::Range;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -71,6 +96,14 @@ impl Segment {
             SEQ.fetch_add(1, Relaxed)
         );
         let path = dev_shm_path(&os_id);
+        let free = free_space()?;
+        if len as u64 > free {
+            bail!(
+                "a {} segment does not fit in /dev/shm, which has {} free",
+                mib(len as u64),
+                mib(free)
+            );
+        }
         // Registered before the name exists, so that no signal can fall between the two.
         let guard = PathGuard::new(&path);
         let shmem = ShmemConf::new()
@@ -103,21 +136,6 @@ impl Segment {
     /// The segment's path under `/dev/shm` (gone once unlinked).
     pub fn path(&self) -> PathBuf {
         dev_shm_path(&self.os_id)
-    }
-
-    /// The first byte of the mapping (page-aligned).
-    pub fn as_ptr(&self) -> *mut u8 {
-        self.shmem.as_ptr()
-    }
-
-    /// The length of the mapping in bytes.
-    pub fn len(&self) -> usize {
-        self.shmem.len()
-    }
-
-    /// Always false: a segment has at least one byte (shared_memory refuses size 0).
-    pub fn is_empty(&self) -> bool {
-        self.shmem.len() == 0
     }
 
     /// Removes the segment's name; call it once every child has mapped the segment. Existing
@@ -169,22 +187,237 @@ impl Opened {
             .with_context(|| format!("opening shared memory segment {os_id}"))?;
         Ok(Opened { shmem })
     }
+}
 
-    /// The first byte of the mapping (page-aligned).
-    pub fn as_ptr(&self) -> *mut u8 {
-        self.shmem.as_ptr()
+/// `bytes` in MiB, for messages: `64.0 MiB`.
+pub fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
+}
+
+/// The bytes an unprivileged process may still write to `/dev/shm` (`statvfs`).
+///
+/// # Errors
+/// If `/dev/shm` cannot be examined (it does not exist, for instance).
+pub fn free_space() -> Result<u64> {
+    let path = std::ffi::CString::new("/dev/shm").expect("no NUL in a literal");
+    let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `path` is a valid NUL-terminated string and `stats` points to writable memory
+    // the size of a `struct statvfs`, which statvfs fills completely when it returns 0.
+    if unsafe { libc::statvfs(path.as_ptr(), stats.as_mut_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("statvfs(/dev/shm)");
     }
+    // SAFETY: statvfs returned 0, so it initialised the whole struct.
+    let stats = unsafe { stats.assume_init() };
+    Ok(stats.f_bavail * stats.f_frsize)
+}
 
-    /// The length of the mapping in bytes.
-    pub fn len(&self) -> usize {
-        self.shmem.len()
-    }
+/// The views of a mapping, the same for the creator's [`Segment`] and a child's [`Opened`].
+macro_rules! views {
+    ($t:ty) => {
+        impl $t {
+            /// The length of the mapping in bytes.
+            pub fn len(&self) -> usize {
+                self.shmem.len()
+            }
 
-    /// Always false for a segment this demo created.
-    pub fn is_empty(&self) -> bool {
-        self.shmem.len() == 0
+            /// Always false: a segment has at least one byte (shared_memory refuses size 0).
+            pub fn is_empty(&self) -> bool {
+                self.shmem.len() == 0
+            }
+
+            /// The address of `count` values of type `T` from byte `offset`, checked to lie
+            /// inside the mapping and to be aligned for `T`.
+            fn checked<T>(&self, offset: usize, count: usize) -> Result<*mut T> {
+                let size = std::mem::size_of::<T>();
+                let end = count
+                    .checked_mul(size)
+                    .and_then(|n| n.checked_add(offset))
+                    .filter(|&end| end <= self.len());
+                let Some(_) = end else {
+                    bail!(
+                        "{count} x {size} bytes from offset {offset} lie outside the \
+                         {}-byte segment",
+                        self.len()
+                    );
+                };
+                // In bounds, so the pointer stays inside the mapping (no overflow either).
+                let at = self.shmem.as_ptr().wrapping_add(offset);
+                if (at as usize) % std::mem::align_of::<T>() != 0 {
+                    bail!("offset {offset} is not aligned for a {size}-byte value");
+                }
+                Ok(at.cast::<T>())
+            }
+
+            /// The atomic `u64` at byte `offset` (bounds and alignment checked).
+            ///
+            /// # Errors
+            /// The offset is out of bounds or misaligned.
+            pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64> {
+                let at = self.checked::<AtomicU64>(offset, 1)?;
+                // SAFETY: (1) `at` is in bounds and aligned (checked); (2) the mapping lives
+                // as long as `&self`; (3) any bit pattern is a valid AtomicU64, and the mapping
+                // is initialised (zero-filled by ftruncate); (4) in this process, plain views
+                // need `&mut self`, so none exists while this shared one does.
+                Ok(unsafe { &*at })
+            }
+
+            /// The atomic `u32` at byte `offset` (bounds and alignment checked).
+            ///
+            /// # Errors
+            /// The offset is out of bounds or misaligned.
+            pub fn atomic_u32(&self, offset: usize) -> Result<&AtomicU32> {
+                let at = self.checked::<AtomicU32>(offset, 1)?;
+                // SAFETY: as in `atomic_u64`.
+                Ok(unsafe { &*at })
+            }
+
+            /// Bytes `range` of the segment, to read.
+            ///
+            /// # Errors
+            /// The range is out of bounds.
+            pub fn bytes(&mut self, range: Range<usize>) -> Result<&[u8]> {
+                Ok(self.bytes_mut(range)?)
+            }
+
+            /// Bytes `range` of the segment, to write.
+            ///
+            /// # Errors
+            /// The range is out of bounds.
+            pub fn bytes_mut(&mut self, range: Range<usize>) -> Result<&mut [u8]> {
+                let count = range
+                    .end
+                    .checked_sub(range.start)
+                    .context("a reversed range")?;
+                let at = self.checked::<u8>(range.start, count)?;
+                // SAFETY: (1) in bounds (checked); (2) the mapping lives as long as the
+                // `&mut self` borrow, which also keeps every other view of this process away;
+                // (3) any bytes are valid u8s, and the mapping is initialised.
+                Ok(unsafe { std::slice::from_raw_parts_mut(at, count) })
+            }
+
+            /// `count` `u32`s from element `first` (byte `4 * first`), to read.
+            ///
+            /// # Errors
+            /// The range is out of bounds.
+            pub fn u32s(&mut self, first: usize, count: usize) -> Result<&[u32]> {
+                Ok(self.u32s_mut(first, count)?)
+            }
+
+            /// `count` `u32`s from element `first` (byte `4 * first`), to write.
+            ///
+            /// # Errors
+            /// The range is out of bounds.
+            pub fn u32s_mut(&mut self, first: usize, count: usize) -> Result<&mut [u32]> {
+                let offset = first.checked_mul(4).context("an offset past usize")?;
+                let at = self.checked::<u32>(offset, count)?;
+                // SAFETY: as in `bytes_mut`; alignment is checked and any bits are a valid u32.
+                Ok(unsafe { std::slice::from_raw_parts_mut(at, count) })
+            }
+        }
+    };
+}
+
+views!(Segment);
+views!(Opened);
+
+/// A process-shared mutex (raw_sync, a pthread mutex) in a segment, guarding an atomic `u64`.
+/// It borrows the mapping, so it cannot outlive it.
+pub struct SharedLock<'a> {
+    lock: Box<dyn LockImpl>,
+    value: &'a AtomicU64,
+    _mapping: PhantomData<&'a Shmem>,
+}
+
+/// Bytes a raw_sync mutex needs at the start of its region (a `pthread_mutex_t`).
+const MUTEX_BYTES: usize = std::mem::size_of::<libc::pthread_mutex_t>();
+
+impl SharedLock<'_> {
+    /// Runs `f` on the guarded value while holding the lock, waiting at most `wait` for it.
+    /// The value is an atomic, so even code that forgets the lock cannot cause undefined
+    /// behaviour; the lock is what makes a load-then-store whole.
+    ///
+    /// # Errors
+    /// The lock did not come within `wait` (a holder died holding it, say).
+    pub fn with<R>(&self, wait: Duration, f: impl FnOnce(&AtomicU64) -> R) -> Result<R> {
+        let guard = self
+            .lock
+            .try_lock(Timeout::Val(wait))
+            .map_err(|e| anyhow!("the shared lock: {e}"))?;
+        let result = f(self.value);
+        drop(guard);
+        Ok(result)
     }
 }
+
+impl Segment {
+    /// Creates a mutex at byte `lock` guarding the `u64` at byte `value`. The lock's bytes must
+    /// still be zero (a fresh segment): initialising a mutex that someone may hold is undefined.
+    ///
+    /// # Errors
+    /// Out of bounds, misaligned, overlapping, already initialised, or the pthread call failed.
+    pub fn create_lock(&self, lock: usize, value: usize) -> Result<SharedLock<'_>> {
+        let (at, value) = self.lock_region(lock, value)?;
+        let words = (0..MUTEX_BYTES / 8).map(|i| self.atomic_u64(lock + 8 * i));
+        for word in words {
+            if word?.load(Relaxed) != 0 {
+                bail!("the bytes at offset {lock} are in use: a lock is created only once");
+            }
+        }
+        // SAFETY: (1) `at` points to MUTEX_BYTES in-bounds bytes of the mapping (checked), not
+        // yet a mutex (zero, checked), which the returned lock borrows, so they outlive it;
+        // (2) the data pointer is the guarded value's address, which raw_sync only stores.
+        let (lock, _) = unsafe { Mutex::new(at, value.as_ptr().cast()) }
+            .map_err(|e| anyhow!("initialising the shared lock: {e}"))?;
+        Ok(SharedLock {
+            lock,
+            value,
+            _mapping: PhantomData,
+        })
+    }
+}
+
+impl Opened {
+    /// Opens the mutex the creator made with [`Segment::create_lock`] at the same offsets.
+    ///
+    /// # Errors
+    /// Out of bounds, misaligned, overlapping, or the lock's bytes are not a mutex yet.
+    pub fn open_lock(&self, lock: usize, value: usize) -> Result<SharedLock<'_>> {
+        let (at, value) = self.lock_region(lock, value)?;
+        let mut words = (0..MUTEX_BYTES / 8).map(|i| self.atomic_u64(lock + 8 * i));
+        // A process-shared mutex is never all zero bytes (its kind records "shared").
+        if !words.any(|w| w.is_ok_and(|w| w.load(Relaxed) != 0)) {
+            bail!("no lock at offset {lock}: the creator has not made one there");
+        }
+        // SAFETY: as in `create_lock`, except that the bytes hold a process-shared mutex that
+        // the creator initialised before it passed the segment's name on.
+        let (lock, _) = unsafe { Mutex::from_existing(at, value.as_ptr().cast()) }
+            .map_err(|e| anyhow!("opening the shared lock: {e}"))?;
+        Ok(SharedLock {
+            lock,
+            value,
+            _mapping: PhantomData,
+        })
+    }
+}
+
+/// The lock region checks shared by the creator and the children.
+macro_rules! lock_region {
+    ($t:ty) => {
+        impl $t {
+            fn lock_region(&self, lock: usize, value: usize) -> Result<(*mut u8, &AtomicU64)> {
+                let at = self.checked::<[u64; MUTEX_BYTES / 8]>(lock, 1)?;
+                let guarded = self.atomic_u64(value)?;
+                if value + 8 > lock && value < lock + MUTEX_BYTES {
+                    bail!("the guarded value at {value} overlaps the lock at {lock}");
+                }
+                Ok((at.cast::<u8>(), guarded))
+            }
+        }
+    };
+}
+
+lock_region!(Segment);
+lock_region!(Opened);
 
 /// The owner pid in a demo segment's file name, if the name is one of ours.
 pub fn owner_of(file_name: &str) -> Option<u32> {
@@ -260,6 +493,38 @@ pub fn remove_stale(out: &mut impl Write) -> std::io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn views_are_checked_for_bounds_and_alignment() {
+        let mut seg = Segment::create("unit-views", 4096).unwrap();
+        assert!(seg.atomic_u64(4088).is_ok());
+        assert!(seg.atomic_u64(4089).is_err(), "past the end");
+        assert!(seg.atomic_u64(4).is_err(), "misaligned");
+        assert!(seg.atomic_u32(usize::MAX - 2).is_err(), "overflowing");
+        assert!(seg.bytes_mut(4000..4097).is_err());
+        assert!(seg.u32s_mut(1000, 25).is_err());
+        seg.u32s_mut(0, 1024).unwrap()[1023] = 7;
+        assert_eq!(seg.atomic_u32(4092).unwrap().load(Relaxed), 7);
+    }
+
+    #[test]
+    fn a_lock_is_created_once_and_guards_its_value() {
+        let seg = Segment::create("unit-lock", 4096).unwrap();
+        let lock = seg.create_lock(128, 256).unwrap();
+        assert!(
+            seg.create_lock(128, 256).is_err(),
+            "a second mutex over the first"
+        );
+        assert!(
+            seg.create_lock(512, 520).is_err(),
+            "the value overlaps the lock"
+        );
+        lock.with(Duration::from_secs(1), |v| {
+            v.store(v.load(Relaxed) + 1, Relaxed)
+        })
+        .unwrap();
+        assert_eq!(seg.atomic_u64(256).unwrap().load(Relaxed), 1);
+    }
 
     #[test]
     fn owner_pid_is_read_from_our_names_only() {

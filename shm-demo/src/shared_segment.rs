@@ -10,7 +10,7 @@
 
 use crate::crew::{child, Crew};
 use crate::segment::{Opened, Segment};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use common::narrate::{conclude, header, millis, pid_tag, speedup};
 use std::io::Write;
 use std::time::Instant;
@@ -103,12 +103,8 @@ pub fn run(out: &mut impl Write, workers: usize, width: usize, height: usize) ->
         "(children's lines may come in any order: they run at the same time)"
     )?;
 
-    // SAFETY: (1) the mapping is `width * height * 4` bytes long and page-aligned, so it holds
-    // `width * height` properly aligned u32s; (2) every bit pattern is a valid u32; (3) every
-    // child has reported done and is reaped, so nobody writes the memory while this shared
-    // borrow lives; (4) `segment` outlives `image` (both live to the end of this function).
-    let image =
-        unsafe { std::slice::from_raw_parts(segment.as_ptr().cast::<u32>(), width * height) };
+    // Every child has reported done and is reaped: nobody writes the image any more.
+    let image = segment.u32s(0, width * height)?;
     let wrong = image.iter().zip(&reference).filter(|(a, b)| a != b).count();
     let what = format!(
         "{} of {} pixels match the serial result, read in place",
@@ -129,28 +125,19 @@ pub fn run(out: &mut impl Write, workers: usize, width: usize, height: usize) ->
 /// # Errors
 /// If the segment cannot be opened or is too small for the rows.
 pub fn child(os_id: &str, width: usize, height: usize, first: usize, end: usize) -> Result<()> {
-    let segment = Opened::open(os_id)?;
-    if segment.len() < width * height * 4 || first > end || end > height {
-        bail!(
-            "segment of {} bytes cannot hold rows {first}..{end} of a {width}x{height} image",
-            segment.len()
-        );
+    let mut segment = Opened::open(os_id)?;
+    if first > end || end > height {
+        bail!("rows {first}..{end} are not rows of a {width}x{height} image");
     }
     child::report("mapped", "");
     if child::next_command().as_deref() != Some("go") {
         return Ok(()); // The parent gave up on us; nothing to do.
     }
     let started = Instant::now();
-    // SAFETY: (1) the range [first * width, end * width) lies inside the mapping (checked
-    // above), which is page-aligned, so the u32s are aligned; (2) the parent gives each child a
-    // band of rows that no other child gets, and reads none of it until this child reports done,
-    // so this is the only reference to these bytes while it lives; (3) `segment` outlives it.
-    let rows = unsafe {
-        std::slice::from_raw_parts_mut(
-            segment.as_ptr().cast::<u32>().add(first * width),
-            (end - first) * width,
-        )
-    };
+    // Only this child writes these rows, and the parent reads them only after "done".
+    let rows = segment
+        .u32s_mut(first * width, (end - first) * width)
+        .context("this child's rows")?;
     for (k, pixel) in rows.iter_mut().enumerate() {
         *pixel = mandelbrot(k % width, first + k / width, width, height);
     }

@@ -92,26 +92,22 @@ pub fn child(i: usize, n: usize, len: usize) -> Result<()> {
             ("map", os_id) => {
                 retired = mapped.take();
                 let segment = mapped.insert(Opened::open(os_id)?);
-                if segment.len() < range.end {
-                    bail!(
-                        "segment has {} bytes, my slice ends at {}",
-                        segment.len(),
-                        range.end
-                    );
-                }
-                // SAFETY: in bounds (checked just above); the parent wrote the segment before
-                // it sent "map" and writes nothing more until every child has reported.
-                sample(unsafe {
-                    std::slice::from_raw_parts(segment.as_ptr().add(range.start), range.len())
-                })
+                // The parent wrote the segment before it sent "map", and writes nothing more
+                // until every child has reported.
+                sample(
+                    segment
+                        .bytes(range.clone())
+                        .context("my slice of the segment")?,
+                )
             }
             ("shm", _) => {
-                let segment = mapped.as_ref().context("\"shm\" before \"map\"")?;
-                // SAFETY: in bounds (checked at "map"); the parent wrote before it sent "shm"
-                // and writes nothing more until every child has reported.
-                sample(unsafe {
-                    std::slice::from_raw_parts(segment.as_ptr().add(range.start), range.len())
-                })
+                let segment = mapped.as_mut().context("\"shm\" before \"map\"")?;
+                // As for "map": the parent wrote before it sent "shm".
+                sample(
+                    segment
+                        .bytes(range.clone())
+                        .context("my slice of the segment")?,
+                )
             }
             _ => bail!("unknown command {command:?}"),
         };
