@@ -11,9 +11,10 @@
 //! the segment. The children then still read and write it: a mapping does not need the name.
 
 use crate::crew::{child, Crew};
+use crate::output::{conclude, parent_is, PARENT};
 use crate::segment::{self, Opened, Segment};
 use anyhow::{bail, Context, Result};
-use common::narrate::{conclude, header, pid_tag};
+use common::narrate::{header, plural};
 use std::io::Write;
 use std::sync::atomic::Ordering::{Acquire, Release};
 
@@ -37,7 +38,8 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
         "segments outlive a killed owner; this demo's never do",
         &[("workers", workers)],
     )?;
-    let me = pid_tag(std::process::id());
+    let me = PARENT;
+    parent_is(out)?;
 
     writeln!(
         out,
@@ -89,7 +91,12 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
     let pids = crew.pids();
     writeln!(
         out,
-        "{me} after the unlink, the children wrote their pids into the segment: {slots:?}"
+        "{me} after the unlink, the children wrote their pids into the segment: {}",
+        slots
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     )?;
     crew.finish(out)?;
     drop(seg);
@@ -103,15 +110,21 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
 
     let passed = left == 0 && leak_removed && private && slots == pids;
     let what = format!(
-        "{left} segments of this run left, leaked one {}, mode {}, {} of {workers} children wrote after the unlink",
-        if leak_removed { "removed" } else { "STILL THERE" },
+        "{} of this run left, leaked one {}, mode {}, {} of {workers} children wrote after \
+         the unlink",
+        plural(left, "segment", "segments"),
+        if leak_removed {
+            "removed"
+        } else {
+            "STILL THERE"
+        },
         if private { "0600" } else { "NOT 0600" },
         slots.iter().zip(&pids).filter(|(a, b)| a == b).count()
     );
     conclude(
         out,
         passed,
-        what,
+        &what,
         "unlink once everyone has mapped, clean up on signals, sweep what a SIGKILL left",
     )?;
     Ok(())

@@ -11,9 +11,10 @@
 //! sends the loser to sleep in the kernel.
 
 use crate::crew::{child, Crew};
+use crate::output::{conclude, parent_is, PARENT};
 use crate::segment::{Opened, Segment};
 use anyhow::{bail, Context, Result};
-use common::narrate::{conclude, header, millis, pid_tag};
+use common::narrate::{duration, header};
 use std::io::Write;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
@@ -55,7 +56,8 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
         "load-then-store loses updates; atomics and a lock in the segment do not",
         &[("workers", workers as u64), ("increments", increments)],
     )?;
-    let me = pid_tag(std::process::id());
+    let me = PARENT;
+    parent_is(out)?;
     let mut segment = Segment::create("lost-update", LEN)?;
     // Before any child has mapped the segment. raw_sync sets PTHREAD_PROCESS_SHARED.
     segment.create_lock(LOCK, LOCKED)?;
@@ -90,7 +92,7 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
             out,
             "{me} {way:>6}: total {total} of {expected}, lost {} in {} ({per:.1} ns per increment)",
             expected - total.min(expected),
-            millis(took)
+            duration(took)
         )?;
         totals.push(total);
     }
@@ -105,7 +107,13 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
         "plain {plain} (lost {}), atomic {atomic}, lock {locked} (expected {expected})",
         expected - plain.min(expected)
     );
-    conclude(out, passed, what, "load-then-store lets increments overwrite each other; fetch_add and the lock make each one whole")?;
+    conclude(
+        out,
+        passed,
+        &what,
+        "load-then-store lets increments overwrite each other; fetch_add and the lock make \
+         each one whole",
+    )?;
     Ok(())
 }
 
@@ -123,7 +131,7 @@ pub fn child(os_id: &str, increments: u64, workers: usize) -> Result<()> {
         let phase = WAYS
             .iter()
             .position(|w| *w == way)
-            .with_context(|| format!("unknown command {way:?}"))?;
+            .with_context(|| format!("unknown command \"{way}\""))?;
         let start_line = segment.atomic_u64(START + 8 * phase)?;
         wait_for_all(start_line, workers as u64)?;
         let started = Instant::now();
@@ -153,7 +161,7 @@ pub fn child(os_id: &str, increments: u64, workers: usize) -> Result<()> {
         }
         child::say(format_args!(
             "{way:>6}: {increments} increments in {}",
-            millis(started.elapsed())
+            duration(started.elapsed())
         ));
         child::report("done", "");
     }
@@ -168,7 +176,10 @@ fn wait_for_all(line: &AtomicU64, workers: u64) -> Result<()> {
     let deadline = Instant::now() + LOCK_WAIT;
     while line.load(Acquire) < workers {
         if Instant::now() >= deadline {
-            bail!("the other children did not arrive within {LOCK_WAIT:?}");
+            bail!(
+                "the other children did not arrive within {}",
+                duration(LOCK_WAIT)
+            );
         }
         std::thread::yield_now();
     }

@@ -449,6 +449,8 @@ pub fn print_list(out: &mut impl Write, when: &str) -> std::io::Result<usize> {
     let found = list();
     if found.is_empty() {
         writeln!(out, "   /dev/shm {when}: no {PREFIX}* segments")?;
+    } else {
+        writeln!(out, "   /dev/shm {when}:")?;
     }
     for (name, owner, len, mode) in &found {
         let state = if common::sys::is_alive(*owner) {
@@ -456,10 +458,7 @@ pub fn print_list(out: &mut impl Write, when: &str) -> std::io::Result<usize> {
         } else {
             "owner gone"
         };
-        writeln!(
-            out,
-            "   /dev/shm {when}: {name}  {len} bytes  mode {mode:04o}  ({state})"
-        )?;
+        writeln!(out, "     {name}  {len} bytes  mode {mode:04o}  ({state})")?;
     }
     Ok(found.len())
 }

@@ -202,6 +202,15 @@ fn run(cli: Cli) -> Result<()> {
     };
     // Refuses what does not apply or cannot show the lesson, before anything runs.
     let knobs = knobs::check(name, &given, k.with == With::Processes)?;
+    // Process boundary: the mutex and the locks share files in TMPDIR; say so if it is missing.
+    let tmp = std::env::temp_dir();
+    if !tmp.is_dir() {
+        return Err(common::cli::UsageError(format!(
+            "TMPDIR={} is not a directory: set TMPDIR to a writable one (or unset it for /tmp)",
+            tmp.display()
+        ))
+        .into());
+    }
     let (threads, processes) = (k.with != With::Processes, k.with != With::Threads);
     let out = &mut std::io::stdout();
     // A run killed by SIGKILL could not remove its named semaphores, segment or files; their

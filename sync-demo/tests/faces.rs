@@ -102,7 +102,9 @@ fn refused(args: &[&str], says: &str) {
 /// A knob that does not apply is refused with the scenarios it applies to.
 #[test]
 fn knobs_that_do_not_apply_are_refused() {
-    refused(&["--workers", "3"], "name one scenario");
+    // On the tour each knob goes to every scenario that takes it, and must suit each one.
+    refused(&["--workers", "3"], "use at least 13");
+    refused(&["--workers", "1"], "two workers");
     refused(&["semaphore", "--lines", "3"], "--lines applies to mutex");
     refused(&["deadlock", "--workers", "3"], "not to deadlock");
     refused(
@@ -125,9 +127,26 @@ fn values_that_cannot_show_the_lesson_are_refused() {
     refused(&["dining-philosophers", "--workers", "40"], "at most 32");
 }
 
-/// Knobs go before or after the scenario's name.
+/// A missing TMPDIR is named, in one line, before anything runs.
+#[test]
+fn a_missing_tmpdir_is_named() {
+    let output = Scratch::new("no-tmp")
+        .command(&[])
+        .env("TMPDIR", "/nonexistent")
+        .output()
+        .expect("run the demo");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("error: TMPDIR=/nonexistent"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(output.stdout.is_empty());
+}
+
+/// Knobs go before or after the scenario's name, and on the tour reach every scenario.
 #[test]
 fn knobs_go_before_or_after_the_name() {
+    let (out, _) = support::results("tour-steps", &["--steps", "2", "--with", "threads"], 8);
+    assert_eq!(out.matches("workers=4 steps=2").count(), 2, "{out}");
     support::results(
         "before",
         &["--workers", "3", "--with", "threads", "mutex"],

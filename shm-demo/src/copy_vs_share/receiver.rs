@@ -30,7 +30,7 @@ pub(super) fn connect(
     let outcome = match rx.recv_timeout(crate::crew::REPORT_LIMIT) {
         Ok(Ok((_, (hello_pid, bytes, shm)))) if hello_pid == pid => Ok((bytes, shm)),
         Ok(Ok(_)) => Err(anyhow!("child {i}: a stranger connected to our server")),
-        Ok(Err(e)) => Err(anyhow!("child {i}: handshake failed: {e:?}")),
+        Ok(Err(e)) => Err(anyhow!("child {i}: handshake failed: {e}")),
         Err(_) => {
             // Wake the acceptor with a connection of our own, so the thread can end.
             let (bytes, _) = ipc::bytes_channel().context("creating a wake-up channel")?;
@@ -39,8 +39,8 @@ pub(super) fn connect(
                 let _ = waker.send((0, bytes, shm));
             }
             Err(anyhow!(
-                "child {i} did not connect within {:?}",
-                crate::crew::REPORT_LIMIT
+                "child {i} did not connect within {}",
+                common::narrate::duration(crate::crew::REPORT_LIMIT)
             ))
         }
     };
@@ -62,7 +62,7 @@ pub fn child(i: usize, n: usize, len: usize) -> Result<()> {
     IpcSender::<Hello>::connect(server)
         .context("connecting to the parent")?
         .send((std::process::id(), bytes_tx, shm_tx))
-        .map_err(|e| anyhow!("hello: {e:?}"))?;
+        .map_err(|e| anyhow!("hello: {e}"))?;
     child::say(format_args!(
         "connected; my slice is bytes {}..{}",
         range.start, range.end
@@ -79,14 +79,14 @@ pub fn child(i: usize, n: usize, len: usize) -> Result<()> {
                 received.insert(
                     bytes_rx
                         .recv()
-                        .map_err(|e| anyhow!("receiving bytes: {e:?}"))?,
+                        .map_err(|e| anyhow!("receiving bytes: {e}"))?,
                 ),
             ),
             ("memfd", _) => sample(
                 memfd.insert(
                     shm_rx
                         .recv()
-                        .map_err(|e| anyhow!("receiving a memfd: {e:?}"))?,
+                        .map_err(|e| anyhow!("receiving a memfd: {e}"))?,
                 ),
             ),
             ("map", os_id) => {
@@ -109,7 +109,7 @@ pub fn child(i: usize, n: usize, len: usize) -> Result<()> {
                         .context("my slice of the segment")?,
                 )
             }
-            _ => bail!("unknown command {command:?}"),
+            _ => bail!("unknown command \"{command}\""),
         };
         child::report("got", format_args!("{} {sum}", monotonic_nanos()));
         drop((received.take(), memfd.take(), retired.take()));
