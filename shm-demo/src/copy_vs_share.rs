@@ -138,9 +138,9 @@ pub fn run(out: &mut impl Write, workers: usize, asked_mib: usize, rounds: usize
             segment::mib(free)
         )?;
     }
-    let busy = load_warning(out)?;
     let me = PARENT;
     parent_is(out)?;
+    let busy = load_warning(out)?;
     let len = size_mib * MIB;
     // Distinct content in every word, so a page in the wrong place fails the check.
     let mut src = vec![0u8; len];
