@@ -103,7 +103,12 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         // `shm-demo | head -1`: the reader has all it wanted; end quietly, as Unix tools do.
-        Err(e) if output::is_broken_pipe(AsRef::<dyn std::error::Error>::as_ref(&e)) => {
+        // Not after an interrupt, though: then the handler's status (130) is the right one.
+        Err(e)
+            if common::cleanup::interrupted_by().is_none()
+                && output::stdout_closed()
+                && output::is_broken_pipe(AsRef::<dyn std::error::Error>::as_ref(&e)) =>
+        {
             ExitCode::from(141)
         }
         Err(e) => common::cli::fail(
@@ -206,7 +211,7 @@ fn run(cli: Cli) -> Result<()> {
     if runs("shared-segment") {
         shared_segment::check_space(width, height)?;
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = output::stdout();
     // Before anything else: remove segments that a SIGKILLed earlier run left behind.
     segment::remove_stale(&mut out)?;
     if runs("separate-memory") {

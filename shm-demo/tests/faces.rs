@@ -158,16 +158,18 @@ fn the_tour_fits_a_64_mib_dev_shm() {
 #[test]
 fn no_result_after_an_interrupt() {
     let rounds = common::testing::fault_rounds(3, 50);
+    let mut cut_short = 0;
     for round in 0..rounds {
         let (reader, writer) = std::io::pipe().expect("a pipe");
+        // The default tour with less to copy: about a second here, long enough to cut short.
         let mut child = support::demo("faces-int")
-            .args(QUICK)
+            .args(["--mib", "16"])
             .stdout(writer.try_clone().expect("clone the pipe"))
             .stderr(writer)
             .spawn()
             .expect("start the demo");
         let pid = child.id();
-        let at = Duration::from_millis(common::testing::random_below(1500));
+        let at = Duration::from_millis(common::testing::random_below(1000));
         let collector = std::thread::spawn(move || {
             let (mut all, mut reader) = (String::new(), reader);
             let _ = reader.read_to_string(&mut all);
@@ -185,11 +187,17 @@ fn no_result_after_an_interrupt() {
             "round {round}: {status}\n{all}"
         );
         if let Some(at) = all.find("interrupted") {
+            cut_short += 1;
             assert!(
                 !all[at..].contains("result:"),
                 "round {round}: a result after the interrupt:\n{all}"
             );
         }
         support::assert_nothing_left("faces-int", pid);
+    }
+    eprintln!("{cut_short} of {rounds} runs were interrupted before they ended");
+    // The check means something only if interrupts land mid-run: most of them should.
+    if rounds >= 10 {
+        assert!(cut_short >= rounds / 4, "{cut_short} of {rounds}");
     }
 }

@@ -212,7 +212,7 @@ fn run(cli: Cli) -> Result<()> {
         .into());
     }
     let (threads, processes) = (k.with != With::Processes, k.with != With::Threads);
-    let out = &mut std::io::stdout();
+    let out = &mut output::stdout();
     // A run killed by SIGKILL could not remove its named semaphores, segment or files; their
     // names carry the dead owner's pid, so this run can tell them from a live run's and sweep.
     for prefix in ["sem.sync-demo-", "sync-demo-"] {
@@ -297,7 +297,12 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         // `sync-demo | head -1`: the reader has all it wanted; end quietly, as Unix tools do.
-        Err(e) if output::is_broken_pipe(AsRef::<dyn std::error::Error>::as_ref(&e)) => {
+        // Not after an interrupt, though: then the handler's status (130) is the right one.
+        Err(e)
+            if common::cleanup::interrupted_by().is_none()
+                && output::stdout_closed()
+                && output::is_broken_pipe(AsRef::<dyn std::error::Error>::as_ref(&e)) =>
+        {
             ExitCode::from(141)
         }
         Err(e) => common::cli::fail(

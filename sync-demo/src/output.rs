@@ -5,6 +5,7 @@
 //! the names and signatures are the same, so the switch is one `use` line.
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 /// The widest line a scenario prints.
 pub const WIDTH: usize = 100;
@@ -32,6 +33,40 @@ pub fn load_warning(out: &mut impl Write) -> io::Result<bool> {
         common::narrate::plural(cpus, "CPU", "CPUs")
     )?;
     Ok(true)
+}
+
+/// Set once a write to stdout failed because its reader is gone.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// This program's stdout, remembering a write to a closed pipe, so that `main` can tell a
+/// reader that left (`demo | head -1`: end quietly) from a child's pipe that broke (an error).
+pub struct Stdout(io::Stdout);
+
+/// The demo's stdout (see [`Stdout`]).
+pub fn stdout() -> Stdout {
+    Stdout(io::stdout())
+}
+
+/// Whether a write to stdout found its reader gone.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Relaxed)
+}
+
+fn note(err: io::Error) -> io::Error {
+    if err.kind() == io::ErrorKind::BrokenPipe {
+        STDOUT_CLOSED.store(true, Relaxed);
+    }
+    err
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf).map_err(note)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush().map_err(note)
+    }
 }
 
 /// Whether `err` (or an error it wraps) is a write to a closed pipe (`demo | head -1`).

@@ -164,6 +164,7 @@ fn knobs_go_before_or_after_the_name() {
 #[test]
 fn no_result_after_an_interrupt() {
     let rounds = common::testing::fault_rounds(3, 50);
+    let mut cut_short = 0;
     for round in 0..rounds {
         let scratch = Scratch::new(&format!("int-result-{round}"));
         let (reader, writer) = std::io::pipe().expect("a pipe");
@@ -175,7 +176,7 @@ fn no_result_after_an_interrupt() {
             .expect("start the demo");
         let pid = child.id();
         // The command, a temporary, is gone: only the demo holds the write end now.
-        let at = Duration::from_millis(common::testing::random_below(600));
+        let at = Duration::from_millis(common::testing::random_below(400));
         let collector = std::thread::spawn(move || {
             let mut all = String::new();
             let mut reader = reader;
@@ -194,11 +195,17 @@ fn no_result_after_an_interrupt() {
             "round {round}: {status}\n{all}"
         );
         if let Some(at) = all.find("interrupted") {
+            cut_short += 1;
             assert!(
                 !all[at..].contains("result:"),
                 "round {round}: a result after the interrupt:\n{all}"
             );
         }
         scratch.assert_nothing_left(pid);
+    }
+    eprintln!("{cut_short} of {rounds} runs were interrupted before they ended");
+    // The check means something only if interrupts land mid-run: most of them should.
+    if rounds >= 10 {
+        assert!(cut_short >= rounds / 4, "{cut_short} of {rounds}");
     }
 }

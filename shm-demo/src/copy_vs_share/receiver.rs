@@ -22,6 +22,12 @@ pub(super) fn connect(
     pid: u32,
 ) -> Result<(IpcBytesSender, IpcSender<IpcSharedMemory>)> {
     let (server, name) = IpcOneShotServer::<Hello>::new().context("creating a one-shot server")?;
+    // The server's socket lives in a fresh directory in TMPDIR, which ipc-channel removes once
+    // `accept` returns; registered here too, so that Ctrl-C before then removes it as well.
+    // TODO(merge): common's guarded accept (the one process layer) does this for every crate.
+    let _socket_dir = std::path::Path::new(&name)
+        .parent()
+        .map(common::cleanup::PathGuard::new);
     crew.send(i, &name)?;
     let (tx, rx) = crossbeam_channel::bounded(1);
     let acceptor = std::thread::spawn(move || {
