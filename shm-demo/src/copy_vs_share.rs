@@ -203,7 +203,8 @@ pub fn run(out: &mut impl Write, workers: usize, asked_mib: usize, rounds: usize
     // For the reused segment, also the parent's copy alone: what remains is waking the
     // children and their page reads, which a busy scheduler can stretch.
     let mut reused_copy = Vec::new();
-    for _ in 0..rounds {
+    let started = Instant::now();
+    for round in 1..=rounds {
         crew.broadcast("ipc")?;
         let start = monotonic_nanos();
         for (i, (bytes, _)) in channels.iter().enumerate() {
@@ -253,6 +254,14 @@ pub fn run(out: &mut impl Write, workers: usize, asked_mib: usize, rounds: usize
             start,
         )?;
         segment = Some(seg);
+        // A long run (large --mib, a debug build) says how far it is; a quick one stays quiet.
+        if round < rounds && started.elapsed() > Duration::from_secs(1) {
+            let after = duration(started.elapsed());
+            writeln!(
+                out,
+                "   ... round {round} of {rounds}: every way done after {after}"
+            )?;
+        }
     }
     drop(channels);
     crew.finish(out)?;

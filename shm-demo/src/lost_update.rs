@@ -37,6 +37,13 @@ const _: () = assert!(
     PLAIN % 8 == 0 && ATOMIC % 8 == 0 && LOCK % 8 == 0 && LOCKED % 8 == 0 && START % 8 == 0
 );
 
+/// From this many increments in all (children x increments), each child reports its progress.
+const PROGRESS_AT: u64 = 20_000_000;
+
+/// The most increments in all: under the lock, about 100 ns each here, so at most about 10 s
+/// for the slowest way, well inside the 30 s a step may take.
+pub const MOST_IN_ALL: u64 = 100_000_000;
+
 /// The three ways to increment, in the order the scenario runs them.
 const WAYS: [&str; 3] = ["plain", "atomic", "lock"];
 
@@ -135,21 +142,56 @@ pub fn child(os_id: &str, increments: u64, workers: usize) -> Result<()> {
         let start_line = segment.atomic_u64(START + 8 * phase)?;
         wait_for_all(start_line, workers as u64)?;
         let started = Instant::now();
-        match way.as_str() {
+        // A long run says how far it is at every quarter; a short one just runs.
+        let parts = if increments * workers as u64 >= PROGRESS_AT {
+            4
+        } else {
+            1
+        };
+        for part in 1..=parts {
+            let count = increments * part / parts - increments * (part - 1) / parts;
+            increment(way.as_str(), count, plain, atomic, &lock)?;
+            if part < parts {
+                child::say(format_args!(
+                    "{way:>6}: {} of {increments} increments after {}",
+                    increments * part / parts,
+                    duration(started.elapsed())
+                ));
+            }
+        }
+        child::say(format_args!(
+            "{way:>6}: {increments} increments in {}",
+            duration(started.elapsed())
+        ));
+        child::report("done", "");
+    }
+    Ok(())
+}
+
+/// Adds 1 to the counter of `way`, `count` times.
+fn increment(
+    way: &str,
+    count: u64,
+    plain: &AtomicU64,
+    atomic: &AtomicU64,
+    lock: &crate::segment::SharedLock<'_>,
+) -> Result<()> {
+    {
+        match way {
             "plain" => {
-                for _ in 0..increments {
+                for _ in 0..count {
                     // The race: another child may store between this load and this store.
                     let seen = plain.load(Relaxed);
                     plain.store(seen + 1, Relaxed);
                 }
             }
             "atomic" => {
-                for _ in 0..increments {
+                for _ in 0..count {
                     atomic.fetch_add(1, Relaxed); // One indivisible read-modify-write.
                 }
             }
             "lock" => {
-                for _ in 0..increments {
+                for _ in 0..count {
                     // The same load-then-store as "plain", made whole by the lock around it.
                     lock.with(LOCK_WAIT, |locked| {
                         let seen = locked.load(Relaxed);
@@ -157,13 +199,8 @@ pub fn child(os_id: &str, increments: u64, workers: usize) -> Result<()> {
                     })?;
                 }
             }
-            _ => unreachable!("`phase` above accepted only the three ways"),
+            _ => unreachable!("`child` accepted only the three ways"),
         }
-        child::say(format_args!(
-            "{way:>6}: {increments} increments in {}",
-            duration(started.elapsed())
-        ));
-        child::report("done", "");
     }
     Ok(())
 }

@@ -159,6 +159,16 @@ fn check(name: &str, k: &Knobs) -> Result<()> {
             "--workers 1 for lost-update: losing an update needs at least two writers".into(),
         ));
     }
+    let workers = k.workers.map_or(num_cpus::get().max(2) as u64, |w| w);
+    let in_all = workers * k.increments.unwrap_or(1_000_000);
+    if in_all > lost_update::MOST_IN_ALL && (name == "all" || name == "lost-update") {
+        return Err(usage(format!(
+            "lost-update: {workers} workers x {} increments is {in_all} under one lock, \
+             more than the {} that finish in time here",
+            k.increments.unwrap_or(1_000_000),
+            lost_update::MOST_IN_ALL
+        )));
+    }
     // Process boundary: ipc-channel makes its sockets in TMPDIR; without one it cannot start.
     let tmp = std::env::temp_dir();
     if !tmp.is_dir() {

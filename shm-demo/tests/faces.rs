@@ -116,6 +116,11 @@ fn what_cannot_apply_is_refused() {
     refused(&["--workers", "1", "lost-update"], None, "two writers");
     refused(&["--workers", "1"], None, "two writers");
     refused(&[], Some(("TMPDIR", "/nonexistent")), "TMPDIR=/nonexistent");
+    refused(
+        &["lost-update", "--workers", "4", "--increments", "50000000"],
+        None,
+        "under one lock",
+    );
 }
 
 /// The whole tour with a 64 MiB `/dev/shm` (a container's default), in a private mount

@@ -251,7 +251,7 @@ pub fn processes(out: &mut impl Write, workers: usize) -> Result<()> {
     crew.expect(out, "shared", workers, PATIENCE)?;
     writeln!(
         out,
-        "   all {workers} readers hold the shared lock at once ({})",
+        "   all {workers} readers hold the shared lock at once (after {})",
         common::narrate::duration(started.elapsed())
     )?;
     let refused = matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock));

@@ -134,6 +134,19 @@ impl Crew {
         Ok(())
     }
 
+    /// Whether every child has exited (reaping those that have).
+    ///
+    /// # Errors
+    /// The `waitpid` error.
+    pub fn all_exited(&mut self) -> Result<bool> {
+        for child in &mut self.children {
+            if child.try_wait().context("checking on a child")?.is_none() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// Kills child `index` with SIGKILL and reaps it.
     ///
     /// # Errors

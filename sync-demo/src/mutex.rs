@@ -23,6 +23,42 @@ use crate::output::conclude;
 /// The pause between the pieces of one line: long enough that other workers run in it.
 const PAUSE: Duration = Duration::from_millis(1);
 
+/// The bytes of one whole line (see [`pieces`]).
+const LINE_BYTES: u64 = 18 + 20 + 5;
+
+/// Locked runs longer than this report their progress.
+const SLOW: Duration = Duration::from_secs(3);
+
+/// With the lock, every line is written alone: about `workers * lines` times two pauses.
+fn slow_with_lock(workers: usize, lines: usize) -> bool {
+    PAUSE * 2 * (workers * lines) as u32 > SLOW
+}
+
+/// Until `done()` (or a minute, the most a run may take), says every second how many lines the
+/// shared file holds (its length in whole lines: torn or not, every line has the same bytes).
+fn watch(
+    out: &mut impl Write,
+    path: &Path,
+    total: usize,
+    mut done: impl FnMut() -> Result<bool>,
+) -> Result<()> {
+    let started = std::time::Instant::now();
+    let mut next = started + Duration::from_secs(1);
+    while !done()? && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+        if std::time::Instant::now() >= next {
+            let written = std::fs::metadata(path).map_or(0, |m| m.len() / LINE_BYTES);
+            let after = common::narrate::duration(started.elapsed());
+            writeln!(
+                out,
+                "   ... {written} of {total} lines written after {after}"
+            )?;
+            next += Duration::from_secs(1);
+        }
+    }
+    Ok(())
+}
+
 /// The three pieces of line `line` of worker `worker`; together they make one whole line.
 fn pieces(worker: usize, line: usize) -> [String; 3] {
     let digit = char::from(b'0' + (worker % 10) as u8);
@@ -162,6 +198,10 @@ pub fn threads(out: &mut impl Write, workers: usize, lines: usize) -> Result<()>
                     s.spawn(move || write_lines(file, w, lines, locked.then_some(lock)))
                 })
                 .collect();
+            if locked && slow_with_lock(workers, lines) {
+                let all_done = || Ok(handles.iter().all(|h| h.is_finished()));
+                watch(out, guard.path(), workers * lines, all_done)?;
+            }
             for (w, h) in handles.into_iter().enumerate() {
                 h.join()
                     .map_err(|_| anyhow::anyhow!("worker {w} panicked"))??;
@@ -227,7 +267,10 @@ pub fn processes(out: &mut impl Write, workers: usize, lines: usize) -> Result<(
         let mut crew = Crew::spawn(args)?;
         crew.expect(out, "ready", workers, Duration::from_secs(10))?;
         crew.go()?; // all start together, so their writes overlap
-        crew.finish(out, "done", Duration::from_secs(20))?;
+        if locked && slow_with_lock(workers, lines) {
+            watch(out, guard.path(), workers * lines, || crew.all_exited())?;
+        }
+        crew.finish(out, "done", Duration::from_secs(60))?;
         let t = tally(guard.path(), workers, lines)?;
         report(
             out,
@@ -270,4 +313,15 @@ pub fn child(path: &Path, worker: usize, lines: usize, lock: bool) -> Result<()>
         plural(lines, "line", "lines")
     ));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_has_the_bytes_progress_counts() {
+        assert_eq!(pieces(3, 4).concat().len() as u64, LINE_BYTES);
+        assert_eq!(pieces(12, 99).concat().len() as u64, LINE_BYTES);
+    }
 }

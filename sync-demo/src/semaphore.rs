@@ -31,6 +31,22 @@ fn workers_of(workers: usize, kind: usize) -> usize {
     (0..workers).filter(|w| w % 3 == kind).count()
 }
 
+/// Longer runs than this report their progress.
+const SLOW: Duration = Duration::from_secs(3);
+
+/// About how long the run with semaphores takes: each kind lets `limit` workers in at a time.
+fn expected(workers: usize, limits: [usize; 3], work: Duration) -> Duration {
+    let rounds = (0..3).map(|k| workers_of(workers, k).div_ceil(limits[k]));
+    work * rounds.max().unwrap_or(0) as u32
+}
+
+/// Says how far a long run is, and that it will take a while.
+fn progress(out: &mut impl Write, done: usize, workers: usize, started: Instant) -> Result<()> {
+    let after = duration(started.elapsed());
+    writeln!(out, "   ... {done} of {workers} workers done after {after}")?;
+    Ok(())
+}
+
 fn report(
     out: &mut impl Write,
     label: &str,
@@ -39,7 +55,7 @@ fn report(
     workers: usize,
     took: Duration,
 ) -> Result<()> {
-    writeln!(out, "   {label} ({}):", duration(took))?;
+    writeln!(out, "   {label} (took {}):", duration(took))?;
     for k in 0..3 {
         let n = workers_of(workers, k);
         writeln!(
@@ -139,6 +155,18 @@ pub fn threads(
                 })
                 .collect();
             gate.set(); // every worker is waiting (or about to): let them all go at once
+            if limited && expected(workers, limits, work) > SLOW {
+                // A long run: say every second how far it is.
+                let mut next = Instant::now() + Duration::from_secs(1);
+                while !handles.iter().all(|h| h.is_finished()) {
+                    std::thread::sleep(Duration::from_millis(20));
+                    if Instant::now() >= next {
+                        let done = handles.iter().filter(|h| h.is_finished()).count();
+                        progress(out, done, workers, started)?;
+                        next += Duration::from_secs(1);
+                    }
+                }
+            }
             for h in handles {
                 h.join()
                     .map_err(|_| anyhow::anyhow!("a worker panicked"))??;
@@ -247,8 +275,17 @@ pub fn processes(
         drop(guards);
         let started = Instant::now();
         crew.go()?;
-        let spans = crew
-            .finish(out, "span", PATIENCE)?
+        let mut told = Vec::new();
+        if limited && expected(workers, limits, work) > SLOW {
+            // A long run: a line at every quarter of the workers.
+            let quarter = (workers / 4).max(1);
+            while told.len() + quarter < workers {
+                told.extend(crew.expect(out, "span", quarter, PATIENCE)?);
+                progress(out, told.len(), workers, started)?;
+            }
+        }
+        told.extend(crew.finish(out, "span", PATIENCE)?);
+        let spans = told
             .into_iter()
             .map(|(_, rest)| {
                 let v: Vec<u64> = rest.split(' ').filter_map(|x| x.parse().ok()).collect();

@@ -209,3 +209,22 @@ fn no_result_after_an_interrupt() {
         assert!(cut_short >= rounds / 4, "{cut_short} of {rounds}");
     }
 }
+
+/// A run of more than a few seconds says how far it is, then still ends with its result.
+#[test]
+fn a_long_run_shows_progress() {
+    let (out, _) = support::results(
+        "progress",
+        &[
+            "mutex",
+            "--with",
+            "threads",
+            "--workers",
+            "32",
+            "--lines",
+            "50",
+        ],
+        1,
+    );
+    assert!(out.contains(" of 1600 lines written after "), "{out}");
+}
