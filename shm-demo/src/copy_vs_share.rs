@@ -42,7 +42,7 @@ const MIB: usize = 1 << 20;
 /// What a child sends back when it connects: its pid and the two channels the parent sends on.
 pub(crate) type Hello = (u32, IpcBytesSender, IpcSender<IpcSharedMemory>);
 
-/// Refuses a `--size` the machine cannot hold: the demo needs about four buffers of that size
+/// Refuses a `--mib` the machine cannot hold: the demo needs about four buffers of that size
 /// at once (source, memcpy target or the children's copies, memfd, segment).
 ///
 /// # Errors
@@ -57,7 +57,7 @@ pub fn check_memory(size_mib: usize) -> Result<()> {
     let needed_mib = 4 * size_mib as u64;
     if needed_mib > available_kib / 1024 {
         let msg = format!(
-            "--size {size_mib} needs about {needed_mib} MiB of memory, but MemAvailable is {} MiB",
+            "--mib {size_mib} needs about {needed_mib} MiB of memory, but MemAvailable is {} MiB",
             available_kib / 1024
         );
         return Err(common::cli::UsageError(msg).into());
