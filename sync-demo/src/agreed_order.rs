@@ -17,7 +17,7 @@ use anyhow::{bail, Context, Result};
 use common::narrate::{duration, header, plural, thread_tag};
 
 use crate::crew::{self, Crew};
-use crate::independent_order::{self, parse_step, Run, Step, STEP_WORK};
+use crate::independent_order::{self, parse_step, step_work, Run, Step};
 use crate::output::{conclude, load_warning, say_wrapped};
 
 /// The longest a worker waits for its turn before giving up: far beyond any healthy run.
@@ -68,7 +68,7 @@ pub fn threads_once(workers: usize, steps: usize) -> Result<Run> {
                             );
                         }
                         drop(guard); // nobody else can go until the counter moves on
-                        std::thread::sleep(STEP_WORK); // the step's work
+                        std::thread::sleep(step_work()); // the step's work
                         done.push((step, Instant::now()));
                         // New: pass the turn on and wake the waiters; only the named one goes.
                         *turn.lock().unwrap_or_else(PoisonError::into_inner) += 1;
@@ -119,13 +119,7 @@ pub fn processes_once(out: &mut impl Write, workers: usize, steps: usize) -> Res
         .context("copying the ring's first pipe")?;
     let args = (1..=workers)
         .map(|worker| {
-            let work = STEP_WORK.as_micros().to_string();
-            let v = [
-                worker.to_string(),
-                workers.to_string(),
-                steps.to_string(),
-                work,
-            ];
+            let v = [worker.to_string(), workers.to_string(), steps.to_string()];
             ["agreed-order-worker".to_string()]
                 .into_iter()
                 .chain(v)
@@ -157,11 +151,11 @@ pub fn processes_once(out: &mut impl Write, workers: usize, steps: usize) -> Res
 }
 
 /// In a child: worker `worker` of `workers` waits for the token on stdin, does its step of
-/// `work_us` µs, and passes the next turn to its successor, `steps` times.
+/// work, and passes the next turn to its successor, `steps` times.
 ///
 /// # Errors
 /// The ring broke (end-of-file: a neighbour died), or a token came out of turn.
-pub fn child(worker: usize, workers: usize, steps: usize, work_us: u64) -> Result<()> {
+pub fn child(worker: usize, workers: usize, steps: usize) -> Result<()> {
     let mut next = crate::sys::take_passed_fd(RING_OUT_FD)
         .context("this worker was started without the pipe to its successor")?;
     crew::tell("ready", "");
@@ -176,7 +170,7 @@ pub fn child(worker: usize, workers: usize, steps: usize, work_us: u64) -> Resul
         if turn != mine {
             bail!("worker {worker}: got turn {turn}, expected {mine}");
         }
-        std::thread::sleep(Duration::from_micros(work_us)); // the step's work
+        std::thread::sleep(step_work()); // the step's work
         crew::tell(
             "step",
             format!("{worker} {step} {}", common::sys::monotonic_nanos()),

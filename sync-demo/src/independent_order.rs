@@ -1,9 +1,10 @@
 //! Asynchronous work: N workers announce their steps with no coordination at all.
 //!
-//! Each worker does a little work (a short sleep, on purpose, so that every worker is asleep at
-//! once and the scheduler decides who wakes first), then notes the moment it finished a step.
-//! Nothing makes worker 1 go before worker 2, so the merged order of the steps is whatever the
-//! scheduler and the timer made of it this time, and it changes from run to run. The demo runs
+//! Each worker does a little work per step (a sleep of 1 to 3 ms, on purpose: real work takes a
+//! different time each time, and while they sleep the workers need no CPU, so even two cores
+//! run them all at once), then notes the moment it finished the step. Nothing makes worker 1 go
+//! before worker 2, so the merged order of the steps is whatever the work and the scheduler made
+//! of it this time, and it changes from run to run. The demo runs
 //! the workers again until two runs differ (at most [`MAX_RUNS`] runs), and prints both orders.
 //! Two runs can agree by chance; that is no failure, only a reason to run again.
 //!
@@ -20,8 +21,19 @@ use common::narrate::{duration, header, pid_tag, plural, thread_tag};
 use crate::crew::{self, Crew};
 use crate::output::{conclude, say_wrapped};
 
-/// The work of one step: a sleep, on purpose, so the workers' wake-ups race each other.
+/// The mean work of one step (a sleep, on purpose: every worker is asleep at once, and nothing
+/// but the clock and the scheduler decides who goes on first).
 pub const STEP_WORK: Duration = Duration::from_millis(2);
+
+/// The work of one step: from half to one and a half [`STEP_WORK`], drawn afresh each time, as
+/// real work varies. Equal sleeps would race only by microseconds, and a quiet machine could
+/// then wake the workers in the same order run after run.
+pub fn step_work() -> Duration {
+    use std::hash::BuildHasher;
+    // A fresh RandomState is seeded at random: hashing the time with it is a random number.
+    let random = std::collections::hash_map::RandomState::new().hash_one(Instant::now());
+    STEP_WORK / 2 + Duration::from_micros(random % STEP_WORK.as_micros() as u64)
+}
 
 /// The most runs made while looking for two that differ.
 pub const MAX_RUNS: usize = 10;
@@ -96,7 +108,7 @@ pub fn threads_once(workers: usize, steps: usize) -> Result<Run> {
                     start_line.wait();
                     (1..=steps)
                         .map(|step| {
-                            std::thread::sleep(STEP_WORK); // the step's work
+                            std::thread::sleep(step_work()); // the step's work
                             (step, Instant::now())
                         })
                         .collect::<Vec<_>>()
@@ -133,8 +145,7 @@ pub fn threads_once(workers: usize, steps: usize) -> Result<Run> {
 pub fn processes_once(out: &mut impl Write, workers: usize, steps: usize) -> Result<Run> {
     let args = (1..=workers)
         .map(|worker| {
-            let work = STEP_WORK.as_micros().to_string();
-            let v = [worker.to_string(), steps.to_string(), work];
+            let v = [worker.to_string(), steps.to_string()];
             ["independent-order-worker".to_string()]
                 .into_iter()
                 .chain(v)
@@ -182,16 +193,16 @@ pub fn parse_step(text: &str, start: u64) -> Result<Step> {
     })
 }
 
-/// In a child: worker `worker` waits for the gate, then does `steps` steps of `work_us` µs,
-/// telling the parent the moment each one ends.
+/// In a child: worker `worker` waits for the gate, then does `steps` steps of work, telling the
+/// parent the moment each one ends.
 ///
 /// # Errors
 /// The parent closed the gate instead of opening it.
-pub fn child(worker: usize, steps: usize, work_us: u64) -> Result<()> {
+pub fn child(worker: usize, steps: usize) -> Result<()> {
     crew::tell("ready", "");
     crew::wait_for_go()?;
     for step in 1..=steps {
-        std::thread::sleep(Duration::from_micros(work_us)); // the step's work
+        std::thread::sleep(step_work()); // the step's work
         crew::tell(
             "step",
             format!("{worker} {step} {}", common::sys::monotonic_nanos()),
@@ -216,8 +227,9 @@ fn show(
     )?;
     writeln!(
         out,
-        "   each step is {} of work; nothing orders the workers, so the order varies by run",
-        duration(STEP_WORK)
+        "   each step is {} to {} of work; nothing orders the workers, so the order varies",
+        duration(STEP_WORK / 2),
+        duration(STEP_WORK * 3 / 2)
     )?;
     let first = once(out)?;
     writeln!(out, "-- run 1, step by step")?;
@@ -257,7 +269,8 @@ fn show(
         out,
         passed,
         &what,
-        "with no coordination the order is the scheduler's, new on every run",
+        "with no coordination the order is whatever the work and the scheduler make it, new on \
+         every run",
     )?;
     Ok(())
 }

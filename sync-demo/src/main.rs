@@ -108,13 +108,11 @@ enum Role {
     IndependentOrderWorker {
         worker: usize,
         rounds: usize,
-        work_us: u64,
     },
     AgreedOrderWorker {
         worker: usize,
         of: usize,
         rounds: usize,
-        work_us: u64,
     },
     RangeLocker {
         path: PathBuf,
@@ -145,17 +143,8 @@ fn child(role: Role) -> Result<()> {
         Role::SemWorker { kind, sem, work_us } => {
             semaphore::child(kind, &sem, Duration::from_micros(work_us))
         }
-        Role::IndependentOrderWorker {
-            worker,
-            rounds,
-            work_us,
-        } => independent_order::child(worker, rounds, work_us),
-        Role::AgreedOrderWorker {
-            worker,
-            of,
-            rounds,
-            work_us,
-        } => agreed_order::child(worker, of, rounds, work_us),
+        Role::IndependentOrderWorker { worker, rounds } => independent_order::child(worker, rounds),
+        Role::AgreedOrderWorker { worker, of, rounds } => agreed_order::child(worker, of, rounds),
         Role::RangeLocker {
             path,
             first,
