@@ -42,7 +42,7 @@ pub fn agreed(workers: usize, steps: usize) -> Vec<usize> {
 /// One run of `workers` threads taking turns through a counter and a condition variable.
 ///
 /// # Errors
-/// A worker waited [`PATIENCE`] for its turn, or panicked.
+/// A worker waited 10 s for its turn, or panicked.
 pub fn threads_once(workers: usize, steps: usize) -> Result<Run> {
     let turn = Mutex::new(0usize);
     let turn_changed = Condvar::new();
