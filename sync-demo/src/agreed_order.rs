@@ -17,7 +17,8 @@ use anyhow::{bail, Context, Result};
 use common::narrate::{duration, header, plural, thread_tag};
 
 use crate::crew::{self, Crew};
-use crate::independent_order::{self, parse_step, step_work, Run, Step};
+use crate::independent_order;
+use crate::order::{parse_step, step_work, worker_tags, Run, Step};
 use crate::output::{conclude, load_warning, say_wrapped};
 
 /// The longest a worker waits for its turn before giving up: far beyond any healthy run.
@@ -136,7 +137,7 @@ pub fn processes_once(out: &mut impl Write, workers: usize, steps: usize) -> Res
     // Only the children may hold the ring's ends now: a worker that dies then closes its pipe,
     // and its successor reads end-of-file instead of waiting for ever.
     drop(outs);
-    let tags = independent_order::worker_tags(&crew.pids());
+    let tags = worker_tags(&crew.pids());
     crew.expect(out, "ready", workers, CHILD_LIMIT)?;
     let start = common::sys::monotonic_nanos();
     writeln!(first_turn, "0").context("handing the first turn to worker 1")?;

@@ -37,6 +37,7 @@
 //!
 //! - [`independent_order`]: workers announce their steps with no coordination.
 //! - [`agreed_order`]: the same workers in turns: a counter and a `Condvar`, a ring of pipes.
+//! - [`order`]: what the pair shares: a step's work, a run's steps in time order.
 //! - [`mutex`]: workers appending lines to one file.
 //! - [`semaphore`]: three kinds of work with limits.
 //! - [`counting_semaphore`]: a counting semaphore from `Mutex` + `Condvar`, checked with loom.
@@ -63,6 +64,7 @@ pub mod holder_dies;
 pub mod independent_order;
 pub mod knobs;
 pub mod mutex;
+pub mod order;
 pub mod output;
 pub mod record_locks;
 pub mod semaphore;
