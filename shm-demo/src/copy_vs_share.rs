@@ -22,10 +22,10 @@
 //! it (the scenario measures it: "first write to each of the N fresh pages").
 
 use crate::crew::Crew;
-use crate::output::{conclude, load_warning, parent_is, PARENT};
+use crate::output::{conclude, load_warning, parent_is};
 use crate::segment::{self, Segment};
 use anyhow::{anyhow, bail, Context, Result};
-use common::narrate::{duration, header, ratio};
+use common::narrate::{duration, header};
 use common::sys::{monotonic_nanos, nanos_between};
 use ipc_channel::ipc::{IpcBytesSender, IpcSender, IpcSharedMemory};
 use std::io::Write;
@@ -33,55 +33,18 @@ use std::ops::Range;
 use std::time::{Duration, Instant};
 
 mod receiver;
+mod report;
+mod sizing;
 pub use receiver::child;
 use receiver::connect;
+pub use sizing::check_memory;
+use sizing::fit_in_dev_shm;
 
 const PAGE: usize = 4096;
 const MIB: usize = 1 << 20;
 
 /// What a child sends back when it connects: its pid and the two channels the parent sends on.
 pub(crate) type Hello = (u32, IpcBytesSender, IpcSender<IpcSharedMemory>);
-
-/// Refuses a `--mib` the machine cannot hold: the demo needs about four buffers of that size
-/// at once (source, memcpy target or the children's copies, memfd, segment).
-///
-/// # Errors
-/// A [`common::cli::UsageError`] naming the size and what is available.
-pub fn check_memory(size_mib: usize) -> Result<()> {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").context("reading /proc/meminfo")?;
-    let available_kib: u64 = meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemAvailable:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no MemAvailable in /proc/meminfo")?;
-    let needed_mib = 4 * size_mib as u64;
-    if needed_mib > available_kib / 1024 {
-        let msg = format!(
-            "--mib {size_mib} needs about {needed_mib} MiB of memory, but MemAvailable is {} MiB",
-            available_kib / 1024
-        );
-        return Err(common::cli::UsageError(msg).into());
-    }
-    Ok(())
-}
-
-/// The MiB that fit in `/dev/shm` twice over (with 1 MiB to spare), at most `asked`, and the
-/// free space it read. Writing past the free space would kill the demo with SIGBUS.
-///
-/// # Errors
-/// If not even 1 MiB fits twice (a usage error naming the free space), or `statvfs` failed.
-fn fit_in_dev_shm(asked: usize) -> Result<(usize, u64)> {
-    let free = segment::free_space()?;
-    let fits = ((free / MIB as u64).saturating_sub(1) / 2) as usize;
-    if fits == 0 {
-        let msg = format!(
-            "copy-vs-share needs room for two 1 MiB segments in /dev/shm, which has {} free",
-            segment::mib(free)
-        );
-        return Err(common::cli::UsageError(msg).into());
-    }
-    Ok((asked.min(fits), free))
-}
 
 /// Child `i` of `n` gets bytes `slice(i)` of a `len`-byte buffer (page-aligned bounds).
 fn slice(i: usize, n: usize, len: usize) -> Range<usize> {
@@ -99,22 +62,6 @@ fn sample(bytes: &[u8]) -> u64 {
             .map_or(0, |w| u64::from_le_bytes(w.try_into().unwrap_or_default()));
         sum.wrapping_add(word)
     })
-}
-
-/// Writes one byte of every page of `bytes` and returns how long that took: on fresh pages,
-/// the cost of the kernel allocating, zeroing and mapping each one.
-fn touch_pages(bytes: &mut [u8]) -> Duration {
-    let started = Instant::now();
-    for at in (0..bytes.len()).step_by(PAGE) {
-        bytes[at] = 1;
-    }
-    std::hint::black_box(bytes);
-    started.elapsed()
-}
-
-/// The GB/s of moving `len` bytes in `took`.
-fn gbps(len: usize, took: Duration) -> f64 {
-    len as f64 / took.as_secs_f64().max(f64::MIN_POSITIVE) / 1e9
 }
 
 /// Runs the scenario: `size_mib` MiB to `workers` children, each way `rounds` times (best kept).
@@ -138,7 +85,6 @@ pub fn run(out: &mut impl Write, workers: usize, asked_mib: usize, rounds: usize
             segment::mib(free)
         )?;
     }
-    let me = PARENT;
     parent_is(out)?;
     let busy = load_warning(out)?;
     let len = size_mib * MIB;
@@ -280,86 +226,18 @@ pub fn run(out: &mut impl Write, workers: usize, asked_mib: usize, rounds: usize
     ] {
         rows.push((name, times.into_iter().min().unwrap_or_default()));
     }
-    writeln!(
+    let lesson = report::show(
         out,
-        "{me} {size_mib} MiB to {workers} children, best of {rounds}:"
+        report::Measured {
+            rows: &rows,
+            len,
+            rounds,
+            workers,
+            reused_copy,
+            reused_total,
+            busy,
+        },
     )?;
-    writeln!(
-        out,
-        "   {:<28} {:>12} {:>8} {:>10}",
-        "way", "time", "GB/s", "vs memcpy"
-    )?;
-    for (name, took) in &rows {
-        writeln!(
-            out,
-            "   {name:<28} {:>12} {:>8.2} {:>9.2}x",
-            duration(*took),
-            gbps(len, *took),
-            ratio(memcpy, *took)
-        )?;
-    }
-    // Why "new" falls behind: time the first touch of fresh pages, with no copy at all.
-    let mut probe = Segment::create("fault-probe", len)?;
-    let touch = touch_pages(probe.bytes_mut(0..len)?);
-    drop(probe);
-    // The same for fresh private memory (what a child's received Vec gets), for comparison:
-    // a large zeroed allocation comes straight from the kernel, its pages not yet mapped.
-    let mut private = vec![0u8; len];
-    let touch_private = touch_pages(&mut private);
-    drop(private);
-    let pages = (len / PAGE) as f64;
-    let per_page = |d: Duration| d.as_nanos() as f64 / pages;
-    writeln!(
-        out,
-        "{me} first write to each of the {pages} fresh pages of 4 KiB, no copy at all:"
-    )?;
-    writeln!(
-        out,
-        "   new segment {} ({:.0} ns a page, {:.1}x the time of the whole memcpy)",
-        duration(touch),
-        per_page(touch),
-        ratio(touch, memcpy)
-    )?;
-    writeln!(
-        out,
-        "   fresh private memory {} ({:.0} ns a page)",
-        duration(touch_private),
-        per_page(touch_private)
-    )?;
-    writeln!(
-        out,
-        "{me} segment, reused: the parent's copy into it {} ({:.2}x of memcpy),",
-        duration(reused_copy),
-        ratio(memcpy, reused_copy)
-    )?;
-    writeln!(
-        out,
-        "   then {} until the last child had read its pages",
-        duration(reused_total.saturating_sub(reused_copy))
-    )?;
-    let share = ratio(memcpy, rows[4].1);
-    let verdict = if share >= 0.7 { "met" } else { "missed" };
-    writeln!(
-        out,
-        "{me} target: shared segment (reused) at least 0.70x of memcpy: {share:.2}x, {verdict}"
-    )?;
-    // The lesson follows the numbers measured just now.
-    let over_copy = ratio(rows[1].1, rows[4].1);
-    let lesson = if busy {
-        "the machine was busy, so these bandwidths say little: rerun".to_string()
-    } else if share >= 0.7 {
-        "a segment that stays mapped moves data at memcpy speed; messages copy it twice".into()
-    } else if over_copy >= 1.2 {
-        format!(
-            "a segment that stays mapped beat copied messages {over_copy:.1}x, though it \
-             reached only {share:.2}x of memcpy here"
-        )
-    } else {
-        format!(
-            "here sharing did not beat copying ({over_copy:.2}x): at this size, waking the \
-             children costs as much as the copy"
-        )
-    };
     let what = format!(
         "{checked} child slices verified (the data of every child, every way, every round: \
          {workers} x 4 x {rounds})"
