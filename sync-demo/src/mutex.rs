@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use common::narrate::{header, plural, thread_tag};
+use common::narrate::{duration, header, plural, thread_tag};
 
 use crate::crew::Crew;
 use crate::output::conclude;
@@ -40,23 +40,15 @@ fn watch(
     out: &mut impl Write,
     path: &Path,
     total: usize,
-    mut done: impl FnMut() -> Result<bool>,
+    done: impl FnMut() -> Result<bool>,
 ) -> Result<()> {
-    let started = std::time::Instant::now();
-    let mut next = started + Duration::from_secs(1);
-    while !done()? && started.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(20));
-        if std::time::Instant::now() >= next {
-            let written = std::fs::metadata(path).map_or(0, |m| m.len() / LINE_BYTES);
-            let after = common::narrate::duration(started.elapsed());
-            writeln!(
-                out,
-                "   ... {written} of {total} lines written after {after}"
-            )?;
-            next += Duration::from_secs(1);
-        }
-    }
-    Ok(())
+    crate::output::every_second(out, Duration::from_secs(60), done, |after| {
+        let written = std::fs::metadata(path).map_or(0, |m| m.len() / LINE_BYTES);
+        format!(
+            "{written} of {total} lines written after {}",
+            duration(after)
+        )
+    })
 }
 
 /// The three pieces of line `line` of worker `worker`; together they make one whole line.

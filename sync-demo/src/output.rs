@@ -84,6 +84,30 @@ pub fn is_broken_pipe(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// Progress for a long run: until `done()` (or `limit` has passed), writes `line(elapsed)` once
+/// a second, `   ... <line>`, polling `done` every 20 ms so the run's end is not delayed.
+///
+/// # Errors
+/// `done`'s error, or the writer's.
+pub fn every_second(
+    out: &mut impl Write,
+    limit: std::time::Duration,
+    mut done: impl FnMut() -> anyhow::Result<bool>,
+    mut line: impl FnMut(std::time::Duration) -> String,
+) -> anyhow::Result<()> {
+    use std::time::{Duration, Instant};
+    let started = Instant::now();
+    let mut next = started + Duration::from_secs(1);
+    while !done()? && started.elapsed() < limit {
+        std::thread::sleep(Duration::from_millis(20));
+        if Instant::now() >= next {
+            writeln!(out, "   ... {}", line(started.elapsed()))?;
+            next += Duration::from_secs(1);
+        }
+    }
+    Ok(())
+}
+
 /// `text` cut into lines of at most `width` characters at spaces; the first line starts with
 /// `first`, the others with `rest` (an indent).
 pub fn wrap(first: &str, rest: &str, text: &str, width: usize) -> Vec<String> {
