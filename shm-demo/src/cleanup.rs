@@ -11,25 +11,35 @@
 //! the segment. The children then still read and write it: a mapping does not need the name.
 
 use crate::crew::{child, Crew};
+use crate::output::{conclude, parent_is, PARENT};
 use crate::segment::{self, Opened, Segment};
 use anyhow::{bail, Context, Result};
-use common::narrate::{conclude, header, pid_tag};
+use common::narrate::{header, plural};
 use std::io::Write;
-use std::sync::atomic::AtomicU32;
 use std::sync::atomic::Ordering::{Acquire, Release};
+
+/// The segment's size: one 4-byte slot per child.
+const LEN: usize = 4096;
+/// The most children whose slots fit in the segment.
+pub const MAX_WORKERS: usize = LEN / 4;
 
 /// Runs the scenario with `workers` children sharing one segment.
 ///
 /// # Errors
 /// If a child fails, or a segment of this run is left in `/dev/shm`.
 pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
+    // Checked before any child starts: each child's pid needs a slot of its own.
+    if workers == 0 || workers > MAX_WORKERS {
+        bail!("cleanup takes 1 to {MAX_WORKERS} workers (a slot of 4 bytes each in {LEN} bytes); got {workers}");
+    }
     header(
         out,
         "cleanup",
         "segments outlive a killed owner; this demo's never do",
         &[("workers", workers)],
     )?;
-    let me = pid_tag(std::process::id());
+    let me = PARENT;
+    parent_is(out)?;
 
     writeln!(
         out,
@@ -52,7 +62,7 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
         out,
         "-- this demo's technique: guard, 0600, unlink once every child has mapped"
     )?;
-    let mut seg = Segment::create("cleanup", 4096)?;
+    let mut seg = Segment::create("cleanup", LEN)?;
     let name = seg
         .path()
         .file_name()
@@ -75,15 +85,18 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
 
     crew.broadcast("write")?;
     crew.expect_all(out, "wrote")?;
-    // SAFETY: slot i is at offset 4 * i < 4096 (workers <= 64), 4-byte aligned in a
-    // page-aligned mapping that lives to the end of this function; all accesses are atomic.
-    let slots: Vec<u32> = (0..workers)
-        .map(|i| unsafe { &*seg.as_ptr().add(4 * i).cast::<AtomicU32>() }.load(Acquire))
-        .collect();
+    let slots = (0..workers)
+        .map(|i| Ok(seg.atomic_u32(4 * i)?.load(Acquire)))
+        .collect::<Result<Vec<u32>>>()?;
     let pids = crew.pids();
     writeln!(
         out,
-        "{me} after the unlink, the children wrote their pids into the segment: {slots:?}"
+        "{me} after the unlink, the children wrote their pids into the segment: {}",
+        slots
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     )?;
     crew.finish(out)?;
     drop(seg);
@@ -97,15 +110,21 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
 
     let passed = left == 0 && leak_removed && private && slots == pids;
     let what = format!(
-        "{left} segments of this run left, leaked one {}, mode {}, {} of {workers} children wrote after the unlink",
-        if leak_removed { "removed" } else { "STILL THERE" },
+        "{} of this run left, leaked one {}, mode {}, {} of {workers} children wrote after \
+         the unlink",
+        plural(left, "segment", "segments"),
+        if leak_removed {
+            "removed"
+        } else {
+            "STILL THERE"
+        },
         if private { "0600" } else { "NOT 0600" },
         slots.iter().zip(&pids).filter(|(a, b)| a == b).count()
     );
     conclude(
         out,
         passed,
-        what,
+        &what,
         "unlink once everyone has mapped, clean up on signals, sweep what a SIGKILL left",
     )?;
     Ok(())
@@ -136,16 +155,10 @@ pub fn leak_child() -> Result<()> {
 /// If the segment cannot be opened.
 pub fn hold_child(os_id: &str, index: usize) -> Result<()> {
     let seg = Opened::open(os_id)?;
-    if 4 * index + 4 > seg.len() {
-        bail!("slot {index} lies outside the segment");
-    }
+    let slot = seg.atomic_u32(4 * index).context("this child's slot")?;
     child::report("mapped", "");
     while let Some(command) = child::next_command() {
         if command == "write" {
-            // SAFETY: slot `index` is in bounds (checked above) and 4-byte aligned (mappings are
-            // page-aligned); the mapping lives to the end of this function; all accesses to the
-            // slots are atomic.
-            let slot = unsafe { &*seg.as_ptr().add(4 * index).cast::<AtomicU32>() };
             slot.store(std::process::id(), Release);
             let gone = !segment::dev_shm_path(os_id).exists();
             child::say(format_args!(

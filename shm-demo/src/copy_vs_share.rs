@@ -22,9 +22,10 @@
 //! it (the scenario measures it: "first write to each of the N fresh pages").
 
 use crate::crew::Crew;
-use crate::segment::Segment;
+use crate::output::{conclude, load_warning, parent_is};
+use crate::segment::{self, Segment};
 use anyhow::{anyhow, bail, Context, Result};
-use common::narrate::{conclude, header, millis, pid_tag, ratio};
+use common::narrate::{duration, header};
 use common::sys::{monotonic_nanos, nanos_between};
 use ipc_channel::ipc::{IpcBytesSender, IpcSender, IpcSharedMemory};
 use std::io::Write;
@@ -32,37 +33,18 @@ use std::ops::Range;
 use std::time::{Duration, Instant};
 
 mod receiver;
+mod report;
+mod sizing;
 pub use receiver::child;
 use receiver::connect;
+pub use sizing::check_memory;
+use sizing::fit_in_dev_shm;
 
 const PAGE: usize = 4096;
 const MIB: usize = 1 << 20;
 
 /// What a child sends back when it connects: its pid and the two channels the parent sends on.
 pub(crate) type Hello = (u32, IpcBytesSender, IpcSender<IpcSharedMemory>);
-
-/// Refuses a `--size` the machine cannot hold: the demo needs about four buffers of that size
-/// at once (source, memcpy target or the children's copies, memfd, segment).
-///
-/// # Errors
-/// A [`common::cli::UsageError`] naming the size and what is available.
-pub fn check_memory(size_mib: usize) -> Result<()> {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").context("reading /proc/meminfo")?;
-    let available_kib: u64 = meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemAvailable:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no MemAvailable in /proc/meminfo")?;
-    let needed_mib = 4 * size_mib as u64;
-    if needed_mib > available_kib / 1024 {
-        let msg = format!(
-            "--size {size_mib} needs about {needed_mib} MiB of memory, but MemAvailable is {} MiB",
-            available_kib / 1024
-        );
-        return Err(common::cli::UsageError(msg).into());
-    }
-    Ok(())
-}
 
 /// Child `i` of `n` gets bytes `slice(i)` of a `len`-byte buffer (page-aligned bounds).
 fn slice(i: usize, n: usize, len: usize) -> Range<usize> {
@@ -82,28 +64,29 @@ fn sample(bytes: &[u8]) -> u64 {
     })
 }
 
-/// The GB/s of moving `len` bytes in `took`.
-fn gbps(len: usize, took: Duration) -> f64 {
-    len as f64 / took.as_secs_f64().max(f64::MIN_POSITIVE) / 1e9
-}
-
 /// Runs the scenario: `size_mib` MiB to `workers` children, each way `rounds` times (best kept).
 ///
 /// # Errors
 /// If a child fails or any child's data does not match what the parent sent.
-pub fn run(out: &mut impl Write, workers: usize, size_mib: usize, rounds: usize) -> Result<()> {
-    check_memory(size_mib)?;
+pub fn run(out: &mut impl Write, workers: usize, asked_mib: usize, rounds: usize) -> Result<()> {
+    check_memory(asked_mib)?;
+    let (size_mib, free) = fit_in_dev_shm(asked_mib)?;
     header(
         out,
         "copy-vs-share",
         "the same bytes to every child, by copying messages and by a shared segment",
-        &[
-            ("workers", workers),
-            ("size_mib", size_mib),
-            ("rounds", rounds),
-        ],
+        &[("workers", workers), ("mib", size_mib), ("rounds", rounds)],
     )?;
-    let me = pid_tag(std::process::id());
+    if size_mib < asked_mib {
+        writeln!(
+            out,
+            "   --mib {asked_mib} scaled down to {size_mib}: /dev/shm has {} free, and a new \
+             segment\n   is made while the children still map the previous one (room for two)",
+            segment::mib(free)
+        )?;
+    }
+    parent_is(out)?;
+    let busy = load_warning(out)?;
     let len = size_mib * MIB;
     // Distinct content in every word, so a page in the wrong place fails the check.
     let mut src = vec![0u8; len];
@@ -166,7 +149,8 @@ pub fn run(out: &mut impl Write, workers: usize, size_mib: usize, rounds: usize)
     // For the reused segment, also the parent's copy alone: what remains is waking the
     // children and their page reads, which a busy scheduler can stretch.
     let mut reused_copy = Vec::new();
-    for _ in 0..rounds {
+    let started = Instant::now();
+    for round in 1..=rounds {
         crew.broadcast("ipc")?;
         let start = monotonic_nanos();
         for (i, (bytes, _)) in channels.iter().enumerate() {
@@ -192,8 +176,7 @@ pub fn run(out: &mut impl Write, workers: usize, size_mib: usize, rounds: usize)
         drop(segment.take()); // The previous round's segment goes (children unmap it on "map").
         let start = monotonic_nanos();
         let mut seg = Segment::create("copy-vs-share", len)?;
-        // SAFETY: the mapping is `len` bytes, as is `src`; no child has mapped it yet.
-        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), seg.as_ptr(), len) };
+        seg.bytes_mut(0..len)?.copy_from_slice(&src); // no child has mapped it yet
         crew.broadcast(&format!("map {}", seg.os_id()))?;
         best(
             "segment, new",
@@ -203,12 +186,11 @@ pub fn run(out: &mut impl Write, workers: usize, size_mib: usize, rounds: usize)
         )?;
         seg.unlink(out)?; // Every child has mapped it: the name can go.
 
-        // Zero it first (untimed), so a child reading stale data would fail the check.
-        // SAFETY: in bounds; every child waits for its next command and touches nothing.
-        unsafe { std::ptr::write_bytes(seg.as_ptr(), 0, len) };
+        // Zero it first (untimed), so a child reading stale data would fail the check. Every
+        // child waits for its next command meanwhile, and reads only after "shm".
+        seg.bytes_mut(0..len)?.fill(0);
         let start = monotonic_nanos();
-        // SAFETY: as above; the children read only after the "shm" command that follows.
-        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), seg.as_ptr(), len) };
+        seg.bytes_mut(0..len)?.copy_from_slice(&src);
         reused_copy.push(nanos_between(start, monotonic_nanos()));
         crew.broadcast("shm")?;
         best(
@@ -218,6 +200,14 @@ pub fn run(out: &mut impl Write, workers: usize, size_mib: usize, rounds: usize)
             start,
         )?;
         segment = Some(seg);
+        // A long run (large --mib, a debug build) says how far it is; a quick one stays quiet.
+        if round < rounds && started.elapsed() > Duration::from_secs(1) {
+            let after = duration(started.elapsed());
+            writeln!(
+                out,
+                "   ... round {round} of {rounds}: every way done after {after}"
+            )?;
+        }
     }
     drop(channels);
     crew.finish(out)?;
@@ -236,78 +226,23 @@ pub fn run(out: &mut impl Write, workers: usize, size_mib: usize, rounds: usize)
     ] {
         rows.push((name, times.into_iter().min().unwrap_or_default()));
     }
-    writeln!(
+    let lesson = report::show(
         out,
-        "{me} {size_mib} MiB to {workers} children, best of {rounds}:"
+        report::Measured {
+            rows: &rows,
+            len,
+            rounds,
+            workers,
+            reused_copy,
+            reused_total,
+            busy,
+        },
     )?;
-    writeln!(
-        out,
-        "   {:<28} {:>12} {:>8} {:>10}",
-        "way", "time", "GB/s", "vs memcpy"
-    )?;
-    for (name, took) in &rows {
-        writeln!(
-            out,
-            "   {name:<28} {:>12} {:>8.2} {:>9.2}x",
-            millis(*took),
-            gbps(len, *took),
-            ratio(memcpy, *took)
-        )?;
-    }
-    // Why "new" falls behind: time the first touch of fresh pages, with no copy at all.
-    let probe = Segment::create("fault-probe", len)?;
-    let started = Instant::now();
-    for at in (0..len).step_by(PAGE) {
-        // SAFETY: `at` < len, the mapping's length; nobody else has mapped this segment.
-        unsafe { probe.as_ptr().add(at).write_volatile(1) };
-    }
-    let touch = started.elapsed();
-    drop(probe);
-    // The same for fresh private memory (what a child's received Vec gets), for comparison.
-    let mut private: Vec<u8> = Vec::with_capacity(len);
-    let started = Instant::now();
-    for at in (0..len).step_by(PAGE) {
-        // SAFETY: `at` < len <= capacity; writing through the raw pointer into the spare
-        // capacity is allowed (no reference to uninitialised bytes is made).
-        unsafe { private.as_mut_ptr().add(at).write_volatile(1) };
-    }
-    let touch_private = started.elapsed();
-    drop(private);
-    let pages = (len / PAGE) as f64;
-    let per_page = |d: Duration| d.as_nanos() as f64 / pages;
-    writeln!(
-        out,
-        "{me} first write to each of the {pages} fresh pages: new segment {} ({:.0} ns a page, {:.1}x the time of the whole memcpy), private memory {} ({:.0} ns a page)",
-        millis(touch),
-        per_page(touch),
-        ratio(touch, memcpy),
-        millis(touch_private),
-        per_page(touch_private)
-    )?;
-    writeln!(
-        out,
-        "{me} segment, reused: the parent's copy into it {} ({:.2}x of memcpy), then {} until the last child had read its pages",
-        millis(reused_copy),
-        ratio(memcpy, reused_copy),
-        millis(reused_total.saturating_sub(reused_copy))
-    )?;
-    let share = ratio(memcpy, rows[4].1);
-    let verdict = if share >= 0.7 {
-        "met"
-    } else {
-        "missed (a noisy machine? see README)"
-    };
-    writeln!(
-        out,
-        "{me} target: shared segment (reused) at least 0.70x of memcpy: {share:.2}x, {verdict}"
-    )?;
-    let what = format!("{checked} child slices verified over 4 ways x {rounds} rounds");
-    conclude(
-        out,
-        checked == 4 * rounds * workers,
-        what,
-        "a shared segment moves data at memcpy speed; messages copy it twice",
-    )?;
+    let what = format!(
+        "{checked} child slices verified (the data of every child, every way, every round: \
+         {workers} x 4 x {rounds})"
+    );
+    conclude(out, checked == 4 * rounds * workers, &what, &lesson)?;
     Ok(())
 }
 

@@ -92,7 +92,7 @@ impl Crew {
             .ok_or_else(|| anyhow!("child {i} has no stdin"))?;
         writeln!(stdin, "{command}")
             .and_then(|()| stdin.flush())
-            .with_context(|| format!("writing {command:?} to child {i}"))
+            .with_context(|| format!("writing \"{command}\" to child {i}"))
     }
 
     /// Sends the same command to every child.
@@ -119,7 +119,10 @@ impl Crew {
             {
                 Ok(message) => message,
                 Err(RecvTimeoutError::Timeout) => {
-                    bail!("no @{tag} from a child within {REPORT_LIMIT:?}")
+                    bail!(
+                        "no @{tag} from a child within {}",
+                        common::narrate::duration(REPORT_LIMIT)
+                    )
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     bail!("every child's output closed before @{tag}")
@@ -131,7 +134,7 @@ impl Crew {
                     deadline = Instant::now() + REPORT_LIMIT;
                 }
                 Some(line) if line.starts_with('@') => {
-                    bail!("child {i} said {line:?} while we waited for @{tag}")
+                    bail!("child {i} said \"{line}\" while we waited for @{tag}")
                 }
                 Some(line) => writeln!(out, "{line}")?,
                 // A child may end right after its last report: that is no error.

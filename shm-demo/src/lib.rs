@@ -43,14 +43,17 @@
 //! - [`lost_update`]: load-then-store vs `fetch_add` vs a process-shared mutex, timed.
 //! - [`copy_vs_share`]: ipc-channel messages vs shared memory vs memcpy, in GB/s.
 //! - [`cleanup`]: the leak of a killed owner, and the technique that prevents it.
-//! - [`segment`]: the leak-proof segment every scenario uses (naming, guard, unlink, sweep).
+//! - [`segment`]: the leak-proof segment every scenario uses (naming, guard, unlink, sweep),
+//!   its free-space check, and its checked, typed views: every `unsafe` block of the crate.
 //! - [`crew`]: starting children and talking to them with bounded waits.
+//! - [`output`]: result lines that fit, a `load:` warning, a closed pipe that ends quietly.
 #![warn(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 pub mod cleanup;
 pub mod copy_vs_share;
 pub mod crew;
 pub mod lost_update;
+pub mod output;
 pub mod segment;
 pub mod separate_memory;
 pub mod shared_segment;

@@ -11,11 +11,10 @@
 //! sends the loser to sleep in the kernel.
 
 use crate::crew::{child, Crew};
+use crate::output::{conclude, parent_is, PARENT};
 use crate::segment::{Opened, Segment};
-use anyhow::{anyhow, bail, Context, Result};
-use common::narrate::{conclude, header, millis, pid_tag};
-use raw_sync::locks::{LockInit, Mutex};
-use raw_sync::Timeout;
+use anyhow::{bail, Context, Result};
+use common::narrate::{duration, header};
 use std::io::Write;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
@@ -32,10 +31,18 @@ const LEN: usize = 4096;
 // The layout, checked when the crate compiles: items apart, in bounds, 8-byte aligned.
 const _: () = assert!(PLAIN + 8 <= ATOMIC && ATOMIC + 8 <= LOCK && LOCKED + 8 <= START);
 const _: () = assert!(LOCK + std::mem::size_of::<libc::pthread_mutex_t>() <= LOCKED);
+// (Bounds and alignment are checked again at run time by the segment's views.)
 const _: () = assert!(START + 8 * WAYS.len() <= LEN);
 const _: () = assert!(
     PLAIN % 8 == 0 && ATOMIC % 8 == 0 && LOCK % 8 == 0 && LOCKED % 8 == 0 && START % 8 == 0
 );
+
+/// From this many increments in all (children x increments), each child reports its progress.
+const PROGRESS_AT: u64 = 20_000_000;
+
+/// The most increments in all: under the lock, about 100 ns each here, so at most about 10 s
+/// for the slowest way, well inside the 30 s a step may take.
+pub const MOST_IN_ALL: u64 = 100_000_000;
 
 /// The three ways to increment, in the order the scenario runs them.
 const WAYS: [&str; 3] = ["plain", "atomic", "lock"];
@@ -44,21 +51,6 @@ const WAYS: [&str; 3] = ["plain", "atomic", "lock"];
 /// killed while holding it would leave it locked forever). Whole seconds on purpose: raw_sync
 /// adds the sub-second part without carrying, which could give an invalid timespec.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
-
-/// The atomic `u64` at byte `offset` of a mapping starting at `base` of `len` bytes.
-///
-/// # Safety
-/// `base` must point to a live mapping of `len` bytes that outlives `'a` and that every process
-/// accesses at `offset` only atomically.
-unsafe fn atomic_at<'a>(base: *mut u8, len: usize, offset: usize) -> &'a AtomicU64 {
-    assert!(offset + 8 <= len && (base as usize + offset) % std::mem::align_of::<AtomicU64>() == 0);
-    // SAFETY: (1) in bounds and 8-byte aligned: checked just above (mappings are page-aligned
-    // and every offset here is a multiple of 64); (2) AtomicU64 has the same size and bit
-    // validity as u64, and ftruncate zero-filled the segment, a valid 0; (3) only shared
-    // references are made and all accesses are atomic, so processes do not race (caller's
-    // promise); (4) the mapping outlives 'a (caller's promise).
-    unsafe { &*base.add(offset).cast::<AtomicU64>() }
-}
 
 /// Runs the scenario: `workers` children, each adding 1 `increments` times, three ways.
 ///
@@ -71,13 +63,11 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
         "load-then-store loses updates; atomics and a lock in the segment do not",
         &[("workers", workers as u64), ("increments", increments)],
     )?;
-    let me = pid_tag(std::process::id());
+    let me = PARENT;
+    parent_is(out)?;
     let mut segment = Segment::create("lost-update", LEN)?;
-    // SAFETY: `LOCK` and `LOCKED` lie inside the LEN-byte mapping, which outlives `lock` (both
-    // live to the end of this function), and nobody else has mapped the segment yet, so
-    // initialising the mutex there cannot race. raw_sync sets PTHREAD_PROCESS_SHARED.
-    let (lock, _) = unsafe { Mutex::new(segment.as_ptr().add(LOCK), segment.as_ptr().add(LOCKED)) }
-        .map_err(|e| anyhow!("initialising the mutex: {e}"))?;
+    // Before any child has mapped the segment. raw_sync sets PTHREAD_PROCESS_SHARED.
+    segment.create_lock(LOCK, LOCKED)?;
     let os_id = segment.os_id().to_string();
     let mut crew = Crew::spawn(workers, |_| {
         vec![
@@ -97,32 +87,19 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
 
     let expected = workers as u64 * increments;
     let mut totals = Vec::new();
-    for way in WAYS {
+    for (way, offset) in WAYS.into_iter().zip([PLAIN, ATOMIC, LOCKED]) {
         let started = Instant::now();
         crew.broadcast(way)?;
         crew.expect_all(out, "done")?;
         let took = started.elapsed();
-        let total = match way {
-            // SAFETY: the segment is live for this whole function, and PLAIN and ATOMIC are
-            // only ever accessed through AtomicU64 (the children use the same helper).
-            "plain" => unsafe { atomic_at(segment.as_ptr(), segment.len(), PLAIN) }.load(Acquire),
-            // SAFETY: as above.
-            "atomic" => unsafe { atomic_at(segment.as_ptr(), segment.len(), ATOMIC) }.load(Acquire),
-            _ => {
-                let guard = lock
-                    .try_lock(Timeout::Val(LOCK_WAIT))
-                    .map_err(|e| anyhow!("locking: {e}"))?;
-                // SAFETY: the guard's pointer is LOCKED, an 8-byte-aligned u64 inside the
-                // mapping, and holding the lock makes this the only access to it.
-                unsafe { *(*guard).cast::<u64>() }
-            }
-        };
+        // Every child reported done: the counters stand still, and the lock is free.
+        let total = segment.atomic_u64(offset)?.load(Acquire);
         let per = took.as_nanos() as f64 / expected as f64;
         writeln!(
             out,
             "{me} {way:>6}: total {total} of {expected}, lost {} in {} ({per:.1} ns per increment)",
             expected - total.min(expected),
-            millis(took)
+            duration(took)
         )?;
         totals.push(total);
     }
@@ -137,7 +114,13 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
         "plain {plain} (lost {}), atomic {atomic}, lock {locked} (expected {expected})",
         expected - plain.min(expected)
     );
-    conclude(out, passed, what, "load-then-store lets increments overwrite each other; fetch_add and the lock make each one whole")?;
+    conclude(
+        out,
+        passed,
+        &what,
+        "load-then-store lets increments overwrite each other; fetch_add and the lock make \
+         each one whole",
+    )?;
     Ok(())
 }
 
@@ -147,66 +130,77 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
 /// If the segment cannot be opened or the lock cannot be taken in time.
 pub fn child(os_id: &str, increments: u64, workers: usize) -> Result<()> {
     let segment = Opened::open(os_id)?;
-    if segment.len() < LEN {
-        bail!(
-            "segment {os_id} has {} bytes, expected {LEN}",
-            segment.len()
-        );
-    }
-    let base = segment.as_ptr();
-    // SAFETY: the parent initialised the mutex at LOCK before it spawned us; the mapping
-    // outlives `lock` (both live to the end of this function).
-    let (lock, _) = unsafe { Mutex::from_existing(base.add(LOCK), base.add(LOCKED)) }
-        .map_err(|e| anyhow!("opening the mutex: {e}"))?;
-    // SAFETY: the mapping is LEN bytes and lives to the end of this function; every process
-    // accesses PLAIN and ATOMIC only through AtomicU64.
-    let (plain, atomic) = unsafe {
-        (
-            atomic_at(base, segment.len(), PLAIN),
-            atomic_at(base, segment.len(), ATOMIC),
-        )
-    };
+    // The parent made the lock before it started us; each view checks its bounds.
+    let lock = segment.open_lock(LOCK, LOCKED)?;
+    let (plain, atomic) = (segment.atomic_u64(PLAIN)?, segment.atomic_u64(ATOMIC)?);
     child::report("mapped", "");
     while let Some(way) = child::next_command() {
         let phase = WAYS
             .iter()
             .position(|w| *w == way)
-            .with_context(|| format!("unknown command {way:?}"))?;
-        // SAFETY: START + 8 * phase + 8 <= LEN; the mapping lives to the end of this function;
-        // the start lines are only accessed atomically.
-        let start_line = unsafe { atomic_at(base, segment.len(), START + 8 * phase) };
+            .with_context(|| format!("unknown command \"{way}\""))?;
+        let start_line = segment.atomic_u64(START + 8 * phase)?;
         wait_for_all(start_line, workers as u64)?;
         let started = Instant::now();
-        match way.as_str() {
+        // A long run says how far it is at every quarter; a short one just runs.
+        let parts = if increments * workers as u64 >= PROGRESS_AT {
+            4
+        } else {
+            1
+        };
+        for part in 1..=parts {
+            let count = increments * part / parts - increments * (part - 1) / parts;
+            increment(way.as_str(), count, plain, atomic, &lock)?;
+            if part < parts {
+                child::say(format_args!(
+                    "{way:>6}: {} of {increments} increments after {}",
+                    increments * part / parts,
+                    duration(started.elapsed())
+                ));
+            }
+        }
+        child::say(format_args!(
+            "{way:>6}: {increments} increments in {}",
+            duration(started.elapsed())
+        ));
+        child::report("done", "");
+    }
+    Ok(())
+}
+
+/// Adds 1 to the counter of `way`, `count` times.
+fn increment(
+    way: &str,
+    count: u64,
+    plain: &AtomicU64,
+    atomic: &AtomicU64,
+    lock: &crate::segment::SharedLock<'_>,
+) -> Result<()> {
+    {
+        match way {
             "plain" => {
-                for _ in 0..increments {
+                for _ in 0..count {
                     // The race: another child may store between this load and this store.
                     let seen = plain.load(Relaxed);
                     plain.store(seen + 1, Relaxed);
                 }
             }
             "atomic" => {
-                for _ in 0..increments {
+                for _ in 0..count {
                     atomic.fetch_add(1, Relaxed); // One indivisible read-modify-write.
                 }
             }
             "lock" => {
-                for _ in 0..increments {
-                    let guard = lock
-                        .try_lock(Timeout::Val(LOCK_WAIT))
-                        .map_err(|e| anyhow!("no lock within {LOCK_WAIT:?}: {e}"))?;
-                    // SAFETY: the guard's pointer is LOCKED, an 8-byte-aligned u64 inside the
-                    // mapping; holding the lock makes this the only access to it anywhere.
-                    unsafe { *(*guard).cast::<u64>() += 1 };
+                for _ in 0..count {
+                    // The same load-then-store as "plain", made whole by the lock around it.
+                    lock.with(LOCK_WAIT, |locked| {
+                        let seen = locked.load(Relaxed);
+                        locked.store(seen + 1, Relaxed);
+                    })?;
                 }
             }
-            _ => unreachable!("`phase` above accepted only the three ways"),
+            _ => unreachable!("`child` accepted only the three ways"),
         }
-        child::say(format_args!(
-            "{way:>6}: {increments} increments in {}",
-            millis(started.elapsed())
-        ));
-        child::report("done", "");
     }
     Ok(())
 }
@@ -219,7 +213,10 @@ fn wait_for_all(line: &AtomicU64, workers: u64) -> Result<()> {
     let deadline = Instant::now() + LOCK_WAIT;
     while line.load(Acquire) < workers {
         if Instant::now() >= deadline {
-            bail!("the other children did not arrive within {LOCK_WAIT:?}");
+            bail!(
+                "the other children did not arrive within {}",
+                duration(LOCK_WAIT)
+            );
         }
         std::thread::yield_now();
     }

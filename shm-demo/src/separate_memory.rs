@@ -8,8 +8,9 @@
 //! "shared" and "non-shared" memory, and everything else in this demo builds on it.
 
 use crate::crew::{child, Crew};
+use crate::output::{conclude, parent_is, PARENT};
 use anyhow::{Context, Result};
-use common::narrate::{conclude, header, pid_tag};
+use common::narrate::header;
 use std::io::Write;
 
 /// Elements in the array: 1, 2, ..., LEN.
@@ -24,9 +25,10 @@ pub fn run(out: &mut impl Write) -> Result<()> {
         out,
         "separate-memory",
         "a child changes its copy of an array; the parent's is unchanged",
-        &[("len", LEN)],
+        &[("elements", LEN)],
     )?;
-    let me = pid_tag(std::process::id());
+    let me = PARENT;
+    parent_is(out)?;
     let mut array: Vec<u64> = (1..=LEN).collect();
     let before: u64 = array.iter().sum();
     writeln!(
@@ -60,11 +62,14 @@ pub fn run(out: &mut impl Write) -> Result<()> {
     )?;
 
     let passed = after_child == before && child_sum == 2 * before && after_thread == 2 * before;
-    let what = format!("parent's sum {after_child} unchanged after the child (child's copy {child_sum}), {after_thread} after a thread");
+    let what = format!(
+        "parent's sum {after_child} unchanged after the child (child's copy {child_sum}), \
+         {after_thread} after a thread"
+    );
     conclude(
         out,
         passed,
-        what,
+        &what,
         "a process changes only its own copy; a thread changes the one array",
     )?;
     Ok(())

@@ -9,9 +9,10 @@
 //! lock is needed. The speed-up over the serial baseline is bounded by the cores (2 here).
 
 use crate::crew::{child, Crew};
-use crate::segment::{Opened, Segment};
-use anyhow::{bail, Result};
-use common::narrate::{conclude, header, millis, pid_tag, speedup};
+use crate::output::{conclude, load_warning, parent_is, PARENT};
+use crate::segment::{self, Opened, Segment};
+use anyhow::{bail, Context, Result};
+use common::narrate::{duration, header, speedup};
 use std::io::Write;
 use std::time::Instant;
 
@@ -35,6 +36,47 @@ fn band(i: usize, n: usize, height: usize) -> (usize, usize) {
     (i * height / n, (i + 1) * height / n)
 }
 
+/// Images of at least this many pixels take seconds: the run then reports its progress.
+const LARGE: usize = 4 << 20;
+
+/// Refuses an image whose segment would not fit in `/dev/shm` (writing past its free space
+/// would kill the demo with SIGBUS), naming the free space.
+///
+/// # Errors
+/// A [`common::cli::UsageError`] if it does not fit; the `statvfs` error.
+pub fn check_space(width: usize, height: usize) -> Result<()> {
+    let (needed, free) = ((width * height * 4) as u64, segment::free_space()?);
+    if needed > free {
+        let msg = format!(
+            "shared-segment: a {width}x{height} image needs {} in /dev/shm, which has {} free",
+            segment::mib(needed),
+            segment::mib(free)
+        );
+        return Err(common::cli::UsageError(msg).into());
+    }
+    Ok(())
+}
+
+/// Computes rows `rows` of the image into `pixels`, saying `progress(done rows)` at every
+/// quarter when the image is large.
+fn compute(
+    pixels: &mut [u32],
+    rows: std::ops::Range<usize>,
+    (width, height): (usize, usize),
+    mut progress: impl FnMut(usize),
+) {
+    let quarter = (rows.len() / 4).max(1);
+    for (k, row) in pixels.chunks_mut(width).enumerate() {
+        let y = rows.start + k;
+        for (x, pixel) in row.iter_mut().enumerate() {
+            *pixel = mandelbrot(x, y, width, height);
+        }
+        if width * height >= LARGE && (k + 1) % quarter == 0 && k + 1 < rows.len() {
+            progress(k + 1);
+        }
+    }
+}
+
 /// Runs the scenario with `workers` children on a `width` x `height` image.
 ///
 /// # Errors
@@ -46,23 +88,34 @@ pub fn run(out: &mut impl Write, workers: usize, width: usize, height: usize) ->
         "children fill their rows of one image in a shared segment",
         &[("workers", workers), ("width", width), ("height", height)],
     )?;
-    let me = pid_tag(std::process::id());
+    let me = PARENT;
+    parent_is(out)?;
+    load_warning(out)?;
     let started = Instant::now();
-    let reference: Vec<u32> = (0..height)
-        .flat_map(|y| (0..width).map(move |x| mandelbrot(x, y, width, height)))
-        .collect();
+    let mut reference = vec![0u32; width * height];
+    let mut said: std::io::Result<()> = Ok(());
+    compute(&mut reference, 0..height, (width, height), |done| {
+        if said.is_ok() {
+            let at = duration(started.elapsed());
+            said = writeln!(
+                out,
+                "{me} serial baseline: {done} of {height} rows after {at}"
+            );
+        }
+    });
+    said?;
     let serial = started.elapsed();
     writeln!(
         out,
         "{me} serial baseline in this process: {}",
-        millis(serial)
+        duration(serial)
     )?;
 
     let mut segment = Segment::create("shared-segment", width * height * 4)?;
+    writeln!(out, "{me} created {}", segment.path().display())?;
     writeln!(
         out,
-        "{me} created {} ({} bytes)",
-        segment.path().display(),
+        "   {} bytes: {width} x {height} pixels of 4 bytes each",
         segment.len()
     )?;
     let os_id = segment.os_id().to_string();
@@ -95,7 +148,7 @@ pub fn run(out: &mut impl Write, workers: usize, width: usize, height: usize) ->
     writeln!(
         out,
         "{me} {workers} children filled the image in {} ({} against the baseline)",
-        millis(parallel),
+        duration(parallel),
         speedup(serial, parallel)
     )?;
     writeln!(
@@ -103,12 +156,8 @@ pub fn run(out: &mut impl Write, workers: usize, width: usize, height: usize) ->
         "(children's lines may come in any order: they run at the same time)"
     )?;
 
-    // SAFETY: (1) the mapping is `width * height * 4` bytes long and page-aligned, so it holds
-    // `width * height` properly aligned u32s; (2) every bit pattern is a valid u32; (3) every
-    // child has reported done and is reaped, so nobody writes the memory while this shared
-    // borrow lives; (4) `segment` outlives `image` (both live to the end of this function).
-    let image =
-        unsafe { std::slice::from_raw_parts(segment.as_ptr().cast::<u32>(), width * height) };
+    // Every child has reported done and is reaped: nobody writes the image any more.
+    let image = segment.u32s(0, width * height)?;
     let wrong = image.iter().zip(&reference).filter(|(a, b)| a != b).count();
     let what = format!(
         "{} of {} pixels match the serial result, read in place",
@@ -118,7 +167,7 @@ pub fn run(out: &mut impl Write, workers: usize, width: usize, height: usize) ->
     conclude(
         out,
         wrong == 0,
-        what,
+        &what,
         "each child wrote its rows into the one segment; nothing was copied back",
     )?;
     Ok(())
@@ -129,34 +178,29 @@ pub fn run(out: &mut impl Write, workers: usize, width: usize, height: usize) ->
 /// # Errors
 /// If the segment cannot be opened or is too small for the rows.
 pub fn child(os_id: &str, width: usize, height: usize, first: usize, end: usize) -> Result<()> {
-    let segment = Opened::open(os_id)?;
-    if segment.len() < width * height * 4 || first > end || end > height {
-        bail!(
-            "segment of {} bytes cannot hold rows {first}..{end} of a {width}x{height} image",
-            segment.len()
-        );
+    let mut segment = Opened::open(os_id)?;
+    if first > end || end > height {
+        bail!("rows {first}..{end} are not rows of a {width}x{height} image");
     }
     child::report("mapped", "");
     if child::next_command().as_deref() != Some("go") {
         return Ok(()); // The parent gave up on us; nothing to do.
     }
     let started = Instant::now();
-    // SAFETY: (1) the range [first * width, end * width) lies inside the mapping (checked
-    // above), which is page-aligned, so the u32s are aligned; (2) the parent gives each child a
-    // band of rows that no other child gets, and reads none of it until this child reports done,
-    // so this is the only reference to these bytes while it lives; (3) `segment` outlives it.
-    let rows = unsafe {
-        std::slice::from_raw_parts_mut(
-            segment.as_ptr().cast::<u32>().add(first * width),
-            (end - first) * width,
-        )
-    };
-    for (k, pixel) in rows.iter_mut().enumerate() {
-        *pixel = mandelbrot(k % width, first + k / width, width, height);
-    }
+    // Only this child writes these rows, and the parent reads them only after "done".
+    let rows = segment
+        .u32s_mut(first * width, (end - first) * width)
+        .context("this child's rows")?;
+    compute(rows, first..end, (width, height), |done| {
+        child::say(format_args!(
+            "{done} of my {} rows after {}",
+            end - first,
+            duration(started.elapsed())
+        ));
+    });
     child::say(format_args!(
         "rows {first}..{end} written in place in {}",
-        millis(started.elapsed())
+        duration(started.elapsed())
     ));
     child::report("done", "");
     Ok(())

@@ -14,17 +14,17 @@ fn assert_usage_error(args: &[&str], mentions: &str) {
     assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
 }
 
-/// `--size 0` is refused by the argument parser.
+/// `--mib 0` is refused by the argument parser.
 #[test]
 fn size_zero_is_refused() {
-    assert_usage_error(&["copy-vs-share", "--size", "0"], "--size");
+    assert_usage_error(&["copy-vs-share", "--mib", "0"], "--mib");
 }
 
 /// A size the machine cannot hold is refused against /proc/meminfo, before anything runs.
 #[test]
 fn size_beyond_available_memory_is_refused() {
-    assert_usage_error(&["copy-vs-share", "--size", "1048576"], "MemAvailable");
-    let output = support::run("bad", &["--size", "1048576"]);
+    assert_usage_error(&["copy-vs-share", "--mib", "1048576"], "MemAvailable");
+    let output = support::run("bad", &["--mib", "1048576"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(output.stdout.is_empty(), "nothing ran before the check");
 }

@@ -12,7 +12,7 @@ const RUN_MS: u64 = 2500;
 /// Ctrl-C anywhere in a run of every scenario: exit within 2 s, nothing left behind.
 #[test]
 fn ctrl_c_anywhere_leaves_nothing() {
-    ctrl_c_anywhere(BIN, &["--size", "16"], RUN_MS, fault_rounds(3, 20));
+    ctrl_c_anywhere(BIN, &["--mib", "16"], RUN_MS, fault_rounds(3, 20));
 }
 
 /// The demo SIGKILLed mid-run: its children die within 1 s, and the next run sweeps what it
@@ -21,7 +21,7 @@ fn ctrl_c_anywhere_leaves_nothing() {
 fn parent_killed_leaves_nothing() {
     parent_killed(
         BIN,
-        &["--size", "16"],
+        &["--mib", "16"],
         RUN_MS,
         fault_rounds(2, 10),
         &["separate-memory"],
@@ -34,9 +34,9 @@ fn bad_input_gets_status_2_and_a_message() {
     bad_input(
         BIN,
         &[
-            &["--size", "0"],
-            &["--size", "1048576"],
-            &["--size", "-1"],
+            &["--mib", "0"],
+            &["--mib", "1048576"],
+            &["--mib", "-1"],
             &["--workers", "0"],
             &["--increments", "0"],
             &["--width", "0"],

@@ -28,7 +28,7 @@ fn shared_segment_is_filled_in_place_by_every_child() {
             "48",
         ],
     );
-    let result = results(&out).remove(0);
+    let result = &results(&out)[0];
     assert!(
         result
             .starts_with("result: 3072 of 3072 pixels match the serial result, read in place [ok]"),
@@ -44,7 +44,7 @@ fn lost_update_is_exact_with_atomics_and_the_lock() {
         "lost",
         &["lost-update", "--workers", "2", "--increments", "100000"],
     );
-    let result = results(&out).remove(0);
+    let result = &results(&out)[0];
     assert!(
         result.contains(", atomic 200000, lock 200000 (expected 200000) [ok]"),
         "{result}"
@@ -67,15 +67,15 @@ fn copy_vs_share_verifies_every_slice_and_prints_the_table() {
             "copy-vs-share",
             "--workers",
             "2",
-            "--size",
+            "--mib",
             "4",
             "--rounds",
             "2",
         ],
     );
-    let result = results(&out).remove(0);
+    let result = &results(&out)[0];
     assert!(
-        result.starts_with("result: 16 child slices verified over 4 ways x 2 rounds [ok]"),
+        result.starts_with("result: 16 child slices verified (the data of every child, every way, every round: 2 x 4 x 2) [ok]"),
         "{result}"
     );
     for way in [
@@ -99,14 +99,24 @@ fn cleanup_sweeps_the_leak_and_leaves_nothing() {
     );
     // The listing may show other runs' segments (tests run in parallel), never this run's.
     let ours = format!("shm-demo-{}-", support::parent_pid(&out).unwrap());
+    // Each listing is a line `/dev/shm <when>:`, then one indented line per segment.
+    let listed = |when: &str| -> Vec<String> {
+        let lines: Vec<&str> = out.lines().collect();
+        let at = lines.iter().position(|l| l.contains(when)).expect(when);
+        lines[at + 1..]
+            .iter()
+            .take_while(|l| l.starts_with("     "))
+            .map(|l| l.to_string())
+            .collect()
+    };
     assert!(
-        out.lines()
-            .any(|l| l.contains("once every child mapped it") && l.contains(&ours)),
+        listed("once every child mapped it")
+            .iter()
+            .any(|l| l.contains(&ours)),
         "{out}"
     );
     assert!(
-        !out.lines()
-            .any(|l| l.contains("after unlink") && l.contains(&ours)),
+        !listed("after unlink").iter().any(|l| l.contains(&ours)),
         "{out}"
     );
 }
@@ -117,7 +127,7 @@ fn all_is_the_default_and_runs_every_scenario() {
     let out = run_ok(
         "all",
         &[
-            "--size",
+            "--mib",
             "2",
             "--rounds",
             "1",

@@ -14,7 +14,9 @@ use std::sync::{Barrier, Condvar, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use common::narrate::{conclude, header, thread_tag};
+use common::narrate::{header, plural, thread_tag};
+
+use crate::output::conclude;
 
 use crate::crew::Crew;
 
@@ -183,7 +185,12 @@ pub fn threads(out: &mut impl Write, workers: usize) -> Result<()> {
             std::thread::sleep(Duration::from_millis(2)); // on purpose: a slow consumer
             received.push(buffer.pop()?);
         }
-        writeln!(out, "   {} consumed {items} items", thread_tag(1))?;
+        writeln!(
+            out,
+            "   {} consumed {}",
+            thread_tag(1),
+            plural(items, "item", "items")
+        )?;
         Ok((
             producer
                 .join()
@@ -192,7 +199,11 @@ pub fn threads(out: &mut impl Write, workers: usize) -> Result<()> {
         ))
     })?;
     let in_order = received == (0..items).collect::<Vec<_>>();
-    writeln!(out, "   buffer: never held more than {fullest} (capacity 2); {} items received, in order: {in_order}", received.len())?;
+    writeln!(
+        out,
+        "   buffer: never held more than {fullest} (capacity 2); {} received, in order: {in_order}",
+        plural(received.len(), "item", "items")
+    )?;
 
     let passed = woke == workers
         && early == 0
@@ -204,7 +215,7 @@ pub fn threads(out: &mut impl Write, workers: usize) -> Result<()> {
     conclude(
         out,
         passed,
-        what,
+        &what,
         "each classic is a condition waited on under a lock",
     )?;
     Ok(())
@@ -221,7 +232,11 @@ pub fn processes(out: &mut impl Write, workers: usize) -> Result<()> {
         "a read-write lock between processes: flock shared/exclusive",
         &[("workers", workers)],
     )?;
-    writeln!(out, "   (the event and the barrier across processes are the start gate of every processes scenario here: a line on each child's stdin)")?;
+    writeln!(
+        out,
+        "   (between processes, the event and the barrier are the start gate of every scenario\n   \
+         here: one line on each child's stdin)"
+    )?;
     let guard = common::cleanup::PathGuard::new(
         std::env::temp_dir().join(format!("sync-demo-{}-rwlock", std::process::id())),
     );
@@ -236,15 +251,15 @@ pub fn processes(out: &mut impl Write, workers: usize) -> Result<()> {
     crew.expect(out, "shared", workers, PATIENCE)?;
     writeln!(
         out,
-        "   all {workers} readers hold the shared lock at once ({})",
-        common::narrate::millis(started.elapsed())
+        "   all {workers} readers hold the shared lock at once (after {})",
+        common::narrate::duration(started.elapsed())
     )?;
     let refused = matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock));
     writeln!(
         out,
         "   writer: try_lock (exclusive) while they read: {}",
         if refused {
-            "refused (WouldBlock)"
+            "refused (it would block)"
         } else {
             "granted?!"
         }
@@ -261,7 +276,7 @@ pub fn processes(out: &mut impl Write, workers: usize) -> Result<()> {
     conclude(
         out,
         refused && granted,
-        what,
+        &what,
         "flock's shared mode is a read-write lock the kernel keeps",
     )?;
     Ok(())

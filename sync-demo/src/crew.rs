@@ -26,6 +26,19 @@ impl Crew {
     /// # Errors
     /// A spawn error.
     pub fn spawn(arg_lists: Vec<Vec<String>>) -> Result<Crew> {
+        Crew::spawn_with(arg_lists, |_, _| {})
+    }
+
+    /// Like [`Crew::spawn`], with `configure(index, command)` called on each command just
+    /// before it starts (to give a child another stdin, or an extra descriptor). A child whose
+    /// stdin is not piped has no start gate.
+    ///
+    /// # Errors
+    /// A spawn error.
+    pub fn spawn_with(
+        arg_lists: Vec<Vec<String>>,
+        mut configure: impl FnMut(usize, &mut std::process::Command),
+    ) -> Result<Crew> {
         let (tx, lines) = crossbeam_channel::unbounded();
         let mut crew = Crew {
             children: Vec::new(),
@@ -38,8 +51,9 @@ impl Crew {
                 .args(&args)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped());
+            configure(index, &mut cmd);
             let mut child = common::child::Child::spawn(&mut cmd)
-                .with_context(|| format!("spawning child {args:?}"))?;
+                .with_context(|| format!("spawning child process: {}", args.join(" ")))?;
             let stdout = child
                 .inner_mut()
                 .stdout
@@ -95,8 +109,9 @@ impl Crew {
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     bail!(
-                        "only {} of {count} children said @{tag} within {limit:?}",
-                        got.len()
+                        "only {} of {count} children said @{tag} within {}",
+                        got.len(),
+                        common::narrate::duration(limit)
                     )
                 }
                 Err(RecvTimeoutError::Disconnected) => {
@@ -117,6 +132,19 @@ impl Crew {
                 .context("writing to a child's stdin")?;
         }
         Ok(())
+    }
+
+    /// Whether every child has exited (reaping those that have).
+    ///
+    /// # Errors
+    /// The `waitpid` error.
+    pub fn all_exited(&mut self) -> Result<bool> {
+        for child in &mut self.children {
+            if child.try_wait().context("checking on a child")?.is_none() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Kills child `index` with SIGKILL and reaps it.

@@ -14,7 +14,9 @@ use std::sync::{Mutex, TryLockError};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use common::narrate::{conclude, header, thread_tag};
+use common::narrate::{duration, header, thread_tag};
+
+use crate::output::conclude;
 
 use crate::crew::{say, tell, Crew};
 use crate::sys::SharedMutex;
@@ -33,7 +35,7 @@ const TRY_FOR: Duration = Duration::from_secs(1);
 pub fn threads(out: &mut impl Write) -> Result<()> {
     header(
         out,
-        "lock holder dies (threads)",
+        "holder-dies (threads)",
         "a thread panics while holding a Mutex",
         &[("workers", 1)],
     )?;
@@ -77,14 +79,17 @@ pub fn threads(out: &mut impl Write) -> Result<()> {
     };
     writeln!(
         out,
-        "{} lock(): {}; the data inside reads {seen} (the half-done update)",
-        thread_tag(0),
-        if poisoned { "Err(PoisonError)" } else { "Ok" }
+        "[parent] lock(): {}; the data inside reads {seen} (the half-done update)",
+        if poisoned {
+            "an error, the lock is poisoned"
+        } else {
+            "granted, not poisoned"
+        }
     )?;
     conclude(
         out,
         panicked && poisoned,
-        format!("lock released and poisoned: {poisoned}, balance {seen}"),
+        &format!("lock released and poisoned: {poisoned}, balance {seen}"),
         "poisoning tells the next holder the data may be half-updated",
     )?;
     Ok(())
@@ -97,7 +102,7 @@ pub fn threads(out: &mut impl Write) -> Result<()> {
 pub fn processes(out: &mut impl Write) -> Result<()> {
     header(
         out,
-        "lock holder dies (processes)",
+        "holder-dies (processes)",
         "a child is SIGKILLed while holding a lock",
         &[("workers", 1)],
     )?;
@@ -156,14 +161,24 @@ pub fn processes(out: &mut impl Write) -> Result<()> {
     )?;
     let stuck = match mutex.try_lock_for(TRY_FOR) {
         Ok(()) => {
-            writeln!(out, "[parent] try_lock for {TRY_FOR:?}: got it?!")?;
+            writeln!(out, "[parent] try_lock for {}: got it?!", duration(TRY_FOR))?;
             false
         }
         Err(e) => {
             // raw_sync reports the errno as a number: 110 is ETIMEDOUT on Linux.
             let timed_out = e.ends_with(&format!(": {}", libc::ETIMEDOUT));
-            let name = if timed_out { " (ETIMEDOUT)" } else { "" };
-            writeln!(out, "[parent] try_lock for {TRY_FOR:?}: {e}{name}: locked by a process that no longer exists")?;
+            let why = if timed_out {
+                "timed out (ETIMEDOUT)".to_string()
+            } else {
+                format!("failed: {e}")
+            };
+            writeln!(out, "[parent] try_lock for {}: {why}", duration(TRY_FOR))?;
+            if timed_out {
+                writeln!(
+                    out,
+                    "   the mutex is held by a process that no longer exists"
+                )?;
+            }
             timed_out
         }
     };
@@ -174,7 +189,7 @@ pub fn processes(out: &mut impl Write) -> Result<()> {
     conclude(
         out,
         busy && freed && stuck,
-        what,
+        &what,
         "a lock the kernel keeps dies with its holder; a lock in plain memory does not",
     )?;
     Ok(())

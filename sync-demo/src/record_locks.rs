@@ -14,7 +14,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use common::narrate::{conclude, header};
+use common::narrate::header;
+
+use crate::output::conclude;
 
 use crate::crew::{say, tell, wait_for_go, Crew};
 use crate::sys::{lock_range, unlock_range};
@@ -61,7 +63,11 @@ pub fn processes(out: &mut impl Write) -> Result<()> {
         "two processes lock two byte ranges of a file in opposite order",
         &[("workers", 2)],
     )?;
-    writeln!(out, "   (which process the kernel refuses varies from run to run: the one whose wait closes the cycle)")?;
+    writeln!(
+        out,
+        "   which process the kernel refuses varies from run to run: the one whose wait\n   \
+         closes the cycle"
+    )?;
     let guard = common::cleanup::PathGuard::new(
         std::env::temp_dir().join(format!("sync-demo-{}-records", std::process::id())),
     );
@@ -78,7 +84,7 @@ pub fn processes(out: &mut impl Write) -> Result<()> {
     conclude(
         out,
         refused == 1 && cured == 0,
-        what,
+        &what,
         "the kernel sees the whole wait-for graph of record locks and refuses to close a cycle",
     )?;
     Ok(())
@@ -117,12 +123,9 @@ pub fn child(path: &Path, first: usize, second: usize, handshake: bool) -> Resul
             unlock_range(&file, second as i64, 1).context("unlocking")?;
         }
         Err(e) if e.raw_os_error() == Some(libc::EDEADLK) => {
+            say(format_args!("F_SETLKW on {} refused: {e}", NAMES[second]));
             say(format_args!(
-                "fcntl(F_SETLKW) on {} failed: {e}; the kernel refused to close the cycle",
-                NAMES[second]
-            ));
-            say(format_args!(
-                "gives up {} so the other process can go on",
+                "the kernel refused to close the cycle; gives up {} so the other can go on",
                 NAMES[first]
             ));
             tell("edeadlk", "");

@@ -1,168 +1,189 @@
-//! A counting semaphore built from a `Mutex` and a `Condvar`, because std has none.
+//! The seed's semaphore: 100 workers, three kinds of work, each kind limited to a few at once.
 //!
-//! The whole state is one number, the permits still available, kept under a mutex. `acquire`
-//! sleeps on the condition variable while that number is 0; `release` adds one back and wakes one
-//! sleeper. A woken thread re-checks the number before it takes a permit (the `while` loop), so a
-//! spurious wake-up or a wake-up that another thread beat it to costs a loop turn, never a wrong
-//! count. Every wait has a deadline, as everywhere in this crate.
-//!
-//! The file is written to be model-checked by loom (`tests/loom_semaphore.rs`): built with
-//! `--cfg loom`, the two imports below swap std's primitives for loom's, and loom then runs the
-//! test under every interleaving of its threads (up to a preemption bound).
+//! Worker `i` does kind `i % 3`. Every worker records how many of its kind are inside at the
+//! moment it enters; the highest such number per kind is what the check reads. All workers are
+//! released at once through a gate, so without a semaphore nearly a third of them are inside
+//! their kind together. With one semaphore per kind (limit permits each), a worker waits for a
+//! permit before it enters and the count can never pass the limit. Threads use this crate's
+//! [`Semaphore`]; processes (in `semaphore/named.rs`) use POSIX named semaphores, and since
+//! they share no counter, each child reports when it entered and left (on the one monotonic
+//! clock all processes read) and the parent replays those times to find the most inside at once.
 
-#[cfg(loom)]
-use loom::sync::{Condvar, Mutex, MutexGuard};
-use std::sync::PoisonError;
-#[cfg(not(loom))]
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
-/// At most `limit` holders of a [`Permit`] at any moment.
-#[derive(Debug)]
-pub struct Semaphore {
-    state: Mutex<State>,
-    released: Condvar,
+use anyhow::{Context, Result};
+use common::narrate::{duration, header, plural};
+
+use crate::classics::Event;
+use crate::counting_semaphore::Semaphore;
+use crate::output::{conclude, every_second};
+
+mod named;
+pub use named::{child, most_at_once, processes};
+
+/// The names of the three kinds of work.
+pub const KINDS: [&str; 3] = ["A", "B", "C"];
+/// How long any worker waits for a permit before the run is called broken.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn workers_of(workers: usize, kind: usize) -> usize {
+    (0..workers).filter(|w| w % 3 == kind).count()
 }
 
-#[derive(Debug)]
-struct State {
-    available: usize,
-    limit: usize,
+/// Longer runs than this report their progress.
+const SLOW: Duration = Duration::from_secs(3);
+
+/// About how long the run with semaphores takes: each kind lets `limit` workers in at a time.
+fn expected(workers: usize, limits: [usize; 3], work: Duration) -> Duration {
+    let rounds = (0..3).map(|k| workers_of(workers, k).div_ceil(limits[k]));
+    work * rounds.max().unwrap_or(0) as u32
 }
 
-/// One of the semaphore's permits; dropping it gives the permit back.
-#[derive(Debug)]
-#[must_use = "the permit is given back as soon as it is dropped"]
-pub struct Permit<'a> {
-    semaphore: &'a Semaphore,
+/// Says how far a long run is, and that it will take a while.
+fn progress(out: &mut impl Write, done: usize, workers: usize, started: Instant) -> Result<()> {
+    let after = duration(started.elapsed());
+    writeln!(out, "   ... {done} of {workers} workers done after {after}")?;
+    Ok(())
 }
 
-/// `release` was called with every permit already available: someone released twice.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OverRelease {
-    /// The semaphore's limit, which `release` would have exceeded.
-    pub limit: usize,
-}
-
-impl std::fmt::Display for OverRelease {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "released more permits than the limit of {}", self.limit)
+fn report(
+    out: &mut impl Write,
+    label: &str,
+    max: [usize; 3],
+    limits: [usize; 3],
+    workers: usize,
+    took: Duration,
+) -> Result<()> {
+    writeln!(out, "   {label} (took {}):", duration(took))?;
+    for k in 0..3 {
+        let n = workers_of(workers, k);
+        writeln!(
+            out,
+            "     kind {} (limit {}): {}, at most {} inside at once",
+            KINDS[k],
+            limits[k],
+            plural(n, "worker", "workers"),
+            max[k]
+        )?;
     }
+    Ok(())
 }
 
-impl std::error::Error for OverRelease {}
+fn conclude_limits(
+    out: &mut impl Write,
+    without: [usize; 3],
+    with: [usize; 3],
+    limits: [usize; 3],
+    workers: usize,
+) -> Result<()> {
+    let pairs = |max: [usize; 3]| {
+        (0..3)
+            .map(|k| format!("{}={}/{}", KINDS[k], max[k], limits[k]))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let kept = (0..3).all(|k| with[k] <= limits[k]);
+    // Without the semaphore the limit is passed wherever there are more workers than the limit.
+    let passed = (0..3).any(|k| without[k] > limits[k])
+        || (0..3).all(|k| workers_of(workers, k) <= limits[k]);
+    let what = format!(
+        "most inside at once (of the limit) with the semaphore {} (never above the limit: \
+         {kept}); without it {}",
+        pairs(with),
+        pairs(without)
+    );
+    conclude(
+        out,
+        kept && passed,
+        &what,
+        "a semaphore admits at most its limit, however many wait",
+    )?;
+    Ok(())
+}
 
-impl Semaphore {
-    /// A semaphore with `limit` permits, all available.
-    pub fn new(limit: usize) -> Semaphore {
-        Semaphore {
-            state: Mutex::new(State {
-                available: limit,
-                limit,
-            }),
-            released: Condvar::new(),
-        }
-    }
-
-    fn state(&self) -> MutexGuard<'_, State> {
-        // No code panics while holding this lock (it only does arithmetic on two numbers that
-        // is checked first), so a poisoned lock still holds a consistent state.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Takes a permit, waiting at most `limit` for one; `None` if none came in time.
-    pub fn acquire_timeout(&self, limit: Duration) -> Option<Permit<'_>> {
-        let deadline = Instant::now() + limit;
-        let mut state = self.state();
-        // Check the count first, the clock second: a thread woken by `release` takes the permit
-        // even if its deadline has just passed, so no wake-up is ever wasted.
-        while state.available == 0 {
-            let now = Instant::now();
-            if now >= deadline {
-                return None;
+/// Threads: all workers at once, without and then with one [`Semaphore`] per kind.
+///
+/// # Errors
+/// A worker waited longer than the patience, or the check did not hold.
+pub fn threads(
+    out: &mut impl Write,
+    workers: usize,
+    limits: [usize; 3],
+    work: Duration,
+) -> Result<()> {
+    header(
+        out,
+        "semaphore (threads)",
+        "workers of three kinds, each kind limited",
+        &[
+            ("workers", workers.to_string()),
+            ("limits", limits.map(|l| l.to_string()).join(",")),
+            ("work", duration(work)),
+        ],
+    )?;
+    let mut runs = Vec::new();
+    for limited in [false, true] {
+        let semaphores = limits.map(Semaphore::new);
+        let inside = [(); 3].map(|_| AtomicUsize::new(0));
+        let most = [(); 3].map(|_| AtomicUsize::new(0));
+        let gate = Event::new();
+        let started = Instant::now();
+        std::thread::scope(|s| -> Result<()> {
+            let handles: Vec<_> = (0..workers)
+                .map(|w| {
+                    let (semaphores, inside, most, gate) = (&semaphores, &inside, &most, &gate);
+                    s.spawn(move || -> Result<()> {
+                        let kind = w % 3;
+                        anyhow::ensure!(gate.wait_timeout(PATIENCE), "the start gate never opened");
+                        let permit = match limited {
+                            true => Some(
+                                semaphores[kind]
+                                    .acquire_timeout(PATIENCE)
+                                    .context("no permit in time")?,
+                            ),
+                            false => None,
+                        };
+                        let now = inside[kind].fetch_add(1, SeqCst) + 1;
+                        most[kind].fetch_max(now, SeqCst);
+                        std::thread::sleep(work); // the work itself
+                                                  // Leave before giving the permit back, or the next worker could count us.
+                        inside[kind].fetch_sub(1, SeqCst);
+                        drop(permit);
+                        Ok(())
+                    })
+                })
+                .collect();
+            gate.set(); // every worker is waiting (or about to): let them all go at once
+            if limited && expected(workers, limits, work) > SLOW {
+                // A long run: say every second how far it is.
+                let all_done = || Ok(handles.iter().all(|h| h.is_finished()));
+                every_second(out, PATIENCE * 3, all_done, |after| {
+                    let done = handles.iter().filter(|h| h.is_finished()).count();
+                    format!("{done} of {workers} workers done after {}", duration(after))
+                })?;
             }
-            state = self
-                .released
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        state.available -= 1;
-        Some(Permit { semaphore: self })
+            for h in handles {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a worker panicked"))??;
+            }
+            Ok(())
+        })?;
+        let max = most.map(|m| m.load(SeqCst));
+        report(
+            out,
+            if limited {
+                "with a Semaphore per kind"
+            } else {
+                "without a semaphore"
+            },
+            max,
+            limits,
+            workers,
+            started.elapsed(),
+        )?;
+        runs.push(max);
     }
-
-    /// Takes a permit if one is free right now.
-    pub fn try_acquire(&self) -> Option<Permit<'_>> {
-        let mut state = self.state();
-        if state.available == 0 {
-            return None;
-        }
-        state.available -= 1;
-        Some(Permit { semaphore: self })
-    }
-
-    /// Gives one permit back by hand (a [`Permit`] does this when dropped).
-    ///
-    /// # Errors
-    /// [`OverRelease`] if every permit is already available: the count would pass the limit,
-    /// which would let one worker too many in later. The count is left unchanged.
-    pub fn release(&self) -> Result<(), OverRelease> {
-        let mut state = self.state();
-        if state.available == state.limit {
-            return Err(OverRelease { limit: state.limit });
-        }
-        state.available += 1;
-        drop(state);
-        // One permit came back, so one sleeper can use it.
-        self.released.notify_one();
-        Ok(())
-    }
-
-    /// Permits available right now.
-    pub fn available(&self) -> usize {
-        self.state().available
-    }
-}
-
-impl Drop for Permit<'_> {
-    fn drop(&mut self) {
-        // A permit stands for one taken unit, so giving it back cannot pass the limit unless
-        // someone also called `release` by hand for it; then the extra release is refused.
-        let _ = self.semaphore.release();
-    }
-}
-
-#[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn permits_run_out_and_come_back_on_drop() {
-        let sem = Semaphore::new(2);
-        let a = sem.try_acquire().expect("2 free");
-        let _b = sem.try_acquire().expect("1 free");
-        assert!(sem.try_acquire().is_none());
-        assert!(sem.acquire_timeout(Duration::from_millis(5)).is_none());
-        drop(a);
-        assert_eq!(sem.available(), 1);
-    }
-
-    #[test]
-    fn releasing_past_the_limit_is_an_error() {
-        let sem = Semaphore::new(3);
-        assert_eq!(sem.release(), Err(OverRelease { limit: 3 }));
-        assert_eq!(sem.available(), 3);
-    }
-
-    #[test]
-    fn a_waiter_wakes_when_a_permit_is_released() {
-        let sem = Semaphore::new(1);
-        let held = sem.try_acquire().expect("1 free");
-        std::thread::scope(|s| {
-            let waiter = s.spawn(|| sem.acquire_timeout(Duration::from_secs(5)).is_some());
-            std::thread::sleep(Duration::from_millis(10)); // let the waiter start waiting
-            drop(held);
-            assert!(waiter.join().expect("no panic"));
-        });
-    }
+    conclude_limits(out, runs[0], runs[1], limits, workers)
 }

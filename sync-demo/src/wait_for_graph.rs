@@ -32,6 +32,15 @@ pub enum Refused {
     TimedOut,
 }
 
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::Deadlock(cycle) => write!(f, "a deadlock: a cycle of {} waiters", cycle.len()),
+            Refused::TimedOut => f.write_str("the wait timed out without a cycle"),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Graph {
     holder: Vec<Option<usize>>,

@@ -1,8 +1,8 @@
-//! Model-checks `src/semaphore.rs` with loom: every interleaving of three threads (up to the
+//! Model-checks `src/counting_semaphore.rs` with loom: every interleaving of three threads (up to the
 //! preemption bound) keeps the count inside at or below the limit and ends without a deadlock.
 //!
 //! Run it with (it takes well under a minute):
-//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=/work/main/target-loom cargo test -p sync-demo --test loom_semaphore --release`
+//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom cargo test -p sync-demo --test loom_semaphore --release`
 #![cfg(loom)]
 
 use std::time::Duration;
@@ -11,7 +11,7 @@ use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 // std's Arc, not loom's: if loom finds a deadlock, a loom Arc can abort the whole test binary
 // instead of failing this test (see FACTS.md).
 use std::sync::Arc;
-use sync_demo::semaphore::Semaphore;
+use sync_demo::counting_semaphore::Semaphore;
 
 /// Three threads take a permit of a semaphore with `limit`, and each checks the count inside.
 fn three_threads(limit: usize) {

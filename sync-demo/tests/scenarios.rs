@@ -69,24 +69,101 @@ fn semaphore_processes() {
 /// Threads: the cycle is detected and printed, both finish; the cures see no deadlock.
 #[test]
 fn deadlock_threads() {
-    let (out, r) = results("deadlock-threads", &["deadlock", "--with", "threads"], 2);
+    let (out, r) = results("deadlock-threads", &["deadlock", "--with", "threads"], 1);
     assert!(
         out.contains("worker 1 holds A and waits for B; worker 2 holds B and waits for A"),
         "{out}"
     );
-    assert!(number_after(&r[0], "deadlock detected ") >= 1, "{}", r[0]);
+    assert!(number_after(&r[0], "opposite order: ") >= 1, "{}", r[0]);
     assert!(r[0].contains("global order: 0 deadlocks"), "{}", r[0]);
     assert!(r[0].contains(", 0 deadlocks"), "{}", r[0]);
+}
+
+/// Five philosophers: the 5-way cycle is detected and printed; the ordered forks see none.
+#[test]
+fn dining_philosophers_threads() {
+    let (out, r) = results("dining", &["dining-philosophers"], 1);
     assert!(
         out.contains("philosopher 5 holds fork 5 and waits for fork 1"),
         "{out}"
     );
-    assert!(number_after(&r[1], "left first: ") >= 1, "{}", r[1]);
+    assert!(number_after(&r[0], "left first: ") >= 1, "{}", r[0]);
     assert!(
-        r[1].contains("15/15 meals; lower fork first: 0 deadlocks, 15/15 meals"),
+        r[0].contains("15/15 meals; lower fork first: 0 deadlocks, 15/15 meals"),
         "{}",
-        r[1]
+        r[0]
     );
+}
+
+/// No coordination: two runs are found whose orders differ (the demo retries until they do).
+fn independent_order(with: &str) {
+    let (out, r) = results(
+        &format!("independent-{with}"),
+        &["independent-order", "--with", with],
+        1,
+    );
+    assert!(
+        r[0].contains("announced 12 steps in different orders"),
+        "{}",
+        r[0]
+    );
+    // The two orders it names really differ.
+    let orders: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split_once("order (worker of each step): ").map(|p| p.1))
+        .collect();
+    assert!(orders.len() >= 2, "{out}");
+    assert_ne!(orders[0], orders[orders.len() - 1], "{out}");
+}
+
+#[test]
+fn independent_order_threads() {
+    independent_order("threads");
+}
+
+#[test]
+fn independent_order_processes() {
+    independent_order("processes");
+}
+
+/// Turns: both coordinated runs announce the steps exactly in the agreed order.
+fn agreed_order(with: &str) {
+    let (out, r) = results(
+        &format!("agreed-{with}"),
+        &[
+            "agreed-order",
+            "--with",
+            with,
+            "--workers",
+            "3",
+            "--steps",
+            "2",
+        ],
+        1,
+    );
+    assert!(
+        r[0].contains("2 of 2 runs in the agreed order (workers 1 to 3, 2 rounds): true"),
+        "{}",
+        r[0]
+    );
+    // The coordinated runs come after the uncoordinated one (which may match by chance).
+    let (_, coordinated) = out.split_once("-- agreed order, run 1").expect("run 1");
+    let orders: Vec<&str> = coordinated
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("order: "))
+        .collect();
+    assert_eq!(orders, ["1 2 3 1 2 3", "1 2 3 1 2 3"], "{out}");
+    assert!(r[0].contains("uncoordinated ("), "{}", r[0]);
+}
+
+#[test]
+fn agreed_order_threads() {
+    agreed_order("threads");
+}
+
+#[test]
+fn agreed_order_processes() {
+    agreed_order("processes");
 }
 
 /// Processes: the kernel refuses exactly one `F_SETLKW` with EDEADLK; one order needs none.
@@ -159,8 +236,8 @@ fn classics_processes() {
     );
 }
 
-/// No subcommand runs everything, both variants: 11 checked results.
+/// No subcommand runs everything, both variants: 15 checked results.
 #[test]
 fn everything_by_default() {
-    results("all", &[], 11);
+    results("all", &[], 15);
 }

@@ -271,11 +271,13 @@ pub fn say(out: &mut impl Write, text: &str) -> io::Result<()> {
 ///
 /// ```
 /// let mut out = Vec::new();
-/// let warned = common::narrate::load_warning(&mut out).unwrap();
+/// let warned = common::demo::narrate::load_warning(&mut out).unwrap();
 /// assert_eq!(warned, !out.is_empty()); // one line when busy, nothing otherwise
+/// assert!(String::from_utf8(out).unwrap().lines().all(|l| l.chars().count() <= 100));
 /// ```
 ///
-/// The line reads `load: 5.12 runnable on average over 1 min, on 2 CPUs: ...`. Every demo prints
+/// The line reads `load: 5.12 programs runnable on 2 CPUs (1-minute average): timings may
+/// mislead`. Every demo prints
 /// this same line before it times anything, so a student who sees surprising numbers knows why.
 /// Nothing is printed when `/proc/loadavg` cannot be read.
 ///
@@ -287,8 +289,7 @@ pub fn load_warning(out: &mut impl Write) -> io::Result<bool> {
         Some(load) if load > cpus as f64 => {
             writeln!(
                 out,
-                "load: {load:.2} runnable on average over 1 min, on {}: other programs \
-                 compete for them, so timings may mislead",
+                "load: {load:.2} programs runnable on {} (1-minute average): timings may mislead",
                 plural(cpus, "CPU", "CPUs")
             )?;
             Ok(true)

@@ -22,6 +22,12 @@ pub(super) fn connect(
     pid: u32,
 ) -> Result<(IpcBytesSender, IpcSender<IpcSharedMemory>)> {
     let (server, name) = IpcOneShotServer::<Hello>::new().context("creating a one-shot server")?;
+    // The server's socket lives in a fresh directory in TMPDIR, which ipc-channel removes once
+    // `accept` returns; registered here too, so that Ctrl-C before then removes it as well.
+    // TODO(merge): common's guarded accept (the one process layer) does this for every crate.
+    let _socket_dir = std::path::Path::new(&name)
+        .parent()
+        .map(common::cleanup::PathGuard::new);
     crew.send(i, &name)?;
     let (tx, rx) = crossbeam_channel::bounded(1);
     let acceptor = std::thread::spawn(move || {
@@ -30,7 +36,7 @@ pub(super) fn connect(
     let outcome = match rx.recv_timeout(crate::crew::REPORT_LIMIT) {
         Ok(Ok((_, (hello_pid, bytes, shm)))) if hello_pid == pid => Ok((bytes, shm)),
         Ok(Ok(_)) => Err(anyhow!("child {i}: a stranger connected to our server")),
-        Ok(Err(e)) => Err(anyhow!("child {i}: handshake failed: {e:?}")),
+        Ok(Err(e)) => Err(anyhow!("child {i}: handshake failed: {e}")),
         Err(_) => {
             // Wake the acceptor with a connection of our own, so the thread can end.
             let (bytes, _) = ipc::bytes_channel().context("creating a wake-up channel")?;
@@ -39,8 +45,8 @@ pub(super) fn connect(
                 let _ = waker.send((0, bytes, shm));
             }
             Err(anyhow!(
-                "child {i} did not connect within {:?}",
-                crate::crew::REPORT_LIMIT
+                "child {i} did not connect within {}",
+                common::narrate::duration(crate::crew::REPORT_LIMIT)
             ))
         }
     };
@@ -62,7 +68,7 @@ pub fn child(i: usize, n: usize, len: usize) -> Result<()> {
     IpcSender::<Hello>::connect(server)
         .context("connecting to the parent")?
         .send((std::process::id(), bytes_tx, shm_tx))
-        .map_err(|e| anyhow!("hello: {e:?}"))?;
+        .map_err(|e| anyhow!("hello: {e}"))?;
     child::say(format_args!(
         "connected; my slice is bytes {}..{}",
         range.start, range.end
@@ -79,41 +85,37 @@ pub fn child(i: usize, n: usize, len: usize) -> Result<()> {
                 received.insert(
                     bytes_rx
                         .recv()
-                        .map_err(|e| anyhow!("receiving bytes: {e:?}"))?,
+                        .map_err(|e| anyhow!("receiving bytes: {e}"))?,
                 ),
             ),
             ("memfd", _) => sample(
                 memfd.insert(
                     shm_rx
                         .recv()
-                        .map_err(|e| anyhow!("receiving a memfd: {e:?}"))?,
+                        .map_err(|e| anyhow!("receiving a memfd: {e}"))?,
                 ),
             ),
             ("map", os_id) => {
                 retired = mapped.take();
                 let segment = mapped.insert(Opened::open(os_id)?);
-                if segment.len() < range.end {
-                    bail!(
-                        "segment has {} bytes, my slice ends at {}",
-                        segment.len(),
-                        range.end
-                    );
-                }
-                // SAFETY: in bounds (checked just above); the parent wrote the segment before
-                // it sent "map" and writes nothing more until every child has reported.
-                sample(unsafe {
-                    std::slice::from_raw_parts(segment.as_ptr().add(range.start), range.len())
-                })
+                // The parent wrote the segment before it sent "map", and writes nothing more
+                // until every child has reported.
+                sample(
+                    segment
+                        .bytes(range.clone())
+                        .context("my slice of the segment")?,
+                )
             }
             ("shm", _) => {
-                let segment = mapped.as_ref().context("\"shm\" before \"map\"")?;
-                // SAFETY: in bounds (checked at "map"); the parent wrote before it sent "shm"
-                // and writes nothing more until every child has reported.
-                sample(unsafe {
-                    std::slice::from_raw_parts(segment.as_ptr().add(range.start), range.len())
-                })
+                let segment = mapped.as_mut().context("\"shm\" before \"map\"")?;
+                // As for "map": the parent wrote before it sent "shm".
+                sample(
+                    segment
+                        .bytes(range.clone())
+                        .context("my slice of the segment")?,
+                )
             }
-            _ => bail!("unknown command {command:?}"),
+            _ => bail!("unknown command \"{command}\""),
         };
         child::report("got", format_args!("{} {sum}", monotonic_nanos()));
         drop((received.take(), memfd.take(), retired.take()));

@@ -45,16 +45,30 @@ pub fn run_ok(marker: &str, args: &[&str]) -> String {
     stdout
 }
 
-/// The `result:` lines of an output.
+/// The `result:` lines of an output, each joined with its indented continuation lines (a
+/// result wraps at 100 columns; a blank line or the end follows it).
 pub fn results(stdout: &str) -> Vec<String> {
-    // `conclude` wraps long result lines; this joins each with its continuation lines.
-    common::narrate::result_lines(stdout)
+    let mut results: Vec<String> = Vec::new();
+    let mut open = false;
+    for line in stdout.lines() {
+        if line.starts_with("result: ") {
+            results.push(line.to_string());
+            open = true;
+        } else if open && line.starts_with("   ") {
+            let last = results.last_mut().expect("open only after a result line");
+            last.push(' ');
+            last.push_str(line.trim_start());
+        } else {
+            open = false;
+        }
+    }
+    results
 }
 
-/// The pid of the first `[pid N]` tag, which is the parent's (it speaks first in every scenario).
+/// The parent's pid, which every scenario states once: `[parent] is pid N`.
 pub fn parent_pid(stdout: &str) -> Option<u32> {
-    let at = stdout.find("[pid ")? + 5;
-    stdout[at..].split(']').next()?.parse().ok()
+    let at = stdout.find("[parent] is pid ")? + "[parent] is pid ".len();
+    stdout[at..].split(';').next()?.parse().ok()
 }
 
 /// No segment of demo process `pid` in /dev/shm, and within 1 s no process with the marker.

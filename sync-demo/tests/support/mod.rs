@@ -77,13 +77,32 @@ pub fn results(test: &str, args: &[&str], expected_lines: usize) -> (String, Vec
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    // `conclude` wraps long result lines; this joins each with its continuation lines.
-    let results = common::narrate::result_lines(&stdout);
+    let results = result_lines(&stdout);
     assert_eq!(results.len(), expected_lines, "{stdout}");
     for r in &results {
         assert!(r.contains("[ok]"), "{r}");
     }
     (stdout, results)
+}
+
+/// The `result:` lines of `stdout`, each joined with its indented continuation lines (a result
+/// wraps at 100 columns; the scenario ends with it, so a blank line or the end follows).
+pub fn result_lines(stdout: &str) -> Vec<String> {
+    let mut results: Vec<String> = Vec::new();
+    let mut open = false;
+    for line in stdout.lines() {
+        if line.starts_with("result:") {
+            results.push(line.to_string());
+            open = true;
+        } else if open && line.starts_with("   ") {
+            let last = results.last_mut().expect("open only after a result line");
+            last.push(' ');
+            last.push_str(line.trim_start());
+        } else {
+            open = false;
+        }
+    }
+    results
 }
 
 /// The number right after `label` in `line`.

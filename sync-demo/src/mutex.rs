@@ -15,12 +15,41 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use common::narrate::{conclude, header, thread_tag};
+use common::narrate::{duration, header, plural, thread_tag};
 
 use crate::crew::Crew;
+use crate::output::conclude;
 
 /// The pause between the pieces of one line: long enough that other workers run in it.
 const PAUSE: Duration = Duration::from_millis(1);
+
+/// The bytes of one whole line (see [`pieces`]).
+const LINE_BYTES: u64 = 18 + 20 + 5;
+
+/// Locked runs longer than this report their progress.
+const SLOW: Duration = Duration::from_secs(3);
+
+/// With the lock, every line is written alone: about `workers * lines` times two pauses.
+fn slow_with_lock(workers: usize, lines: usize) -> bool {
+    PAUSE * 2 * (workers * lines) as u32 > SLOW
+}
+
+/// Until `done()` (or a minute, the most a run may take), says every second how many lines the
+/// shared file holds (its length in whole lines: torn or not, every line has the same bytes).
+fn watch(
+    out: &mut impl Write,
+    path: &Path,
+    total: usize,
+    done: impl FnMut() -> Result<bool>,
+) -> Result<()> {
+    crate::output::every_second(out, Duration::from_secs(60), done, |after| {
+        let written = std::fs::metadata(path).map_or(0, |m| m.len() / LINE_BYTES);
+        format!(
+            "{written} of {total} lines written after {}",
+            duration(after)
+        )
+    })
+}
 
 /// The three pieces of line `line` of worker `worker`; together they make one whole line.
 fn pieces(worker: usize, line: usize) -> [String; 3] {
@@ -91,14 +120,15 @@ fn report(out: &mut impl Write, label: &str, t: &Tally, lines: usize) -> Result<
     let complete = t.whole.iter().filter(|&&n| n == lines).count();
     writeln!(
         out,
-        "   {label}: {} torn lines; {complete} of {} workers have all {lines} lines whole",
-        t.torn,
-        t.whole.len()
+        "   {label}: {}; {complete} of {} have all {} whole",
+        plural(t.torn, "torn line", "torn lines"),
+        plural(t.whole.len(), "worker", "workers"),
+        plural(lines, "line", "lines")
     )?;
     if let Some(example) = &t.example {
         // The start of it is enough to see pieces of several workers run together.
-        let start: String = example.chars().take(90).collect();
-        writeln!(out, "   a torn line starts: {start:?}")?;
+        let start: String = example.chars().take(70).collect();
+        writeln!(out, "   a torn line starts: \"{start}\"")?;
     }
     Ok(())
 }
@@ -112,15 +142,15 @@ fn conclude_torn(
 ) -> Result<()> {
     let all_whole = with.whole.iter().all(|&n| n == lines);
     let what = format!(
-        "with the lock {} torn of {} lines, all present: {all_whole}; without it {} torn",
+        "with the lock {} torn of {}, all present: {all_whole}; without it {} torn",
         with.torn,
-        workers * lines,
+        plural(workers * lines, "line", "lines"),
         without.torn
     );
     conclude(
         out,
         with.torn == 0 && all_whole && without.torn > 0,
-        what,
+        &what,
         "one writer at a time keeps every line whole",
     )?;
     Ok(())
@@ -160,6 +190,10 @@ pub fn threads(out: &mut impl Write, workers: usize, lines: usize) -> Result<()>
                     s.spawn(move || write_lines(file, w, lines, locked.then_some(lock)))
                 })
                 .collect();
+            if locked && slow_with_lock(workers, lines) {
+                let all_done = || Ok(handles.iter().all(|h| h.is_finished()));
+                watch(out, guard.path(), workers * lines, all_done)?;
+            }
             for (w, h) in handles.into_iter().enumerate() {
                 h.join()
                     .map_err(|_| anyhow::anyhow!("worker {w} panicked"))??;
@@ -168,9 +202,10 @@ pub fn threads(out: &mut impl Write, workers: usize, lines: usize) -> Result<()>
         })?;
         writeln!(
             out,
-            "{} .. {}: each wrote {lines} lines",
+            "{} .. {}: each wrote {}",
             thread_tag(0),
-            thread_tag(workers - 1)
+            thread_tag(workers - 1),
+            plural(lines, "line", "lines")
         )?;
         let t = tally(guard.path(), workers, lines)?;
         report(
@@ -224,7 +259,10 @@ pub fn processes(out: &mut impl Write, workers: usize, lines: usize) -> Result<(
         let mut crew = Crew::spawn(args)?;
         crew.expect(out, "ready", workers, Duration::from_secs(10))?;
         crew.go()?; // all start together, so their writes overlap
-        crew.finish(out, "done", Duration::from_secs(20))?;
+        if locked && slow_with_lock(workers, lines) {
+            watch(out, guard.path(), workers * lines, || crew.all_exited())?;
+        }
+        crew.finish(out, "done", Duration::from_secs(60))?;
         let t = tally(guard.path(), workers, lines)?;
         report(
             out,
@@ -262,6 +300,20 @@ pub fn child(path: &Path, worker: usize, lines: usize, lock: bool) -> Result<()>
             file.unlock().context("unlocking the file")?;
         }
     }
-    crate::crew::say(format_args!("worker {worker} wrote {lines} lines"));
+    crate::crew::say(format_args!(
+        "worker {worker} wrote {}",
+        plural(lines, "line", "lines")
+    ));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_has_the_bytes_progress_counts() {
+        assert_eq!(pieces(3, 4).concat().len() as u64, LINE_BYTES);
+        assert_eq!(pieces(12, 99).concat().len() as u64, LINE_BYTES);
+    }
 }

@@ -13,9 +13,10 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
-use common::narrate::{conclude, header, millis};
+use common::narrate::{duration, header, plural, thread_tag};
 use crossbeam_channel::Sender;
 
+use crate::output::conclude;
 use crate::wait_for_graph::{LockTable, Refused};
 
 /// How long one acquire may wait before the run is called broken (no cycle, just stuck).
@@ -65,15 +66,16 @@ fn opposite_order(out: &mut impl Write) -> Result<(usize, Duration)> {
         for attempt in 0.. {
             locks
                 .acquire(w, first, PATIENCE)
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            let _ = tx.send(format!("[worker {w}] holds {}", ["A", "B"][first]));
+                .map_err(|e| anyhow::anyhow!("worker {w}: {e}"))?;
+            let _ = tx.send(format!("{} holds {}", thread_tag(w), ["A", "B"][first]));
             if attempt == 0 {
                 barrier.wait(); // on purpose: both hold their first lock before asking for the second
             }
             match locks.acquire(w, second, PATIENCE) {
                 Ok(()) => {
                     let _ = tx.send(format!(
-                        "[worker {w}] holds A and B: works, then releases both"
+                        "{} holds A and B: works, then releases both",
+                        thread_tag(w)
                     ));
                     locks.release(second);
                     locks.release(first);
@@ -85,15 +87,22 @@ fn opposite_order(out: &mut impl Write) -> Result<(usize, Duration)> {
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .get_or_insert(started.elapsed());
-                    let _ = tx.send(format!("[worker {w}] DEADLOCK: {}", locks.describe(&cycle)));
                     let _ = tx.send(format!(
-                        "[worker {w}] gives up {} and retries later",
+                        "{} DEADLOCK: {}",
+                        thread_tag(w),
+                        locks.describe(&cycle)
+                    ));
+                    let _ = tx.send(format!(
+                        "{} gives up {} and retries later",
+                        thread_tag(w),
                         ["A", "B"][first]
                     ));
                     locks.release(first);
                     std::thread::sleep(HOLD * 2); // the victim backs off, so the other can finish
                 }
-                Err(Refused::TimedOut) => bail!("worker {w} waited {PATIENCE:?} without a cycle"),
+                Err(Refused::TimedOut) => {
+                    bail!("worker {w} waited {} without a cycle", duration(PATIENCE))
+                }
             }
         }
         unreachable!("the loop returns or fails")
@@ -111,11 +120,14 @@ fn global_order(out: &mut impl Write) -> Result<usize> {
     let seen = run_pair(out, |w, tx| {
         locks
             .acquire(w, A, PATIENCE)
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            .map_err(|e| anyhow::anyhow!("worker {w}: {e}"))?;
         std::thread::sleep(HOLD); // on purpose: the same pause that deadlocked above
         match locks.acquire(w, B, PATIENCE) {
             Ok(()) => {
-                let _ = tx.send(format!("[worker {w}] took A then B: works, releases both"));
+                let _ = tx.send(format!(
+                    "{} took A then B: works, releases both",
+                    thread_tag(w)
+                ));
                 locks.release(B);
                 locks.release(A);
                 Ok(0)
@@ -137,10 +149,14 @@ fn try_lock_back_off(out: &mut impl Write) -> Result<usize> {
         for attempt in 0..50u32 {
             locks
                 .acquire(w, first, PATIENCE)
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                .map_err(|e| anyhow::anyhow!("worker {w}: {e}"))?;
             std::thread::sleep(HOLD); // on purpose: the same pause that deadlocked above
             if locks.try_acquire(w, second) {
-                let _ = tx.send(format!("[worker {w}] got both after {attempt} retries"));
+                let _ = tx.send(format!(
+                    "{} got both after {}",
+                    thread_tag(w),
+                    plural(attempt as usize, "retry", "retries")
+                ));
                 locks.release(second);
                 locks.release(first);
                 return Ok(attempt as usize);
@@ -148,16 +164,26 @@ fn try_lock_back_off(out: &mut impl Write) -> Result<usize> {
             locks.release(first);
             let pause = Duration::from_millis(u64::from(attempt + 1) * w as u64 * 3);
             let _ = tx.send(format!(
-                "[worker {w}] {} busy: let go of {}, back off {}",
+                "{} {} busy: let go of {}, back off {}",
+                thread_tag(w),
                 ["A", "B"][second],
                 ["A", "B"][first],
-                millis(pause)
+                duration(pause)
             ));
             std::thread::sleep(pause);
         }
         bail!("worker {w} gave up after 50 tries")
     })?;
     Ok(retries[0] + retries[1])
+}
+
+/// Processes: the same two locks as byte ranges of a file; the kernel refuses the cycle
+/// (see [`crate::record_locks`]).
+///
+/// # Errors
+/// A child failed, or a check did not hold.
+pub fn processes(out: &mut impl Write) -> Result<()> {
+    crate::record_locks::processes(out)
 }
 
 /// Threads: the deadlock, detected and recovered from, then both cures.
@@ -177,13 +203,13 @@ pub fn threads(out: &mut impl Write) -> Result<()> {
     )?;
     writeln!(
         out,
-        "-- opposite order: worker 1 takes A then B, worker 2 takes B then A"
+        "-- opposite order: [thread 1] takes A then B, [thread 2] takes B then A"
     )?;
     let (deadlocks, after) = opposite_order(out)?;
     writeln!(
         out,
         "   deadlock detected after {}; both workers finished after the victim backed off",
-        millis(after)
+        duration(after)
     )?;
     writeln!(out, "-- cure 1, one global order: both take A then B")?;
     let ordered = global_order(out)?;
@@ -192,11 +218,17 @@ pub fn threads(out: &mut impl Write) -> Result<()> {
         "-- cure 2, opposite order but try-lock the second and back off"
     )?;
     let retries = try_lock_back_off(out)?;
-    let what = format!("deadlock detected {deadlocks}x and recovered; global order: {ordered} deadlocks; try-lock with back-off: {retries} retries, 0 deadlocks");
+    let what = format!(
+        "opposite order: {} detected and recovered; global order: {}; \
+         try-lock with back-off: {}, 0 deadlocks",
+        plural(deadlocks, "deadlock", "deadlocks"),
+        plural(ordered, "deadlock", "deadlocks"),
+        plural(retries, "retry", "retries")
+    );
     conclude(
         out,
         deadlocks >= 1 && ordered == 0,
-        what,
+        &what,
         "a cycle of waits never ends by itself: detect it, or make it impossible",
     )?;
     Ok(())
