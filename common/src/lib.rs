@@ -48,6 +48,7 @@ pub mod cli;
 mod error;
 pub mod narrate;
 mod panics;
+pub mod plumbing;
 pub mod pool;
 pub mod process_pool;
 pub mod sys;

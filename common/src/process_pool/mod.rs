@@ -23,7 +23,7 @@
 //! the pool's own process is left half-done.
 
 pub(crate) mod call;
-mod wire;
+pub(crate) mod wire;
 pub(crate) mod worker;
 
 use crate::child::{self_command, Child};
