@@ -1,0 +1,69 @@
+//! Batch size: many trivial tasks, one per MPI message against automatic batches.
+//!
+//! A trivial task costs nothing; its trip costs a message there and one back, plus encoding.
+//! With one task per batch, the pool pays that for every task; with automatic batches (about
+//! four per worker rank, like Python's `Pool.map`) it pays it a handful of times in all.
+//! mpi4py.futures sends one task per message unless given a `chunksize`.
+
+use crate::{MpiPool, Settings};
+use common::narrate::{conclude, duration, header, speedup};
+use common::{Chunk, Pool};
+use std::io::Write;
+use std::time::Instant;
+
+/// The trivial task.
+pub fn add_one(n: u64) -> u64 {
+    n + 1
+}
+
+/// Times `tasks` trivial tasks at batch size 1 and automatic, and checks both results.
+///
+/// # Errors
+/// A pool that cannot start, a failed check, or the writer's error.
+pub fn run(out: &mut impl Write, settings: &Settings, tasks: usize) -> anyhow::Result<()> {
+    let workers = settings.workers;
+    header(
+        out,
+        "batch-size",
+        "trivial tasks, one per message against automatic batches",
+        &[("tasks", tasks), ("workers", workers)],
+    )?;
+    let pool = MpiPool::new(workers)?;
+    let expected: Vec<u64> = (1..=tasks as u64).collect();
+    let time = |chunk: Chunk| -> anyhow::Result<_> {
+        let started = Instant::now();
+        let results = pool.map_chunked(add_one, 0..tasks as u64, chunk)?;
+        Ok((started.elapsed(), results == expected))
+    };
+    let (one, one_right) = time(Chunk::Size(1))?;
+    let auto_size = Chunk::Auto.size_for(tasks, workers)?;
+    let (auto, auto_right) = time(Chunk::Auto)?;
+    let per_task = |d: std::time::Duration| duration(d / tasks as u32);
+    writeln!(
+        out,
+        "batch size 1:    {} in all, {} per task",
+        duration(one),
+        per_task(one)
+    )?;
+    writeln!(
+        out,
+        "batch size {auto_size:<5} {} in all, {} per task (automatic)",
+        duration(auto),
+        per_task(auto)
+    )?;
+    let lesson = if auto < one {
+        "a message costs microseconds: batch trivial tasks so each trip carries many"
+    } else {
+        "no gain from batching here: the machine was too busy to measure it"
+    };
+    conclude(
+        out,
+        one_right && auto_right,
+        format_args!(
+            "both gave {tasks} right results; automatic was {}",
+            speedup(one, auto)
+        ),
+        lesson,
+    )?;
+    Ok(())
+}
