@@ -117,14 +117,14 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
     let expected: u64 = (1..=TASKS).sum();
     let slower = ratio(tcp.ping, shm.ping);
     let lesson = if slower >= 2.0 {
-        "crossing hosts changes no code, only the cost per message: batch more"
+        "across hosts: same code, dearer messages"
     } else {
-        "loopback TCP was close to shared memory here; a real network adds more"
+        "loopback TCP was near shared memory here"
     };
     conclude(
         out,
         shm.sum == expected && tcp.sum == expected,
-        format_args!("same results over both; a TCP round trip cost {slower:.1}x shared memory"),
+        format_args!("same sums; TCP trip {slower:.1}x shared memory"),
         lesson,
     )?;
     Ok(())

@@ -6,7 +6,7 @@
 //! mpi4py.futures sends one task per message unless given a `chunksize`.
 
 use crate::{MpiPool, Settings};
-use common::narrate::{conclude, duration, header, speedup};
+use common::narrate::{conclude, duration, header, plural, speedup};
 use common::{Chunk, Pool};
 use std::io::Write;
 use std::time::Instant;
@@ -29,6 +29,11 @@ pub fn run(out: &mut impl Write, settings: &Settings, tasks: usize) -> anyhow::R
         &[("tasks", tasks), ("workers", workers)],
     )?;
     let pool = MpiPool::new(workers)?;
+    writeln!(
+        out,
+        "{} ready",
+        plural(workers, "worker rank", "worker ranks")
+    )?;
     let expected: Vec<u64> = (1..=tasks as u64).collect();
     let time = |chunk: Chunk| -> anyhow::Result<_> {
         let started = Instant::now();
@@ -52,15 +57,15 @@ pub fn run(out: &mut impl Write, settings: &Settings, tasks: usize) -> anyhow::R
         per_task(auto)
     )?;
     let lesson = if auto < one {
-        "a message costs microseconds: batch trivial tasks so each trip carries many"
+        "batch tiny tasks: a message costs µs"
     } else {
-        "no gain from batching here: the machine was too busy to measure it"
+        "no gain: the machine was too busy"
     };
     conclude(
         out,
         one_right && auto_right,
         format_args!(
-            "both gave {tasks} right results; automatic was {}",
+            "right results both ways; auto {} faster",
             speedup(one, auto)
         ),
         lesson,

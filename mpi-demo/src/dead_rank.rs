@@ -78,7 +78,7 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
         match result {
             Ok(_) => values += 1,
             Err(e @ Error::WorkerDied { .. }) => {
-                writeln!(out, "   process pool: item {i} failed: {e}")?;
+                writeln!(out, "   item {i} failed: {e}")?;
                 died.push(i);
             }
             Err(e) => anyhow::bail!("item {i} of the process pool: {e}"),
@@ -135,8 +135,8 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
     conclude(
         out,
         passed,
-        format_args!("process pool: 1 task failed, 7 done; MPI job: ended with {answered}/8"),
-        "a process pool replaces a dead worker; MPI ends the whole job (no ULFM)",
+        format_args!("1 failed, 7 done; MPI job ended at {answered}/8"),
+        "a pool replaces a worker; MPI ends the job",
     )?;
     Ok(())
 }

@@ -76,8 +76,11 @@ pub fn summarize<P: Pool>(out: &mut impl Write, pool: &P) -> anyhow::Result<Summ
         "{} pool: total {} steps; ran in {}",
         pool.kind(),
         steps.iter().sum::<u64>(),
-        ran.join(", ")
+        plural(ran.len(), "process", "processes")
     )?;
+    for place in ran {
+        writeln!(out, "   {place}")?;
+    }
     Ok(Summary {
         steps,
         fragile: (failed, values),
@@ -115,10 +118,10 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
         out,
         same,
         format_args!(
-            "3 pools agree on {} and on the one panic",
+            "3 pools, {}, 1 panic: identical",
             plural(ITEMS as usize, "item", "items")
         ),
-        "one generic fn over P: Pool; only where it ran differs",
+        "one generic fn; only where it ran differs",
     )?;
     Ok(())
 }

@@ -87,6 +87,8 @@ pub(crate) enum Mode {
 
 struct Handle {
     orders: Sender<Order>,
+    /// Closed when the MPI thread ends: lets a shutdown wait for it with a bound.
+    ended: Receiver<()>,
     thread: std::thread::JoinHandle<()>,
 }
 
@@ -114,9 +116,13 @@ pub(crate) fn orders() -> Result<Sender<Order>, String> {
         .ok_or("mpi_demo::init() was not called at the top of main")?;
     let (orders, inbox) = crossbeam_channel::unbounded();
     let (started, start) = crossbeam_channel::bounded(1);
+    let (ending, ended) = crossbeam_channel::bounded::<()>(0);
     let thread = std::thread::Builder::new()
         .name("mpi".into())
-        .spawn(move || mpi_thread(mode, &inbox, &started))
+        .spawn(move || {
+            let _ending = ending; // dropped when this thread ends, however it ends
+            mpi_thread(mode, &inbox, &started);
+        })
         .map_err(|e| format!("starting the MPI thread: {e}"))?;
     match start.recv_timeout(HELLO_LIMIT) {
         Ok(Ok(())) => {}
@@ -125,6 +131,7 @@ pub(crate) fn orders() -> Result<Sender<Order>, String> {
     }
     *session = Some(Handle {
         orders: orders.clone(),
+        ended,
         thread,
     });
     Ok(orders)
@@ -138,9 +145,19 @@ pub(crate) fn shutdown() {
         let _ = orders();
     }
     let handle = lock(&SESSION).take();
-    if let Some(Handle { orders, thread }) = handle {
+    if let Some(Handle {
+        orders,
+        ended,
+        thread,
+    }) = handle
+    {
         drop(orders); // the MPI thread drains, stops the workers and finalises
-        let _ = thread.join();
+                      // Bounded: an MPI call can block for good if a rank died at a bad moment (during
+                      // MPI_Comm_spawn, say). Then the program ends without finalising.
+        let limit = DRAIN_LIMIT + Duration::from_secs(5);
+        if let Err(RecvTimeoutError::Disconnected) = ended.recv_timeout(limit) {
+            let _ = thread.join();
+        }
     }
 }
 

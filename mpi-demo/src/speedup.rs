@@ -60,16 +60,16 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
     }
     let cores = num_cpus::get();
     let lesson = if workers > 1 && best >= 0.7 * workers.min(cores) as f64 {
-        "each rank is a process with its own core: ranks add speed while cores last"
+        "each rank has its own core: ranks add speed while cores last"
     } else if workers > cores {
-        "ranks beyond the cores only take turns; across hosts they would add cores"
+        "ranks beyond the cores take turns; other hosts would add cores"
     } else {
-        "little speed-up: this machine is busy with other work (measure on a quiet one)"
+        "little gain: the machine is busy; measure on a quiet one"
     };
     conclude(
         out,
         all_right,
-        format_args!("every run summed {expected} steps; best {best:.2}x"),
+        format_args!("sums right; best {best:.2}x"),
         lesson,
     )?;
     Ok(())
