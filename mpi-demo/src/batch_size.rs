@@ -16,6 +16,39 @@ pub fn add_one(n: u64) -> u64 {
     n + 1
 }
 
+/// The bench's side of `bench/against-mpi4py`: the same three numbers its Python side
+/// measures (10^4 trivial tasks at batch size 1 and automatic, a submit/wait round trip), on
+/// one line: `measure batch1_ns=.. auto_ns=.. trip_ns=.. workers=..`.
+///
+/// # Errors
+/// A pool that cannot start, a wrong result, or the writer's error.
+pub fn bench_line(out: &mut impl Write, workers: usize) -> anyhow::Result<()> {
+    const TASKS: u64 = 10_000;
+    const TRIPS: u64 = 2_000;
+    let pool = MpiPool::new(workers)?;
+    pool.map(add_one, 0..100)?; // warm-up, as on the Python side
+    let expected: Vec<u64> = (1..=TASKS).collect();
+    let per_task = |chunk: Chunk| -> anyhow::Result<u128> {
+        let started = Instant::now();
+        anyhow::ensure!(
+            pool.map_chunked(add_one, 0..TASKS, chunk)? == expected,
+            "wrong results"
+        );
+        Ok(started.elapsed().as_nanos() / u128::from(TASKS))
+    };
+    let (batch1, auto) = (per_task(Chunk::Size(1))?, per_task(Chunk::Auto)?);
+    let started = Instant::now();
+    for i in 0..TRIPS {
+        anyhow::ensure!(pool.submit(add_one, i).wait()? == i + 1, "wrong result");
+    }
+    let trip = started.elapsed().as_nanos() / u128::from(TRIPS);
+    writeln!(
+        out,
+        "measure batch1_ns={batch1} auto_ns={auto} trip_ns={trip} workers={workers}"
+    )?;
+    Ok(())
+}
+
 /// Times `tasks` trivial tasks at batch size 1 and automatic, and checks both results.
 ///
 /// # Errors

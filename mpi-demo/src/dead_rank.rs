@@ -17,23 +17,33 @@ use std::time::Duration;
 /// The task that kills its own process when given 3.
 pub fn die_on_three(n: u64) -> u64 {
     if n == 3 {
-        // Announce first (with the system-wide monotonic clock, which the parent shares), so
-        // the parent can time how long the job takes to end after the death.
-        let who = match crate::rank() {
-            0 => common::narrate::pid_tag(std::process::id()),
-            rank => rank_tag(rank),
-        };
-        eprintln!(
-            "{who} task 3: SIGKILL to myself (pid {}) at {} ns",
-            std::process::id(),
-            common::sys::monotonic_nanos()
-        );
+        // On a worker rank, announce first (with the system-wide monotonic clock, which the
+        // program shares), so the program can time how long the job takes to end after the
+        // death. A process-pool worker dies quietly: its pool reports it.
+        if crate::rank() > 0 {
+            eprintln!(
+                "{} task 3: SIGKILL to myself (pid {}) at {} ns",
+                rank_tag(crate::rank()),
+                std::process::id(),
+                common::sys::monotonic_nanos()
+            );
+        }
         let _ = common::sys::send_signal(std::process::id(), libc::SIGKILL);
         std::thread::sleep(Duration::from_secs(10)); // the signal arrives first
     }
     // Slow enough that the other tasks are still queued or running when 3 dies.
     std::thread::sleep(Duration::from_millis(50));
     n * n
+}
+
+/// `line` cut to `width` characters (with `...`), so narration stays within 100 columns
+/// whatever Open MPI says.
+fn fit(line: &str, width: usize) -> String {
+    if line.chars().count() <= width {
+        return line.to_string();
+    }
+    let cut: String = line.chars().take(width - 3).collect();
+    format!("{cut}...")
 }
 
 /// How long the child job may take, at most, before the scenario calls it a hang.
@@ -113,7 +123,11 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
         })
         .map(|at| common::sys::nanos_between(at, ended));
     if let Some(line) = kill {
-        writeln!(out, "   {}", line.split(" at ").next().unwrap_or(line))?;
+        writeln!(
+            out,
+            "   {}",
+            fit(line.split(" at ").next().unwrap_or(line), 95)
+        )?;
     }
     // What the job said: rank 0's own line, and mpirun's, when they came in time.
     for said in job
@@ -122,7 +136,7 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
         .map(str::trim)
         .filter(|l| l.starts_with("error:") || l.contains("noticed that process rank"))
     {
-        writeln!(out, "   job: {said}")?;
+        writeln!(out, "   job: {}", fit(said, 92))?;
     }
     let status = job.status;
     writeln!(

@@ -174,7 +174,7 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
     )?;
     let wake_up = ratio(blocking, mpi);
     let lesson = if ratio(blocking, spinning) >= 2.0 {
-        "a wake-up is the cost; spinning avoids it but burns a core"
+        "a wake-up is the cost; spinning skips it, burns a core"
     } else {
         BUSY
     };

@@ -42,6 +42,9 @@ enum Scenario {
     DeadRank,
     /// The same work over TCP only (what crossing hosts changes) against shared memory.
     AcrossHosts,
+    /// One line of numbers for bench/against-mpi4py.
+    #[command(name = "bench-line", hide = true)]
+    BenchLine,
     /// Echoes 8-byte messages on stdin/stdout; started by `latency`.
     #[command(name = "pipe-echo", hide = true)]
     PipeEcho {
@@ -108,6 +111,7 @@ fn run(cli: Cli, launch: &Launch) -> anyhow::Result<()> {
         Scenario::BatchSize { tasks } => mpi_demo::batch_size::run(out, s, tasks)?,
         Scenario::DeadRank => mpi_demo::dead_rank::run(out, s)?,
         Scenario::AcrossHosts => mpi_demo::across_hosts::run(out, s)?,
+        Scenario::BenchLine => mpi_demo::batch_size::bench_line(out, s.workers)?,
         Scenario::PipeEcho { spin } => mpi_demo::latency::echo_main(spin)?,
         Scenario::DeadRankJob => mpi_demo::dead_rank::job_main(out, s.workers)?,
         Scenario::AcrossHostsJob => mpi_demo::across_hosts::job_main(out, s.workers)?,
