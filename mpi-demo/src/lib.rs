@@ -28,6 +28,8 @@
 //! - [`worker`]: a worker rank's loop.
 //! - [`backoff`]: spin, then sleep: how to wait for MPI without the back-off trap.
 //! - [`launch`]: which role this process has, and the run's own folder for Open MPI's files.
+//! - [`child_job`]: a child `mpirun` job of this program, in a folder of its own.
+//! - [`sys`]: the one system call std lacks (non-blocking pipes), behind a safe function.
 //! - one module per scenario: [`same_interface`], [`speedup`], [`latency`], [`batch_size`],
 //!   [`dead_rank`], [`across_hosts`].
 #![warn(clippy::undocumented_unsafe_blocks, missing_docs)]
