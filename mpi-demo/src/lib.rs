@@ -83,12 +83,12 @@ impl Drop for Program {
         // MPI_Finalize. Reap it, or it stays a zombie until init adopts it.
         let me = std::process::id();
         for pid in common::testing::children_of(me) {
-            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            if name.trim() == "orted" {
+            if session::process_name(pid) == "orted" {
                 let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
                 common::sys::reap_until(pid, deadline);
             }
         }
+        session::untrack_all();
         // Then `launch` drops, removing the run's folder (started alone).
     }
 }
@@ -122,6 +122,10 @@ pub fn init() -> Program {
                 launch: Launch::UnderMpirun { size },
             }
         }
+        Role::NoMpi => Program {
+            launch: Launch::NoMpi,
+        },
+        Role::Janitor(job) => launch::janitor(&job),
         Role::Mpirun { .. } | Role::Spawned { .. } => worker::serve(&role),
     }
 }

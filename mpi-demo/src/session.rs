@@ -41,6 +41,31 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 /// How often a busy MPI thread checks that its worker ranks on this host are alive.
 const LIVENESS_EVERY: Duration = Duration::from_millis(50);
 
+/// Spawned ranks, which Ctrl-C kills at once with the program. They are not children that a
+/// `common::child::Child` guards (Open MPI's daemon started them), so they are registered with
+/// `common::cleanup` by pid; `untrack_all` forgets them at the end. (Anything of the run that
+/// starts or survives outside this list is ended by the run's janitor, see `launch`.)
+static TRACKED: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+fn track(pid: u32) {
+    common::cleanup::track_child(pid);
+    lock(&TRACKED).push(pid);
+}
+
+/// Forgets the tracked processes (after a normal shutdown, when they have ended or are ending).
+pub(crate) fn untrack_all() {
+    for pid in lock(&TRACKED).drain(..) {
+        common::cleanup::untrack_child(pid);
+    }
+}
+
+/// The command name of process `pid` (empty if it is gone).
+pub(crate) fn process_name(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|n| n.trim().to_string())
+        .unwrap_or_default()
+}
+
 /// Who a worker rank is, as it said in its hello.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RankInfo {
@@ -357,6 +382,12 @@ impl State {
                 .map_err(|e| format!("MPI_Comm_spawn of {missing} ranks failed: {e}"))?;
             self.comms.push(Comm::Spawned(spawned));
             self.hellos(self.comms.len() - 1, 0..missing as i32, have + 1)?;
+            let here = crate::launch::host_name();
+            for worker in &self.workers[have..] {
+                if worker.info.host == here {
+                    track(worker.info.pid);
+                }
+            }
         }
         Ok(self.workers[..workers]
             .iter()

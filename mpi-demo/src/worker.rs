@@ -45,7 +45,7 @@ pub(crate) fn serve(role: &Role) -> ! {
                 }
             }
         }
-        Role::Alone => 64,
+        Role::Alone | Role::NoMpi | Role::Janitor(_) => 64,
     };
     drop(universe); // MPI_Finalize
     std::process::exit(code);
@@ -60,9 +60,10 @@ fn serve_master(master: &Process<'_>) -> i32 {
         let Some(message) = master.immediate_matched_probe() else {
             if let Pause::Sleep(d) = backoff.pause() {
                 std::thread::sleep(d);
-                // Our launcher (mpirun's daemon) is gone: so is the job.
+                // Our launcher (mpirun, or the daemon of a program started alone) is gone, so
+                // is the job. Exit at once: MPI_Finalize would wait for the launcher.
                 if common::sys::parent_pid() != parent {
-                    return 1;
+                    std::process::exit(1);
                 }
             }
             continue;

@@ -83,8 +83,9 @@ fn ctrl_c_ends_every_rank_under_mpirun() {
 }
 
 /// SIGKILL of the launcher (the program alone, or mpirun): no rank survives it. The killed
-/// program's folder is swept by the next run in the same TMPDIR; mpirun's files are in the
-/// folder its caller gave it (`TMPDIR`), which the caller removes.
+/// program's janitor removes its folder (and a later run would sweep it, should the janitor
+/// have been killed too); mpirun's files are in the folder its caller gave it (`TMPDIR`), which
+/// the caller removes.
 #[test]
 fn a_sigkilled_launcher_leaves_no_rank() {
     for under_mpirun in [false, true] {
@@ -96,14 +97,26 @@ fn a_sigkilled_launcher_leaves_no_rank() {
             run.processes().is_empty()
         });
         if !under_mpirun {
-            let next = std::process::Command::new(support::BIN)
-                .arg("--help")
-                .env("TMPDIR", &run.tmp)
-                .stdout(std::process::Stdio::null())
-                .status()
-                .unwrap();
-            assert!(next.success());
-            assert!(run.files().is_empty(), "not swept: {:?}", run.files());
+            run.assert_nothing_left(Duration::from_secs(5), "after SIGKILL, with its janitor");
         }
+    }
+}
+
+/// Ctrl-C at a random moment of a whole scenario started alone (while MPI starts, ranks are
+/// spawned, tasks run, or the job shuts down): it ends within 5 s, and within 5 s more no
+/// process and no file of the run is left.
+#[test]
+fn ctrl_c_at_any_moment_started_alone() {
+    for round in 0..4 {
+        let at = Duration::from_millis(common::testing::random_below(3000));
+        let mut run = Run::alone(&["same-interface"]);
+        std::thread::sleep(at);
+        common::sys::send_signal(run.child.id(), libc::SIGINT).unwrap();
+        let status = run.wait_within(Duration::from_secs(5));
+        assert!(
+            status.is_some(),
+            "round {round}: running 5 s after Ctrl-C at {at:?}"
+        );
+        run.assert_nothing_left(Duration::from_secs(5), &format!("Ctrl-C at {at:?}"));
     }
 }
