@@ -11,13 +11,13 @@ use std::process::ExitCode;
     name = "mpi-demo",
     version,
     about = "The same Pool on threads, processes and MPI ranks: start-up, transport, failures",
-    after_help = "Started alone, it spawns its worker ranks. Under `mpirun -n N`, rank 0 runs the \
-                  program and ranks 1..N serve (then --workers does not apply)."
+    after_help = "Started alone, it spawns its worker ranks. Under `mpirun -n N`, rank 0 runs the\n\
+                  program and ranks 1..N-1 serve (then --workers does not apply)."
 )]
 struct Cli {
     #[command(subcommand)]
     scenario: Option<Scenario>,
-    /// Worker ranks (threads, processes) per pool [default: CPUs, or mpirun's -n minus 1].
+    /// Worker ranks per pool [default: CPUs; under mpirun: -n minus 1].
     #[arg(long, global = true, value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_WORKERS as u64))]
     workers: Option<usize>,
 }
@@ -38,9 +38,9 @@ enum Scenario {
         #[arg(long, default_value_t = 10_000, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
         tasks: usize,
     },
-    /// A worker rank dies: the whole job ends (shown in a child job), unlike a ProcessPool.
+    /// A worker rank dies: the whole job ends (in a child job), unlike a ProcessPool.
     DeadRank,
-    /// The same work over TCP only (what crossing hosts changes) against shared memory.
+    /// The same job over TCP only (what crossing hosts changes) and shared memory.
     AcrossHosts,
     /// One line of numbers for bench/against-mpi4py.
     #[command(name = "bench-line", hide = true)]

@@ -72,4 +72,10 @@ fn help_lists_every_scenario() {
         !stdout.contains("pipe-echo"),
         "hidden subcommands stay hidden"
     );
+    for line in stdout.lines() {
+        assert!(
+            line.chars().count() <= 100,
+            "--help line over 100 characters: {line}"
+        );
+    }
 }
