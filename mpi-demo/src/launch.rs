@@ -2,7 +2,7 @@
 //!
 //! Every rank runs this same executable, like a `ProcessPool` worker does. Python's
 //! `mpi4py.futures` decides the role the same way: under `mpirun -n N` rank 0 runs the program
-//! and ranks 1..N serve; started alone, the program spawns its worker ranks on demand
+//! and ranks 1..N-1 serve; started alone, the program spawns its worker ranks on demand
 //! (`MPI_Comm_spawn`), and those are told by their arguments that they serve.
 //!
 //! A program started alone also owns the files Open MPI makes for its ranks: it puts them in one
@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 /// First argument of a rank spawned by a program started alone; the second is its first rank.
 pub const SPAWNED_WORKER: &str = "__mpi-demo-spawned-worker";
-/// First argument of the run's janitor (see [`prepare_alone`]); the second is the run's folder.
+/// First argument of the run's janitor (see `prepare_alone`); the second is the run's folder.
 pub const JANITOR: &str = "__mpi-demo-janitor";
 
 /// How the program was started.

@@ -24,7 +24,8 @@
 //! # Modules
 //!
 //! - [`mpi_pool`]: [`MpiPool`], `common::Pool` over worker ranks (through `common::plumbing`).
-//! - [`session`]: the one thread that calls MPI: spawning, load balancing, shutdown.
+//! - [`session`]: the one thread that calls MPI (orders, shutdown); `mpi_thread` is its body:
+//!   spawning, dynamic load balancing, liveness checks.
 //! - [`worker`]: a worker rank's loop.
 //! - [`backoff`]: spin, then sleep: how to wait for MPI without the back-off trap.
 //! - [`launch`]: which role this process has, and the run's own folder for Open MPI's files.
@@ -42,6 +43,7 @@ pub mod dead_rank;
 pub mod latency;
 pub mod launch;
 pub mod mpi_pool;
+mod mpi_thread;
 pub mod same_interface;
 pub mod session;
 pub mod speedup;
