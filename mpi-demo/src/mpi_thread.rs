@@ -39,17 +39,22 @@ impl Comm {
     }
 }
 
+/// One worker rank: how to reach it, who it is, and the batch it runs (at most one at a time,
+/// so the next batch goes to whichever rank answers first).
 struct Worker {
+    /// Index into `State::comms`, and the rank within that communicator.
     comm: usize,
     rank: i32,
     info: RankInfo,
     running: Option<Done>,
 }
 
+/// Everything the MPI thread owns.
 struct State {
     mode: Mode,
     comms: Vec<Comm>,
     workers: Vec<Worker>,
+    /// Batches no worker has taken yet: (how many of the first workers may run it, frame, done).
     queue: VecDeque<(usize, Vec<u8>, Done)>,
 }
 
