@@ -35,7 +35,6 @@ pub(crate) fn frame<A: serde::Serialize>(call: Call, items: &[A]) -> Result<Vec<
 }
 
 /// Splits a message into its frames' bodies (after each length); `None` if it is malformed.
-#[allow(dead_code)] // for pools that pack several frames in one message
 pub(crate) fn records(mut message: &[u8]) -> Option<Vec<&[u8]>> {
     let mut bodies = Vec::new();
     while !message.is_empty() {

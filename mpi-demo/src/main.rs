@@ -1,0 +1,143 @@
+//! `mpi-demo`: the same `Pool` across hosts, on MPI. See the crate docs (`src/lib.rs`).
+
+use clap::builder::RangedU64ValueParser;
+use clap::{Parser, Subcommand};
+use common::demo::cli::UsageError;
+use mpi_demo::{Launch, Settings, MAX_WORKERS};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "mpi-demo",
+    version,
+    about = "The same Pool on threads, processes and MPI ranks: start-up, transport, failures",
+    after_help = "Started alone, it spawns its worker ranks. Under `mpirun -n N`, rank 0 runs the\n\
+                  program and ranks 1..N-1 serve (then --workers does not apply)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Option<Scenario>,
+    /// Worker ranks per pool [default: CPUs; under mpirun: -n minus 1].
+    #[arg(long, global = true, value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_WORKERS as u64))]
+    workers: Option<usize>,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Every scenario in order (the default).
+    All,
+    /// One generic function, three pools (threads, processes, MPI), identical results.
+    SameInterface,
+    /// CPU-bound work on 1..N worker ranks against a sequential run.
+    Speedup,
+    /// MPI ping-pong against a pipe, blocking and spinning: the cost of waking up.
+    Latency,
+    /// Many trivial tasks, one per batch against automatic batches.
+    BatchSize {
+        /// How many trivial tasks.
+        #[arg(long, default_value_t = 10_000, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+        tasks: usize,
+    },
+    /// A worker rank dies: the whole job ends (in a child job), unlike a ProcessPool.
+    DeadRank,
+    /// The same job over TCP only (what crossing hosts changes) and shared memory.
+    AcrossHosts,
+    /// One line of numbers for bench/against-mpi4py.
+    #[command(name = "bench-line", hide = true)]
+    BenchLine,
+    /// Echoes 8-byte messages on stdin/stdout; started by `latency`.
+    #[command(name = "pipe-echo", hide = true)]
+    PipeEcho {
+        #[arg(long)]
+        spin: bool,
+    },
+    /// Runs a job in which a worker rank kills itself; started by `dead-rank`.
+    #[command(name = "dead-rank-job", hide = true)]
+    DeadRankJob,
+    /// Times one workload on an MPI pool; started by `across-hosts` with a transport set.
+    #[command(name = "across-hosts-job", hide = true)]
+    AcrossHostsJob,
+}
+
+fn settings(cli_workers: Option<usize>, launch: &Launch) -> anyhow::Result<Settings> {
+    let fixed_workers = launch.fixed_workers();
+    let workers =
+        match (fixed_workers, cli_workers) {
+            (None, workers) => workers.unwrap_or_else(|| num_cpus::get().clamp(1, MAX_WORKERS)),
+            (Some(_), Some(_)) => return Err(UsageError(
+                "--workers does not apply under mpirun: the worker ranks are mpirun's -n minus 1"
+                    .into(),
+            )
+            .into()),
+            (Some(0), None) => {
+                return Err(UsageError(
+                    "under mpirun with 1 rank there is no worker rank: use `mpirun -n 3 mpi-demo` \
+                 (rank 0 runs the program), or start it alone to spawn its ranks"
+                        .into(),
+                )
+                .into())
+            }
+            (Some(n), None) if n > MAX_WORKERS => {
+                return Err(UsageError(format!(
+                    "mpirun started {n} worker ranks; this demo uses at most {MAX_WORKERS}"
+                ))
+                .into())
+            }
+            (Some(n), None) => n,
+        };
+    Ok(Settings {
+        workers,
+        fixed_workers,
+    })
+}
+
+fn run(cli: Cli, launch: &Launch) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let out = &mut out;
+    let scenario = cli.scenario.unwrap_or(Scenario::All);
+    let s = &settings(cli.workers, launch)?;
+    match scenario {
+        Scenario::All => {
+            mpi_demo::same_interface::run(out, s)?;
+            mpi_demo::speedup::run(out, s)?;
+            mpi_demo::latency::run(out, s)?;
+            mpi_demo::batch_size::run(out, s, 10_000)?;
+            mpi_demo::dead_rank::run(out, s)?;
+            mpi_demo::across_hosts::run(out, s)?;
+        }
+        Scenario::SameInterface => mpi_demo::same_interface::run(out, s)?,
+        Scenario::Speedup => mpi_demo::speedup::run(out, s)?,
+        Scenario::Latency => mpi_demo::latency::run(out, s)?,
+        Scenario::BatchSize { tasks } => mpi_demo::batch_size::run(out, s, tasks)?,
+        Scenario::DeadRank => mpi_demo::dead_rank::run(out, s)?,
+        Scenario::AcrossHosts => mpi_demo::across_hosts::run(out, s)?,
+        Scenario::BenchLine => mpi_demo::batch_size::bench_line(out, s.workers)?,
+        Scenario::PipeEcho { spin } => mpi_demo::latency::echo_main(spin)?,
+        Scenario::DeadRankJob => mpi_demo::dead_rank::job_main(out, s.workers)?,
+        Scenario::AcrossHostsJob => mpi_demo::across_hosts::job_main(out, s.workers)?,
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    common::init(); // a ProcessPool worker serves its pool here and never returns
+    let program = mpi_demo::init(); // a worker rank serves here and never returns
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let usage = e.use_stderr();
+            let _ = e.print();
+            return if usage {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(cli, &program.launch) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            common::demo::cli::fail(format!("{e:#}"), e.downcast_ref::<UsageError>().is_some())
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! The MPI thread itself: it starts MPI, spawns or greets the worker ranks, hands out batches
+//! and collects answers, and stops everything at the end.
+//!
+//! Load balancing is dynamic: queued batches wait here, and each goes to whichever worker rank
+//! is idle first (one batch in flight per rank), the way mpi4py.futures hands out tasks.
+
+use crate::backoff::{Backoff, Pause, PROGRAM_CAP};
+use crate::launch::SPAWNED_WORKER;
+use crate::session::{
+    tag, track, Done, Mode, Order, RankInfo, DRAIN_LIMIT, HELLO_LIMIT, LIVENESS_EVERY,
+};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use mpi::point_to_point::{Message, Status};
+use mpi::topology::{InterCommunicator, Process, SimpleCommunicator};
+use mpi::traits::*;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// A communicator that reaches worker ranks: the world under `mpirun`, or the
+/// inter-communicator of one spawn.
+enum Comm {
+    World(SimpleCommunicator),
+    Spawned(InterCommunicator),
+}
+
+impl Comm {
+    fn process(&self, rank: i32) -> Process<'_> {
+        match self {
+            Comm::World(c) => c.process_at_rank(rank),
+            Comm::Spawned(c) => c.process_at_rank(rank),
+        }
+    }
+
+    fn probe(&self) -> Option<(Message, Status)> {
+        match self {
+            Comm::World(c) => c.any_process().immediate_matched_probe(),
+            Comm::Spawned(c) => c.any_process().immediate_matched_probe(),
+        }
+    }
+}
+
+/// One worker rank: how to reach it, who it is, and the batch it runs (at most one at a time,
+/// so the next batch goes to whichever rank answers first).
+struct Worker {
+    /// Index into `State::comms`, and the rank within that communicator.
+    comm: usize,
+    rank: i32,
+    info: RankInfo,
+    running: Option<Done>,
+}
+
+/// Everything the MPI thread owns.
+struct State {
+    mode: Mode,
+    comms: Vec<Comm>,
+    workers: Vec<Worker>,
+    /// Batches no worker has taken yet: (how many of the first workers may run it, frame, done).
+    queue: VecDeque<(usize, Vec<u8>, Done)>,
+}
+
+pub(crate) fn mpi_thread(
+    mode: Mode,
+    inbox: &Receiver<Order>,
+    started: &Sender<Result<(), String>>,
+) {
+    // Funneled: this thread, and only it, calls MPI, from initialisation to finalisation.
+    let Some((universe, _)) = mpi::initialize_with_threading(mpi::Threading::Funneled) else {
+        let _ = started.send(Err("MPI was already initialised in this process".into()));
+        return;
+    };
+    let mut state = State {
+        mode,
+        comms: Vec::new(),
+        workers: Vec::new(),
+        queue: VecDeque::new(),
+    };
+    if let Mode::World { size } = state.mode {
+        state.comms.push(Comm::World(universe.world()));
+        if let Err(why) = state.hellos(0, 1..size as i32, 1) {
+            let _ = started.send(Err(why));
+            return;
+        }
+    }
+    let _ = started.send(Ok(()));
+    let here = crate::launch::host_name();
+    state.serve(&universe, inbox, &here);
+    for worker in &state.workers {
+        let process = state.comms[worker.comm].process(worker.rank);
+        process.send_with_tag(&[0u8][..], tag::STOP);
+    }
+    // Freeing the inter-communicators, then finalising (dropping the universe), ends MPI for
+    // this process; each worker rank does the same on STOP.
+    drop(state);
+    drop(universe);
+}
+
+impl State {
+    fn busy(&self) -> bool {
+        !self.queue.is_empty() || self.workers.iter().any(|w| w.running.is_some())
+    }
+
+    fn serve(
+        &mut self,
+        universe: &mpi::environment::Universe,
+        inbox: &Receiver<Order>,
+        here: &str,
+    ) {
+        let mut backoff = Backoff::new(PROGRAM_CAP);
+        let mut draining: Option<Instant> = None;
+        let mut checked = Instant::now();
+        loop {
+            if self.busy() && checked.elapsed() >= LIVENESS_EVERY {
+                checked = Instant::now();
+                self.end_if_a_rank_died(here);
+            }
+            let order = if draining.is_some() {
+                None
+            } else if !self.busy() {
+                // Nothing outstanding: no MPI message can come, so block on the channel alone.
+                match inbox.recv() {
+                    Ok(order) => Some(order),
+                    Err(_) => {
+                        draining = Some(Instant::now());
+                        None
+                    }
+                }
+            } else {
+                match backoff.pause() {
+                    Pause::Spin => inbox.try_recv().ok(),
+                    // Sleeping on the channel, not in `thread::sleep`: a new order wakes us.
+                    Pause::Sleep(d) => match inbox.recv_timeout(d) {
+                        Ok(order) => Some(order),
+                        Err(RecvTimeoutError::Timeout) => None,
+                        Err(RecvTimeoutError::Disconnected) => {
+                            draining = Some(Instant::now());
+                            None
+                        }
+                    },
+                }
+            };
+            if let Some(order) = order {
+                backoff.reset();
+                self.obey(universe, order);
+            }
+            if self.assign() | self.collect() {
+                backoff.reset();
+            }
+            if let Some(since) = draining {
+                if !self.busy() || since.elapsed() > DRAIN_LIMIT {
+                    // Whatever is still queued is dropped: its sinks answer `Cancelled`.
+                    return;
+                }
+                std::thread::sleep(Duration::from_micros(50));
+            }
+        }
+    }
+
+    fn obey(&mut self, universe: &mpi::environment::Universe, order: Order) {
+        match order {
+            Order::Ranks { workers, reply } => {
+                let _ = reply.send(self.ensure(universe, workers));
+            }
+            Order::Batch { limit, frame, done } => self.queue.push_back((limit, frame, done)),
+            Order::Ping {
+                worker,
+                rounds,
+                reply,
+            } => {
+                let _ = reply.send(self.ping(worker, rounds));
+            }
+        }
+    }
+
+    /// A worker rank on this host has died: the job cannot go on, so it ends here, with a
+    /// message that says why (and the run's folder removed).
+    ///
+    /// Under `mpirun`, `mpirun` itself ends the job about a second after a rank dies. A program
+    /// started alone has no `mpirun`: Open MPI ends the spawned ranks' job, but leaves the
+    /// program waiting for an answer that will never come. This check is what `mpirun` does.
+    fn end_if_a_rank_died(&self, here: &str) {
+        let dead = self
+            .workers
+            .iter()
+            .find(|w| w.info.host == here && !common::demo::sys::is_alive(w.info.pid));
+        let Some(dead) = dead else { return };
+        eprintln!(
+            "error: {} (pid {}) died; an MPI job cannot go on without it, so it ends",
+            crate::rank_tag(dead.info.rank),
+            dead.info.pid
+        );
+        if let Mode::Spawn { job } = &self.mode {
+            let _ = std::fs::remove_dir_all(job);
+        }
+        // Not finalising: MPI_Finalize waits for every connected rank, the dead one included.
+        std::process::exit(1);
+    }
+
+    /// Makes sure `workers` worker ranks exist, spawning the missing ones if started alone.
+    fn ensure(
+        &mut self,
+        universe: &mpi::environment::Universe,
+        workers: usize,
+    ) -> Result<Vec<RankInfo>, String> {
+        let have = self.workers.len();
+        if workers > have {
+            if let Mode::World { size } = self.mode {
+                return Err(format!(
+                    "{} asked for, but mpirun started {} (mpirun -n {size})",
+                    common::demo::narrate::plural(workers, "worker rank", "worker ranks"),
+                    common::demo::narrate::plural(size - 1, "worker rank", "worker ranks"),
+                ));
+            }
+            let missing = workers - have;
+            let exe = std::env::current_exe().map_err(|e| format!("finding this program: {e}"))?;
+            let mut command = std::process::Command::new(exe);
+            command.args([SPAWNED_WORKER, &(have + 1).to_string()]);
+            let world = universe.world();
+            let spawned = world
+                .process_at_rank(0)
+                .spawn(&command, missing as i32)
+                .map_err(|e| format!("MPI_Comm_spawn of {missing} ranks failed: {e}"))?;
+            self.comms.push(Comm::Spawned(spawned));
+            self.hellos(self.comms.len() - 1, 0..missing as i32, have + 1)?;
+            let here = crate::launch::host_name();
+            for worker in &self.workers[have..] {
+                if worker.info.host == here {
+                    track(worker.info.pid);
+                }
+            }
+        }
+        Ok(self.workers[..workers]
+            .iter()
+            .map(|w| w.info.clone())
+            .collect())
+    }
+
+    /// Receives the hello of ranks `ranks` of communicator `comm`; they are pool ranks `first..`.
+    fn hellos(
+        &mut self,
+        comm: usize,
+        ranks: std::ops::Range<i32>,
+        first: usize,
+    ) -> Result<(), String> {
+        for (i, rank) in ranks.enumerate() {
+            let deadline = Instant::now() + HELLO_LIMIT;
+            let process = self.comms[comm].process(rank);
+            let hello = loop {
+                if let Some(message) = process.immediate_matched_probe_with_tag(tag::HELLO) {
+                    break message.matched_receive_vec::<u8>().0;
+                }
+                if Instant::now() > deadline {
+                    return Err(format!(
+                        "worker rank {} did not say hello in 30 s",
+                        first + i
+                    ));
+                }
+                std::thread::sleep(Duration::from_micros(100));
+            };
+            let hello = String::from_utf8_lossy(&hello).into_owned();
+            let (pid, host) = hello.split_once('\t').unwrap_or(("0", "unknown-host"));
+            let info = RankInfo {
+                rank: first + i,
+                pid: pid.parse().unwrap_or(0),
+                host: host.to_string(),
+            };
+            self.workers.push(Worker {
+                comm,
+                rank,
+                info,
+                running: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// Hands queued batches to idle workers, oldest batch first; whether any was sent.
+    fn assign(&mut self) -> bool {
+        let mut sent = false;
+        let mut i = 0;
+        while i < self.queue.len() {
+            let limit = self.queue[i].0;
+            let Some(w) = self.workers[..limit.min(self.workers.len())]
+                .iter()
+                .position(|w| w.running.is_none())
+            else {
+                i += 1;
+                continue;
+            };
+            // `i < self.queue.len()` was checked just above.
+            let (_, frame, done) = self.queue.remove(i).expect("i is in the queue");
+            let worker = &mut self.workers[w];
+            self.comms[worker.comm]
+                .process(worker.rank)
+                .send_with_tag(&frame[..], tag::TASK);
+            worker.running = Some(done);
+            sent = true;
+        }
+        sent
+    }
+
+    /// Takes every answer that has arrived; whether there was any.
+    fn collect(&mut self) -> bool {
+        let mut got = false;
+        for (c, comm) in self.comms.iter().enumerate() {
+            while let Some(message) = comm.probe() {
+                let (source, tag) = (message.1.source_rank(), message.1.tag());
+                let (answer, _) = message.matched_receive_vec::<u8>();
+                got = true;
+                let worker = self
+                    .workers
+                    .iter_mut()
+                    .find(|w| w.comm == c && w.rank == source);
+                let (Some(worker), tag::DONE) = (worker, tag) else {
+                    continue; // not an answer to a batch: nothing waits for it
+                };
+                let Some(done) = worker.running.take() else {
+                    continue;
+                };
+                done(match answer.split_first() {
+                    Some((0, results)) => Ok(results.to_vec()),
+                    Some((_, why)) => Err(String::from_utf8_lossy(why).into_owned()),
+                    None => Err("an empty answer".to_string()),
+                });
+            }
+        }
+        got
+    }
+
+    fn ping(&mut self, worker: usize, rounds: u64) -> Result<Duration, String> {
+        let w = self
+            .workers
+            .get(worker)
+            .ok_or_else(|| format!("no worker rank {}", worker + 1))?;
+        if w.running.is_some() || rounds == 0 {
+            return Err("ping-pong needs an idle worker and at least one round".into());
+        }
+        let process = self.comms[w.comm].process(w.rank);
+        let started = Instant::now();
+        process.send_with_tag(&rounds, tag::PING);
+        let mut byte = 0u64;
+        for round in 0..rounds {
+            // A blocking receive: Open MPI spins inside it, which is what makes it fast.
+            process.receive_into_with_tag(&mut byte, tag::PONG);
+            if round + 1 < rounds {
+                process.send_with_tag(&round, tag::PING);
+            }
+        }
+        Ok(started.elapsed())
+    }
+}

@@ -1,0 +1,138 @@
+//! Same interface: one generic function, three pools (threads, processes, MPI ranks).
+//!
+//! `summarize` is written once, over `P: Pool`. On a `ThreadPool` the items move to threads of
+//! this process; on a `ProcessPool` and an `MpiPool` they are encoded and sent to other
+//! processes of this same executable, over a socket or as MPI messages. The results cannot
+//! differ, because the task is a plain function of its argument; only *where* it ran differs,
+//! and each task reports that (rank, pid, host). A task that panics fails alone on all three.
+
+use crate::{place, rank_tag, MpiPool, Place, Settings};
+use common::demo::narrate::{conclude, header, plural};
+use common::{Error, Pool, ProcessPool, ThreadPool};
+use std::collections::BTreeSet;
+use std::io::Write;
+
+/// How many starting numbers to follow.
+pub const ITEMS: u64 = 10_000;
+
+/// Steps of the Collatz sequence from `n` down to 1: uneven, cheap, and easy to check.
+pub fn collatz_steps(mut n: u64) -> u64 {
+    let mut steps = 0;
+    while n > 1 {
+        n = if n % 2 == 0 { n / 2 } else { 3 * n + 1 };
+        steps += 1;
+    }
+    steps
+}
+
+/// A task that panics for 3 and squares anything else.
+pub fn fragile(n: u64) -> u64 {
+    assert!(n != 3, "no 3s here");
+    n * n
+}
+
+/// What one pool computed.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// Steps for every start, in item order.
+    pub steps: Vec<u64>,
+    /// `fragile` on 1..=5: which items failed, and the values of the others.
+    pub fragile: (Vec<usize>, Vec<u64>),
+}
+
+/// The one function all three pools run. It knows nothing about threads, processes or MPI.
+///
+/// # Errors
+/// A task's error (none is expected from `collatz_steps`), or the writer's.
+pub fn summarize<P: Pool>(out: &mut impl Write, pool: &P) -> anyhow::Result<Summary> {
+    let steps = pool.map(collatz_steps, 1..=ITEMS)?;
+    let mut failed = Vec::new();
+    let mut values = Vec::new();
+    let mut results: Vec<(usize, Result<u64, Error>)> =
+        pool.map_unordered(fragile, 1..=5).collect();
+    results.sort_by_key(|(i, _)| *i);
+    for (i, result) in results {
+        match result {
+            Ok(v) => values.push(v),
+            Err(e) => {
+                writeln!(out, "   {}: item {i} failed alone: {e}", pool.kind())?;
+                failed.push(i);
+            }
+        }
+    }
+    let places: BTreeSet<Place> = pool
+        .map_chunked(place, 0..8 * pool.workers() as u64, common::Chunk::Size(1))?
+        .into_iter()
+        .collect();
+    let ran: Vec<String> = places
+        .iter()
+        .map(|p| match pool.kind() {
+            "mpi" => format!("{} pid {} on {}", rank_tag(p.rank), p.pid, p.host),
+            _ => common::demo::narrate::pid_tag(p.pid),
+        })
+        .collect();
+    writeln!(
+        out,
+        "{} pool: total {} steps; ran in {}",
+        pool.kind(),
+        steps.iter().sum::<u64>(),
+        plural(ran.len(), "process", "processes")
+    )?;
+    for place in ran {
+        writeln!(out, "   {place}")?;
+    }
+    Ok(Summary {
+        steps,
+        fragile: (failed, values),
+    })
+}
+
+/// Runs [`summarize`] on the three pools and checks them against a sequential run.
+///
+/// # Errors
+/// A pool that cannot start, a failed check, or the writer's error.
+pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
+    let workers = settings.workers;
+    header(
+        out,
+        "same-interface",
+        "one generic function, three pools, identical results",
+        &[("workers", workers as u64), ("items", ITEMS)],
+    )?;
+    writeln!(
+        out,
+        "{} this program is pid {} on {}",
+        rank_tag(0),
+        std::process::id(),
+        crate::launch::host_name()
+    )?;
+    let threads = summarize(out, &ThreadPool::new(workers)?)?;
+    let processes = summarize(out, &ProcessPool::new(workers)?)?;
+    let mpi = summarize(out, &MpiPool::new(workers)?)?;
+    let expected = Summary {
+        steps: (1..=ITEMS).map(collatz_steps).collect(),
+        fragile: (vec![2], vec![1, 4, 16, 25]),
+    };
+    let same = threads == expected && processes == expected && mpi == expected;
+    conclude(
+        out,
+        same,
+        format_args!(
+            "3 pools, {}, 1 panic: identical",
+            plural(ITEMS as usize, "item", "items")
+        ),
+        "one generic fn; only where it ran differs",
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collatz_is_right_for_known_starts() {
+        assert_eq!(collatz_steps(1), 0);
+        assert_eq!(collatz_steps(27), 111);
+    }
+}
