@@ -3,8 +3,8 @@
 //! Run it with `cargo run -p common --example pool_tour` (`-- --help` says what it does; it
 //! takes no other argument).
 
-use common::cli::UsageError;
-use common::narrate::{conclude, duration, header, pid_tag, Wrapped};
+use common::demo::cli::UsageError;
+use common::demo::narrate::{conclude, duration, header, pid_tag, Wrapped};
 use common::{Error, Pool, ProcessPool, ThreadPool};
 use std::io::Write;
 use std::process::ExitCode;
@@ -113,6 +113,6 @@ fn main() -> ExitCode {
     let mut out = Wrapped::new(std::io::stdout().lock());
     match run(&args, &mut out) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => common::cli::exit_status(e.as_ref()),
+        Err(e) => common::demo::cli::exit_status(e.as_ref()),
     }
 }

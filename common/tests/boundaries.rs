@@ -317,7 +317,7 @@ fn descriptors() -> harness::Result {
     )?;
     // Each worker holds exactly one socket, its own, also after a replacement.
     let victim = pool.worker_pids()[0];
-    common::sys::send_signal(victim, libc::SIGKILL)?;
+    common::demo::sys::send_signal(victim, libc::SIGKILL)?;
     check(
         common::testing::eventually(Duration::from_secs(5), || {
             pool.worker_pids().len() == 4 && !pool.worker_pids().contains(&victim)
@@ -421,7 +421,7 @@ fn slot_recovers() -> harness::Result {
     )?;
     // From now on every new worker exits before its handshake; kill the one we have.
     std::fs::write(&flag, b"")?;
-    common::sys::send_signal(pool.worker_pids()[0], libc::SIGKILL)?;
+    common::demo::sys::send_signal(pool.worker_pids()[0], libc::SIGKILL)?;
     let failing = common::testing::eventually(Duration::from_secs(5), || {
         matches!(pool.submit(|x: u32| x, 1).wait(), Err(Error::Spawn(_)))
     });

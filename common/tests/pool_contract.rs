@@ -258,7 +258,7 @@ fn fatal(how: String) -> u32 {
     match how.as_str() {
         "abort" => std::process::abort(),
         "sigkill" => {
-            let _ = common::sys::send_signal(std::process::id(), libc::SIGKILL);
+            let _ = common::demo::sys::send_signal(std::process::id(), libc::SIGKILL);
             std::thread::sleep(Duration::from_secs(10));
             unreachable!("SIGKILL cannot be caught")
         }
@@ -304,7 +304,7 @@ fn worker_death(how: &str, expected_cause: &str) -> harness::Result {
 fn worker_killed_while_idle_is_replaced() -> harness::Result {
     let pool = ProcessPool::new(2)?;
     let victim = pool.worker_pids()[0];
-    common::sys::send_signal(victim, libc::SIGKILL)?;
+    common::demo::sys::send_signal(victim, libc::SIGKILL)?;
     // The idle supervisor notices within its idle check (100 ms) and reaps: no zombie.
     check(
         common::testing::eventually(Duration::from_secs(2), || {
@@ -333,7 +333,7 @@ fn worker_killed_while_busy_fails_its_task() -> harness::Result {
     };
     let long: Vec<_> = (0..2).map(|_| pool.submit(nap, 1500)).collect();
     std::thread::sleep(Duration::from_millis(300)); // both workers are now inside their task
-    common::sys::send_signal(pids[0], libc::SIGKILL)?;
+    common::demo::sys::send_signal(pids[0], libc::SIGKILL)?;
     let later: Vec<_> = (0..10).map(|_| pool.submit(nap, 1)).collect();
     let outcomes: Vec<_> = long.into_iter().map(|h| h.wait()).collect();
     let died = outcomes.iter().filter(|r| matches!(r, Err(Error::WorkerDied { pid, cause }) if *pid == pids[0] && *cause == Exit::Signal(9))).count();
@@ -586,7 +586,7 @@ fn storm_task(index: u64) -> u64 {
 fn kill_storm() -> harness::Result {
     let kills = storm_kills();
     let log = std::env::temp_dir().join(format!("pool-contract-storm-{}", std::process::id()));
-    let _log_guard = common::cleanup::PathGuard::new(&log);
+    let _log_guard = common::demo::cleanup::PathGuard::new(&log);
     std::fs::write(&log, "")?;
     let pool = ProcessPool::builder()
         .workers(2)
@@ -613,7 +613,7 @@ fn kill_storm() -> harness::Result {
         }
         let victim = pids[next_random(pids.len() as u64) as usize];
         seen_pids.insert(victim);
-        if common::sys::send_signal(victim, libc::SIGKILL).is_ok() {
+        if common::demo::sys::send_signal(victim, libc::SIGKILL).is_ok() {
             done_kills += 1;
         }
     }

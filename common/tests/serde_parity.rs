@@ -54,8 +54,9 @@ fn main() {
             one_bad_item(&pool, &|| pool.worker_pids())
         }),
         Test("hook_installed_before_any_pool", || {
-            let mut program =
-                common::child::Child::spawn(common::child::self_command().env(ROLE, "hook-first"))?;
+            let mut program = common::demo::child::Child::spawn(
+                common::demo::child::self_command().env(ROLE, "hook-first"),
+            )?;
             let status = program.finish(Duration::from_secs(20))?;
             check(status.success(), &format!("its checks pass ({status})"))
         }),

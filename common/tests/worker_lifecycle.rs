@@ -66,7 +66,7 @@ fn initializer_once() -> harness::Result {
     )?;
     // A replacement runs it too.
     let victim = pool.worker_pids()[0];
-    common::sys::send_signal(victim, libc::SIGKILL)?;
+    common::demo::sys::send_signal(victim, libc::SIGKILL)?;
     check(
         common::testing::eventually(Duration::from_secs(5), || {
             pool.worker_pids().len() == 2 && !pool.worker_pids().contains(&victim)

@@ -46,6 +46,7 @@
 #![warn(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 pub mod bench;
+pub mod blocking_vs_handles;
 pub mod charts;
 pub mod chunking;
 pub mod crash;
@@ -64,9 +65,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Every scenario of the default run, in order (`bench` is run on its own).
-pub const TOUR: [&str; 7] = [
+pub const TOUR: [&str; 8] = [
     "same-interface",
     "ordered-vs-completed",
+    "blocking-vs-handles",
     "chunking",
     "workloads",
     "timeline",
@@ -83,6 +85,7 @@ pub const FLAGS: &[(&str, &[&str])] = &[
         &[
             "same-interface",
             "ordered-vs-completed",
+            "blocking-vs-handles",
             "chunking",
             "workloads",
             "timeline",

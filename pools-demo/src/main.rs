@@ -4,8 +4,8 @@
 use clap::builder::RangedU64ValueParser;
 use clap::{value_parser, CommandFactory, FromArgMatches, Parser, Subcommand};
 use pools_demo::{
-    bench, chunking, crash, ordered_vs_completed, same_interface, sizing, timeline, workloads,
-    Settings,
+    bench, blocking_vs_handles, chunking, crash, ordered_vs_completed, same_interface, sizing,
+    timeline, workloads, Settings,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +43,8 @@ enum Scenario {
     /// map keeps order, map_unordered streams as tasks finish, submit with a timeout.
     #[command(alias = "ordered")]
     OrderedVsCompleted,
+    /// The caller blocks in map, works while submitted tasks run, or awaits them (async).
+    BlockingVsHandles,
     /// Many tiny tasks with batch sizes 1, 10, 100, auto: per-task overhead.
     Chunking,
     /// CPU-bound, tiny and sleeping work: sequential vs thread pool vs process pool.
@@ -74,6 +76,7 @@ impl Scenario {
             Scenario::All => "all",
             Scenario::SameInterface => "same-interface",
             Scenario::OrderedVsCompleted => "ordered-vs-completed",
+            Scenario::BlockingVsHandles => "blocking-vs-handles",
             Scenario::Chunking => "chunking",
             Scenario::Workloads => "workloads",
             Scenario::Timeline => "timeline",
@@ -107,6 +110,7 @@ fn run(cli: Cli, given: &[&str]) -> anyhow::Result<()> {
         Scenario::All => {
             same_interface::run(out, &settings)?;
             ordered_vs_completed::run(out, &settings)?;
+            blocking_vs_handles::run(out, &settings)?;
             chunking::run(out, &settings, cli.tasks)?;
             workloads::run(out, &settings)?;
             timeline::run(out, &settings)?;
@@ -115,6 +119,7 @@ fn run(cli: Cli, given: &[&str]) -> anyhow::Result<()> {
         }
         Scenario::SameInterface => same_interface::run(out, &settings)?,
         Scenario::OrderedVsCompleted => ordered_vs_completed::run(out, &settings)?,
+        Scenario::BlockingVsHandles => blocking_vs_handles::run(out, &settings)?,
         Scenario::Chunking => chunking::run(out, &settings, cli.tasks)?,
         Scenario::Workloads => workloads::run(out, &settings)?,
         Scenario::Timeline => timeline::run(out, &settings)?,

@@ -42,6 +42,17 @@ fn ordered_vs_completed_answers_each_item_once() {
     assert!(result_line(&out).starts_with("result: on both pools map gave 8 results in order, map_unordered each of 8 exactly once, submit timed out then answered [ok]"));
 }
 
+/// map, submit and await give the same answers; the caller's own work overlaps only with handles.
+#[test]
+fn blocking_vs_handles_gives_the_same_answers() {
+    let out = run_ok(&["blocking-vs-handles", "--workers", "2"]);
+    assert!(result_line(&out)
+        .starts_with("result: map, submit and await gave the same 2 answers (map "));
+    assert!(
+        out.contains("[parent] await: a thread task and a process task awaited with 4 own steps")
+    );
+}
+
 /// Every batch size, on both pools, returns every result right; `--chunk` adds a fifth size.
 #[test]
 fn chunking_returns_every_result() {

@@ -14,7 +14,7 @@ use crate::crew::{child, Crew};
 use crate::output::{conclude, parent_is, PARENT};
 use crate::segment::{self, Opened, Segment};
 use anyhow::{bail, Context, Result};
-use common::narrate::{header, plural};
+use common::demo::narrate::{header, plural};
 use std::io::Write;
 use std::sync::atomic::Ordering::{Acquire, Release};
 

@@ -9,7 +9,7 @@
 //! pipe closes).
 
 use anyhow::{anyhow, bail, Context, Result};
-use common::child::{self_command, Child};
+use common::demo::child::{self_command, Child};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{ChildStdin, Stdio};
@@ -121,7 +121,7 @@ impl Crew {
                 Err(RecvTimeoutError::Timeout) => {
                     bail!(
                         "no @{tag} from a child within {}",
-                        common::narrate::duration(REPORT_LIMIT)
+                        common::demo::narrate::duration(REPORT_LIMIT)
                     )
                 }
                 Err(RecvTimeoutError::Disconnected) => {
@@ -145,7 +145,7 @@ impl Crew {
                     bail!(
                         "child {i} (pid {}) {} before @{tag}",
                         self.children[i].pid(),
-                        common::sys::describe_exit(status)
+                        common::demo::sys::describe_exit(status)
                     );
                 }
             }
@@ -188,7 +188,7 @@ impl Crew {
                 bail!(
                     "child {i} (pid {}) {}",
                     child.pid(),
-                    common::sys::describe_exit(status)
+                    common::demo::sys::describe_exit(status)
                 );
             }
         }
@@ -210,7 +210,7 @@ pub mod child {
     /// Prints one line of narration tagged with this child's pid.
     pub fn say(what: impl std::fmt::Display) {
         let mut stdout = std::io::stdout().lock();
-        let tag = common::narrate::pid_tag(std::process::id());
+        let tag = common::demo::narrate::pid_tag(std::process::id());
         let _ = writeln!(stdout, "{tag} {what}").and_then(|()| stdout.flush());
     }
 

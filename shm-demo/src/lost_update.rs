@@ -14,7 +14,7 @@ use crate::crew::{child, Crew};
 use crate::output::{conclude, parent_is, PARENT};
 use crate::segment::{Opened, Segment};
 use anyhow::{bail, Context, Result};
-use common::narrate::{duration, header};
+use common::demo::narrate::{duration, header};
 use std::io::Write;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};

@@ -105,15 +105,15 @@ fn main() -> ExitCode {
         // `shm-demo | head -1`: the reader has all it wanted; end quietly, as Unix tools do.
         // Not after an interrupt, though: then the handler's status (130) is the right one.
         Err(e)
-            if common::cleanup::interrupted_by().is_none()
+            if common::demo::cleanup::interrupted_by().is_none()
                 && output::stdout_closed()
                 && output::is_broken_pipe(AsRef::<dyn std::error::Error>::as_ref(&e)) =>
         {
             ExitCode::from(141)
         }
-        Err(e) => common::cli::fail(
+        Err(e) => common::demo::cli::fail(
             format!("{e:#}"),
-            e.downcast_ref::<common::cli::UsageError>().is_some(),
+            e.downcast_ref::<common::demo::cli::UsageError>().is_some(),
         ),
     }
 }
@@ -132,7 +132,7 @@ const APPLIES: [(&str, &[&str]); 6] = [
 ];
 
 fn usage(message: String) -> anyhow::Error {
-    common::cli::UsageError(message).into()
+    common::demo::cli::UsageError(message).into()
 }
 
 /// Refuses a knob given for a scenario it does not apply to, and values that cannot show the

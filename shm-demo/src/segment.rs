@@ -41,7 +41,7 @@
 //! `segment/listing.rs` lists this demo's segments and sweeps the stale ones.
 
 use anyhow::{anyhow, bail, Context, Result};
-use common::cleanup::PathGuard;
+use common::demo::cleanup::PathGuard;
 use raw_sync::locks::{LockImpl, LockInit, Mutex};
 use raw_sync::Timeout;
 use shared_memory::Shmem;

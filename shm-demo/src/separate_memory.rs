@@ -10,7 +10,7 @@
 use crate::crew::{child, Crew};
 use crate::output::{conclude, parent_is, PARENT};
 use anyhow::{Context, Result};
-use common::narrate::header;
+use common::demo::narrate::header;
 use std::io::Write;
 
 /// Elements in the array: 1, 2, ..., LEN.

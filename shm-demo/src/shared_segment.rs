@@ -12,7 +12,7 @@ use crate::crew::{child, Crew};
 use crate::output::{conclude, load_warning, parent_is, PARENT};
 use crate::segment::{self, Opened, Segment};
 use anyhow::{bail, Context, Result};
-use common::narrate::{duration, header, speedup};
+use common::demo::narrate::{duration, header, speedup};
 use std::io::Write;
 use std::time::Instant;
 
@@ -43,7 +43,7 @@ const LARGE: usize = 4 << 20;
 /// would kill the demo with SIGBUS), naming the free space.
 ///
 /// # Errors
-/// A [`common::cli::UsageError`] if it does not fit; the `statvfs` error.
+/// A [`common::demo::cli::UsageError`] if it does not fit; the `statvfs` error.
 pub fn check_space(width: usize, height: usize) -> Result<()> {
     let (needed, free) = ((width * height * 4) as u64, segment::free_space()?);
     if needed > free {
@@ -52,7 +52,7 @@ pub fn check_space(width: usize, height: usize) -> Result<()> {
             segment::mib(needed),
             segment::mib(free)
         );
-        return Err(common::cli::UsageError(msg).into());
+        return Err(common::demo::cli::UsageError(msg).into());
     }
     Ok(())
 }

@@ -181,7 +181,7 @@ fn no_result_after_an_interrupt() {
             all
         });
         std::thread::sleep(at);
-        common::sys::send_signal(pid, libc::SIGINT).expect("send SIGINT");
+        common::demo::sys::send_signal(pid, libc::SIGINT).expect("send SIGINT");
         let status = child.wait().expect("wait for the demo");
         let all = collector.join().expect("the collector");
         // 130 from the demo's handler; killed by SIGINT itself if it came before the handler.

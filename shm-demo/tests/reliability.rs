@@ -46,7 +46,7 @@ fn start_holding(marker: &str) -> (std::process::Child, u32) {
 }
 
 fn signal(pid: u32, sig: i32) {
-    common::sys::send_signal(pid, sig).expect("the demo is ours to signal");
+    common::demo::sys::send_signal(pid, sig).expect("the demo is ours to signal");
 }
 
 /// A panic in the parent unwinds: the segment guard and the children's guards clean up.

@@ -14,7 +14,7 @@ use std::sync::{Barrier, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use common::narrate::{duration, header, plural, thread_tag};
+use common::demo::narrate::{duration, header, plural, thread_tag};
 
 use crate::crew::{self, Crew};
 use crate::independent_order;
@@ -139,7 +139,7 @@ pub fn processes_once(out: &mut impl Write, workers: usize, steps: usize) -> Res
     drop(outs);
     let tags = worker_tags(&crew.pids());
     crew.expect(out, "ready", workers, CHILD_LIMIT)?;
-    let start = common::sys::monotonic_nanos();
+    let start = common::demo::sys::monotonic_nanos();
     writeln!(first_turn, "0").context("handing the first turn to worker 1")?;
     drop(first_turn);
     let told = crew.finish(out, "step", CHILD_LIMIT)?;
@@ -174,7 +174,7 @@ pub fn child(worker: usize, workers: usize, steps: usize) -> Result<()> {
         std::thread::sleep(step_work()); // the step's work
         crew::tell(
             "step",
-            format!("{worker} {step} {}", common::sys::monotonic_nanos()),
+            format!("{worker} {step} {}", common::demo::sys::monotonic_nanos()),
         );
         if turn + 1 < workers * steps {
             writeln!(next, "{}", turn + 1).context("passing the token on")?;
@@ -222,7 +222,7 @@ fn show(
     }
     let in_order = runs.iter().all(|r| r.order() == expected);
     let took = runs.iter().map(|r| r.took).min().unwrap_or_default();
-    let ratio = common::narrate::ratio(took, baseline.took);
+    let ratio = common::demo::narrate::ratio(took, baseline.took);
     let what = format!(
         "2 of 2 runs in the agreed order (workers 1 to {workers}, {}): {in_order}; \
          {} in turns against {} uncoordinated ({ratio:.2}x)",

@@ -14,7 +14,7 @@ use std::sync::{Barrier, Condvar, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use common::narrate::{header, plural, thread_tag};
+use common::demo::narrate::{header, plural, thread_tag};
 
 use crate::output::conclude;
 
@@ -237,7 +237,7 @@ pub fn processes(out: &mut impl Write, workers: usize) -> Result<()> {
         "   (between processes, the event and the barrier are the start gate of every scenario\n   \
          here: one line on each child's stdin)"
     )?;
-    let guard = common::cleanup::PathGuard::new(
+    let guard = common::demo::cleanup::PathGuard::new(
         std::env::temp_dir().join(format!("sync-demo-{}-rwlock", std::process::id())),
     );
     let file = std::fs::File::create(guard.path()).context("creating the lock file")?;
@@ -252,7 +252,7 @@ pub fn processes(out: &mut impl Write, workers: usize) -> Result<()> {
     writeln!(
         out,
         "   all {workers} readers hold the shared lock at once (after {})",
-        common::narrate::duration(started.elapsed())
+        common::demo::narrate::duration(started.elapsed())
     )?;
     let refused = matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock));
     writeln!(

@@ -14,7 +14,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 /// The running children, their start gates and the lines they send.
 pub struct Crew {
-    children: Vec<common::child::Child>,
+    children: Vec<common::demo::child::Child>,
     gates: Vec<Option<ChildStdin>>,
     lines: Receiver<(usize, String)>,
 }
@@ -46,13 +46,13 @@ impl Crew {
             lines,
         };
         for (index, args) in arg_lists.into_iter().enumerate() {
-            let mut cmd = common::child::self_command();
+            let mut cmd = common::demo::child::self_command();
             cmd.arg("child")
                 .args(&args)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped());
             configure(index, &mut cmd);
-            let mut child = common::child::Child::spawn(&mut cmd)
+            let mut child = common::demo::child::Child::spawn(&mut cmd)
                 .with_context(|| format!("spawning child process: {}", args.join(" ")))?;
             let stdout = child
                 .inner_mut()
@@ -79,7 +79,7 @@ impl Crew {
     pub fn pids(&self) -> Vec<u32> {
         self.children
             .iter()
-            .map(common::child::Child::pid)
+            .map(common::demo::child::Child::pid)
             .collect()
     }
 
@@ -111,7 +111,7 @@ impl Crew {
                     bail!(
                         "only {} of {count} children said @{tag} within {}",
                         got.len(),
-                        common::narrate::duration(limit)
+                        common::demo::narrate::duration(limit)
                     )
                 }
                 Err(RecvTimeoutError::Disconnected) => {
@@ -153,7 +153,7 @@ impl Crew {
     /// The `waitpid` error.
     pub fn kill(&mut self, index: usize) -> Result<String> {
         let status = self.children[index].kill().context("killing a child")?;
-        Ok(common::sys::describe_exit(status))
+        Ok(common::demo::sys::describe_exit(status))
     }
 
     /// Waits at most `limit` for every child to exit (killing those still running then), copies
@@ -179,8 +179,8 @@ impl Crew {
             if !status.success() {
                 failures.push(format!(
                     "{} {}",
-                    common::narrate::pid_tag(pid),
-                    common::sys::describe_exit(status)
+                    common::demo::narrate::pid_tag(pid),
+                    common::demo::sys::describe_exit(status)
                 ));
             }
         }
@@ -222,7 +222,10 @@ pub fn wait_for_go() -> Result<()> {
 
 /// In a child: narration tagged with this process's pid, straight to the parent.
 pub fn say(text: impl std::fmt::Display) {
-    println!("{} {text}", common::narrate::pid_tag(std::process::id()));
+    println!(
+        "{} {text}",
+        common::demo::narrate::pid_tag(std::process::id())
+    );
 }
 
 /// In a child: a message to the parent (`@tag ...`).

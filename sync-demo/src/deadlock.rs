@@ -13,7 +13,7 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
-use common::narrate::{duration, header, plural, thread_tag};
+use common::demo::narrate::{duration, header, plural, thread_tag};
 use crossbeam_channel::Sender;
 
 use crate::output::conclude;

@@ -12,7 +12,7 @@ use std::sync::Barrier;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
-use common::narrate::{duration, header, plural, thread_tag};
+use common::demo::narrate::{duration, header, plural, thread_tag};
 
 use crate::output::{conclude, say_wrapped};
 use crate::wait_for_graph::{LockTable, Refused};

@@ -14,7 +14,7 @@ use std::sync::{Mutex, TryLockError};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use common::narrate::{duration, header, thread_tag};
+use common::demo::narrate::{duration, header, thread_tag};
 
 use crate::output::conclude;
 
@@ -109,7 +109,7 @@ pub fn processes(out: &mut impl Write) -> Result<()> {
     let me = std::process::id();
 
     // 1. A file lock (flock), kept by the kernel.
-    let guard = common::cleanup::PathGuard::new(
+    let guard = common::demo::cleanup::PathGuard::new(
         std::env::temp_dir().join(format!("sync-demo-{me}-holder.lock")),
     );
     let file = std::fs::File::create(guard.path()).context("creating the lock file")?;
@@ -128,7 +128,7 @@ pub fn processes(out: &mut impl Write) -> Result<()> {
     writeln!(
         out,
         "[parent] kills {}: {}",
-        common::narrate::pid_tag(pid),
+        common::demo::narrate::pid_tag(pid),
         crew.kill(0)?
     )?;
     let freed = file.try_lock().is_ok();
@@ -145,7 +145,7 @@ pub fn processes(out: &mut impl Write) -> Result<()> {
 
     // 2. A pthread mutex in shared memory (raw_sync): just bytes, nobody releases it.
     let os_id = format!("/sync-demo-{me}-holder");
-    let _shm_guard = common::cleanup::PathGuard::new(format!("/dev/shm{os_id}"));
+    let _shm_guard = common::demo::cleanup::PathGuard::new(format!("/dev/shm{os_id}"));
     let mut mutex = SharedMutex::create(&os_id).context("creating the shared-memory mutex")?;
     let mut crew = Crew::spawn(vec![vec!["shm-holder".into(), os_id.clone()]])?;
     crew.expect(out, "locked", 1, PATIENCE)?;
@@ -156,7 +156,7 @@ pub fn processes(out: &mut impl Write) -> Result<()> {
     writeln!(
         out,
         "[parent] kills {}: {}",
-        common::narrate::pid_tag(pid),
+        common::demo::narrate::pid_tag(pid),
         crew.kill(0)?
     )?;
     let stuck = match mutex.try_lock_for(TRY_FOR) {

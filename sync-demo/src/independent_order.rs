@@ -16,7 +16,7 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
-use common::narrate::{duration, header, plural, thread_tag};
+use common::demo::narrate::{duration, header, plural, thread_tag};
 
 use crate::crew::{self, Crew};
 use crate::order::{parse_step, step_work, worker_tags, Run, Step, STEP_WORK};
@@ -91,7 +91,7 @@ pub fn processes_once(out: &mut impl Write, workers: usize, steps: usize) -> Res
     let tags = worker_tags(&crew.pids());
     crew.expect(out, "ready", workers, CHILD_LIMIT)?;
     // Process boundary: no shared Instant; both sides read the system-wide monotonic clock.
-    let start = common::sys::monotonic_nanos();
+    let start = common::demo::sys::monotonic_nanos();
     crew.go()?;
     let told = crew.finish(out, "step", CHILD_LIMIT)?;
     let mut found = Vec::new();
@@ -114,7 +114,7 @@ pub fn child(worker: usize, steps: usize) -> Result<()> {
         std::thread::sleep(step_work()); // the step's work
         crew::tell(
             "step",
-            format!("{worker} {step} {}", common::sys::monotonic_nanos()),
+            format!("{worker} {step} {}", common::demo::sys::monotonic_nanos()),
         );
     }
     Ok(())

@@ -3,7 +3,7 @@
 //! scenarios it applies to, rather than silently ignored. On the tour (`all`) each knob goes to
 //! every scenario that takes it, and must suit each of them.
 
-use common::cli::UsageError;
+use common::demo::cli::UsageError;
 
 /// The scenarios, as the command line names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

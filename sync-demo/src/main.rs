@@ -194,7 +194,7 @@ fn run(cli: Cli) -> Result<()> {
     // Process boundary: the mutex and the locks share files in TMPDIR; say so if it is missing.
     let tmp = std::env::temp_dir();
     if !tmp.is_dir() {
-        return Err(common::cli::UsageError(format!(
+        return Err(common::demo::cli::UsageError(format!(
             "TMPDIR={} is not a directory: set TMPDIR to a writable one (or unset it for /tmp)",
             tmp.display()
         ))
@@ -205,9 +205,9 @@ fn run(cli: Cli) -> Result<()> {
     // A run killed by SIGKILL could not remove its named semaphores, segment or files; their
     // names carry the dead owner's pid, so this run can tell them from a live run's and sweep.
     for prefix in ["sem.sync-demo-", "sync-demo-"] {
-        common::cleanup::sweep_stale(std::path::Path::new("/dev/shm"), prefix);
+        common::demo::cleanup::sweep_stale(std::path::Path::new("/dev/shm"), prefix);
     }
-    common::cleanup::sweep_stale(&std::env::temp_dir(), "sync-demo-");
+    common::demo::cleanup::sweep_stale(&std::env::temp_dir(), "sync-demo-");
     let runs = |n: Name| name == Name::All || name == n;
     let (workers, steps) = (|n| knobs.workers_for(n), knobs.steps);
     if runs(Name::IndependentOrder) {
@@ -288,15 +288,15 @@ fn main() -> ExitCode {
         // `sync-demo | head -1`: the reader has all it wanted; end quietly, as Unix tools do.
         // Not after an interrupt, though: then the handler's status (130) is the right one.
         Err(e)
-            if common::cleanup::interrupted_by().is_none()
+            if common::demo::cleanup::interrupted_by().is_none()
                 && output::stdout_closed()
                 && output::is_broken_pipe(AsRef::<dyn std::error::Error>::as_ref(&e)) =>
         {
             ExitCode::from(141)
         }
-        Err(e) => common::cli::fail(
+        Err(e) => common::demo::cli::fail(
             format!("{e:#}"),
-            e.downcast_ref::<common::cli::UsageError>().is_some(),
+            e.downcast_ref::<common::demo::cli::UsageError>().is_some(),
         ),
     }
 }

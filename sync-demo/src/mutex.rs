@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use common::narrate::{duration, header, plural, thread_tag};
+use common::demo::narrate::{duration, header, plural, thread_tag};
 
 use crate::crew::Crew;
 use crate::output::conclude;
@@ -156,8 +156,8 @@ fn conclude_torn(
     Ok(())
 }
 
-fn temp_file(name: &str) -> Result<(common::cleanup::PathGuard, File)> {
-    let guard = common::cleanup::PathGuard::new(
+fn temp_file(name: &str) -> Result<(common::demo::cleanup::PathGuard, File)> {
+    let guard = common::demo::cleanup::PathGuard::new(
         std::env::temp_dir().join(format!("sync-demo-{}-{name}", std::process::id())),
     );
     let file = OpenOptions::new()

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use common::narrate::{duration, pid_tag};
+use common::demo::narrate::{duration, pid_tag};
 
 /// The mean work of one step (a sleep, on purpose: every worker is asleep at once, and nothing
 /// but the clock and the scheduler decides who goes on first).
@@ -95,7 +95,7 @@ pub fn parse_step(text: &str, start: u64) -> Result<Step> {
     Ok(Step {
         worker: worker as usize,
         step: step as usize,
-        at: common::sys::nanos_between(start, nanos),
+        at: common::demo::sys::nanos_between(start, nanos),
     })
 }
 

@@ -116,9 +116,9 @@ pub fn say_wrapped(out: &mut impl Write, first: &str, text: &str) -> io::Result<
 /// interrupt handler sets the exit status.
 ///
 /// # Errors
-/// A failed check ([`common::narrate::CheckFailed`]), an interrupt, or the writer's error.
+/// A failed check ([`common::demo::narrate::CheckFailed`]), an interrupt, or the writer's error.
 pub fn conclude(out: &mut impl Write, passed: bool, what: &str, lesson: &str) -> io::Result<()> {
-    if common::cleanup::interrupted_by().is_some() {
+    if common::demo::cleanup::interrupted_by().is_some() {
         return Err(io::Error::other("interrupted"));
     }
     let mark = if passed { "[ok] --" } else { "[FAILED]" };
@@ -137,7 +137,7 @@ pub fn conclude(out: &mut impl Write, passed: bool, what: &str, lesson: &str) ->
     if passed {
         Ok(())
     } else {
-        Err(io::Error::other(common::narrate::CheckFailed(
+        Err(io::Error::other(common::demo::narrate::CheckFailed(
             what.to_string(),
         )))
     }

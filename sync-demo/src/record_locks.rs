@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use common::narrate::header;
+use common::demo::narrate::header;
 
 use crate::output::conclude;
 
@@ -68,7 +68,7 @@ pub fn processes(out: &mut impl Write) -> Result<()> {
         "   which process the kernel refuses varies from run to run: the one whose wait\n   \
          closes the cycle"
     )?;
-    let guard = common::cleanup::PathGuard::new(
+    let guard = common::demo::cleanup::PathGuard::new(
         std::env::temp_dir().join(format!("sync-demo-{}-records", std::process::id())),
     );
     std::fs::write(guard.path(), b"AB").context("creating the locked file")?;

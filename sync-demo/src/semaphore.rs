@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use common::narrate::{duration, header, plural};
+use common::demo::narrate::{duration, header, plural};
 
 use crate::classics::Event;
 use crate::counting_semaphore::Semaphore;

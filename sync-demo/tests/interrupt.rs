@@ -36,7 +36,7 @@ fn interrupt(test: &str, args: &[&str], when: &str) {
         !common::testing::descendants_of(pid).is_empty(),
         "no children to clean up: interrupt too late"
     );
-    common::sys::send_signal(pid, libc::SIGINT).expect("send SIGINT");
+    common::demo::sys::send_signal(pid, libc::SIGINT).expect("send SIGINT");
     let status = child.wait().expect("wait for the demo");
     // 130 (128 + SIGINT) from common's handler, even though the main thread sees its children
     // killed by that handler meanwhile.

@@ -8,7 +8,7 @@ use super::{sample, slice, Hello};
 use crate::crew::{child, Crew};
 use crate::segment::Opened;
 use anyhow::{anyhow, bail, Context, Result};
-use common::sys::monotonic_nanos;
+use common::demo::sys::monotonic_nanos;
 use ipc_channel::ipc::{
     self, IpcBytesReceiver, IpcBytesSender, IpcOneShotServer, IpcReceiver, IpcSender,
     IpcSharedMemory,
@@ -27,7 +27,7 @@ pub(super) fn connect(
     // TODO(merge): common's guarded accept (the one process layer) does this for every crate.
     let _socket_dir = std::path::Path::new(&name)
         .parent()
-        .map(common::cleanup::PathGuard::new);
+        .map(common::demo::cleanup::PathGuard::new);
     crew.send(i, &name)?;
     let (tx, rx) = crossbeam_channel::bounded(1);
     let acceptor = std::thread::spawn(move || {
@@ -46,7 +46,7 @@ pub(super) fn connect(
             }
             Err(anyhow!(
                 "child {i} did not connect within {}",
-                common::narrate::duration(crate::crew::REPORT_LIMIT)
+                common::demo::narrate::duration(crate::crew::REPORT_LIMIT)
             ))
         }
     };

@@ -5,7 +5,7 @@ use super::{MIB, PAGE};
 use crate::output::PARENT;
 use crate::segment::Segment;
 use anyhow::Result;
-use common::narrate::{duration, ratio};
+use common::demo::narrate::{duration, ratio};
 use std::io::Write;
 use std::time::{Duration, Instant};
 

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 /// at once (source, memcpy target or the children's copies, memfd, segment).
 ///
 /// # Errors
-/// A [`common::cli::UsageError`] naming the size and what is available.
+/// A [`common::demo::cli::UsageError`] naming the size and what is available.
 pub fn check_memory(size_mib: usize) -> Result<()> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").context("reading /proc/meminfo")?;
     let available_kib: u64 = meminfo
@@ -22,7 +22,7 @@ pub fn check_memory(size_mib: usize) -> Result<()> {
             "--mib {size_mib} needs about {needed_mib} MiB of memory, but MemAvailable is {} MiB",
             available_kib / 1024
         );
-        return Err(common::cli::UsageError(msg).into());
+        return Err(common::demo::cli::UsageError(msg).into());
     }
     Ok(())
 }
@@ -40,7 +40,7 @@ pub(super) fn fit_in_dev_shm(asked: usize) -> Result<(usize, u64)> {
             "copy-vs-share needs room for two 1 MiB segments in /dev/shm, which has {} free",
             segment::mib(free)
         );
-        return Err(common::cli::UsageError(msg).into());
+        return Err(common::demo::cli::UsageError(msg).into());
     }
     Ok((asked.min(fits), free))
 }

@@ -3,7 +3,7 @@
 
 use super::{free_space, mib, Opened, Segment, PREFIX};
 use anyhow::{bail, Context, Result};
-use common::cleanup::PathGuard;
+use common::demo::cleanup::PathGuard;
 use shared_memory::ShmemConf;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -106,7 +106,7 @@ impl Segment {
             writeln!(
                 out,
                 "holding {} before unlinking {} (--hold-before-unlink-ms)",
-                common::narrate::millis(hold),
+                common::demo::narrate::millis(hold),
                 self.path().display()
             )?;
             out.flush()?;

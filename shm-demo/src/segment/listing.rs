@@ -41,7 +41,7 @@ pub fn print_list(out: &mut impl Write, when: &str) -> std::io::Result<usize> {
         writeln!(out, "   /dev/shm {when}:")?;
     }
     for (name, owner, len, mode) in &found {
-        let state = if common::sys::is_alive(*owner) {
+        let state = if common::demo::sys::is_alive(*owner) {
             "owner alive"
         } else {
             "owner gone"
@@ -56,12 +56,12 @@ pub fn print_list(out: &mut impl Write, when: &str) -> std::io::Result<usize> {
 /// Only our user's files can be removed (`/dev/shm` is sticky), and a live owner's segment is
 /// never touched, so parallel runs of the demo cannot disturb each other. A reused pid makes a
 /// stale segment look alive; it is then left for a later sweep, never removed wrongly. The sweep
-/// itself is `common::cleanup::sweep_stale`; this names what it removed.
+/// itself is `common::demo::cleanup::sweep_stale`; this names what it removed.
 ///
 /// # Errors
 /// Only the writer's errors.
 pub fn remove_stale(out: &mut impl Write) -> std::io::Result<usize> {
-    let removed = common::cleanup::sweep_stale(Path::new("/dev/shm"), PREFIX);
+    let removed = common::demo::cleanup::sweep_stale(Path::new("/dev/shm"), PREFIX);
     for path in &removed {
         let name = path
             .file_name()

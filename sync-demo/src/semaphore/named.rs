@@ -5,7 +5,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use common::narrate::{duration, header};
+use common::demo::narrate::{duration, header};
 
 use super::{conclude_limits, expected, progress, report, KINDS, PATIENCE, SLOW};
 use crate::crew::Crew;
@@ -66,7 +66,7 @@ pub fn processes(
         let mut guards = Vec::new();
         for (name, &limit) in names.iter().zip(&limits).filter(|_| limited) {
             // glibc keeps the semaphore as /dev/shm/sem.<name>: register it for Ctrl-C.
-            guards.push(common::cleanup::PathGuard::new(format!(
+            guards.push(common::demo::cleanup::PathGuard::new(format!(
                 "/dev/shm/sem.{}",
                 &name[1..]
             )));
@@ -157,9 +157,9 @@ pub fn child(kind: usize, sem: &str, work: Duration) -> Result<()> {
             duration(PATIENCE)
         );
     }
-    let entered = common::sys::monotonic_nanos();
+    let entered = common::demo::sys::monotonic_nanos();
     std::thread::sleep(work); // the work itself
-    let left = common::sys::monotonic_nanos();
+    let left = common::demo::sys::monotonic_nanos();
     if let Some(sem) = &sem {
         sem.post().context("sem_post")?;
     }
