@@ -10,7 +10,7 @@
 
 use crate::tasks::nap;
 use crate::{process_pool, thread_pool, timed, Settings};
-use common::narrate::{conclude, duration, header};
+use common::demo::narrate::{conclude, duration, header};
 use common::{Error, Pool};
 use std::io::Write;
 use std::time::{Duration, Instant};

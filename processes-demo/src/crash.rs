@@ -4,11 +4,13 @@
 //! exit code 101, an abort with the signal `SIGABRT`, and the parent can kill one outright with
 //! `SIGKILL` (the kernel frees everything a process held, so there is no unsafe moment to fear).
 //! The parent learns each ending from the exit status that `wait` collects, and goes on. (The
-//! deliberate panic prints one line on stderr, from `common::narrate::tidy_panics`.)
+//! deliberate panic prints one line on stderr, from `common::demo::narrate::tidy_panics`.)
 
 use anyhow::{bail, Context, Result};
-use common::narrate::{conclude, header, pid_tag};
-use common::sys::{describe_exit, send_signal};
+use common::demo::child::self_command;
+use common::demo::narrate::{conclude, header, pid_tag};
+use common::demo::process::Crew;
+use common::demo::sys::{describe_exit, send_signal};
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
@@ -56,24 +58,27 @@ pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
         &[("workers", FATES.len())],
     )?;
     let mut as_expected = 0;
-    let mut children = Vec::new();
+    // Process boundary: a worker is this program started again; its stdout is our channel.
+    let mut crew = Crew::new();
     for index in 0..FATES.len() {
-        children.push(crate::spawn_worker("crash", index, &[])?);
+        let mut cmd = self_command();
+        cmd.args(["child", "crash", &index.to_string()]);
+        crew.start(&mut cmd)
+            .with_context(|| format!("spawning worker {index}"))?;
     }
-    let lines = crate::lines_from(&mut children)?;
     // Every worker says it has started; then the one to be killed is killed.
     for _ in 0..FATES.len() {
-        let (index, line) = lines
-            .recv_timeout(WAIT_LIMIT)
+        let (index, line) = crew
+            .recv(WAIT_LIMIT)?
             .context("waiting for a worker to start")?;
-        writeln!(out, "{} {line}", pid_tag(children[index].pid()))?;
+        writeln!(out, "{} {line}", pid_tag(crew.pid(index)))?;
     }
-    let victim = children[3].pid();
+    let victim = crew.pid(3);
     send_signal(victim, libc::SIGKILL).with_context(|| format!("killing pid {victim}"))?;
     writeln!(out, "[parent] sent SIGKILL to {}", pid_tag(victim))?;
 
-    let statuses = crate::reap(&mut children, WAIT_LIMIT)?;
-    for ((fate, child), status) in FATES.into_iter().zip(&children).zip(statuses) {
+    let statuses = crew.reap(WAIT_LIMIT)?;
+    for ((fate, pid), status) in FATES.into_iter().zip(crew.pids()).zip(statuses) {
         let expected = match fate {
             Fate::Finishes => status.code() == Some(0),
             Fate::Panics => status.code() == Some(101),
@@ -83,13 +88,13 @@ pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
         writeln!(
             out,
             "{} {}: {}",
-            pid_tag(child.pid()),
+            pid_tag(pid),
             fate.words(),
             describe_exit(status)
         )?;
         as_expected += usize::from(expected);
     }
-    let left = crate::live_children(&children.iter().map(|c| c.pid()).collect::<Vec<_>>());
+    let left = crate::live_children(&crew.pids());
     writeln!(
         out,
         "[parent] still going; workers left alive or zombie: {}",
@@ -126,14 +131,13 @@ pub fn worker(index: usize) -> Result<()> {
     match fate {
         Fate::Finishes => Ok(()),
         // One tidy line on stderr instead of Rust's full panic message (and backtrace).
-        Fate::Panics => common::narrate::tidy_panics(
+        Fate::Panics => common::demo::narrate::tidy_panics(
             || pid_tag(std::process::id()),
             || panic!("worker {index} gives up"),
         ),
         Fate::Aborts => {
-            // SAFETY: PR_SET_DUMPABLE takes one integer argument and touches no memory of ours.
-            // It keeps the deliberate abort below from leaving a core file behind.
-            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
+            // Keeps the deliberate abort below from leaving a core file behind.
+            common::demo::sys::no_core_dump().context("turning core dumps off")?;
             std::process::abort()
         }
         Fate::IsKilled => {

@@ -38,14 +38,14 @@ fn main() -> ExitCode {
         Command::Scenario(scenario) => {
             // A run killed by SIGKILL could not unlink its segment; its name carries the dead
             // owner's pid, so this run can tell it from a live run's and sweep it.
-            common::cleanup::sweep_stale(std::path::Path::new("/dev/shm"), "processes-demo-");
+            common::demo::cleanup::sweep_stale(std::path::Path::new("/dev/shm"), "processes-demo-");
             cli.knobs
                 .check(scenario, &processes_demo::given_flags(&matches))
                 .and_then(|()| {
                     processes_demo::run(
                         scenario,
                         &cli.knobs,
-                        &mut common::narrate::Wrapped::new(std::io::stdout().lock()),
+                        &mut common::demo::narrate::Wrapped::new(std::io::stdout().lock()),
                     )
                 })
         }
@@ -58,6 +58,6 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // Bad input: status 2; stdout closed by its reader (`| head`): quietly; else status 1.
-        Err(e) => common::cli::exit_status(e.as_ref()),
+        Err(e) => common::demo::cli::exit_status(e.as_ref()),
     }
 }

@@ -14,8 +14,11 @@
 //! `shm-demo` tells the whole story of memory shared between processes; `sync-demo` the locks.
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use common::cleanup::PathGuard;
-use common::narrate::{conclude, duration, header, pid_tag};
+use common::demo::child::self_command;
+use common::demo::cleanup::PathGuard;
+use common::demo::narrate::{conclude, duration, header, pid_tag};
+use common::demo::process::Crew;
+use common::demo::sys::describe_exit;
 use shared_memory::{Shmem, ShmemConf};
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -66,15 +69,16 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
     )?;
 
     let started = Instant::now();
-    let mut children = Vec::new();
+    // Process boundary: a worker is this program started again; the segment's name reaches
+    // it in its arguments, and its report comes back on its stdout.
+    let mut crew = Crew::new();
     for index in 0..workers {
-        children.push(crate::spawn_worker(
-            "shared-memory",
-            index,
-            &[increments.to_string(), os_id.clone()],
-        )?);
+        let mut cmd = self_command();
+        cmd.args(["child", "shared-memory", &index.to_string()]);
+        cmd.args([increments.to_string(), os_id.clone()]);
+        crew.start(&mut cmd)
+            .with_context(|| format!("spawning worker {index}"))?;
     }
-    let reports = crate::lines_from(&mut children)?;
     // Unlink the name as soon as every worker has mapped the segment; the memory lives on.
     if !common::demo::procfs::eventually(REPORT_TIMEOUT, || {
         counters.mapped.load(Relaxed) == workers as u64
@@ -87,17 +91,12 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
     drop(name);
     writeln!(out, "[parent] all {workers} workers mapped it, so its name is unlinked now; the memory stays until the last unmaps")?;
     for _ in 0..workers {
-        let (index, line) = reports
-            .recv_timeout(REPORT_TIMEOUT)
-            .context("waiting for a report")?;
-        writeln!(out, "{} {line}", pid_tag(children[index].pid()))?;
+        let (index, line) = crew.recv(REPORT_TIMEOUT)?.context("waiting for a report")?;
+        writeln!(out, "{} {line}", pid_tag(crew.pid(index)))?;
     }
-    let statuses = crate::reap(&mut children, REPORT_TIMEOUT)?;
-    ensure!(
-        statuses.iter().all(|s| s.success()),
-        "a worker failed: {}",
-        crate::describe_all(&statuses)
-    );
+    for status in crew.reap(REPORT_TIMEOUT)? {
+        ensure!(status.success(), "a worker {}", describe_exit(status));
+    }
     // Each worker's adds happened before it exited, and we reaped it: the total is complete.
     let by_atomic = counters.total.load(Relaxed);
     writeln!(

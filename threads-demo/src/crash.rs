@@ -6,15 +6,20 @@
 //! again), and the parent reads the child's death as `SIGABRT`. And a thread cannot be killed
 //! from outside at all: it shares the process's memory and may hold a lock, so there is no safe
 //! place to stop it. (The deliberate panic prints one line on stderr, from
-//! `common::narrate::tidy_panics`, instead of Rust's full panic message.)
+//! `common::demo::narrate::tidy_panics`, instead of Rust's full panic message.)
 
-use anyhow::{bail, Context, Result};
-use common::child::{self_command, Child};
-use common::narrate::{conclude, header, pid_tag, thread_tag};
-use common::sys::describe_exit;
+use anyhow::{anyhow, bail, Context, Result};
+use common::demo::child::{self_command, Child};
+use common::demo::narrate::{conclude, header, pid_tag, thread_tag};
+use common::demo::sys::describe_exit;
 use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
+use std::sync::atomic::{
+    AtomicBool,
+    Ordering::{Acquire, Release},
+};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What happens to each worker, one worker per fate.
@@ -62,11 +67,14 @@ pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
     let mut as_expected = 0;
     // One tidy line for the deliberate panic, tagged like the narration: `[thread 1] panicked`.
     let tag = || {
-        let name = std::thread::current().name().unwrap_or("").to_string();
+        let name = std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_string();
         let index = name.strip_prefix("worker-").and_then(|i| i.parse().ok());
         index.map_or(format!("[thread {name}]"), thread_tag)
     };
-    let joined = common::narrate::tidy_panics(tag, || -> Result<_> {
+    let joined = common::demo::narrate::tidy_panics(tag, || -> Result<_> {
         let mut handles = Vec::new();
         for (index, fate) in FATES.into_iter().enumerate().take(2) {
             let handle = std::thread::Builder::new()
@@ -93,10 +101,10 @@ pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
                 as_expected += 1;
             }
             (Fate::Panics, Err(payload)) => {
+                // `panic!` with format arguments always carries a `String`.
                 let message = payload
                     .downcast_ref::<String>()
-                    .cloned()
-                    .unwrap_or_default();
+                    .expect("worker panics with a formatted message");
                 writeln!(
                     out,
                     "{} {}: join returned the panic's message \"{message}\"",
@@ -133,7 +141,7 @@ pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
     else {
         bail!(
             "the aborting child is still running after {}",
-            common::narrate::duration(WAIT_LIMIT)
+            common::demo::narrate::duration(WAIT_LIMIT)
         );
     };
     let mut said = String::new();
@@ -155,11 +163,25 @@ pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
     if status.signal() == Some(libc::SIGABRT) && all_gone {
         as_expected += 1;
     }
+    // A thread cannot be killed from outside: std has no such call, because a thread stopped
+    // at an arbitrary instruction could leave a lock held or data half-written for the others.
+    // The parent can only ask it to stop, and the thread must look.
+    let stop = Arc::new(AtomicBool::new(false));
+    let asked = Arc::clone(&stop);
+    let handle = std::thread::Builder::new()
+        .name("worker-3".into())
+        .spawn(move || stop_when_asked(3, &asked))
+        .context("spawning worker 3")?;
+    stop.store(true, Release);
+    let line = handle.join().map_err(|_| anyhow!("worker 3 panicked"))?;
     writeln!(
         out,
-        "[thread 3] is killed: impossible; a thread cannot be killed from outside, only its process"
+        "{} is killed: a thread cannot be; asked to stop, it returned \"{line}\"",
+        thread_tag(3)
     )?;
-    as_expected += 1;
+    if line.ends_with("stopped when asked") {
+        as_expected += 1;
+    }
 
     conclude(
         out,
@@ -184,14 +206,26 @@ fn worker(index: usize, fate: Fate) -> String {
     }
 }
 
+/// The worker that cannot be killed: it checks `stop` until the parent sets it (or gives up
+/// after [`WAIT_LIMIT`]).
+fn stop_when_asked(index: usize, stop: &AtomicBool) -> String {
+    let started = std::time::Instant::now();
+    while started.elapsed() < WAIT_LIMIT {
+        if stop.load(Acquire) {
+            return format!("worker {index} stopped when asked");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    format!("worker {index} was never asked to stop")
+}
+
 /// The hidden `abort-from-thread` subcommand: one thread works, another aborts the process.
 ///
 /// # Errors
 /// Never returns normally: the process dies of `SIGABRT`.
 pub fn abort_from_thread() -> Result<()> {
-    // SAFETY: PR_SET_DUMPABLE takes one integer argument and touches no memory of ours. It keeps
-    // the deliberate abort below from leaving a core file behind.
-    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
+    // Keeps the deliberate abort below from leaving a core file behind.
+    common::demo::sys::no_core_dump().context("turning core dumps off")?;
     let tag = thread_tag(0);
     std::thread::Builder::new()
         .name("worker-0".into())

@@ -37,7 +37,7 @@ fn main() -> ExitCode {
                 threads_demo::run(
                     scenario,
                     &cli.knobs,
-                    &mut common::narrate::Wrapped::new(std::io::stdout().lock()),
+                    &mut common::demo::narrate::Wrapped::new(std::io::stdout().lock()),
                 )
             }),
         Command::AbortFromThread => threads_demo::crash::abort_from_thread(),
@@ -45,6 +45,6 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // Bad input: status 2; stdout closed by its reader (`| head`): quietly; else status 1.
-        Err(e) => common::cli::exit_status(e.as_ref()),
+        Err(e) => common::demo::cli::exit_status(e.as_ref()),
     }
 }

@@ -19,7 +19,7 @@
 //! `shm-demo` tells the whole story of memory shared between processes; `sync-demo` the locks.
 
 use anyhow::{anyhow, Context, Result};
-use common::narrate::{conclude, duration, header, thread_tag};
+use common::demo::narrate::{conclude, duration, header, thread_tag};
 use crossbeam_channel::Sender;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

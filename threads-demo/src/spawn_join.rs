@@ -7,7 +7,7 @@
 //! how the parent waits; a joined thread is gone, so afterwards no `worker-*` thread is left.
 
 use anyhow::{anyhow, Context, Result};
-use common::narrate::{conclude, header, plural, thread_tag};
+use common::demo::narrate::{conclude, header, plural, thread_tag};
 use crossbeam_channel::Sender;
 use std::io::Write;
 use std::time::Duration;
@@ -54,7 +54,7 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
     // Every worker has reported, so each join below returns at once.
     let mut joined = 0;
     for handle in handles {
-        handle.join().map_err(|_| anyhow!("a worker panicked"))?;
+        handle.join().map_err(|_| anyhow!("a worker panicked"))??;
         joined += 1;
     }
     let left = crate::live_threads("worker-")?;
@@ -78,15 +78,17 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
 }
 
 /// The worker: reports who it is, then ends.
-fn worker(index: usize, tx: Sender<(usize, String)>) {
+///
+/// # Errors
+/// The parent has stopped listening.
+pub fn worker(index: usize, tx: Sender<(usize, String)>) -> Result<()> {
     let me = std::thread::current();
-    let name = me.name().unwrap_or("unnamed");
     // ThreadId has no number accessor on stable Rust; its debug form is `ThreadId(3)`.
     let id = format!("{:?}", me.id());
     let id = id.trim_start_matches("ThreadId(").trim_end_matches(')');
+    let name = me.name().expect("every worker is spawned with a name");
     let line = format!("pid {}, thread id {id}, named {name}", std::process::id());
-    // The parent holds the receiver until every report is in; if it gave up, nobody listens.
-    let _ = tx.send((index, line));
+    tx.send((index, line)).context("reporting to the parent")
 }
 
 /// The pid in a report line `pid 123, ...`.
