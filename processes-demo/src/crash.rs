@@ -8,9 +8,10 @@
 
 use anyhow::{bail, Context, Result};
 use common::demo::child::self_command;
-use common::demo::narrate::{conclude, header, pid_tag};
+use common::demo::narrate::{conclude, header, pid_tag, tidy_panics};
 use common::demo::process::Crew;
 use common::demo::sys::{describe_exit, send_signal};
+use libc::{SIGABRT, SIGKILL};
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
@@ -59,42 +60,42 @@ pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
     )?;
     let mut as_expected = 0;
     // Process boundary: a worker is this program started again; its stdout is our channel.
-    let mut crew = Crew::new();
+    let mut lines = Crew::new();
     for index in 0..FATES.len() {
         let mut cmd = self_command();
         cmd.args(["child", "crash", &index.to_string()]);
-        crew.start(&mut cmd)
+        lines
+            .start(&mut cmd)
             .with_context(|| format!("spawning worker {index}"))?;
     }
     // Every worker says it has started; then the one to be killed is killed.
     for _ in 0..FATES.len() {
-        let (index, line) = crew
+        let (index, line) = lines
             .recv(WAIT_LIMIT)?
             .context("waiting for a worker to start")?;
-        writeln!(out, "{} {line}", pid_tag(crew.pid(index)))?;
+        writeln!(out, "{} {line}", pid_tag(lines.pid(index)))?;
     }
-    let victim = crew.pid(3);
-    send_signal(victim, libc::SIGKILL).with_context(|| format!("killing pid {victim}"))?;
-    writeln!(out, "[parent] sent SIGKILL to {}", pid_tag(victim))?;
-
-    let statuses = crew.reap(WAIT_LIMIT)?;
-    for ((fate, pid), status) in FATES.into_iter().zip(crew.pids()).zip(statuses) {
-        let expected = match fate {
-            Fate::Finishes => status.code() == Some(0),
-            Fate::Panics => status.code() == Some(101),
-            Fate::Aborts => status.signal() == Some(libc::SIGABRT),
-            Fate::IsKilled => status.signal() == Some(libc::SIGKILL),
+    let victim = lines.pid(3);
+    send_signal(victim, SIGKILL).with_context(|| format!("killing pid {victim}"))?;
+    writeln!(
+        out,
+        "[parent] a process can be killed: sent SIGKILL to {}",
+        pid_tag(victim)
+    )?;
+    // Each worker ends within WAIT_LIMIT, so each wait is bounded.
+    let statuses = lines.reap(WAIT_LIMIT)?;
+    for ((index, fate), status) in FATES.into_iter().enumerate().zip(statuses) {
+        let (expected, words) = match fate {
+            Fate::Finishes => (status.code() == Some(0), describe_exit(status)),
+            Fate::Panics => (status.code() == Some(101), describe_exit(status)),
+            Fate::Aborts => (status.signal() == Some(SIGABRT), describe_exit(status)),
+            Fate::IsKilled => (status.signal() == Some(SIGKILL), describe_exit(status)),
         };
-        writeln!(
-            out,
-            "{} {}: {}",
-            pid_tag(pid),
-            fate.words(),
-            describe_exit(status)
-        )?;
+        let tag = pid_tag(lines.pid(index));
+        writeln!(out, "{tag} {}: {words}", fate.words())?;
         as_expected += usize::from(expected);
     }
-    let left = crate::live_children(&crew.pids());
+    let left = crate::live_children(&lines.pids());
     writeln!(
         out,
         "[parent] still going; workers left alive or zombie: {}",
@@ -119,19 +120,15 @@ pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
 /// Only if it outlives its fate (the killed worker waits 10 s at most).
 pub fn worker(index: usize) -> Result<()> {
     let fate = FATES[index % FATES.len()];
+    let line = format!("worker {index} started; its fate: {}", fate.words());
     // Process boundary: our stdout is a pipe to the parent, which tags the line with our pid.
-    writeln!(
-        std::io::stdout(),
-        "worker {index} started; its fate: {}",
-        fate.words()
-    )
-    .context("writing stdout")?;
+    writeln!(std::io::stdout(), "{line}").context("reporting to the parent")?;
     // On purpose: give the other workers time to be running when this one crashes.
     std::thread::sleep(Duration::from_millis(20));
     match fate {
         Fate::Finishes => Ok(()),
-        // One tidy line on stderr instead of Rust's full panic message (and backtrace).
-        Fate::Panics => common::demo::narrate::tidy_panics(
+        // Process boundary: one tidy line on stderr instead of Rust's full panic message.
+        Fate::Panics => tidy_panics(
             || pid_tag(std::process::id()),
             || panic!("worker {index} gives up"),
         ),

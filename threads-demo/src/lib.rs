@@ -262,3 +262,15 @@ pub fn live_threads(prefix: &str) -> Result<Vec<String>> {
     }
     Ok(names)
 }
+
+/// The hidden `child` subcommand: runs worker `index` of `scenario` in a child process. Only
+/// `crash` has one here: its abort must end a process of its own, not the demo.
+///
+/// # Errors
+/// An unknown scenario or parameters (a worker that aborts never returns).
+pub fn child_main(scenario: &str, index: usize, params: &[String]) -> Result<()> {
+    match (scenario, params) {
+        ("crash", []) => crash::aborting_process(index),
+        (other, _) => Err(UsageError(format!("no worker for scenario \"{other}\"")).into()),
+    }
+}
