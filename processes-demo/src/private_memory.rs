@@ -47,13 +47,9 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
     let mut reports = Crew::new();
     for index in 0..workers {
         let mut cmd = self_command();
+        cmd.args(["child", "private-memory", &index.to_string()]);
         // The command line copies `value` into the worker: from here on there are two values.
-        cmd.args([
-            "child",
-            "private-memory",
-            &index.to_string(),
-            &value.to_string(),
-        ]);
+        cmd.arg(value.to_string());
         reports
             .start(&mut cmd)
             .with_context(|| format!("spawning worker {index}"))?;
@@ -87,20 +83,18 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
     Ok(())
 }
 
-/// The worker, in its own process: changes its copies and reports them.
+/// The worker: changes its copies and reports them.
 ///
 /// # Errors
-/// The parent has stopped reading our stdout.
+/// The parent has stopped listening.
 pub fn worker(index: usize, value: u64) -> Result<()> {
     let mut value = value;
     value += index as u64 + 1;
     LOCAL.fetch_add(index as u64 + 1, Relaxed);
-    let line = format!(
-        "value = {value}, LOCAL = {} in my copies",
-        LOCAL.load(Relaxed)
-    );
+    let local = LOCAL.load(Relaxed);
+    let line = format!("value = {value}, LOCAL = {local} in my copies");
     // Process boundary: our stdout is a pipe to the parent, which prints the line for us.
-    writeln!(std::io::stdout(), "{line}").context("writing to the parent")
+    writeln!(std::io::stdout(), "{line}").context("reporting to the parent")
 }
 
 /// The number that follows `key` in `line`.

@@ -1,11 +1,11 @@
 //! Spawn and join: N workers say who they are, and the parent waits for every one.
 //!
 //! Every process reports a pid of its own, and the parent's pid as its parent: a process is a
-//! program running with its own memory, here this very program started again with a hidden
-//! subcommand. The order of the reports changes from run to run, because once started each
-//! worker is scheduled by the OS on whichever CPU is free and nothing orders them unless we do.
-//! `wait` is how the parent waits; until it collects the exit status the ended child stays in the
-//! process table as a zombie, so afterwards no child of ours is left, not even a zombie.
+//! program of its own, here this very program started again with a hidden subcommand.
+//! The order of the reports changes from run to run, because once started each worker is
+//! scheduled by the OS on whichever CPU is free and nothing orders them unless we do.
+//! `wait` is how the parent waits; an ended child stays in the process table as a zombie until
+//! then, so afterwards no child of ours is left, not even a zombie.
 
 use anyhow::{ensure, Context, Result};
 use common::demo::child::self_command;
@@ -18,7 +18,7 @@ use std::time::Duration;
 /// How long the parent waits for each report before it calls the run stuck.
 pub const REPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Starts `workers` processes, prints their reports as they arrive, reaps every one.
+/// Starts `workers` workers, prints their reports as they arrive, waits for every one.
 ///
 /// # Errors
 /// A failed spawn, a missing report, or a failed check.
@@ -81,10 +81,10 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
     Ok(())
 }
 
-/// The worker, in its own process: reports who it is, then ends.
+/// The worker: reports who it is, then ends.
 ///
 /// # Errors
-/// The parent has stopped reading our stdout.
+/// The parent has stopped listening.
 pub fn worker(index: usize) -> Result<()> {
     let parent = std::os::unix::process::parent_id();
     let line = format!(
@@ -92,7 +92,7 @@ pub fn worker(index: usize) -> Result<()> {
         std::process::id()
     );
     // Process boundary: our stdout is a pipe to the parent, which prints the line for us.
-    writeln!(std::io::stdout(), "{line}").context("writing to the parent")
+    writeln!(std::io::stdout(), "{line}").context("reporting to the parent")
 }
 
 /// The pid in a report line `pid 123, ...`.

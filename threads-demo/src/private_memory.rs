@@ -90,7 +90,8 @@ pub fn worker(index: usize, value: u64, tx: Sender<(usize, String)>) -> Result<(
     let mut value = value;
     value += index as u64 + 1;
     LOCAL.set(LOCAL.get() + index as u64 + 1);
-    let line = format!("value = {value}, LOCAL = {} in my copies", LOCAL.get());
+    let local = LOCAL.get();
+    let line = format!("value = {value}, LOCAL = {local} in my copies");
     tx.send((index, line)).context("reporting to the parent")
 }
 

@@ -3,8 +3,9 @@
 //! Every thread reports the same process id: a thread is a line of execution *inside* one
 //! process, sharing its memory and its pid; only the thread id and the name we gave it differ.
 //! The order of the reports changes from run to run, because once started each worker is
-//! scheduled by the OS on whichever CPU is free and nothing orders them unless we do. `join` is
-//! how the parent waits; a joined thread is gone, so afterwards no `worker-*` thread is left.
+//! scheduled by the OS on whichever CPU is free and nothing orders them unless we do.
+//! `join` is how the parent waits; a joined thread is gone, so afterwards no `worker-*` thread
+//! is left.
 
 use anyhow::{anyhow, Context, Result};
 use common::demo::narrate::{conclude, header, plural, thread_tag};
@@ -15,7 +16,7 @@ use std::time::Duration;
 /// How long the parent waits for each report before it calls the run stuck.
 pub const REPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Starts `workers` threads, prints their reports as they arrive, joins every one.
+/// Starts `workers` workers, prints their reports as they arrive, waits for every one.
 ///
 /// # Errors
 /// A failed spawn, a missing report, or a failed check.
