@@ -13,7 +13,7 @@ fn report<'a>(line: &'a str, tag: &str) -> Option<&'a str> {
 }
 
 impl Crew {
-    /// Waits until every child has sent the report `@tag ...` ([`child::report`]), copying
+    /// Waits until every child has sent the report `@tag ...` ([`super::child::report`]), copying
     /// narration (lines not starting with `@`) to `out`; returns each child's words after the
     /// tag, in index order. Each report may take at most `limit` after the one before.
     ///
