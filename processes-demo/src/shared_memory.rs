@@ -2,14 +2,15 @@
 //!
 //! Processes share nothing unless they ask: a counter in a plain variable would be one counter
 //! per process (see private_memory.rs). So the parent creates a segment, named memory that every
-//! worker maps into its own address space (often at a different address), and puts the counters
-//! there. A lock (one increment at a time) or an atomic (each `fetch_add` is indivisible) makes
-//! each access whole across processes as across threads, so both totals are exact,
-//! `workers * increments`, however the increments interleave. There is no compile-time refusal
-//! to show here: the compiler sees one process at a time, and to it the segment is raw bytes
-//! behind a pointer; the `unsafe` cast below is where we promise what it cannot check.
-//! The segment's name is unlinked as soon as every worker has mapped it, so not even a `SIGKILL`
-//! of the demo can leave it in `/dev/shm` after that; before it, Ctrl-C removes it (`PathGuard`).
+//! worker maps into its own address space (often at a different address), for the counters.
+//! A lock (one increment at a time) or an atomic (each `fetch_add` is indivisible) makes each
+//! access whole, so both totals are exact, `workers * increments`, however the increments
+//! interleave.
+//! There is no compile-time refusal to show here: the compiler sees one process at a time, and
+//! to it the segment is raw bytes behind a pointer; the `unsafe` cast below is where we promise
+//! what it cannot check. The segment's name is unlinked as soon as every worker has mapped it,
+//! so not even a `SIGKILL` of the demo can leave it in `/dev/shm`; before that, Ctrl-C removes
+//! it (`PathGuard`).
 //!
 //! `shm-demo` tells the whole story of memory shared between processes; `sync-demo` the locks.
 
@@ -70,9 +71,10 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
     let counters = counters(&shmem)?;
     writeln!(
         out,
-        "[parent] a lock, its count and an atomic count in segment {} ({} bytes)",
+        "[parent] nothing is shared unless asked: segment {} ({} bytes) mapped at {:p}",
         name.path().display(),
-        shmem.len()
+        shmem.len(),
+        shmem.as_ptr()
     )?;
 
     let started = Instant::now();

@@ -56,7 +56,17 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
     }
     // Every worker has reported, so each wait below returns soon.
     let mut joined = 0;
-    for status in reports.reap(REPORT_TIMEOUT)? {
+    for (pid, status) in reports
+        .pids()
+        .into_iter()
+        .zip(reports.reap(REPORT_TIMEOUT)?)
+    {
+        writeln!(
+            out,
+            "[parent] reaped {}: {}",
+            pid_tag(pid),
+            describe_exit(status)
+        )?;
         ensure!(status.success(), "a worker {}", describe_exit(status));
         joined += 1;
     }

@@ -1,11 +1,12 @@
 //! Shared memory: one counter shared on purpose, through a lock and through an atomic.
 //!
 //! Threads already share their process's memory, but Rust lets several threads touch one value
-//! only through a type that makes each access whole. A lock (one increment at a time) or an
-//! atomic (each `fetch_add` is indivisible) makes each access whole, so both totals are exact,
-//! `workers * increments`, however the increments interleave. The unsynchronised version, two
-//! threads doing `counter += 1` on one plain integer, is a data race, and the compiler refuses
-//! it:
+//! only through a type that makes each access whole.
+//! A lock (one increment at a time) or an atomic (each `fetch_add` is indivisible) makes each
+//! access whole, so both totals are exact, `workers * increments`, however the increments
+//! interleave.
+//! The unsynchronised version, two threads doing `counter += 1` on one plain integer, is a data
+//! race, and the compiler refuses it:
 //!
 //! ```compile_fail,E0499
 //! let mut counter = 0u64;
