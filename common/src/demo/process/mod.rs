@@ -74,6 +74,24 @@ impl Crew {
         }
     }
 
+    /// Starts this program again once per argument list, each as `child <args...>` (through
+    /// [`crate::demo::child::self_command`] and [`Crew::start`]), for demos where spawning is
+    /// not the lesson. Call it from the main thread (see [`Crew::start`]).
+    ///
+    /// # Errors
+    /// A spawn error; the children started before it are killed and reaped when the partial
+    /// crew is dropped.
+    pub fn spawn<A: AsRef<std::ffi::OsStr>>(
+        arg_lists: impl IntoIterator<Item = impl IntoIterator<Item = A>>,
+    ) -> io::Result<Crew> {
+        let mut crew = Crew::new();
+        for args in arg_lists {
+            let mut cmd = crate::demo::child::self_command();
+            crew.start(cmd.arg("child").args(args))?;
+        }
+        Ok(crew)
+    }
+
     /// Starts `cmd` with its stdin and stdout piped to and from us, registered for cleanup on
     /// Ctrl-C, and returns its index in the crew (0, 1, 2, ... in start order).
     ///

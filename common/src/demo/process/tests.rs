@@ -67,3 +67,22 @@ fn finish_collects_late_reports_and_names_a_failed_child() {
     let text = String::from_utf8(out).expect("utf-8");
     assert!(text.contains("bye"), "{text}");
 }
+
+#[test]
+fn spawn_starts_this_program_again_with_child_first() {
+    // Here "this program" is the test harness: `child --list` lists the tests whose name contains
+    // "child", and runs none of them.
+    let mut crew = Crew::spawn([["--list"]]).expect("the harness starts");
+    let mut lines = Vec::new();
+    while let Some((index, line)) = crew.recv(Duration::from_secs(30)).expect("in time") {
+        assert_eq!(index, 0);
+        lines.push(line);
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("spawn_starts_this_program_again_with_child_first")),
+        "{lines:?}"
+    );
+    assert!(crew.reap(Duration::from_secs(10)).expect("reaped")[0].success());
+}
