@@ -56,17 +56,10 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
     }
     // Every worker has reported, so each wait below returns soon.
     let mut joined = 0;
-    for (pid, status) in reports
-        .pids()
-        .into_iter()
-        .zip(reports.reap(REPORT_TIMEOUT)?)
-    {
-        writeln!(
-            out,
-            "[parent] reaped {}: {}",
-            pid_tag(pid),
-            describe_exit(status)
-        )?;
+    let statuses = reports.reap(REPORT_TIMEOUT)?;
+    for (pid, status) in reports.pids().into_iter().zip(statuses) {
+        let (tag, how) = (pid_tag(pid), describe_exit(status));
+        writeln!(out, "[parent] reaped {tag}: {how}")?;
         ensure!(status.success(), "a worker {}", describe_exit(status));
         joined += 1;
     }
@@ -97,10 +90,8 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
 /// The parent has stopped listening.
 pub fn worker(index: usize) -> Result<()> {
     let parent = std::os::unix::process::parent_id();
-    let line = format!(
-        "pid {}, parent pid {parent}, worker {index}",
-        std::process::id()
-    );
+    let me = std::process::id();
+    let line = format!("pid {me}, parent pid {parent}, worker {index}");
     // Process boundary: our stdout is a pipe to the parent, which prints the line for us.
     writeln!(std::io::stdout(), "{line}").context("reporting to the parent")
 }
