@@ -8,7 +8,7 @@
 
 use crate::workloads::{lesson_for, run_on, run_sequential, standard, Row, Workload, BUSY};
 use crate::{median, process_pool, thread_pool, Settings};
-use common::narrate::{conclude, duration, header, ratio, speedup};
+use common::demo::narrate::{conclude, duration, header, ratio, speedup};
 use common::Chunk;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
@@ -58,7 +58,7 @@ pub fn run(
         ProgressStyle::with_template("{bar:30} {pos}/{len} runs  {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let busy = common::narrate::load_warning(out)?;
+    let busy = common::demo::narrate::load_warning(out)?;
     let threads = thread_pool(workers, false)?;
     let processes = process_pool(workers, false)?;
 

@@ -77,7 +77,7 @@ pub fn timeline(path: &Path, title: &str, spans: &[Span], workers: usize) -> any
 pub fn speedups(path: &Path, title: &str, rows: &[Row]) -> anyhow::Result<()> {
     let context = || format!("writing {}", path.display());
     let ratio = |base: std::time::Duration, new: std::time::Duration| {
-        common::narrate::ratio(base, new).min(1e6)
+        common::demo::narrate::ratio(base, new).min(1e6)
     };
     let top = rows
         .iter()

@@ -9,7 +9,7 @@
 
 use crate::tasks::tiny;
 use crate::{process_pool, thread_pool, timed, Settings};
-use common::narrate::{conclude, duration, header};
+use common::demo::narrate::{conclude, duration, header};
 use common::{Chunk, Pool};
 use std::io::Write;
 use std::time::Duration;
@@ -89,7 +89,7 @@ pub fn run(out: &mut impl Write, settings: &Settings, tasks: u64) -> anyhow::Res
         &[("workers", workers as u64), ("tasks", tasks)],
     )?;
     let chunks = chunks(settings);
-    common::narrate::load_warning(out)?;
+    common::demo::narrate::load_warning(out)?;
     let threads = time_chunks(&thread_pool(workers, false)?, tasks, &chunks)?;
     let processes = time_chunks(&process_pool(workers, false)?, tasks, &chunks)?;
 
@@ -110,7 +110,7 @@ pub fn run(out: &mut impl Write, settings: &Settings, tasks: u64) -> anyhow::Res
             per_task(t.took, tasks),
             duration(p.took),
             per_task(p.took, tasks),
-            common::narrate::speedup(p.took, t.took)
+            common::demo::narrate::speedup(p.took, t.took)
         )?;
         right += usize::from(t.right) + usize::from(p.right);
     }

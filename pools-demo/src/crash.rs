@@ -12,8 +12,8 @@
 use crate::tasks::{faulty, ABORT_AT, PANIC_AT};
 use crate::{process_pool, thread_pool, Settings};
 use anyhow::Context;
-use common::child::{self_command, Child};
-use common::narrate::{conclude, header, pid_tag};
+use common::demo::child::{self_command, Child};
+use common::demo::narrate::{conclude, header, pid_tag};
 use common::{Error, Exit, Pool};
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
@@ -155,7 +155,7 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
         out,
         "{} child: {}: the abort ended the whole process, its pool and every pending result",
         pid_tag(child.pid()),
-        common::sys::describe_exit(status)
+        common::demo::sys::describe_exit(status)
     )?;
 
     let n = ITEMS as usize;
@@ -184,10 +184,10 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
              {} panicked; thread-pool child killed by {}",
             processes.right,
             processes.panicked,
-            common::narrate::plural(processes.aborted, "worker", "workers"),
+            common::demo::narrate::plural(processes.aborted, "worker", "workers"),
             threads.right,
             threads.panicked,
-            signal.map_or("no signal", common::sys::signal_name)
+            signal.map_or("no signal", common::demo::sys::signal_name)
         ),
         "a panic fails one task on either pool; an abort costs one worker process, or the whole \
          program with threads",

@@ -59,7 +59,7 @@ pub mod timeline;
 pub mod workloads;
 
 use anyhow::Context;
-use common::cli::UsageError;
+use common::demo::cli::UsageError;
 use common::{Chunk, ProcessPool, ThreadPool};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -188,7 +188,7 @@ pub fn check_svg_dir(dir: &Path) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir).map_err(unusable)?;
     // Creating the directory succeeds when it already exists, even read-only: try a file.
     let probe = dir.join(format!(".pools-demo-probe-{}", std::process::id()));
-    let guard = common::cleanup::PathGuard::new(&probe);
+    let guard = common::demo::cleanup::PathGuard::new(&probe);
     std::fs::write(&probe, b"").map_err(unusable)?;
     drop(guard); // removes the probe
     Ok(dir.to_path_buf())

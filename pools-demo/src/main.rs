@@ -91,7 +91,7 @@ impl Scenario {
 fn run(cli: Cli, given: &[&str]) -> anyhow::Result<()> {
     let scenario = cli.scenario.unwrap_or(Scenario::All);
     if !matches!(scenario, Scenario::AbortInThreadPool) {
-        common::cli::check_flags(scenario.name(), given, pools_demo::FLAGS)?;
+        common::demo::cli::check_flags(scenario.name(), given, pools_demo::FLAGS)?;
     }
     let svg = cli
         .svg
@@ -104,7 +104,7 @@ fn run(cli: Cli, given: &[&str]) -> anyhow::Result<()> {
         svg,
     };
     // Lines longer than 100 characters wrap onto indented lines.
-    let mut out = common::narrate::Wrapped::new(std::io::stdout().lock());
+    let mut out = common::demo::narrate::Wrapped::new(std::io::stdout().lock());
     let out = &mut out;
     match scenario {
         Scenario::All => {
@@ -139,6 +139,6 @@ fn main() -> ExitCode {
     match run(cli, &pools_demo::given_flags(&matches)) {
         Ok(()) => ExitCode::SUCCESS,
         // Bad input: status 2; stdout closed by its reader (`| head`): quietly; else status 1.
-        Err(e) => common::cli::exit_status(e.as_ref()),
+        Err(e) => common::demo::cli::exit_status(e.as_ref()),
     }
 }

@@ -6,7 +6,7 @@
 //! argument: only *where* it ran differs, and the pids it reports make that visible.
 
 use crate::{process_pool, thread_pool, Settings};
-use common::narrate::{conclude, header};
+use common::demo::narrate::{conclude, header};
 use common::Pool;
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -50,7 +50,10 @@ pub fn summarize<P: Pool>(out: &mut impl Write, pool: &P) -> anyhow::Result<Summ
         .map(|_: u64| std::process::id(), 0..4 * pool.workers() as u64)?
         .into_iter()
         .collect();
-    let tags: Vec<String> = pids.iter().map(|&p| common::narrate::pid_tag(p)).collect();
+    let tags: Vec<String> = pids
+        .iter()
+        .map(|&p| common::demo::narrate::pid_tag(p))
+        .collect();
     writeln!(
         out,
         "{} pool: total {} steps; work ran in {}",
@@ -79,7 +82,7 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
     writeln!(
         out,
         "this process is {}",
-        common::narrate::pid_tag(std::process::id())
+        common::demo::narrate::pid_tag(std::process::id())
     )?;
     let expected: Vec<u64> = (1..=ITEMS).map(collatz_steps).collect();
 

@@ -11,7 +11,7 @@
 use crate::tasks::{rounds_for, spin};
 use crate::workloads::{run_on, Workload};
 use crate::{process_pool, thread_pool};
-use common::narrate::{conclude, duration, header, ratio, speedup};
+use common::demo::narrate::{conclude, duration, header, ratio, speedup};
 use common::Chunk;
 use std::io::Write;
 use std::time::Duration;
@@ -45,7 +45,7 @@ pub fn run(out: &mut impl Write) -> anyhow::Result<()> {
         out,
         "(sizing sets its own worker counts, so it takes no --workers)"
     )?;
-    let busy = common::narrate::load_warning(out)?;
+    let busy = common::demo::narrate::load_warning(out)?;
     let rounds = rounds_for(Duration::from_millis(15));
     let work = Workload {
         name: "cpu-bound",

@@ -10,7 +10,7 @@
 use crate::picture::ascii;
 use crate::tasks::busy;
 use crate::{process_pool, thread_pool, Settings};
-use common::narrate::{conclude, duration, header, pid_tag, thread_tag};
+use common::demo::narrate::{conclude, duration, header, pid_tag, thread_tag};
 use common::{Chunk, Pool, Span};
 use std::io::Write;
 

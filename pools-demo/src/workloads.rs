@@ -13,7 +13,7 @@
 
 use crate::tasks::{nap, rounds_for, spin, tiny};
 use crate::{process_pool, thread_pool, timed, Settings};
-use common::narrate::{conclude, duration, header, ratio, speedup};
+use common::demo::narrate::{conclude, duration, header, ratio, speedup};
 use common::{Chunk, Pool};
 use std::io::Write;
 use std::time::Duration;
@@ -169,7 +169,7 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
         duration(thread_start),
         duration(process_start)
     )?;
-    let busy = common::narrate::load_warning(out)?;
+    let busy = common::demo::narrate::load_warning(out)?;
 
     let mut rows = Vec::new();
     let mut right = 0;
@@ -183,7 +183,7 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
             out,
             "{}: {} done three ways",
             work.name,
-            common::narrate::plural(work.items.len(), "task", "tasks")
+            common::demo::narrate::plural(work.items.len(), "task", "tasks")
         )?;
         rows.push(Row {
             name: work.name,

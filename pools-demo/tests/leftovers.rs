@@ -36,7 +36,7 @@ fn interrupt(test: &str, signal: i32) -> (std::process::ExitStatus, String) {
         let _ = demo.wait();
         panic!("no worker processes appeared");
     }
-    common::sys::send_signal(demo.id(), signal).expect("signal the demo");
+    common::demo::sys::send_signal(demo.id(), signal).expect("signal the demo");
     let status = demo.wait().expect("reap the demo");
     let mut stderr = String::new();
     if let Some(mut pipe) = demo.stderr.take() {

@@ -23,7 +23,7 @@ fn run_ok(args: &[&str]) -> String {
 
 /// The one `result:` line of a single-scenario run, joined with its continuation lines.
 fn result_line(stdout: &str) -> String {
-    let mut lines = common::narrate::result_lines(stdout);
+    let mut lines = common::demo::narrate::result_lines(stdout);
     assert_eq!(lines.len(), 1, "expected one result line in:\n{stdout}");
     lines.remove(0)
 }
@@ -120,8 +120,8 @@ fn bench_checks_every_run() {
 #[test]
 fn no_subcommand_runs_every_scenario() {
     let out = run_ok(&[]);
-    let results = common::narrate::result_lines(&out);
-    assert_eq!(results.len(), 7, "{out}");
+    let results = common::demo::narrate::result_lines(&out);
+    assert_eq!(results.len(), pools_demo::TOUR.len(), "{out}");
     assert!(results.iter().all(|l| l.contains("[ok]")));
 }
 

@@ -8,7 +8,10 @@
 //! demo counts. The reports come in any order: the OS schedules each worker.
 
 use anyhow::{ensure, Context, Result};
-use common::narrate::{conclude, duration, header, pid_tag, plural};
+use common::demo::child::self_command;
+use common::demo::narrate::{conclude, duration, header, pid_tag, plural};
+use common::demo::process::Crew;
+use common::demo::sys::describe_exit;
 use std::io::{BufRead, BufWriter, Write};
 use std::time::{Duration, Instant};
 
@@ -35,34 +38,27 @@ pub fn run(out: &mut impl Write, workers: usize, size: usize) -> Result<()> {
     let started = Instant::now();
     let mut copied = 0usize;
 
-    let mut children = Vec::new();
+    // Process boundary: a worker is this program started again; pipes carry the copies.
+    let mut crew = Crew::new();
     for (index, part) in data.chunks(chunk).enumerate() {
-        let mut child = crate::spawn_worker("borrow-stack", index, &[])?;
-        // A copy of the slice, as text: the worker cannot see `data` itself.
+        let mut cmd = self_command();
+        cmd.args(["child", "borrow-stack", &index.to_string()]);
+        crew.start(&mut cmd)
+            .with_context(|| format!("spawning worker {index}"))?;
+        // A copy of the slice, as text: the worker cannot see `data` itself. It reads all of it
+        // before it answers, and the crew drains every answer meanwhile, so no pipe fills up.
         let text: String = part.iter().map(|x| format!("{x}\n")).collect();
         copied += text.len();
-        let mut stdin = child
-            .inner_mut()
-            .stdin
-            .take()
-            .context("a worker's stdin is not piped")?;
-        // Written by a helper thread, so a full pipe never blocks us while the worker waits to be read.
-        std::thread::Builder::new()
-            .name(format!("writer-{index}"))
-            .spawn(move || {
-                // An error means the worker died; the parent notices through its exit status.
-                let _ = stdin.write_all(text.as_bytes());
-            })
-            .context("starting a writer thread")?;
-        children.push(child);
+        crew.send(index, text.trim_end())?;
     }
-    let replies = crate::lines_from(&mut children)?;
-    let mut filled = vec![0usize; children.len()];
+    // End of file on its stdin tells each worker its slice is complete.
+    crew.close_stdins();
+    let mut filled = vec![0usize; crew.len()];
     let mut lines = Vec::new();
-    while lines.len() < children.len() {
-        let (index, line) = replies
-            .recv_timeout(REPORT_TIMEOUT)
-            .context("waiting for a worker")?;
+    while lines.len() < crew.len() {
+        let (index, line) = crew
+            .recv(REPORT_TIMEOUT)?
+            .context("every worker ended before its report")?;
         match line.parse::<u64>() {
             // A copy coming back: the parent writes it into its own array.
             Ok(x) => {
@@ -75,14 +71,11 @@ pub fn run(out: &mut impl Write, workers: usize, size: usize) -> Result<()> {
             Err(_) => lines.push((index, line)),
         }
     }
-    let statuses = crate::reap(&mut children, REPORT_TIMEOUT)?;
-    ensure!(
-        statuses.iter().all(|s| s.success()),
-        "a worker failed: {}",
-        crate::describe_all(&statuses)
-    );
+    for status in crew.reap(REPORT_TIMEOUT)? {
+        ensure!(status.success(), "a worker {}", describe_exit(status));
+    }
     for (index, line) in &lines {
-        writeln!(out, "{} {line}", pid_tag(children[*index].pid()))?;
+        writeln!(out, "{} {line}", pid_tag(crew.pid(*index)))?;
     }
     writeln!(
         out,

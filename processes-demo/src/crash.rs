@@ -4,11 +4,14 @@
 //! exit code 101, an abort with the signal `SIGABRT`, and the parent can kill one outright with
 //! `SIGKILL` (the kernel frees everything a process held, so there is no unsafe moment to fear).
 //! The parent learns each ending from the exit status that `wait` collects, and goes on. (The
-//! deliberate panic prints one line on stderr, from `common::narrate::tidy_panics`.)
+//! deliberate panic prints one line on stderr, from `common::demo::narrate::tidy_panics`.)
 
 use anyhow::{bail, Context, Result};
-use common::narrate::{conclude, header, pid_tag};
-use common::sys::{describe_exit, send_signal};
+use common::demo::child::self_command;
+use common::demo::narrate::{conclude, header, pid_tag, tidy_panics};
+use common::demo::process::Crew;
+use common::demo::sys::{describe_exit, send_signal};
+use libc::{SIGABRT, SIGKILL};
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
@@ -56,40 +59,43 @@ pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
         &[("workers", FATES.len())],
     )?;
     let mut as_expected = 0;
-    let mut children = Vec::new();
+    // Process boundary: a worker is this program started again; its stdout is our channel.
+    let mut lines = Crew::new();
     for index in 0..FATES.len() {
-        children.push(crate::spawn_worker("crash", index, &[])?);
+        let mut cmd = self_command();
+        cmd.args(["child", "crash", &index.to_string()]);
+        lines
+            .start(&mut cmd)
+            .with_context(|| format!("spawning worker {index}"))?;
     }
-    let lines = crate::lines_from(&mut children)?;
     // Every worker says it has started; then the one to be killed is killed.
     for _ in 0..FATES.len() {
         let (index, line) = lines
-            .recv_timeout(WAIT_LIMIT)
+            .recv(WAIT_LIMIT)?
             .context("waiting for a worker to start")?;
-        writeln!(out, "{} {line}", pid_tag(children[index].pid()))?;
+        writeln!(out, "{} {line}", pid_tag(lines.pid(index)))?;
     }
-    let victim = children[3].pid();
-    send_signal(victim, libc::SIGKILL).with_context(|| format!("killing pid {victim}"))?;
-    writeln!(out, "[parent] sent SIGKILL to {}", pid_tag(victim))?;
-
-    let statuses = crate::reap(&mut children, WAIT_LIMIT)?;
-    for ((fate, child), status) in FATES.into_iter().zip(&children).zip(statuses) {
-        let expected = match fate {
-            Fate::Finishes => status.code() == Some(0),
-            Fate::Panics => status.code() == Some(101),
-            Fate::Aborts => status.signal() == Some(libc::SIGABRT),
-            Fate::IsKilled => status.signal() == Some(libc::SIGKILL),
+    let victim = lines.pid(3);
+    send_signal(victim, SIGKILL).with_context(|| format!("killing pid {victim}"))?;
+    writeln!(
+        out,
+        "[parent] a process can be killed: sent SIGKILL to {}",
+        pid_tag(victim)
+    )?;
+    // Each worker ends within WAIT_LIMIT, so each wait is bounded.
+    let statuses = lines.reap(WAIT_LIMIT)?;
+    for ((index, fate), status) in FATES.into_iter().enumerate().zip(statuses) {
+        let (expected, words) = match fate {
+            Fate::Finishes => (status.code() == Some(0), describe_exit(status)),
+            Fate::Panics => (status.code() == Some(101), describe_exit(status)),
+            Fate::Aborts => (status.signal() == Some(SIGABRT), describe_exit(status)),
+            Fate::IsKilled => (status.signal() == Some(SIGKILL), describe_exit(status)),
         };
-        writeln!(
-            out,
-            "{} {}: {}",
-            pid_tag(child.pid()),
-            fate.words(),
-            describe_exit(status)
-        )?;
+        let tag = pid_tag(lines.pid(index));
+        writeln!(out, "{tag} {}: {words}", fate.words())?;
         as_expected += usize::from(expected);
     }
-    let left = crate::live_children(&children.iter().map(|c| c.pid()).collect::<Vec<_>>());
+    let left = crate::live_children(&lines.pids());
     writeln!(
         out,
         "[parent] still going; workers left alive or zombie: {}",
@@ -114,26 +120,21 @@ pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
 /// Only if it outlives its fate (the killed worker waits 10 s at most).
 pub fn worker(index: usize) -> Result<()> {
     let fate = FATES[index % FATES.len()];
+    let line = format!("worker {index} started; its fate: {}", fate.words());
     // Process boundary: our stdout is a pipe to the parent, which tags the line with our pid.
-    writeln!(
-        std::io::stdout(),
-        "worker {index} started; its fate: {}",
-        fate.words()
-    )
-    .context("writing stdout")?;
+    writeln!(std::io::stdout(), "{line}").context("reporting to the parent")?;
     // On purpose: give the other workers time to be running when this one crashes.
     std::thread::sleep(Duration::from_millis(20));
     match fate {
         Fate::Finishes => Ok(()),
-        // One tidy line on stderr instead of Rust's full panic message (and backtrace).
-        Fate::Panics => common::narrate::tidy_panics(
+        // Process boundary: one tidy line on stderr instead of Rust's full panic message.
+        Fate::Panics => tidy_panics(
             || pid_tag(std::process::id()),
             || panic!("worker {index} gives up"),
         ),
         Fate::Aborts => {
-            // SAFETY: PR_SET_DUMPABLE takes one integer argument and touches no memory of ours.
-            // It keeps the deliberate abort below from leaving a core file behind.
-            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
+            // Keeps the deliberate abort below from leaving a core file behind.
+            common::demo::sys::no_core_dump().context("turning core dumps off")?;
             std::process::abort()
         }
         Fate::IsKilled => {

@@ -4,7 +4,8 @@
 //!
 //! A process is a program running with memory of its own: nothing it holds is visible to
 //! another process unless both ask for it, and its crash is seen from outside as an exit status.
-//! Every scenario here has a twin of the same file name in `threads-demo`, with the same public functions and the same workload constants, so
+//! Every scenario here has a twin of the same file name in `threads-demo`, with the same public
+//! functions and the same workload constants, so
 //!
 //! ```text
 //! diff -u threads-demo/src/shared_memory.rs processes-demo/src/shared_memory.rs
@@ -28,7 +29,7 @@
 //! reaches a worker only by copying (arguments, pipes, messages) or through memory both map on
 //! purpose; any crash (panic, abort, `SIGKILL`) ends one worker, and the parent reads how from
 //! its exit status. A worker is this same program started again with a hidden `child`
-//! subcommand (see [`spawn_worker`]).
+//! subcommand (see [`child_main`]).
 //! Each scenario ends with one `result:` line that states its checked invariant.
 //!
 //! # Modules
@@ -52,14 +53,10 @@ pub mod shared_memory;
 pub mod spawn_join;
 pub mod speedup;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::builder::RangedU64ValueParser;
-use common::child::Child;
-use common::cli::UsageError;
-use crossbeam_channel::Receiver;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{ExitStatus, Stdio};
-use std::time::Duration;
+use common::demo::cli::UsageError;
+use std::io::Write;
 
 /// The scenarios, in the order `all` runs them.
 #[derive(clap::Subcommand, Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,19 +194,16 @@ impl Knobs {
     /// # Errors
     /// A [`UsageError`] naming the knobs and the reason (exit status 2).
     pub fn check(&self, scenario: Scenario, given: &[&str]) -> Result<()> {
-        common::cli::check_flags(scenario.name(), given, FLAGS)?;
+        common::demo::cli::check_flags(scenario.name(), given, FLAGS)?;
         // Process boundary: ipc-channel's one-shot servers put a socket in the temporary
         // directory, and fail with an assertion if it is missing. Say so instead.
-        if matches!(scenario, Scenario::All | Scenario::Messages) {
-            let tmp = std::env::temp_dir();
-            if !tmp.is_dir() {
-                let why = format!(
-                    "the temporary directory {} (TMPDIR) does not exist; messages needs it \
-                     for ipc-channel's sockets",
-                    tmp.display()
-                );
-                return Err(UsageError(why).into());
-            }
+        let tmp = std::env::temp_dir();
+        if matches!(scenario, Scenario::All | Scenario::Messages) && !tmp.is_dir() {
+            let why = format!(
+                "TMPDIR {} does not exist; messages needs it for ipc-channel's sockets",
+                tmp.display()
+            );
+            return Err(UsageError(why).into());
         }
         let sharing = matches!(scenario, Scenario::All | Scenario::SharedMemory);
         if sharing && self.workers < 2 {
@@ -266,105 +260,8 @@ pub fn run(scenario: Scenario, knobs: &Knobs, out: &mut impl Write) -> Result<()
     .with_context(|| format!("scenario {}", scenario.name()))
 }
 
-/// Starts this program again as worker `index` of `scenario` (the hidden `child` subcommand),
-/// with `params` after it, and its stdin and stdout piped to and from us (a worker that takes no
-/// data on stdin simply never reads it).
-///
-/// # Errors
-/// The spawn error.
-pub fn spawn_worker(scenario: &str, index: usize, params: &[String]) -> Result<Child> {
-    let mut cmd = common::child::self_command();
-    cmd.args(["child", scenario, &index.to_string()])
-        .args(params);
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
-    Child::spawn(&mut cmd).with_context(|| format!("spawning worker {index} of {scenario}"))
-}
-
-/// Every line the `children` print, tagged with the child's index, in the order they arrive.
-///
-/// One small thread per child reads its pipe, so a slow child does not hold up the others, and
-/// the caller waits on the returned channel with a timeout.
-///
-/// # Errors
-/// A child whose stdout was not piped, or a reader thread that cannot start.
-pub fn lines_from(children: &mut [Child]) -> Result<Receiver<(usize, String)>> {
-    let (tx, lines) = crossbeam_channel::unbounded();
-    for (index, child) in children.iter_mut().enumerate() {
-        let stdout = child
-            .inner_mut()
-            .stdout
-            .take()
-            .context("a child's stdout is not piped")?;
-        let tx = tx.clone();
-        std::thread::Builder::new()
-            .name(format!("reader-{index}"))
-            .spawn(move || {
-                // Ends at end of file, that is when the child has exited (or closed stdout).
-                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    if tx.send((index, line)).is_err() {
-                        break;
-                    }
-                }
-            })
-            .context("starting a reader thread")?;
-    }
-    Ok(lines)
-}
-
-/// Waits for every child (each at most `limit`) and returns how each one ended; a child still
-/// running then is killed, so none is left either way.
-///
-/// # Errors
-/// A `waitpid` error, or a child that did not end within `limit`.
-pub fn reap(children: &mut [Child], limit: Duration) -> Result<Vec<ExitStatus>> {
-    let mut statuses = Vec::new();
-    for child in children.iter_mut() {
-        match child
-            .wait_timeout(limit)
-            .with_context(|| format!("waiting for pid {}", child.pid()))?
-        {
-            Some(status) => statuses.push(status),
-            None => {
-                child
-                    .kill()
-                    .with_context(|| format!("killing pid {}", child.pid()))?;
-                bail!(
-                    "pid {} did not end within {}, so it was killed",
-                    child.pid(),
-                    common::narrate::duration(limit)
-                );
-            }
-        }
-    }
-    Ok(statuses)
-}
-
-/// An ipc-channel receive error in words (its own `Display` reads `IPC error Ipc Disconnected.`).
-pub fn ipc_words(e: &ipc_channel::TryRecvError) -> String {
-    use ipc_channel::{IpcError, TryRecvError};
-    match e {
-        TryRecvError::Empty => "nothing arrived in time".into(),
-        TryRecvError::IpcError(IpcError::Disconnected) => {
-            "the other side closed the channel".into()
-        }
-        TryRecvError::IpcError(IpcError::Io(io)) => io.to_string(),
-        TryRecvError::IpcError(IpcError::SerializationError(_)) => {
-            "a message could not be decoded".into()
-        }
-    }
-}
-
-/// How each child ended, in words: `exited with code 0, killed by signal 9 (SIGKILL)`.
-pub fn describe_all(statuses: &[ExitStatus]) -> String {
-    let words: Vec<String> = statuses
-        .iter()
-        .map(|s| common::sys::describe_exit(*s))
-        .collect();
-    words.join(", ")
-}
-
 /// Which of `pids` are still children of this process: running, or ended but not yet reaped
-/// (zombies). After [`reap`] the answer is none.
+/// (zombies). After `Crew::reap` the answer is none.
 pub fn live_children(pids: &[u32]) -> Vec<u32> {
     common::demo::procfs::children_of(std::process::id())
         .into_iter()
@@ -377,52 +274,24 @@ pub fn live_children(pids: &[u32]) -> Vec<u32> {
 /// # Errors
 /// An unknown scenario, bad parameters, or the worker's own error.
 pub fn child_main(scenario: &str, index: usize, params: &[String]) -> Result<()> {
-    let number = |i: usize| -> Result<u64> {
-        let text = params
+    let text = |i: usize| {
+        params
             .get(i)
-            .with_context(|| format!("parameter {i} is missing"))?;
+            .with_context(|| format!("parameter {i} is missing"))
+    };
+    let number = |i: usize| -> Result<u64> {
+        let text = text(i)?;
         text.parse()
             .with_context(|| format!("parameter {i} (\"{text}\") is not a number"))
     };
     match scenario {
         "spawn-join" => spawn_join::worker(index),
         "private-memory" => private_memory::worker(index, number(0)?),
-        "shared-memory" => {
-            shared_memory::worker(index, number(0)?, params.get(1).context("no segment id")?)
-        }
-        "messages" => messages::producer(
-            index,
-            number(0)?,
-            number(1)?,
-            params.get(2).context("no server name")?,
-        ),
+        "shared-memory" => shared_memory::worker(index, number(0)?, text(1)?),
+        "messages" => messages::producer(index, number(0)?, number(1)?, text(2)?),
         "crash" => crash::worker(index),
         "speedup" => speedup::worker(index, number(0)?, number(1)?),
         "borrow-stack" => borrow_stack::worker(index),
         other => Err(UsageError(format!("no worker for scenario \"{other}\"")).into()),
-    }
-}
-
-/// `server.accept()` with a time limit: ipc-channel's accept has none, and a child that dies
-/// before it connects would otherwise hang the parent. On timeout the accepting thread is left
-/// blocked; it holds nothing but the server and ends with the process.
-///
-/// # Errors
-/// No connection within `limit`, or the accept error.
-pub fn accept_within<T>(server: ipc_channel::ipc::IpcOneShotServer<T>, limit: Duration) -> Result<T>
-where
-    T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
-{
-    let (tx, rx) = crossbeam_channel::bounded(1);
-    std::thread::Builder::new()
-        .name("accept".into())
-        .spawn(move || {
-            let _ = tx.send(server.accept().map(|(_, first)| first));
-        })
-        .context("starting the accept thread")?;
-    match rx.recv_timeout(limit) {
-        Ok(Ok(first)) => Ok(first),
-        Ok(Err(e)) => bail!("accepting a connection: {e}"),
-        Err(_) => bail!("no connection within {}", common::narrate::duration(limit)),
     }
 }

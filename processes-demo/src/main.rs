@@ -1,7 +1,8 @@
 //! Thin entry point: parse the arguments, run one scenario or all, map errors to exit statuses.
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use processes_demo::{Knobs, Scenario};
+use processes_demo::{child_main, given_flags, run, Knobs, Scenario};
+use std::path::Path;
 use std::process::ExitCode;
 
 /// Processes with memory of their own, scenario for scenario the twin of threads-demo.
@@ -36,16 +37,16 @@ fn main() -> ExitCode {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command.unwrap_or(Command::Scenario(Scenario::All)) {
         Command::Scenario(scenario) => {
-            // A run killed by SIGKILL could not unlink its segment; its name carries the dead
-            // owner's pid, so this run can tell it from a live run's and sweep it.
-            common::cleanup::sweep_stale(std::path::Path::new("/dev/shm"), "processes-demo-");
             cli.knobs
-                .check(scenario, &processes_demo::given_flags(&matches))
+                .check(scenario, &given_flags(&matches))
                 .and_then(|()| {
-                    processes_demo::run(
+                    // Process boundary: a run killed by SIGKILL could not unlink its segment; the
+                    // name carries the dead owner's pid, so this run can tell it and sweep it.
+                    common::demo::cleanup::sweep_stale(Path::new("/dev/shm"), "processes-demo-");
+                    run(
                         scenario,
                         &cli.knobs,
-                        &mut common::narrate::Wrapped::new(std::io::stdout().lock()),
+                        &mut common::demo::narrate::Wrapped::new(std::io::stdout().lock()),
                     )
                 })
         }
@@ -53,11 +54,11 @@ fn main() -> ExitCode {
             scenario,
             index,
             params,
-        } => processes_demo::child_main(&scenario, index, &params),
+        } => child_main(&scenario, index, &params),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // Bad input: status 2; stdout closed by its reader (`| head`): quietly; else status 1.
-        Err(e) => common::cli::exit_status(e.as_ref()),
+        Err(e) => common::demo::cli::exit_status(e.as_ref()),
     }
 }

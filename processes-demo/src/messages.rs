@@ -12,8 +12,11 @@
 //! to bytes, written to a socket and decoded again, which is why this twin moves fewer per second.
 
 use anyhow::{bail, ensure, Context, Result};
-use common::narrate::{conclude, duration, header, pid_tag, plural};
-use ipc_channel::ipc::{self, IpcOneShotServer, IpcReceiver, IpcSender};
+use common::demo::child::self_command;
+use common::demo::narrate::{conclude, duration, header, pid_tag, plural};
+use common::demo::process::{Crew, OneShot};
+use common::demo::sys::describe_exit;
+use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
 use ipc_channel::TryRecvError;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -104,28 +107,27 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
             duration(DEMO_TIMEOUT)
         )?,
         Ok(_) => bail!("expected a timeout on an empty channel, got a message"),
-        Err(e) => bail!(
-            "expected a timeout on an empty channel: {}",
-            crate::ipc_words(&e)
-        ),
+        Err(e) => bail!("expected a timeout on an empty channel: {}", ipc_words(&e)),
     }
 
-    // Declared before `children`, so dropped after them: on an early return (say, a closed
+    // Declared before `crew`, so dropped after it: on an early return (say, a closed
     // stdout) the producers are killed first, and never see their credits vanish and complain.
     let mut credits = Vec::new();
-    let mut children = Vec::new();
+    // Process boundary: a producer is this program started again; a one-shot server per
+    // producer lets it connect by name and send back a sender, on which it receives its
+    // `Setup` (our data sender and its credit receiver).
+    let mut crew = Crew::new();
     for index in 0..workers {
         let count = share(messages, workers, index);
-        // A one-shot server per producer: the child connects to it by name and sends back a
-        // sender on which it receives its `Setup` (our data sender and its credit receiver).
         let (server, name) =
-            IpcOneShotServer::<IpcSender<Setup>>::new().context("creating a one-shot server")?;
-        children.push(crate::spawn_worker(
-            "messages",
-            index,
-            &[count.to_string(), window.to_string(), name],
-        )?);
-        let setup_tx = crate::accept_within(server, RECV_TIMEOUT)
+            OneShot::<IpcSender<Setup>>::new().context("creating a one-shot server")?;
+        let mut cmd = self_command();
+        cmd.args(["child", "messages", &index.to_string()]);
+        cmd.args([count.to_string(), window.to_string(), name]);
+        crew.start(&mut cmd)
+            .with_context(|| format!("spawning producer {index}"))?;
+        let setup_tx = server
+            .accept_within(RECV_TIMEOUT)
             .with_context(|| format!("producer {index} did not connect"))?;
         let (credit_tx, credit_rx) = ipc::channel::<u64>().context("creating a credit channel")?;
         setup_tx
@@ -146,7 +148,7 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
     while done < workers {
         match rx
             .try_recv_timeout(RECV_TIMEOUT)
-            .map_err(|e| anyhow::anyhow!(crate::ipc_words(&e)))
+            .map_err(|e| anyhow::anyhow!(ipc_words(&e)))
             .context("waiting for a message")?
         {
             Msg::Item {
@@ -187,7 +189,7 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
                 writeln!(
                     out,
                     "{} done: sent {sent}, found the channel full {}",
-                    pid_tag(children[producer].pid()),
+                    pid_tag(crew.pid(producer)),
                     plural(w as usize, "time", "times")
                 )?;
                 in_order &= sent == next_seq[producer];
@@ -197,12 +199,9 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
         }
     }
     let elapsed = first.map_or(Duration::ZERO, |t| t.elapsed());
-    let statuses = crate::reap(&mut children, RECV_TIMEOUT)?;
-    ensure!(
-        statuses.iter().all(|s| s.success()),
-        "a producer failed: {}",
-        crate::describe_all(&statuses)
-    );
+    for status in crew.reap(RECV_TIMEOUT)? {
+        ensure!(status.success(), "a producer {}", describe_exit(status));
+    }
     let rate = received as f64 / elapsed.as_secs_f64().max(1e-9);
     writeln!(
         out,
@@ -235,7 +234,7 @@ pub fn producer(index: usize, count: u64, window: u64, server: &str) -> Result<(
     hello.send(setup_tx).context("sending hello")?;
     let setup = setup_rx
         .try_recv_timeout(RECV_TIMEOUT)
-        .map_err(|e| anyhow::anyhow!("no setup: {}", crate::ipc_words(&e)))?;
+        .map_err(|e| anyhow::anyhow!("no setup: {}", ipc_words(&e)))?;
     let (tx, credits) = (setup.data, setup.credits);
 
     let (mut left, mut waited) = (window, 0);
@@ -245,7 +244,7 @@ pub fn producer(index: usize, count: u64, window: u64, server: &str) -> Result<(
             waited += 1;
             left += credits
                 .try_recv_timeout(RECV_TIMEOUT)
-                .map_err(|e| anyhow::anyhow!("no credit: {}", crate::ipc_words(&e)))?;
+                .map_err(|e| anyhow::anyhow!("no credit: {}", ipc_words(&e)))?;
         }
         tx.send(Msg::Item {
             producer: index,
@@ -262,4 +261,19 @@ pub fn producer(index: usize, count: u64, window: u64, server: &str) -> Result<(
     })
     .context("sending done")?;
     Ok(())
+}
+
+/// An ipc-channel receive error in words (its own `Display` reads `IPC error Ipc Disconnected.`).
+fn ipc_words(e: &ipc_channel::TryRecvError) -> String {
+    use ipc_channel::{IpcError, TryRecvError};
+    match e {
+        TryRecvError::Empty => "nothing arrived in time".into(),
+        TryRecvError::IpcError(IpcError::Disconnected) => {
+            "the other side closed the channel".into()
+        }
+        TryRecvError::IpcError(IpcError::Io(io)) => io.to_string(),
+        TryRecvError::IpcError(IpcError::SerializationError(_)) => {
+            "a message could not be decoded".into()
+        }
+    }
 }

@@ -9,7 +9,7 @@
 //! `pools-demo` compares the two pools in depth (timelines, chunking, failures).
 
 use anyhow::{Context, Result};
-use common::narrate::{conclude, duration, header};
+use common::demo::narrate::{conclude, duration, header};
 use common::{Pool, ProcessPool};
 use std::io::Write;
 use std::time::Instant;

@@ -7,8 +7,11 @@
 //! sees `START` afterwards.
 //! The order of the reports varies between runs: the OS schedules each worker.
 
-use anyhow::{Context, Result};
-use common::narrate::{conclude, header, pid_tag};
+use anyhow::{ensure, Context, Result};
+use common::demo::child::self_command;
+use common::demo::narrate::{conclude, header, pid_tag};
+use common::demo::process::Crew;
+use common::demo::sys::describe_exit;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -19,7 +22,8 @@ pub const START: u64 = 100;
 /// How long the parent waits for each report before it calls the run stuck.
 pub const REPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// One per process: a plain `static`, shared by the threads of a process but by no other process.
+// Process boundary: a plain `static` is enough; no other process can see it.
+/// One per process: a `static`, shared by the threads of a process but by no other process.
 static LOCAL: AtomicU64 = AtomicU64::new(START);
 
 /// Each worker adds `index + 1` to its copy of `value` and of `LOCAL`; the parent checks its own.
@@ -39,23 +43,24 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
         "[parent] value = {value}, LOCAL = {}; workers report in any order",
         LOCAL.load(Relaxed)
     )?;
-    let mut children = Vec::new();
+    // Process boundary: a worker is this program started again; its stdout is our channel.
+    let mut reports = Crew::new();
     for index in 0..workers {
+        let mut cmd = self_command();
+        cmd.args(["child", "private-memory", &index.to_string()]);
         // The command line copies `value` into the worker: from here on there are two values.
-        children.push(crate::spawn_worker(
-            "private-memory",
-            index,
-            &[value.to_string()],
-        )?);
+        cmd.arg(value.to_string());
+        reports
+            .start(&mut cmd)
+            .with_context(|| format!("spawning worker {index}"))?;
     }
-    let reports = crate::lines_from(&mut children)?;
 
     let mut right = 0;
     for _ in 0..workers {
         let (index, line) = reports
-            .recv_timeout(REPORT_TIMEOUT)
+            .recv(REPORT_TIMEOUT)?
             .context("waiting for a report")?;
-        writeln!(out, "{} {line}", pid_tag(children[index].pid()))?;
+        writeln!(out, "{} {line}", pid_tag(reports.pid(index)))?;
         let expected = START + index as u64 + 1;
         if number_after(&line, "value = ") == Some(expected)
             && number_after(&line, "LOCAL = ") == Some(expected)
@@ -63,8 +68,9 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
             right += 1;
         }
     }
-    let statuses = crate::reap(&mut children, REPORT_TIMEOUT)?;
-    right -= statuses.iter().filter(|s| !s.success()).count().min(right);
+    for status in reports.reap(REPORT_TIMEOUT)? {
+        ensure!(status.success(), "a worker {}", describe_exit(status));
+    }
     let (mine, local) = (value, LOCAL.load(Relaxed));
     writeln!(out, "[parent] value = {mine}, LOCAL = {local} (unchanged)")?;
 
@@ -77,21 +83,18 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
     Ok(())
 }
 
-/// The worker, in its own process: changes its copies and reports them.
+/// The worker: changes its copies and reports them.
 ///
 /// # Errors
-/// Never; the signature matches the other workers'.
+/// The parent has stopped listening.
 pub fn worker(index: usize, value: u64) -> Result<()> {
     let mut value = value;
     value += index as u64 + 1;
     LOCAL.fetch_add(index as u64 + 1, Relaxed);
-    let line = format!(
-        "value = {value}, LOCAL = {} in my copies",
-        LOCAL.load(Relaxed)
-    );
-    // Our stdout is a pipe to the parent, which prints the line for us.
-    writeln!(std::io::stdout(), "{line}").context("writing stdout")?;
-    Ok(())
+    let local = LOCAL.load(Relaxed);
+    let line = format!("value = {value}, LOCAL = {local} in my copies");
+    // Process boundary: our stdout is a pipe to the parent, which prints the line for us.
+    writeln!(std::io::stdout(), "{line}").context("reporting to the parent")
 }
 
 /// The number that follows `key` in `line`.

@@ -1,24 +1,31 @@
-//! Shared memory: one counter shared on purpose, through a shared-memory segment.
+//! Shared memory: one counter shared on purpose, through a lock and through an atomic.
 //!
 //! Processes share nothing unless they ask: a counter in a plain variable would be one counter
 //! per process (see private_memory.rs). So the parent creates a segment, named memory that every
-//! worker maps into its own address space (often at a different address), and keeps an
-//! `AtomicU64` at its start. Each `fetch_add` on it is indivisible across processes as across
-//! threads, so the total is exact, `workers * increments`, however the increments interleave.
+//! worker maps into its own address space (often at a different address), for the counters.
+//! A lock (one increment at a time) or an atomic (each `fetch_add` is indivisible) makes each
+//! access whole, so both totals are exact, `workers * increments`, however the increments
+//! interleave.
 //! There is no compile-time refusal to show here: the compiler sees one process at a time, and
 //! to it the segment is raw bytes behind a pointer; the `unsafe` cast below is where we promise
 //! what it cannot check. The segment's name is unlinked as soon as every worker has mapped it,
-//! so not even a `SIGKILL` of the demo can leave it in `/dev/shm` after that; before it, Ctrl-C
-//! removes it (`PathGuard`).
+//! so not even a `SIGKILL` of the demo can leave it in `/dev/shm`; before that, Ctrl-C removes
+//! it (`PathGuard`).
 //!
 //! `shm-demo` tells the whole story of memory shared between processes; `sync-demo` the locks.
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use common::cleanup::PathGuard;
-use common::narrate::{conclude, duration, header, pid_tag};
+use common::demo::child::self_command;
+use common::demo::cleanup::PathGuard;
+use common::demo::narrate::{conclude, duration, header, pid_tag};
+use common::demo::process::Crew;
+use common::demo::sys::describe_exit;
 use shared_memory::{Shmem, ShmemConf};
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use std::time::{Duration, Instant};
 
 /// Increments per worker, by default.
@@ -27,10 +34,15 @@ pub const INCREMENTS: u64 = 10_000;
 /// How long the parent waits for each report before it calls the run stuck.
 pub const REPORT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What the segment holds: the counter, and how many workers have mapped the segment so far.
+/// What the segment holds: a lock and the count it guards, an atomic count, and how many
+/// workers have mapped the segment so far.
 #[repr(C)]
 struct Counters {
-    total: AtomicU64,
+    // Process boundary: std's `Mutex` cannot lock across processes (it waits on a futex private
+    // to its process), so this lock is a flag in the segment, taken with `compare_exchange`.
+    locked: AtomicBool,
+    by_lock: AtomicU64,
+    atomic: AtomicU64,
     mapped: AtomicU64,
 }
 
@@ -66,19 +78,20 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
     )?;
 
     let started = Instant::now();
-    let mut children = Vec::new();
+    // Process boundary: a worker is this program started again; the segment's name reaches
+    // it in its arguments, and its report comes back on its stdout.
+    let mut reports = Crew::new();
     for index in 0..workers {
-        children.push(crate::spawn_worker(
-            "shared-memory",
-            index,
-            &[increments.to_string(), os_id.clone()],
-        )?);
+        let mut cmd = self_command();
+        cmd.args(["child", "shared-memory", &index.to_string()]);
+        cmd.args([increments.to_string(), os_id.clone()]);
+        reports
+            .start(&mut cmd)
+            .with_context(|| format!("spawning worker {index}"))?;
     }
-    let reports = crate::lines_from(&mut children)?;
-    // Unlink the name as soon as every worker has mapped the segment; the memory lives on.
-    if !common::demo::procfs::eventually(REPORT_TIMEOUT, || {
-        counters.mapped.load(Relaxed) == workers as u64
-    }) {
+    // Process boundary: unlink the name once every worker has mapped it; the memory lives on.
+    let all_mapped = || counters.mapped.load(Relaxed) == workers as u64;
+    if !common::demo::procfs::eventually(REPORT_TIMEOUT, all_mapped) {
         bail!(
             "only {} of {workers} workers mapped the segment",
             counters.mapped.load(Relaxed)
@@ -88,37 +101,36 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
     writeln!(out, "[parent] all {workers} workers mapped it, so its name is unlinked now; the memory stays until the last unmaps")?;
     for _ in 0..workers {
         let (index, line) = reports
-            .recv_timeout(REPORT_TIMEOUT)
+            .recv(REPORT_TIMEOUT)?
             .context("waiting for a report")?;
-        writeln!(out, "{} {line}", pid_tag(children[index].pid()))?;
+        writeln!(out, "{} {line}", pid_tag(reports.pid(index)))?;
     }
-    let statuses = crate::reap(&mut children, REPORT_TIMEOUT)?;
-    ensure!(
-        statuses.iter().all(|s| s.success()),
-        "a worker failed: {}",
-        crate::describe_all(&statuses)
-    );
-    // Each worker's adds happened before it exited, and we reaped it: the total is complete.
-    let by_atomic = counters.total.load(Relaxed);
+    for status in reports.reap(REPORT_TIMEOUT)? {
+        ensure!(status.success(), "a worker {}", describe_exit(status));
+    }
+    // Each worker's adds happened before it exited, and we reaped it: the totals are complete.
+    let by_lock = counters.by_lock.load(Relaxed);
+    let by_atomic = counters.atomic.load(Relaxed);
     writeln!(
         out,
-        "[parent] atomic total {by_atomic} after {}",
+        "[parent] locked total {by_lock}, atomic total {by_atomic} after {}",
         duration(started.elapsed())
     )?;
 
     conclude(
         out,
-        by_atomic == expected,
-        format!("atomic {by_atomic} (expected {expected})"),
-        "processes share only what they map on purpose, and atomics work across them too",
+        by_lock == expected && by_atomic == expected,
+        format!("mutex {by_lock}, atomic {by_atomic} (expected {expected})"),
+        "processes share only what they map, and a lock or atomics make every increment whole",
     )?;
     Ok(())
 }
 
-/// The worker, in its own process: maps the segment, then adds 1, `increments` times.
+/// The worker, in its own process: `increments` times, one increment under the lock and one
+/// atomic add.
 ///
 /// # Errors
-/// The segment cannot be opened.
+/// The segment cannot be opened, or the parent stopped reading our stdout.
 pub fn worker(index: usize, increments: u64, os_id: &str) -> Result<()> {
     let shmem = ShmemConf::new()
         .os_id(os_id)
@@ -128,17 +140,31 @@ pub fn worker(index: usize, increments: u64, os_id: &str) -> Result<()> {
     // Tell the parent that this mapping exists, so it may unlink the name.
     counters.mapped.fetch_add(1, Relaxed);
     for _ in 0..increments {
+        // The lock makes the two steps between `lock` and `store(false)` one whole increment.
+        lock(&counters.locked);
+        let count = counters.by_lock.load(Relaxed);
+        counters.by_lock.store(count + 1, Relaxed);
+        counters.locked.store(false, Release);
         // Relaxed is enough: only the total matters, and the parent reads it after reaping us.
-        counters.total.fetch_add(1, Relaxed);
+        counters.atomic.fetch_add(1, Relaxed);
     }
-    // Our stdout is a pipe to the parent, which prints the line for us.
-    writeln!(
-        std::io::stdout(),
-        "added {increments} to the shared counter (segment mapped here at {:p})",
+    let line = format!(
+        "added {increments} to each counter (segment at {:p})",
         shmem.as_ptr()
-    )
-    .context("writing stdout")?;
-    Ok(())
+    );
+    // Process boundary: our stdout is a pipe to the parent, which prints the line for us.
+    writeln!(std::io::stdout(), "{line}").context("writing to the parent")
+}
+
+/// Takes the lock: waits until the flag goes from `false` to `true`, yielding the CPU so that
+/// the holder can run and let go. `Acquire` pairs with the holder's `Release`: we see its write.
+fn lock(flag: &AtomicBool) {
+    while flag
+        .compare_exchange_weak(false, true, Acquire, Relaxed)
+        .is_err()
+    {
+        std::thread::yield_now();
+    }
 }
 
 /// The counters at the start of `shmem`, borrowed for as long as the mapping lives.
@@ -151,8 +177,9 @@ fn counters(shmem: &Shmem) -> Result<&Counters> {
     // 1. Alignment: the segment comes from mmap, which returns page-aligned addresses, so the
     //    8-byte alignment of `Counters` holds.
     // 2. Size: checked just above; the mapping is at least `size_of::<Counters>()` bytes.
-    // 3. Validity: a new segment is zero-filled (ftruncate), and all-zero bytes are two valid
-    //    `AtomicU64`s; after that every process touches these bytes only through the atomics.
+    // 3. Validity: a new segment is zero-filled (ftruncate), and all-zero bytes are a valid
+    //    `AtomicBool` (false) and valid `AtomicU64`s; after that every process touches these
+    //    bytes only through the atomics.
     // 4. Lifetime: the reference borrows `shmem`, so it cannot outlive the mapping.
     Ok(unsafe { &*shmem.as_ptr().cast::<Counters>() })
 }

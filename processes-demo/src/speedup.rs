@@ -8,9 +8,11 @@
 //! The timings vary between runs; the prime count must not, and that is what is checked.
 
 use anyhow::{bail, ensure, Context, Result};
-use common::narrate::{conclude, duration, header, ratio, speedup};
-use crossbeam_channel::RecvTimeoutError;
-use std::io::Write;
+use common::demo::child::self_command;
+use common::demo::narrate::{conclude, duration, header, ratio, speedup};
+use common::demo::process::Crew;
+use common::demo::sys::describe_exit;
+use std::io::{ErrorKind, Write};
 use std::time::{Duration, Instant};
 
 /// Numbers searched for primes, by default (`0..PRIME_LIMIT`).
@@ -102,7 +104,7 @@ pub fn run(out: &mut impl Write, workers: usize, limit: u64) -> Result<()> {
         "      hyper-threads share one core, so expect well under 2x from such a pair"
     )?;
     // Other programs compete for the same CPUs; the load average says how many there were.
-    let busy = common::narrate::load_warning(out)?;
+    let busy = common::demo::narrate::load_warning(out)?;
     writeln!(
         out,
         "{:>8} {:>12} {:>9} {:>11} {:>8}",
@@ -194,23 +196,27 @@ impl Progress {
 
 /// Counts the primes below `limit` on `n` processes, showing progress if the round runs long.
 fn count_on(out: &mut impl Write, n: usize, limit: u64) -> Result<u64> {
-    let mut children = Vec::new();
+    // Process boundary: a worker is this program started again, told its share in arguments;
+    // progress and counts arrive as lines of text on its stdout.
+    let mut crew = Crew::new();
     for index in 0..n {
-        children.push(crate::spawn_worker(
-            "speedup",
-            index,
-            &[n.to_string(), limit.to_string()],
-        )?);
+        let mut cmd = self_command();
+        cmd.args(["child", "speedup", &index.to_string()]);
+        cmd.args([n.to_string(), limit.to_string()]);
+        crew.start(&mut cmd)
+            .with_context(|| format!("spawning worker {index}"))?;
     }
-    // Process boundary: progress and counts arrive as lines of text on each worker's stdout.
-    let results = crate::lines_from(&mut children)?;
     let mut blocks = vec![0u64; n];
     let (mut total, mut got, mut progress) = (0, 0, Progress::new(limit));
     let deadline = Instant::now() + ROUND_LIMIT;
     while got < n {
-        match results.recv_timeout(PROGRESS_EVERY / 3) {
-            Ok((index, line)) => match line.strip_prefix("blocks ") {
-                Some(done) => blocks[index] = done.parse().unwrap_or(blocks[index]),
+        match crew.recv(PROGRESS_EVERY / 3) {
+            Ok(Some((index, line))) => match line.strip_prefix("blocks ") {
+                Some(done) => {
+                    blocks[index] = done
+                        .parse()
+                        .with_context(|| format!("a worker's progress: \"{line}\""))?;
+                }
                 None => {
                     total += line
                         .parse::<u64>()
@@ -218,7 +224,8 @@ fn count_on(out: &mut impl Write, n: usize, limit: u64) -> Result<u64> {
                     got += 1;
                 }
             },
-            Err(RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
+            Err(e) if e.kind() == ErrorKind::TimedOut && Instant::now() < deadline => {}
+            Ok(None) => bail!("every worker ended before sending its count"),
             Err(_) => bail!(
                 "a worker's count did not come within {}",
                 duration(ROUND_LIMIT)
@@ -226,12 +233,9 @@ fn count_on(out: &mut impl Write, n: usize, limit: u64) -> Result<u64> {
         }
         progress.show(out, n, blocks.iter().sum())?;
     }
-    let statuses = crate::reap(&mut children, ROUND_LIMIT)?;
-    ensure!(
-        statuses.iter().all(|s| s.success()),
-        "a worker failed: {}",
-        crate::describe_all(&statuses)
-    );
+    for status in crew.reap(ROUND_LIMIT)? {
+        ensure!(status.success(), "a worker {}", describe_exit(status));
+    }
     Ok(total)
 }
 

@@ -45,7 +45,7 @@ fn bad_input_gets_status_2_and_a_message() {
     );
 }
 
-/// 10^6 increments through an atomic in a shared segment, repeated: exact every time.
+/// 10^6 increments through a lock and an atomic in a shared segment, repeated: exact every time.
 #[test]
 fn a_million_increments_stay_exact() {
     for _ in 0..fault_rounds(2, 10) {
@@ -56,7 +56,7 @@ fn a_million_increments_stay_exact() {
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{stdout}");
         assert!(
-            stdout.contains("result: atomic 1000000 (expected 1000000) [ok]"),
+            stdout.contains("result: mutex 1000000, atomic 1000000 (expected 1000000) [ok]"),
             "{stdout}"
         );
     }

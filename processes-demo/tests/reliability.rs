@@ -2,7 +2,7 @@
 //! or a SIGKILL of the demo itself, which no handler can see.
 
 mod support;
-use common::child::Child;
+use common::demo::child::Child;
 use common::testing::{descendants_of, eventually, processes_with_env};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -53,7 +53,7 @@ fn start(test: &str, args: &[&str], ready: impl Fn(u32) -> bool) -> Child {
 fn sigint_mid_run_exits_130_and_leaves_nothing() {
     let mut demo = start("sigint", LONG_RUN, has_workers);
     std::thread::sleep(Duration::from_millis(100)); // on purpose: be in the middle of the work
-    common::sys::send_signal(demo.pid(), libc::SIGINT).expect("signal sent");
+    common::demo::sys::send_signal(demo.pid(), libc::SIGINT).expect("signal sent");
     let status = demo
         .wait_timeout(Duration::from_secs(10))
         .expect("waitpid")
@@ -67,7 +67,7 @@ fn sigint_mid_run_exits_130_and_leaves_nothing() {
 fn sigkill_of_the_demo_leaves_nothing() {
     let mut demo = start("sigkill", LONG_RUN, has_workers);
     std::thread::sleep(Duration::from_millis(100)); // on purpose: be in the middle of the work
-    common::sys::send_signal(demo.pid(), libc::SIGKILL).expect("signal sent");
+    common::demo::sys::send_signal(demo.pid(), libc::SIGKILL).expect("signal sent");
     demo.wait_timeout(Duration::from_secs(5))
         .expect("waitpid")
         .expect("the demo ended");
@@ -90,7 +90,7 @@ fn sigint_during_shared_memory_leaves_no_segment() {
     ];
     let mut demo = start("sigint_shm", &args, has_workers);
     let pid = demo.pid();
-    common::sys::send_signal(pid, libc::SIGINT).expect("signal sent");
+    common::demo::sys::send_signal(pid, libc::SIGINT).expect("signal sent");
     let status = demo
         .wait_timeout(Duration::from_secs(10))
         .expect("waitpid")

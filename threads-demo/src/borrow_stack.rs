@@ -7,7 +7,7 @@
 //! worker.
 
 use anyhow::Result;
-use common::narrate::{conclude, duration, header, plural, thread_tag};
+use common::demo::narrate::{conclude, duration, header, plural, thread_tag};
 use std::io::Write;
 use std::time::Instant;
 

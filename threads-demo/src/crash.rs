@@ -2,19 +2,24 @@
 //!
 //! A panic unwinds one thread only: `join` hands its payload (the message) to the parent, and the
 //! other workers finish as if nothing happened. An abort is different: it ends the *process*,
-//! every thread in it, at once; so it is shown here in a child process (this program started
-//! again), and the parent reads the child's death as `SIGABRT`. And a thread cannot be killed
-//! from outside at all: it shares the process's memory and may hold a lock, so there is no safe
-//! place to stop it. (The deliberate panic prints one line on stderr, from
-//! `common::narrate::tidy_panics`, instead of Rust's full panic message.)
+//! every thread in it, at once; so worker 2 aborts in a child process (this program started
+//! again), and reads that process's death as `SIGABRT`. And a thread cannot be killed from
+//! outside at all: it shares the process's memory and may hold a lock, so there is no safe place
+//! to stop it; the parent can only ask it to stop, and it must look. (The deliberate panic
+//! prints one line on stderr, from `common::demo::narrate::tidy_panics`.)
 
 use anyhow::{bail, Context, Result};
-use common::child::{self_command, Child};
-use common::narrate::{conclude, header, pid_tag, thread_tag};
-use common::sys::describe_exit;
+use common::demo::child::{self_command, Child};
+use common::demo::narrate::{conclude, header, thread_tag, tidy_panics};
+use common::demo::sys::describe_exit;
+use crossbeam_channel::Sender;
 use std::io::{Read, Write};
-use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
+use std::sync::atomic::{
+    AtomicBool,
+    Ordering::{Acquire, Release},
+};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What happens to each worker, one worker per fate.
@@ -26,7 +31,7 @@ pub enum Fate {
     Panics,
     /// Calls `std::process::abort`.
     Aborts,
-    /// Is sent `SIGKILL` by the parent.
+    /// Is killed by the parent: impossible for a thread, so it is asked to stop.
     IsKilled,
 }
 
@@ -52,7 +57,21 @@ pub const WAIT_LIMIT: Duration = Duration::from_secs(10);
 ///
 /// # Errors
 /// A failed spawn, a worker that does not end in time, or a failed check.
-pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
+pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
+    // One tidy line for the deliberate panic, tagged like the narration: `[thread 1] panicked`.
+    let tag = || {
+        let name = std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_string();
+        let index = name.strip_prefix("worker-").and_then(|i| i.parse().ok());
+        index.map_or(format!("[thread {name}]"), thread_tag)
+    };
+    tidy_panics(tag, || fates(out, workers))
+}
+
+/// [`run`], under the tidy panic hook.
+fn fates(out: &mut impl Write, _workers: usize) -> Result<()> {
     header(
         out,
         "crash",
@@ -60,110 +79,57 @@ pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
         &[("workers", FATES.len())],
     )?;
     let mut as_expected = 0;
-    // One tidy line for the deliberate panic, tagged like the narration: `[thread 1] panicked`.
-    let tag = || {
-        let name = std::thread::current().name().unwrap_or("").to_string();
-        let index = name.strip_prefix("worker-").and_then(|i| i.parse().ok());
-        index.map_or(format!("[thread {name}]"), thread_tag)
-    };
-    let joined = common::narrate::tidy_panics(tag, || -> Result<_> {
-        let mut handles = Vec::new();
-        for (index, fate) in FATES.into_iter().enumerate().take(2) {
-            let handle = std::thread::Builder::new()
-                .name(format!("worker-{index}"))
-                .spawn(move || worker(index, fate))
-                .with_context(|| format!("spawning worker {index}"))?;
-            handles.push((index, fate, handle));
-        }
-        // A worker sleeps 20 ms at most, so each join is short.
-        Ok(handles
-            .into_iter()
-            .map(|(index, fate, handle)| (index, fate, handle.join()))
-            .collect::<Vec<_>>())
-    })?;
-    for (index, fate, joined) in joined {
-        match (fate, joined) {
-            (Fate::Finishes, Ok(line)) => {
-                writeln!(
-                    out,
-                    "{} {}: join returned \"{line}\"",
-                    thread_tag(index),
-                    fate.words()
-                )?;
-                as_expected += 1;
-            }
-            (Fate::Panics, Err(payload)) => {
-                let message = payload
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .unwrap_or_default();
-                writeln!(
-                    out,
-                    "{} {}: join returned the panic's message \"{message}\"",
-                    thread_tag(index),
-                    fate.words()
-                )?;
-                as_expected += 1;
-            }
-            (fate, Ok(_)) => writeln!(
-                out,
-                "{} {}: unexpectedly ended well",
-                thread_tag(index),
-                fate.words()
-            )?,
-            (fate, Err(_)) => writeln!(
-                out,
-                "{} {}: unexpectedly panicked",
-                thread_tag(index),
-                fate.words()
-            )?,
-        }
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, lines) = crossbeam_channel::unbounded();
+    let mut handles = Vec::new();
+    for index in 0..FATES.len() {
+        let (stop, tx) = (Arc::clone(&stop), tx.clone());
+        let handle = std::thread::Builder::new()
+            .name(format!("worker-{index}"))
+            .spawn(move || worker(index, &stop, tx))
+            .with_context(|| format!("spawning worker {index}"))?;
+        handles.push(handle);
     }
-
-    // An abort ends every thread of its process, so it runs in a child, not here.
-    let mut child = Child::spawn(
-        self_command()
-            .arg("abort-from-thread")
-            .stdout(Stdio::piped()),
-    )
-    .context("spawning the child that aborts")?;
-    let Some(status) = child
-        .wait_timeout(WAIT_LIMIT)
-        .context("waiting for the child")?
-    else {
-        bail!(
-            "the aborting child is still running after {}",
-            common::narrate::duration(WAIT_LIMIT)
-        );
-    };
-    let mut said = String::new();
-    // The child is dead, so its end of the pipe is closed and this read ends at once.
-    if let Some(mut stdout) = child.inner_mut().stdout.take() {
-        stdout
-            .read_to_string(&mut said)
-            .context("reading the child's output")?;
+    // Every worker says it has started; then the one to be killed is killed.
+    for _ in 0..FATES.len() {
+        let (index, line) = lines
+            .recv_timeout(WAIT_LIMIT)
+            .context("waiting for a worker to start")?;
+        writeln!(out, "{} {line}", thread_tag(index))?;
     }
-    for line in said.lines() {
-        writeln!(out, "{} {line}", pid_tag(child.pid()))?;
-    }
-    let all_gone = !said.contains("finished");
+    stop.store(true, Release);
     writeln!(
         out,
-        "[thread 2] aborts: its process was {}; its sibling thread never finished",
-        describe_exit(status)
+        "[parent] a thread cannot be killed: asked {} to stop",
+        thread_tag(3)
     )?;
-    if status.signal() == Some(libc::SIGABRT) && all_gone {
-        as_expected += 1;
+    // Each worker ends within WAIT_LIMIT, so each join is bounded.
+    let joined: Vec<_> = handles.into_iter().map(|handle| handle.join()).collect();
+    for ((index, fate), joined) in FATES.into_iter().enumerate().zip(joined) {
+        let (expected, words) = match (fate, joined) {
+            (Fate::Finishes, Ok(Ok(line))) => (line.ends_with("finished"), said(&line)),
+            (Fate::Panics, Err(payload)) => (true, panic_message(&*payload)),
+            // Every thread of the child ended with it: the sibling did not finish.
+            (Fate::Aborts, Ok(Ok(line))) => (aborted(&line), said(&line)),
+            (Fate::IsKilled, Ok(Ok(line))) => (line.ends_with("when asked"), said(&line)),
+            (_, Ok(Ok(line))) => (false, format!("unexpectedly {}", said(&line))),
+            (_, Ok(Err(e))) => (false, format!("failed: {e:#}")),
+            (_, Err(_)) => (false, "unexpectedly panicked".into()),
+        };
+        let tag = thread_tag(index);
+        writeln!(out, "{tag} {}: {words}", fate.words())?;
+        as_expected += usize::from(expected);
     }
+    let left = crate::live_threads("worker-")?;
     writeln!(
         out,
-        "[thread 3] is killed: impossible; a thread cannot be killed from outside, only its process"
+        "[parent] still going; workers left alive: {}",
+        left.len()
     )?;
-    as_expected += 1;
 
     conclude(
         out,
-        as_expected == FATES.len(),
+        as_expected == FATES.len() && left.is_empty(),
         format!(
             "{as_expected} of {} fates as expected: 1 finished, 1 panic caught by join, \
              an abort is SIGABRT for every thread",
@@ -175,42 +141,104 @@ pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
 }
 
 /// The worker: meets its fate.
-fn worker(index: usize, fate: Fate) -> String {
-    // On purpose: give the other worker time to be running when this one panics.
+///
+/// # Errors
+/// The aborting child could not be started or did not end in time.
+pub fn worker(index: usize, stop: &AtomicBool, tx: Sender<(usize, String)>) -> Result<String> {
+    let fate = FATES[index % FATES.len()];
+    let line = format!("worker {index} started; its fate: {}", fate.words());
+    tx.send((index, line)).context("reporting to the parent")?;
+    // On purpose: give the other workers time to be running when this one crashes.
     std::thread::sleep(Duration::from_millis(20));
     match fate {
+        Fate::Finishes => Ok(format!("worker {index} finished")),
         Fate::Panics => panic!("worker {index} gives up"),
-        _ => format!("worker {index} finished"),
+        // An abort ends every thread of its process, so it runs in a child, not here.
+        Fate::Aborts => abort_in_a_child(index),
+        Fate::IsKilled => {
+            // Wait to be asked to stop, but not forever.
+            let started = std::time::Instant::now();
+            while started.elapsed() < WAIT_LIMIT {
+                if stop.load(Acquire) {
+                    return Ok(format!("worker {index} stopped when asked"));
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            bail!("worker {index} was never asked to stop")
+        }
     }
 }
 
-/// The hidden `abort-from-thread` subcommand: one thread works, another aborts the process.
+/// Whether worker 2's line says its process died of `SIGABRT` before the sibling finished.
+fn aborted(line: &str) -> bool {
+    line.contains("(SIGABRT), sibling stopped")
+}
+
+/// What join returned, in words.
+fn said(line: &str) -> String {
+    format!("join returned \"{line}\"")
+}
+
+/// The message of a panic, in words.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    // `panic!` with format arguments always carries a `String`.
+    let message = payload.downcast_ref::<String>().expect("a formatted panic");
+    format!("join returned the panic's message \"{message}\"")
+}
+
+/// Starts this program again as a process whose two threads work and abort, and says how that
+/// process ended.
+fn abort_in_a_child(index: usize) -> Result<String> {
+    let mut cmd = self_command();
+    cmd.args(["child", "crash", &index.to_string()]);
+    let mut child = Child::spawn(cmd.stdout(Stdio::piped())).context("spawning the child")?;
+    let Some(status) = child
+        .wait_timeout(WAIT_LIMIT)
+        .context("waiting for the child")?
+    else {
+        bail!(
+            "the aborting child is still running after {}",
+            common::demo::narrate::duration(WAIT_LIMIT)
+        );
+    };
+    let mut said = String::new();
+    // The child is dead, so its end of the pipe is closed and this read ends at once.
+    let mut stdout = child
+        .inner_mut()
+        .stdout
+        .take()
+        .expect("stdout is piped: set above");
+    stdout
+        .read_to_string(&mut said)
+        .context("reading the child's output")?;
+    let steps = said.lines().filter(|l| l.contains("still working")).count();
+    // An abort ends every thread: the sibling never gets to say "finished".
+    let sibling = match said.contains("finished") {
+        true => "sibling finished".to_string(),
+        false => format!("sibling stopped at step {steps}"),
+    };
+    Ok(format!("process {}, {sibling}", describe_exit(status)))
+}
+
+/// The hidden `child crash <index>` subcommand: one thread works, another aborts the process.
 ///
 /// # Errors
 /// Never returns normally: the process dies of `SIGABRT`.
-pub fn abort_from_thread() -> Result<()> {
-    // SAFETY: PR_SET_DUMPABLE takes one integer argument and touches no memory of ours. It keeps
-    // the deliberate abort below from leaving a core file behind.
-    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
-    let tag = thread_tag(0);
+pub fn aborting_process(index: usize) -> Result<()> {
+    // Keeps the deliberate abort below from leaving a core file behind.
+    common::demo::sys::no_core_dump().context("turning core dumps off")?;
     std::thread::Builder::new()
-        .name("worker-0".into())
+        .name("sibling".into())
         .spawn(move || {
             // writeln!, not println!: a closed pipe must not become a panic message.
             for step in 0..100 {
-                let _ = writeln!(std::io::stdout(), "{tag} still working (step {step})");
+                let _ = writeln!(std::io::stdout(), "still working (step {step})");
                 std::thread::sleep(Duration::from_millis(10));
             }
-            let _ = writeln!(std::io::stdout(), "{tag} finished");
+            let _ = writeln!(std::io::stdout(), "finished");
         })?;
-    let aborter = std::thread::Builder::new()
-        .name("worker-1".into())
-        .spawn(|| {
-            // On purpose: let worker 0 print a few lines before the abort ends it too.
-            std::thread::sleep(Duration::from_millis(35));
-            let _ = writeln!(std::io::stdout(), "{} aborting the process", thread_tag(1));
-            std::process::abort();
-        })?;
-    let _ = aborter.join();
-    bail!("unreachable: the process aborted")
+    // On purpose: let the sibling print a few lines before the abort ends it too.
+    std::thread::sleep(Duration::from_millis(35));
+    let _ = writeln!(std::io::stdout(), "worker {index} aborting the process");
+    std::process::abort()
 }

@@ -52,7 +52,7 @@ pub mod speedup;
 
 use anyhow::{Context, Result};
 use clap::builder::RangedU64ValueParser;
-use common::cli::UsageError;
+use common::demo::cli::UsageError;
 use std::io::Write;
 
 /// The scenarios, in the order `all` runs them.
@@ -191,7 +191,7 @@ impl Knobs {
     /// # Errors
     /// A [`UsageError`] naming the knobs and the reason (exit status 2).
     pub fn check(&self, scenario: Scenario, given: &[&str]) -> Result<()> {
-        common::cli::check_flags(scenario.name(), given, FLAGS)?;
+        common::demo::cli::check_flags(scenario.name(), given, FLAGS)?;
         let sharing = matches!(scenario, Scenario::All | Scenario::SharedMemory);
         if sharing && self.workers < 2 {
             let why = "--workers 1: shared-memory needs at least 2 workers to share anything";
@@ -261,4 +261,16 @@ pub fn live_threads(prefix: &str) -> Result<Vec<String>> {
         }
     }
     Ok(names)
+}
+
+/// The hidden `child` subcommand: runs worker `index` of `scenario` in a child process. Only
+/// `crash` has one here: its abort must end a process of its own, not the demo.
+///
+/// # Errors
+/// An unknown scenario or parameters (a worker that aborts never returns).
+pub fn child_main(scenario: &str, index: usize, params: &[String]) -> Result<()> {
+    match (scenario, params) {
+        ("crash", []) => crash::aborting_process(index),
+        (other, _) => Err(UsageError(format!("no worker for scenario \"{other}\"")).into()),
+    }
 }

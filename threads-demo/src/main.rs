@@ -2,7 +2,7 @@
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
-use threads_demo::{Knobs, Scenario};
+use threads_demo::{child_main, given_flags, run, Knobs, Scenario};
 
 /// Threads of one process, scenario for scenario the twin of processes-demo.
 #[derive(Parser)]
@@ -19,9 +19,14 @@ struct Cli {
 enum Command {
     #[command(flatten)]
     Scenario(Scenario),
-    /// The child of the crash scenario: one of its threads aborts the whole process.
+    /// A child process: this program started again by a scenario (crash, to abort).
     #[command(hide = true)]
-    AbortFromThread,
+    Child {
+        scenario: String,
+        index: usize,
+        #[arg(allow_hyphen_values = true)]
+        params: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -30,21 +35,26 @@ fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command.unwrap_or(Command::Scenario(Scenario::All)) {
-        Command::Scenario(scenario) => cli
-            .knobs
-            .check(scenario, &threads_demo::given_flags(&matches))
-            .and_then(|()| {
-                threads_demo::run(
-                    scenario,
-                    &cli.knobs,
-                    &mut common::narrate::Wrapped::new(std::io::stdout().lock()),
-                )
-            }),
-        Command::AbortFromThread => threads_demo::crash::abort_from_thread(),
+        Command::Scenario(scenario) => {
+            cli.knobs
+                .check(scenario, &given_flags(&matches))
+                .and_then(|()| {
+                    run(
+                        scenario,
+                        &cli.knobs,
+                        &mut common::demo::narrate::Wrapped::new(std::io::stdout().lock()),
+                    )
+                })
+        }
+        Command::Child {
+            scenario,
+            index,
+            params,
+        } => child_main(&scenario, index, &params),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // Bad input: status 2; stdout closed by its reader (`| head`): quietly; else status 1.
-        Err(e) => common::cli::exit_status(e.as_ref()),
+        Err(e) => common::demo::cli::exit_status(e.as_ref()),
     }
 }

@@ -9,7 +9,7 @@
 //! arrive in the order it sent them: a channel is first in, first out.
 
 use anyhow::{anyhow, bail, Context, Result};
-use common::narrate::{conclude, duration, header, plural, thread_tag};
+use common::demo::narrate::{conclude, duration, header, plural, thread_tag};
 use crossbeam_channel::{RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
 use std::io::Write;
 use std::time::{Duration, Instant};

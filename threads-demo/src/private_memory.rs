@@ -7,7 +7,7 @@
 //! The order of the reports varies between runs: the OS schedules each worker.
 
 use anyhow::{anyhow, Context, Result};
-use common::narrate::{conclude, header, thread_tag};
+use common::demo::narrate::{conclude, header, thread_tag};
 use crossbeam_channel::Sender;
 use std::cell::Cell;
 use std::io::Write;
@@ -68,7 +68,7 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
         }
     }
     for handle in handles {
-        handle.join().map_err(|_| anyhow!("a worker panicked"))?;
+        handle.join().map_err(|_| anyhow!("a worker panicked"))??;
     }
     let (mine, local) = (value, LOCAL.get());
     writeln!(out, "[parent] value = {mine}, LOCAL = {local} (unchanged)")?;
@@ -83,13 +83,16 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
 }
 
 /// The worker: changes its copies and reports them.
-fn worker(index: usize, value: u64, tx: Sender<(usize, String)>) {
+///
+/// # Errors
+/// The parent has stopped listening.
+pub fn worker(index: usize, value: u64, tx: Sender<(usize, String)>) -> Result<()> {
     let mut value = value;
     value += index as u64 + 1;
     LOCAL.set(LOCAL.get() + index as u64 + 1);
-    let line = format!("value = {value}, LOCAL = {} in my copies", LOCAL.get());
-    // The parent holds the receiver until every report is in; if it gave up, nobody listens.
-    let _ = tx.send((index, line));
+    let local = LOCAL.get();
+    let line = format!("value = {value}, LOCAL = {local} in my copies");
+    tx.send((index, line)).context("reporting to the parent")
 }
 
 /// The number that follows `key` in `line`.

@@ -1,10 +1,12 @@
-//! Shared memory: one counter shared on purpose, through `Arc<Mutex<_>>` and through an atomic.
+//! Shared memory: one counter shared on purpose, through a lock and through an atomic.
 //!
 //! Threads already share their process's memory, but Rust lets several threads touch one value
-//! only through a type that makes each access whole: a `Mutex` (one increment at a time) or an
-//! atomic (each `fetch_add` is indivisible). So both totals are exact, `workers * increments`,
-//! however the increments interleave. The unsynchronised version, two threads doing
-//! `counter += 1` on one plain integer, is a data race, and the compiler refuses it:
+//! only through a type that makes each access whole.
+//! A lock (one increment at a time) or an atomic (each `fetch_add` is indivisible) makes each
+//! access whole, so both totals are exact, `workers * increments`, however the increments
+//! interleave.
+//! The unsynchronised version, two threads doing `counter += 1` on one plain integer, is a data
+//! race, and the compiler refuses it:
 //!
 //! ```compile_fail,E0499
 //! let mut counter = 0u64;
@@ -19,7 +21,7 @@
 //! `shm-demo` tells the whole story of memory shared between processes; `sync-demo` the locks.
 
 use anyhow::{anyhow, Context, Result};
-use common::narrate::{conclude, duration, header, thread_tag};
+use common::demo::narrate::{conclude, duration, header, thread_tag};
 use crossbeam_channel::Sender;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -31,6 +33,12 @@ pub const INCREMENTS: u64 = 10_000;
 
 /// How long the parent waits for each report before it calls the run stuck.
 pub const REPORT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the workers share: a lock and the count it guards, and an atomic count.
+pub struct Counters {
+    by_lock: Mutex<u64>,
+    atomic: AtomicU64,
+}
 
 /// `workers` workers each add 1, `increments` times, to one shared counter.
 ///
@@ -44,9 +52,11 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
         &[("workers", workers as u64), ("increments", increments)],
     )?;
     let expected = workers as u64 * increments;
-    // Shared on purpose: the Arc lets every worker own a handle to the same counter.
-    let locked = Arc::new(Mutex::new(0u64));
-    let atomic = Arc::new(AtomicU64::new(0));
+    // Shared on purpose: the Arc lets every worker own a handle to the same counters.
+    let counters = Arc::new(Counters {
+        by_lock: Mutex::new(0),
+        atomic: AtomicU64::new(0),
+    });
     writeln!(
         out,
         "[parent] a Mutex<u64> and an AtomicU64 on the heap, one handle (Arc) per worker"
@@ -56,10 +66,10 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
     let (tx, reports) = crossbeam_channel::unbounded();
     let mut handles = Vec::new();
     for index in 0..workers {
-        let (locked, atomic, tx) = (Arc::clone(&locked), Arc::clone(&atomic), tx.clone());
+        let (counters, tx) = (Arc::clone(&counters), tx.clone());
         let handle = std::thread::Builder::new()
             .name(format!("worker-{index}"))
-            .spawn(move || worker(index, increments, &locked, &atomic, tx))
+            .spawn(move || worker(index, increments, &counters, tx))
             .with_context(|| format!("spawning worker {index}"))?;
         handles.push(handle);
     }
@@ -71,15 +81,17 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
         writeln!(out, "{} {line}", thread_tag(index))?;
     }
     for handle in handles {
-        handle.join().map_err(|_| anyhow!("a worker panicked"))?;
+        handle.join().map_err(|_| anyhow!("a worker panicked"))??;
     }
-    let by_lock = *locked
+    // Each worker's adds happened before it ended, and we joined it: the totals are complete.
+    let by_lock = *counters
+        .by_lock
         .lock()
-        .map_err(|_| anyhow!("a worker panicked holding the lock"))?;
-    let by_atomic = atomic.load(Relaxed);
+        .expect("no worker panicked: all joined Ok");
+    let by_atomic = counters.atomic.load(Relaxed);
     writeln!(
         out,
-        "[parent] Mutex total {by_lock}, atomic total {by_atomic} after {}",
+        "[parent] locked total {by_lock}, atomic total {by_atomic} after {}",
         duration(started.elapsed())
     )?;
 
@@ -87,26 +99,33 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
         out,
         by_lock == expected && by_atomic == expected,
         format!("mutex {by_lock}, atomic {by_atomic} (expected {expected})"),
-        "threads share memory, and Mutex or atomics make every increment whole",
+        "threads share memory, and a Mutex or atomics make every increment whole",
     )?;
     Ok(())
 }
 
-/// The worker: `increments` times, one increment under the lock and one atomic add.
-fn worker(
+/// The worker: `increments` times, one increment under the lock and one
+/// atomic add.
+///
+/// # Errors
+/// The lock was poisoned (another worker panicked), or the parent stopped listening.
+pub fn worker(
     index: usize,
     increments: u64,
-    locked: &Mutex<u64>,
-    atomic: &AtomicU64,
+    counters: &Counters,
     tx: Sender<(usize, String)>,
-) {
+) -> Result<()> {
     for _ in 0..increments {
-        // A poisoned lock means another worker panicked; the run then fails its check anyway.
-        if let Ok(mut count) = locked.lock() {
-            *count += 1;
-        }
+        // The lock makes the increment below, a read and a write, one whole increment.
+        let mut count = counters
+            .by_lock
+            .lock()
+            .map_err(|_| anyhow!("another worker panicked holding the lock"))?;
+        *count += 1;
+        drop(count);
         // Relaxed is enough: only the total matters, and join orders it before the parent's load.
-        atomic.fetch_add(1, Relaxed);
+        counters.atomic.fetch_add(1, Relaxed);
     }
-    let _ = tx.send((index, format!("added {increments} to each counter")));
+    let line = format!("added {increments} to each counter");
+    tx.send((index, line)).context("reporting to the parent")
 }

@@ -3,11 +3,12 @@
 //! Every thread reports the same process id: a thread is a line of execution *inside* one
 //! process, sharing its memory and its pid; only the thread id and the name we gave it differ.
 //! The order of the reports changes from run to run, because once started each worker is
-//! scheduled by the OS on whichever CPU is free and nothing orders them unless we do. `join` is
-//! how the parent waits; a joined thread is gone, so afterwards no `worker-*` thread is left.
+//! scheduled by the OS on whichever CPU is free and nothing orders them unless we do.
+//! `join` is how the parent waits; a joined thread is gone, so afterwards no `worker-*` thread
+//! is left.
 
 use anyhow::{anyhow, Context, Result};
-use common::narrate::{conclude, header, plural, thread_tag};
+use common::demo::narrate::{conclude, header, plural, thread_tag};
 use crossbeam_channel::Sender;
 use std::io::Write;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use std::time::Duration;
 /// How long the parent waits for each report before it calls the run stuck.
 pub const REPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Starts `workers` threads, prints their reports as they arrive, joins every one.
+/// Starts `workers` workers, prints their reports as they arrive, waits for every one.
 ///
 /// # Errors
 /// A failed spawn, a missing report, or a failed check.
@@ -54,7 +55,7 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
     // Every worker has reported, so each join below returns at once.
     let mut joined = 0;
     for handle in handles {
-        handle.join().map_err(|_| anyhow!("a worker panicked"))?;
+        handle.join().map_err(|_| anyhow!("a worker panicked"))??;
         joined += 1;
     }
     let left = crate::live_threads("worker-")?;
@@ -78,15 +79,17 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
 }
 
 /// The worker: reports who it is, then ends.
-fn worker(index: usize, tx: Sender<(usize, String)>) {
+///
+/// # Errors
+/// The parent has stopped listening.
+pub fn worker(index: usize, tx: Sender<(usize, String)>) -> Result<()> {
     let me = std::thread::current();
-    let name = me.name().unwrap_or("unnamed");
     // ThreadId has no number accessor on stable Rust; its debug form is `ThreadId(3)`.
     let id = format!("{:?}", me.id());
     let id = id.trim_start_matches("ThreadId(").trim_end_matches(')');
+    let name = me.name().expect("every worker is spawned with a name");
     let line = format!("pid {}, thread id {id}, named {name}", std::process::id());
-    // The parent holds the receiver until every report is in; if it gave up, nobody listens.
-    let _ = tx.send((index, line));
+    tx.send((index, line)).context("reporting to the parent")
 }
 
 /// The pid in a report line `pid 123, ...`.

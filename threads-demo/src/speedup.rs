@@ -8,7 +8,7 @@
 //! The timings vary between runs; the prime count must not, and that is what is checked.
 
 use anyhow::{anyhow, bail, Context, Result};
-use common::narrate::{conclude, duration, header, ratio, speedup};
+use common::demo::narrate::{conclude, duration, header, ratio, speedup};
 use crossbeam_channel::RecvTimeoutError;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -104,7 +104,7 @@ pub fn run(out: &mut impl Write, workers: usize, limit: u64) -> Result<()> {
         "      hyper-threads share one core, so expect well under 2x from such a pair"
     )?;
     // Other programs compete for the same CPUs; the load average says how many there were.
-    let busy = common::narrate::load_warning(out)?;
+    let busy = common::demo::narrate::load_warning(out)?;
     writeln!(
         out,
         "{:>8} {:>12} {:>9} {:>11} {:>8}",

@@ -149,7 +149,7 @@ fn no_result_line_after_an_interrupt() {
             .spawn()
             .expect("the demo starts");
         std::thread::sleep(Duration::from_millis(random_below(RUN_MS)));
-        common::sys::send_signal(child.id(), libc::SIGINT).expect("signal sent");
+        common::demo::sys::send_signal(child.id(), libc::SIGINT).expect("signal sent");
         let status = child.wait().expect("the demo ends");
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         std::fs::remove_dir_all(&dir).ok();

@@ -8,6 +8,8 @@
 //! - [`cli`]: exit status 2 for bad input, 1 for a failed check.
 //! - [`cleanup`]: on Ctrl-C, kill registered children and remove registered files.
 //! - [`child`]: this program started again as a child that dies with its parent.
+//! - [`process`]: the parent's side of its children: tagged lines, commands, bounded reaping,
+//!   and ipc-channel's `accept` with a deadline and its socket guarded.
 //! - [`procfs`]: what `/proc` says about processes (children, states), and `/dev/shm`.
 //! - [`sys`]: the few Linux calls std lacks, each behind a safe function.
 
@@ -15,5 +17,6 @@ pub mod child;
 pub mod cleanup;
 pub mod cli;
 pub mod narrate;
+pub mod process;
 pub mod procfs;
 pub mod sys;

@@ -27,7 +27,7 @@ pub fn run(test: &str, args: &[&str]) -> Output {
 
 /// The `result:` lines of a run's stdout, each joined with its continuation lines.
 pub fn results(output: &Output) -> Vec<String> {
-    common::narrate::result_lines(&String::from_utf8_lossy(&output.stdout))
+    common::demo::narrate::result_lines(&String::from_utf8_lossy(&output.stdout))
 }
 
 /// Asserts a run succeeded with exactly one `result:` line that contains `expected` and `[ok]`,

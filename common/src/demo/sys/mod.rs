@@ -31,6 +31,21 @@ pub fn die_with_parent() -> io::Result<()> {
     }
 }
 
+/// Marks this process as not dumpable, so that a deliberate crash (`abort`) leaves no core file.
+///
+/// # Errors
+/// The `prctl` error, if any (none is expected on Linux).
+pub fn no_core_dump() -> io::Result<()> {
+    // SAFETY: PR_SET_DUMPABLE takes one integer argument and touches no memory of ours; the
+    // remaining variadic arguments are ignored for this option.
+    let rc = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// The process id of this process's parent.
 pub fn parent_pid() -> u32 {
     // SAFETY: getppid has no preconditions and cannot fail.
