@@ -69,6 +69,7 @@
 //!   [`Error::Panicked`](crate::Error::Panicked) or [`Error::Serde`](crate::Error::Serde) on a
 //!   process pool; on a thread pool nothing is encoded, so the same item succeeds.
 
+use crate::process_pool::big_buffer::Growing;
 use serde::{de::DeserializeOwned, Serialize};
 
 /// The tag of a record holding an encoded value.
@@ -104,7 +105,8 @@ fn push_record<T: Serialize + ?Sized>(out: &mut Vec<u8>, tag: u8, value: &T) -> 
     };
     guard.out.push(tag);
     guard.out.extend_from_slice(&[0; 4]); // the length, filled in below
-    let mut encoder = rmp_serde::Serializer::new(&mut *guard.out)
+                                          // Through `Growing`, so that a large value's room is asked for in huge pages.
+    let mut encoder = rmp_serde::Serializer::new(Growing(&mut *guard.out))
         .with_struct_map()
         .with_human_readable();
     value.serialize(&mut encoder).map_err(|e| e.to_string())?;

@@ -24,7 +24,16 @@ use serde::{de::DeserializeOwned, Serialize};
 use std::ops::Range;
 
 /// The signature every trampoline has, whatever `A` and `R` are.
-pub(crate) type Trampoline = fn(usize, &[u8]) -> Vec<u8>;
+pub(crate) type Trampoline = fn(usize, Input<'_>) -> Vec<u8>;
+
+/// A batch's encoded items, as a trampoline receives them.
+pub(crate) enum Input<'a> {
+    /// Bytes someone else keeps: each item is decoded out of them.
+    Borrowed(&'a [u8]),
+    /// The items are `buf[at..]`, in a buffer the worker gives up: a batch of one large byte
+    /// string takes the buffer itself as its argument (see `owned_bytes.rs`).
+    Owned { buf: &'a mut Vec<u8>, at: usize },
+}
 
 /// The fixed point that distances are measured from.
 ///
@@ -60,6 +69,23 @@ pub(crate) fn encode<A: Task, R: Task>(f: fn(A) -> R) -> Call {
 /// If an address does not land inside `code`, the executable's code: the message did not come
 /// from a pool running this same executable, and nothing is called.
 pub(crate) fn run(call: &Call, input: &[u8], code: &[Range<usize>]) -> Result<Vec<u8>, String> {
+    run_input(call, Input::Borrowed(input), code)
+}
+
+/// As [`run`], on the items in `buf[at..]`; `buf` may be taken (left empty) by the batch.
+///
+/// # Errors
+/// As [`run`].
+pub(crate) fn run_owned(
+    call: &Call,
+    buf: &mut Vec<u8>,
+    at: usize,
+    code: &[Range<usize>],
+) -> Result<Vec<u8>, String> {
+    run_input(call, Input::Owned { buf, at }, code)
+}
+
+fn run_input(call: &Call, input: Input<'_>, code: &[Range<usize>]) -> Result<Vec<u8>, String> {
     let (trampoline, func) = (address(call.trampoline), address(call.func));
     let inside = |a: usize| code.iter().any(|r| r.contains(&a));
     if !inside(trampoline) || !inside(func) {
@@ -81,11 +107,25 @@ pub(crate) fn run(call: &Call, input: &[u8], code: &[Range<usize>]) -> Result<Ve
 /// Decodes each `A` of a batch, calls the `fn(A) -> R` at `func` on it, encodes its result.
 ///
 /// One record in, one record out, in order: a result, or the error that replaced it.
-fn trampoline<A: Task, R: Task>(func: usize, input: &[u8]) -> Vec<u8> {
+fn trampoline<A: Task, R: Task>(func: usize, input: Input<'_>) -> Vec<u8> {
     // SAFETY: `func` was encoded by `encode::<A, R>` from a value of type `fn(A) -> R`, and this
     // trampoline is the `::<A, R>` instance that `encode` paired with it (reasons (1)-(3) in
     // `run` apply to both addresses).
     let f = unsafe { std::mem::transmute::<*const (), fn(A) -> R>(func as *const ()) };
+    let input = match input {
+        Input::Borrowed(input) => input,
+        Input::Owned { buf, at } => {
+            if let Some(argument) = decode_lone::<A>(buf, at, "an argument") {
+                let mut output = Vec::new();
+                match argument.and_then(|a| panics::catch(|| f(a))) {
+                    Ok(value) => push_item(&mut output, &value, "a result"),
+                    Err(error) => codec::push_failure(&mut output, &error),
+                }
+                return output;
+            }
+            &buf[at..]
+        }
+    };
     // Enough for small results without growing; a large result grows the buffer once.
     let mut output = Vec::with_capacity(input.len().min(64 * 1024));
     for record in Records::new(input) {
@@ -126,6 +166,44 @@ fn decode_item<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, Error
 fn decode_failure(bytes: &[u8]) -> Error {
     codec::decode::<Error>(bytes)
         .unwrap_or_else(|e| Error::Serde(format!("an unreadable error record: {e}")))
+}
+
+/// As [`decode_results`], from a buffer the pool owns: the result of a one-item batch that is
+/// one large byte string (a task returning `ByteBuf`) takes the buffer itself as its value,
+/// instead of a copy (`owned_bytes.rs` gives the measured reason).
+pub(crate) fn decode_owned_results<R: Task>(mut output: Vec<u8>, len: usize) -> Results<R> {
+    if len == 1 {
+        match decode_lone::<R>(&mut output, 0, "a result") {
+            Some(Ok(value)) => return Results::Values(vec![value]),
+            Some(Err(error)) => return Results::Each(vec![Err(error)]),
+            None => {}
+        }
+    }
+    decode_results(&output, len)
+}
+
+/// If `buf[at..]` is exactly one `VALUE` record holding one large byte string, decodes it,
+/// taking `buf` as the value where the type asks for bytes (see `owned_bytes.rs`). `None`
+/// otherwise: the caller decodes the ordinary way. `what` names it in an error.
+fn decode_lone<T: DeserializeOwned>(
+    buf: &mut Vec<u8>,
+    at: usize,
+    what: &str,
+) -> Option<Result<T, Error>> {
+    // One record filling the rest: its tag and 4-byte length, then the value.
+    let lone = matches!(
+        Records::new(buf.get(at..)?).next(),
+        Some(Ok(Record::Value(value))) if at + 5 + value.len() == buf.len()
+    );
+    if !lone {
+        return None;
+    }
+    match panics::catch(|| super::owned_bytes::decode::<T>(buf, at + 5)) {
+        Ok(None) => None,
+        Ok(Some(Ok(value))) => Some(Ok(value)),
+        Ok(Some(Err(refused))) => Some(Err(Error::Serde(format!("decoding {what}: {refused}")))),
+        Err(panicked) => Some(Err(panicked)),
+    }
 }
 
 /// Decodes what a trampoline returned, on the pool's side: one result per item of the batch.

@@ -140,7 +140,8 @@ impl Link {
         let len = usize::try_from(len).map_err(io::Error::other)?;
         let mut body = Vec::new();
         // A length that cannot be allocated is an error here, not an abort of the program.
-        body.try_reserve_exact(len).map_err(io::Error::other)?;
+        // Huge pages for a large one: see `big_buffer.rs`.
+        super::big_buffer::reserve_exact(&mut body, len).map_err(io::Error::other)?;
         // `read_to_end` fills the spare capacity as it is, keeping what it read before an error.
         while body.len() < len {
             let want = (len - body.len()) as u64;

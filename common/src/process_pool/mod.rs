@@ -27,10 +27,12 @@
 //! running tasks. The kernel reclaims a dead process's memory, files and locks, so nothing in
 //! the pool's own process is left half-done.
 
+pub(crate) mod big_buffer;
 mod builder;
 pub(crate) mod call;
 mod link;
 mod message;
+mod owned_bytes;
 mod prefetch;
 mod spawn;
 mod supervisor;
@@ -54,8 +56,11 @@ const EXIT_GRACE: Duration = Duration::from_secs(1);
 
 /// A batch waiting for, or running on, a worker.
 struct Job {
-    /// The call and its encoded items, ready to send (see [`wire::frame`]).
+    /// The call and its encoded items, ready to send (see [`wire::frame`]). Emptied once the
+    /// batch is running: it is never sent again (see `Supervisor::release_running_frame`).
     frame: Vec<u8>,
+    /// The frame's length, kept after the frame itself is freed.
+    size: usize,
     first: usize,
     len: usize,
     /// Delivers the answer to whoever waits for it; type-erased so the queue is not generic.
@@ -258,12 +263,13 @@ impl Pool for ProcessPool {
         let cancel = sink.cancel_token();
         let done = Box::new(move |answer: Answer| {
             let results = match answer {
-                Answer::Output(bytes) => call::decode_results::<R>(&bytes, len),
+                Answer::Output(bytes) => call::decode_owned_results::<R>(bytes, len),
                 Answer::Failed(error) => Results::failed(len, &error),
             };
             sink.send(BatchResult { first, results });
         });
         let job = Job {
+            size: frame.len(),
             frame,
             first,
             len,

@@ -78,6 +78,7 @@ impl Supervisor {
                     if !jobs.is_empty() {
                         if worker.send(&jobs).is_ok() {
                             self.in_flight.extend(jobs);
+                            self.release_running_frame();
                         } else {
                             // Never delivered, so not to blame: back to the queue. The
                             // worker's death shows below.
@@ -129,6 +130,20 @@ impl Supervisor {
             .timeline
             .record(self.slot, pid, job.first, job.len, start, end);
         (job.done)(Answer::Output(output));
+        self.release_running_frame();
+    }
+
+    /// Frees the frame of the batch now running (the oldest in flight).
+    ///
+    /// It is never sent again: if its worker dies, that batch is the one blamed
+    /// ([`Error::WorkerDied`]), and only the batches behind it go back to the queue. Measured
+    /// reason: a 64 MiB argument's frame otherwise stays alive until its result is decoded, and
+    /// the pool's peak memory was twice the payload; freed here, the frame and the result's
+    /// buffers are never alive at once.
+    fn release_running_frame(&mut self) {
+        if let Some(running) = self.in_flight.front_mut() {
+            running.frame = Vec::new();
+        }
     }
 
     pub(super) fn requeue(&self, jobs: Vec<Job>) {

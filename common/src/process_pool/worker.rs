@@ -110,9 +110,9 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
     // End of file (the pool dropped its end: shutdown, or its process died) is time to go.
     while read_frame(&mut from_pool, &mut body)? {
         let start = sys::monotonic_nanos();
-        let (call, input) =
-            super::wire::unframe(&body).ok_or("a frame too short to hold a call")?;
-        match call::run(&call, input, &code) {
+        let (call, _) = super::wire::unframe(&body).ok_or("a frame too short to hold a call")?;
+        // The items follow the call's 16 bytes; a lone large byte string may take `body`.
+        match call::run_owned(&call, &mut body, 16, &code) {
             Ok(output) => {
                 let end = sys::monotonic_nanos();
                 FromWorker::Done { start, end, output }.write_to(&mut to_pool)?;
@@ -172,7 +172,7 @@ fn read_frame(from: &mut impl Read, body: &mut Vec<u8>) -> std::io::Result<bool>
     }
     let len = u32::from_le_bytes(head) as usize;
     body.clear();
-    body.try_reserve_exact(len).map_err(std::io::Error::other)?;
+    super::big_buffer::reserve_exact(body, len).map_err(std::io::Error::other)?;
     let got = from.take(len as u64).read_to_end(body)?;
     if got < len {
         return Err(std::io::ErrorKind::UnexpectedEof.into());
