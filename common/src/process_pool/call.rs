@@ -16,6 +16,7 @@
 //! executable's code, and calls the trampoline. This is also why a task must be a plain function:
 //! a closure's captured values live in the pool's memory, which the worker cannot see.
 
+use super::streamed::Streamed;
 use super::wire::Call;
 use crate::codec::{self, Record, Records};
 use crate::pool::{Results, Task};
@@ -24,7 +25,32 @@ use serde::{de::DeserializeOwned, Serialize};
 use std::ops::Range;
 
 /// The signature every trampoline has, whatever `A` and `R` are.
-pub(crate) type Trampoline = fn(usize, Input<'_>) -> Vec<u8>;
+pub(crate) type Trampoline = fn(usize, Input<'_>) -> Output;
+
+/// A batch's encoded results, as a trampoline returns them.
+pub(crate) enum Output {
+    /// Ready to send.
+    Encoded(Vec<u8>),
+    /// One large result, encoded onto the line as it is sent (see `streamed.rs`).
+    Streamed(Streamed),
+}
+
+impl Output {
+    /// The results as bytes, for a caller without a line to stream to.
+    fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Output::Encoded(bytes) => bytes,
+            Output::Streamed(streamed) => {
+                let mut bytes = Vec::new();
+                if let Err(e) = streamed.write_to(&mut bytes) {
+                    bytes.clear();
+                    codec::push_failure(&mut bytes, &Error::Serde(format!("a result: {e}")));
+                }
+                bytes
+            }
+        }
+    }
+}
 
 /// A batch's encoded items, as a trampoline receives them.
 pub(crate) enum Input<'a> {
@@ -69,10 +95,11 @@ pub(crate) fn encode<A: Task, R: Task>(f: fn(A) -> R) -> Call {
 /// If an address does not land inside `code`, the executable's code: the message did not come
 /// from a pool running this same executable, and nothing is called.
 pub(crate) fn run(call: &Call, input: &[u8], code: &[Range<usize>]) -> Result<Vec<u8>, String> {
-    run_input(call, Input::Borrowed(input), code)
+    run_input(call, Input::Borrowed(input), code).map(Output::into_bytes)
 }
 
-/// As [`run`], on the items in `buf[at..]`; `buf` may be taken (left empty) by the batch.
+/// As [`run`], on the items in `buf[at..]`; `buf` may be taken (left empty) by the batch, and
+/// a lone large result comes back unencoded, to be streamed (see `streamed.rs`).
 ///
 /// # Errors
 /// As [`run`].
@@ -81,11 +108,11 @@ pub(crate) fn run_owned(
     buf: &mut Vec<u8>,
     at: usize,
     code: &[Range<usize>],
-) -> Result<Vec<u8>, String> {
+) -> Result<Output, String> {
     run_input(call, Input::Owned { buf, at }, code)
 }
 
-fn run_input(call: &Call, input: Input<'_>, code: &[Range<usize>]) -> Result<Vec<u8>, String> {
+fn run_input(call: &Call, input: Input<'_>, code: &[Range<usize>]) -> Result<Output, String> {
     let (trampoline, func) = (address(call.trampoline), address(call.func));
     let inside = |a: usize| code.iter().any(|r| r.contains(&a));
     if !inside(trampoline) || !inside(func) {
@@ -107,42 +134,65 @@ fn run_input(call: &Call, input: Input<'_>, code: &[Range<usize>]) -> Result<Vec
 /// Decodes each `A` of a batch, calls the `fn(A) -> R` at `func` on it, encodes its result.
 ///
 /// One record in, one record out, in order: a result, or the error that replaced it.
-fn trampoline<A: Task, R: Task>(func: usize, input: Input<'_>) -> Vec<u8> {
+fn trampoline<A: Task, R: Task>(func: usize, input: Input<'_>) -> Output {
     // SAFETY: `func` was encoded by `encode::<A, R>` from a value of type `fn(A) -> R`, and this
     // trampoline is the `::<A, R>` instance that `encode` paired with it (reasons (1)-(3) in
     // `run` apply to both addresses).
     let f = unsafe { std::mem::transmute::<*const (), fn(A) -> R>(func as *const ()) };
-    let input = match input {
-        Input::Borrowed(input) => input,
+    // A batch of one item may stream its result, if large (see `streamed.rs`).
+    let (input, stream) = match input {
+        Input::Borrowed(input) => (input, false),
         Input::Owned { buf, at } => {
             if let Some(argument) = decode_lone::<A>(buf, at, "an argument") {
-                let mut output = Vec::new();
-                match argument.and_then(|a| panics::catch(|| f(a))) {
-                    Ok(value) => push_item(&mut output, &value, "a result"),
-                    Err(error) => codec::push_failure(&mut output, &error),
-                }
-                return output;
+                return one_result(argument.and_then(|a| panics::catch(|| f(a))));
             }
-            &buf[at..]
+            (&buf[at..], true)
         }
     };
+    let records = Records::new(input);
+    if stream {
+        let mut probe = records.clone();
+        if let (Some(record), None) = (probe.next(), probe.next()) {
+            return one_result(run_record(f, record));
+        }
+    }
     // Enough for small results without growing; a large result grows the buffer once.
     let mut output = Vec::with_capacity(input.len().min(64 * 1024));
-    for record in Records::new(input) {
-        let result = match record {
-            Ok(Record::Value(bytes)) => {
-                decode_item::<A>(bytes, "an argument").and_then(|a| panics::catch(|| f(a)))
-            }
-            // The pool could not encode this argument; its error stands for the result.
-            Ok(Record::Failure(bytes)) => Err(decode_failure(bytes)),
-            Err(malformed) => Err(Error::Serde(format!("decoding arguments: {malformed}"))),
-        };
-        match result {
+    for record in records {
+        match run_record(f, record) {
             Ok(value) => push_item(&mut output, &value, "a result"),
             Err(error) => codec::push_failure(&mut output, &error),
         }
     }
-    output
+    Output::Encoded(output)
+}
+
+/// Decodes one record's argument and calls `f` on it.
+fn run_record<A: Task, R: Task>(
+    f: fn(A) -> R,
+    record: Result<Record<'_>, String>,
+) -> Result<R, Error> {
+    match record {
+        Ok(Record::Value(bytes)) => {
+            decode_item::<A>(bytes, "an argument").and_then(|a| panics::catch(|| f(a)))
+        }
+        // The pool could not encode this argument; its error stands for the result.
+        Ok(Record::Failure(bytes)) => Err(decode_failure(bytes)),
+        Err(malformed) => Err(Error::Serde(format!("decoding arguments: {malformed}"))),
+    }
+}
+
+/// The output of a batch of one item, in a worker: streamed if the result is large.
+fn one_result<R: Task>(result: Result<R, Error>) -> Output {
+    let mut output = Vec::new();
+    match result {
+        Ok(value) => match Streamed::try_new(value) {
+            Ok(streamed) => return Output::Streamed(streamed),
+            Err(value) => push_item(&mut output, &value, "a result"),
+        },
+        Err(error) => codec::push_failure(&mut output, &error),
+    }
+    Output::Encoded(output)
 }
 
 /// Appends `value` as one record; if its `Serialize` panics or fails, an error record instead.

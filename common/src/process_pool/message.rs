@@ -59,6 +59,24 @@ impl FromWorker {
         }
     }
 
+    /// Writes the head of a `Done` message whose output, `output_len` bytes, the caller writes
+    /// next (a streamed result, see `streamed.rs`).
+    pub(crate) fn write_done_head(
+        out: &mut impl Write,
+        start: u64,
+        end: u64,
+        output_len: usize,
+    ) -> io::Result<()> {
+        let len = u32::try_from(1 + 16 + output_len)
+            .map_err(|_| io::Error::other("a result of 4 GiB or more"))?;
+        let mut head = [0u8; 21];
+        head[..4].copy_from_slice(&len.to_le_bytes());
+        head[4] = DONE;
+        head[5..13].copy_from_slice(&start.to_le_bytes());
+        head[13..].copy_from_slice(&end.to_le_bytes());
+        out.write_all(&head)
+    }
+
     /// Decodes a message's body (after its length) other than `Done`, which [`Link::receive`]
     /// reads in place; `None` if it is malformed.
     pub(super) fn parse(body: &[u8]) -> Option<FromWorker> {

@@ -35,6 +35,7 @@ mod message;
 mod owned_bytes;
 mod prefetch;
 mod spawn;
+mod streamed;
 mod supervisor;
 pub(crate) mod wire;
 pub(crate) mod worker;

@@ -4,7 +4,7 @@
 //! pair as its standard input (see `link.rs`). [`crate::init`], the first line of `main`, calls
 //! [`run_if_worker`], which never returns in a worker: the program's own `main` does not run on.
 
-use super::call;
+use super::call::{self, Output};
 use super::link::{FromWorker, ENV_INIT, ENV_WORKER};
 use crate::sys;
 use std::io::{BufReader, Read};
@@ -113,13 +113,20 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
         let (call, _) = super::wire::unframe(&body).ok_or("a frame too short to hold a call")?;
         // The items follow the call's 16 bytes; a lone large byte string may take `body`.
         match call::run_owned(&call, &mut body, 16, &code) {
-            Ok(output) => {
+            Ok(Output::Encoded(output)) => {
                 let end = sys::monotonic_nanos();
                 FromWorker::Done { start, end, output }.write_to(&mut to_pool)?;
                 // An idle worker should not sit on the memory of its largest batch ever.
                 if body.capacity() > KEEP_BUFFER {
                     body = Vec::new();
                 }
+            }
+            Ok(Output::Streamed(result)) => {
+                let end = sys::monotonic_nanos();
+                FromWorker::write_done_head(&mut to_pool, start, end, result.len())?;
+                // An error here leaves the line out of step: this worker stops, and the pool
+                // reports the batch as the work of a worker that died.
+                result.write_to(&mut to_pool)?;
             }
             Err(why) => {
                 FromWorker::Refused(why.clone()).write_to(&mut to_pool)?;
