@@ -16,6 +16,7 @@
 //! executable's code, and calls the trampoline. This is also why a task must be a plain function:
 //! a closure's captured values live in the pool's memory, which the worker cannot see.
 
+use super::owned_bytes::Received;
 use super::streamed::Streamed;
 use super::wire::Call;
 use crate::codec::{self, Record, Records};
@@ -54,11 +55,13 @@ impl Output {
 
 /// A batch's encoded items, as a trampoline receives them.
 pub(crate) enum Input<'a> {
-    /// Bytes someone else keeps: each item is decoded out of them.
+    /// Records, for a caller that wants the results as bytes (see `crate::plumbing`).
     Borrowed(&'a [u8]),
-    /// The items are `buf[at..]`, in a buffer the worker gives up: a batch of one large byte
-    /// string takes the buffer itself as its argument (see `owned_bytes.rs`).
-    Owned { buf: &'a mut Vec<u8>, at: usize },
+    /// Records a worker received: a batch of one may stream a large result (`streamed.rs`).
+    Received(&'a [u8]),
+    /// A worker's batch of one large byte string, received apart: it becomes the argument
+    /// itself (see `owned_bytes.rs`).
+    ByteString(Vec<u8>),
 }
 
 /// The fixed point that distances are measured from.
@@ -98,21 +101,16 @@ pub(crate) fn run(call: &Call, input: &[u8], code: &[Range<usize>]) -> Result<Ve
     run_input(call, Input::Borrowed(input), code).map(Output::into_bytes)
 }
 
-/// As [`run`], on the items in `buf[at..]`; `buf` may be taken (left empty) by the batch, and
-/// a lone large result comes back unencoded, to be streamed (see `streamed.rs`).
+/// As [`run`], on what a worker received; a lone large result comes back unencoded, to be
+/// streamed (see `streamed.rs`).
 ///
 /// # Errors
 /// As [`run`].
-pub(crate) fn run_owned(
+pub(crate) fn run_input(
     call: &Call,
-    buf: &mut Vec<u8>,
-    at: usize,
+    input: Input<'_>,
     code: &[Range<usize>],
 ) -> Result<Output, String> {
-    run_input(call, Input::Owned { buf, at }, code)
-}
-
-fn run_input(call: &Call, input: Input<'_>, code: &[Range<usize>]) -> Result<Output, String> {
     let (trampoline, func) = (address(call.trampoline), address(call.func));
     let inside = |a: usize| code.iter().any(|r| r.contains(&a));
     if !inside(trampoline) || !inside(func) {
@@ -142,11 +140,10 @@ fn trampoline<A: Task, R: Task>(func: usize, input: Input<'_>) -> Output {
     // A batch of one item may stream its result, if large (see `streamed.rs`).
     let (input, stream) = match input {
         Input::Borrowed(input) => (input, false),
-        Input::Owned { buf, at } => {
-            if let Some(argument) = decode_lone::<A>(buf, at, "an argument") {
-                return one_result(argument.and_then(|a| panics::catch(|| f(a))));
-            }
-            (&buf[at..], true)
+        Input::Received(input) => (input, true),
+        Input::ByteString(payload) => {
+            let argument = decode_byte_string::<A>(payload, "an argument");
+            return one_result(argument.and_then(|a| panics::catch(|| f(a))));
         }
     };
     let records = Records::new(input);
@@ -218,42 +215,29 @@ fn decode_failure(bytes: &[u8]) -> Error {
         .unwrap_or_else(|e| Error::Serde(format!("an unreadable error record: {e}")))
 }
 
-/// As [`decode_results`], from a buffer the pool owns: the result of a one-item batch that is
-/// one large byte string (a task returning `ByteBuf`) takes the buffer itself as its value,
-/// instead of a copy (`owned_bytes.rs` gives the measured reason).
-pub(crate) fn decode_owned_results<R: Task>(mut output: Vec<u8>, len: usize) -> Results<R> {
-    if len == 1 {
-        match decode_lone::<R>(&mut output, 0, "a result") {
-            Some(Ok(value)) => return Results::Values(vec![value]),
-            Some(Err(error)) => return Results::Each(vec![Err(error)]),
-            None => {}
+/// Decodes what a worker sent back for a batch of `len` items (see [`decode_results`]). A lone
+/// large byte string arrived in a buffer of its own, which becomes the value itself.
+pub(crate) fn decode_received<R: Task>(output: Received, len: usize) -> Results<R> {
+    match output {
+        Received::Records(records) => decode_results(&records, len),
+        Received::ByteString(payload) if len == 1 => {
+            match decode_byte_string::<R>(payload, "a result") {
+                Ok(value) => Results::Values(vec![value]),
+                Err(error) => Results::Each(vec![Err(error)]),
+            }
+        }
+        Received::ByteString(_) => {
+            let error = Error::Serde(format!("expected {len} results, got 1"));
+            Results::failed(len, &error)
         }
     }
-    decode_results(&output, len)
 }
 
-/// If `buf[at..]` is exactly one `VALUE` record holding one large byte string, decodes it,
-/// taking `buf` as the value where the type asks for bytes (see `owned_bytes.rs`). `None`
-/// otherwise: the caller decodes the ordinary way. `what` names it in an error.
-fn decode_lone<T: DeserializeOwned>(
-    buf: &mut Vec<u8>,
-    at: usize,
-    what: &str,
-) -> Option<Result<T, Error>> {
-    // One record filling the rest: its tag and 4-byte length, then the value.
-    let lone = matches!(
-        Records::new(buf.get(at..)?).next(),
-        Some(Ok(Record::Value(value))) if at + 5 + value.len() == buf.len()
-    );
-    if !lone {
-        return None;
-    }
-    match panics::catch(|| super::owned_bytes::decode::<T>(buf, at + 5)) {
-        Ok(None) => None,
-        Ok(Some(Ok(value))) => Some(Ok(value)),
-        Ok(Some(Err(refused))) => Some(Err(Error::Serde(format!("decoding {what}: {refused}")))),
-        Err(panicked) => Some(Err(panicked)),
-    }
+/// Decodes a `T` from a lone byte string received apart (see `owned_bytes.rs`); its
+/// `Deserialize` panicking or failing is the item's error. `what` names it in the error.
+fn decode_byte_string<T: DeserializeOwned>(payload: Vec<u8>, what: &str) -> Result<T, Error> {
+    panics::catch(|| super::owned_bytes::decode::<T>(payload))?
+        .map_err(|refused| Error::Serde(format!("decoding {what}: {refused}")))
 }
 
 /// Decodes what a trampoline returned, on the pool's side: one result per item of the batch.

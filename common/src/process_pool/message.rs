@@ -2,6 +2,7 @@
 //!
 //! A message is a little-endian `u32` length, then that many bytes: a kind, then its fields.
 
+use super::owned_bytes::{lone_head, Received};
 use std::io::{self, Write};
 
 /// Outputs up to this size travel in one `write` with their header; larger ones in two, so a
@@ -22,7 +23,7 @@ pub(crate) enum FromWorker {
     Done {
         start: u64,
         end: u64,
-        output: Vec<u8>,
+        output: Received,
     },
     /// The worker refused a batch (its addresses were not in its code) and will exit.
     Refused(String),
@@ -39,7 +40,15 @@ impl FromWorker {
             FromWorker::Done { start, end, output } => {
                 let mut head = start.to_le_bytes().to_vec();
                 head.extend_from_slice(&end.to_le_bytes());
-                (DONE, head, output)
+                match output {
+                    Received::Records(records) => (DONE, head, records),
+                    Received::ByteString(payload) => {
+                        let lone = lone_head(payload.len())
+                            .ok_or_else(|| io::Error::other("a result of 4 GiB or more"))?;
+                        head.extend_from_slice(&lone);
+                        (DONE, head, payload)
+                    }
+                }
             }
             FromWorker::Refused(why) => (REFUSED, Vec::new(), why.as_bytes()),
             FromWorker::CannotServe(why) => (CANNOT_SERVE, Vec::new(), why.as_bytes()),

@@ -73,7 +73,7 @@ struct Job {
 }
 
 enum Answer {
-    Output(Vec<u8>),
+    Output(owned_bytes::Received),
     Failed(Error),
 }
 
@@ -264,7 +264,7 @@ impl Pool for ProcessPool {
         let cancel = sink.cancel_token();
         let done = Box::new(move |answer: Answer| {
             let results = match answer {
-                Answer::Output(bytes) => call::decode_owned_results::<R>(bytes, len),
+                Answer::Output(output) => call::decode_received::<R>(output, len),
                 Answer::Failed(error) => Results::failed(len, &error),
             };
             sink.send(BatchResult { first, results });

@@ -1,86 +1,105 @@
-//! A large byte string decoded without a copy: the received buffer becomes the value.
+//! A large byte string received into a buffer of its own, which then becomes the value.
 //!
 //! Why this exists, measured on the 2-core development machine (load about 9): a 64 MiB
-//! `ByteBuf` result decoded the ordinary way is copied out of the receive buffer into a fresh
-//! allocation, and filling those fresh 16,384 pages cost 37-59 ms, more than the whole raw
-//! socket transfer it rides on (34-87 ms there and back). For a result that is one byte string
-//! and nothing else (a task returning `ByteBuf`), the receive buffer already holds exactly the
-//! bytes: moving its few header bytes out of the way (one `memmove` in memory already touched)
-//! and handing the buffer over costs a fraction of that, and the pool never holds the payload
-//! twice.
+//! `ByteBuf` decoded the ordinary way is copied out of the receive buffer into a fresh
+//! allocation, and filling those 16,384 fresh pages cost 37-59 ms, more than the whole raw
+//! socket transfer it rides on (34-87 ms there and back). Taking the receive buffer itself as
+//! the value, after moving its 10 header bytes out of the way, brought 64 MiB there and back
+//! from 162 ms to 79 ms; that move was itself a copy of the whole payload, so the reader now
+//! reads the header apart and the payload into a buffer of its own ([`opens_lone_byte_string`]):
+//! 47-62 ms in most runs, against 34-43 ms for the raw socket (the transport bench).
 //!
-//! Only `deserialize_bytes` and `deserialize_byte_buf` take the buffer; every other request
-//! goes to the ordinary MessagePack decoder over the same bytes, so any type decodes exactly as
-//! it would have (see the parity test below).
+//! This applies to a batch of one item that is one byte string and nothing else (a task taking
+//! or returning `ByteBuf`). Only `deserialize_bytes` and `deserialize_byte_buf` take the
+//! buffer; any other request gets the ordinary MessagePack decoder over the same value, so
+//! every type decodes exactly as it always did (see the parity test below).
 
+use crate::codec;
 use serde::de::{DeserializeOwned, Deserializer, Visitor};
 
-/// Below this, the ordinary decode is as fast; above, the copy it saves starts to count.
-const WORTH_IT: usize = 64 * 1024;
-
-/// If `value` (one MessagePack value) is a single byte string filling it exactly and large
-/// enough to be worth taking, the length of its header (marker and length).
-fn byte_string_header(value: &[u8]) -> Option<usize> {
-    let (&marker, rest) = value.split_first()?;
-    let (len, header) = match marker {
-        0xc5 => (usize::from(u16::from_be_bytes(*rest.first_chunk()?)), 3),
-        0xc6 => (
-            usize::try_from(u32::from_be_bytes(*rest.first_chunk()?)).ok()?,
-            5,
-        ),
-        _ => return None, // bin 8 (0xc4) holds at most 255 bytes: never worth it
-    };
-    (len >= WORTH_IT && header + len == value.len()).then_some(header)
+/// What a batch's items, or its results, arrived as.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Received {
+    /// Records (see [`crate::codec`]), as they travel.
+    Records(Vec<u8>),
+    /// One record holding one large byte string: only the string's bytes, received apart.
+    ByteString(Vec<u8>),
 }
 
-/// Decodes the value in `buf[at..]` (which runs to the end of `buf`), taking `buf` itself as
-/// the value when it is one large byte string that the type asks for as bytes. `None` when it
-/// is not such a string: the caller decodes the ordinary way.
-pub(crate) fn decode<T: DeserializeOwned>(
-    buf: &mut Vec<u8>,
-    at: usize,
-) -> Option<Result<T, String>> {
-    let header = byte_string_header(buf.get(at..)?)?;
-    let value = T::deserialize(Owned {
-        buf,
-        start: at,
-        payload: at + header,
-    });
-    Some(value.map_err(|e| e.to_string()))
+/// The bytes in front of a lone byte string's payload: the record's tag and 4-byte length, then
+/// MessagePack's `bin 32` marker and 4-byte length.
+pub(crate) const LONE_HEAD: usize = 10;
+
+/// Byte strings at least this long are received apart; below, a copy costs next to nothing.
+pub(crate) const WORTH_IT: usize = 64 * 1024;
+
+/// MessagePack's marker for a byte string with a 4-byte length (`bin 32`).
+const BIN32: u8 = 0xc6;
+
+/// Whether `head`, the first bytes of records `total` bytes long, opens a single value record
+/// holding one byte string that fills the rest, long enough to receive apart.
+pub(crate) fn opens_lone_byte_string(head: &[u8; LONE_HEAD], total: usize) -> bool {
+    let [tag, r0, r1, r2, r3, marker, b0, b1, b2, b3] = *head;
+    let record = u32::from_le_bytes([r0, r1, r2, r3]) as usize;
+    let string = u32::from_be_bytes([b0, b1, b2, b3]) as usize;
+    tag == codec::VALUE
+        && marker == BIN32
+        && record + 5 == total
+        && string + LONE_HEAD == total
+        && string >= WORTH_IT
 }
 
-/// A deserializer over one MessagePack byte string that owns the buffer holding it.
-struct Owned<'a> {
-    buf: &'a mut Vec<u8>,
-    /// Where the value (its marker) starts in `buf`.
-    start: usize,
-    /// Where the string's bytes start in `buf` (they run to its end).
-    payload: usize,
+/// The record head a lone byte string of `len` bytes travels behind (the inverse of
+/// [`opens_lone_byte_string`]).
+pub(crate) fn lone_head(len: usize) -> Option<[u8; LONE_HEAD]> {
+    let string = u32::try_from(len).ok()?;
+    let record = u32::try_from(len + 5).ok()?;
+    let mut head = [codec::VALUE, 0, 0, 0, 0, BIN32, 0, 0, 0, 0];
+    head[1..5].copy_from_slice(&record.to_le_bytes());
+    head[6..].copy_from_slice(&string.to_be_bytes());
+    Some(head)
 }
 
-/// Every request but bytes goes to rmp-serde's decoder, reading the same value from `buf`.
+/// Decodes a `T` from a lone byte string's bytes, which become the value if `T` asks for bytes.
+pub(crate) fn decode<T: DeserializeOwned>(payload: Vec<u8>) -> Result<T, String> {
+    T::deserialize(Payload(payload)).map_err(|e| e.to_string())
+}
+
+/// A deserializer over one MessagePack byte string that owns the string's bytes.
+struct Payload(Vec<u8>);
+
+impl Payload {
+    /// The value as MessagePack encodes it, for the ordinary decoder (a copy: only types that
+    /// do not ask for bytes come here).
+    fn encoded(self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.0.len() + 5);
+        out.push(BIN32);
+        out.extend_from_slice(&(self.0.len() as u32).to_be_bytes());
+        out.extend_from_slice(&self.0);
+        out
+    }
+}
+
+/// Every request but bytes goes to rmp-serde's decoder, over the value's own encoding.
 macro_rules! ordinary {
     ($($method:ident($($arg:ident: $ty:ty),*);)*) => {$(
         fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, Self::Error> {
-            let mut ordinary =
-                rmp_serde::Deserializer::new(&self.buf[self.start..]).with_human_readable();
+            let encoded = self.encoded();
+            let mut ordinary = rmp_serde::Deserializer::new(&encoded[..]).with_human_readable();
             (&mut ordinary).$method($($arg,)* visitor)
         }
     )*};
 }
 
-impl<'de> Deserializer<'de> for Owned<'_> {
+impl<'de> Deserializer<'de> for Payload {
     type Error = rmp_serde::decode::Error;
 
     fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        // The header goes (a `memmove` of the payload, in memory already touched); the
-        // buffer, exactly the string's bytes now, becomes the value.
-        self.buf.drain(..self.payload);
-        visitor.visit_byte_buf(std::mem::take(self.buf))
+        visitor.visit_byte_buf(self.0)
     }
 
     fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        self.deserialize_byte_buf(visitor)
+        visitor.visit_byte_buf(self.0)
     }
 
     fn is_human_readable(&self) -> bool {
@@ -108,47 +127,49 @@ mod tests {
     use super::*;
     use serde_bytes::ByteBuf;
 
-    fn encoded<T: serde::Serialize>(value: &T) -> Vec<u8> {
-        let mut out = vec![0xee; 7]; // something before the value, as a record header would be
-        let mut encoder = rmp_serde::Serializer::new(&mut out).with_human_readable();
-        value.serialize(&mut encoder).unwrap();
+    /// A value as a batch of one carries it: one record.
+    fn record<T: serde::Serialize>(value: &T) -> Vec<u8> {
+        let mut out = Vec::new();
+        codec::push(&mut out, value).unwrap();
         out
     }
 
     #[test]
-    fn a_large_byte_string_becomes_the_buffer_itself() {
+    fn a_large_byte_string_is_recognised_and_becomes_its_own_buffer() {
         let payload: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
-        let mut buf = encoded(&ByteBuf::from(payload.clone()));
-        let value: ByteBuf = decode(&mut buf, 7).unwrap().unwrap();
+        let out = record(&ByteBuf::from(payload.clone()));
+        let head: [u8; LONE_HEAD] = out[..LONE_HEAD].try_into().unwrap();
+        assert!(opens_lone_byte_string(&head, out.len()));
+        assert_eq!(lone_head(payload.len()), Some(head));
+        let value: ByteBuf = decode(out[LONE_HEAD..].to_vec()).unwrap();
         assert_eq!(value.into_vec(), payload);
+    }
+
+    #[test]
+    fn small_or_composite_values_are_not_taken_apart() {
+        let lone = |out: &[u8]| opens_lone_byte_string(out[..10].try_into().unwrap(), out.len());
+        assert!(!lone(&record(&ByteBuf::from(vec![1; 1000]))));
+        assert!(!lone(&record(&(ByteBuf::from(vec![1; 100_000]), 5u8))));
+        let mut two = record(&ByteBuf::from(vec![1; 100_000]));
+        two.extend(record(&1u8));
+        assert!(!lone(&two), "a second record follows");
     }
 
     /// Every other type decodes as the ordinary decoder would decode it: same value, or error.
     #[test]
     fn other_types_decode_as_they_always_did() {
         let bytes = ByteBuf::from(vec![b'a'; 70_000]);
-        let ordinary = |buf: &[u8]| {
-            let mut d = rmp_serde::Deserializer::from_read_ref(&buf[7..]).with_human_readable();
-            (
-                <Vec<u8> as serde::Deserialize>::deserialize(&mut d).map_err(|e| e.to_string()),
-                <String as serde::Deserialize>::deserialize(
-                    &mut rmp_serde::Deserializer::from_read_ref(&buf[7..]).with_human_readable(),
-                )
-                .map_err(|e| e.to_string()),
-            )
+        let out = record(&bytes);
+        let value = &out[5..];
+        let ordinary = |value: &[u8]| {
+            let as_vec: Result<Vec<u8>, _> = codec::decode(value);
+            let as_string: Result<String, _> = codec::decode(value);
+            (as_vec, as_string)
         };
-        let buf = encoded(&bytes);
-        let (as_vec, as_string) = ordinary(&buf);
-        assert_eq!(decode::<Vec<u8>>(&mut buf.clone(), 7).unwrap(), as_vec);
-        assert_eq!(decode::<String>(&mut buf.clone(), 7).unwrap(), as_string);
-        let option: Option<ByteBuf> = decode(&mut buf.clone(), 7).unwrap().unwrap();
-        assert_eq!(option, Some(bytes));
-    }
-
-    #[test]
-    fn small_or_composite_values_are_left_to_the_ordinary_decoder() {
-        assert!(decode::<ByteBuf>(&mut encoded(&ByteBuf::from(vec![1; 100])), 7).is_none());
-        let pair = (ByteBuf::from(vec![1; 100_000]), 5u8);
-        assert!(decode::<(ByteBuf, u8)>(&mut encoded(&pair), 7).is_none());
+        let (as_vec, as_string) = ordinary(value);
+        let payload = out[LONE_HEAD..].to_vec();
+        assert_eq!(decode::<Vec<u8>>(payload.clone()), as_vec);
+        assert_eq!(decode::<String>(payload.clone()), as_string);
+        assert_eq!(decode::<Option<ByteBuf>>(payload), Ok(Some(bytes)));
     }
 }

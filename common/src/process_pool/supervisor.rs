@@ -1,6 +1,7 @@
 //! The thread that owns one worker process: feeds it, reads its answers in order, replaces it.
 
 use super::link::FromWorker;
+use super::owned_bytes::Received;
 use super::prefetch::SHORT_TASK;
 use super::spawn::Worker;
 use super::{Answer, Job, Shared, EXIT_GRACE};
@@ -118,7 +119,7 @@ impl Supervisor {
     }
 
     /// The oldest batch in flight is done: record it and deliver its answer.
-    fn finish_front(&mut self, worker: &Worker, start: u64, end: u64, output: Vec<u8>) {
+    fn finish_front(&mut self, worker: &Worker, start: u64, end: u64, output: Received) {
         // Answers come in the order batches were sent, and one is in flight (we waited for it).
         let Some(job) = self.in_flight.pop_front() else {
             return;

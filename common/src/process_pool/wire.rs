@@ -51,6 +51,9 @@ pub(crate) fn records(mut message: &[u8]) -> Option<Vec<&[u8]>> {
     Some(bodies)
 }
 
+/// The bytes a call takes at the start of a frame's body: two 8-byte distances.
+pub(crate) const CALL_LEN: usize = 16;
+
 /// Splits a frame's body into its call and its encoded items; `None` if too short for a call.
 pub(crate) fn unframe(body: &[u8]) -> Option<(Call, &[u8])> {
     let (trampoline, rest) = body.split_first_chunk::<8>()?;
