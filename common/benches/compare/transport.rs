@@ -129,7 +129,7 @@ pub fn round_trips(pool: &ProcessPool, runs: usize) -> Vec<Row> {
     rows.push(Row::times(
         work,
         ours,
-        "the target",
+        "(target)",
         target,
         Target::AtMost(1.0),
     ));
