@@ -25,8 +25,13 @@ const HUGE_PAGE: usize = 2 << 20;
 /// # Errors
 /// If the memory cannot be had (the buffer is then as it was).
 pub(crate) fn reserve_exact(buf: &mut Vec<u8>, additional: usize) -> Result<(), TryReserveError> {
+    let before = buf.capacity();
     buf.try_reserve_exact(additional)?;
-    advise_spare(buf);
+    // Only fresh room needs advice: a reused buffer was advised when it grew (and a system
+    // call per small batch into a large kept buffer would be pure cost).
+    if buf.capacity() != before {
+        advise_spare(buf);
+    }
     Ok(())
 }
 

@@ -86,7 +86,7 @@ impl FromWorker {
         out.write_all(&head)
     }
 
-    /// Decodes a message's body (after its length) other than `Done`, which [`Link::receive`]
+    /// Decodes a message's body (after its length) other than `Done`, which [`Link::receive`](super::link::Link::receive)
     /// reads in place; `None` if it is malformed.
     pub(super) fn parse(body: &[u8]) -> Option<FromWorker> {
         let (&kind, rest) = body.split_first()?;

@@ -18,6 +18,11 @@
 //!   batches queued behind it go back to the pool's queue.
 //! - `spawn.rs`: starting a worker with a bounded handshake, and replacing one that died or
 //!   retired, retrying with back-off while the pool lives.
+//! - Large payloads (each file gives the measurement that called for it): `big_buffer.rs` asks
+//!   for huge pages for buffers that grow large; `owned_bytes.rs` receives a batch of one large
+//!   byte string (a `ByteBuf`) apart from its head, into a buffer that becomes the value itself;
+//!   `streamed.rs` encodes a large lone result straight onto the worker's socket; and the
+//!   supervisor frees a batch's frame once it is running (`release_running_frame`).
 //! - Every wait has a bound: a worker must finish its handshake within a timeout, a child that
 //!   exits first is noticed at once, and every blocked read or write checks the worker's pid.
 //! - Workers never outlive the pool: `PR_SET_PDEATHSIG` kills them if the pool's process dies,
