@@ -94,10 +94,11 @@ fn arguments() -> Result<(Style, Option<String>), String> {
             "--only" => match args.next() {
                 Some(s) if SECTIONS.contains(&s.as_str()) => only = Some(s),
                 other => {
+                    let got = other.map_or("nothing".to_string(), |s| format!("\"{s}\""));
                     return Err(format!(
-                        "--only takes one of {}, got {other:?}",
+                        "--only takes one of {}, got {got}",
                         SECTIONS.join(", ")
-                    ))
+                    ));
                 }
             },
             other => {
