@@ -12,7 +12,7 @@ cargo bench -q -p common --bench compare -- --markdown >"$out"
 {
     echo "<!-- compare table: begin (sh common/benches/table.sh) -->"
     # The header line names the machine and the load; the rows follow it.
-    head -n 1 "$out" | sed 's/^/Measured: /'
+    head -n 1 "$out"
     echo
     grep '^|' "$out"
     echo
