@@ -21,7 +21,7 @@
 //! - Large payloads (each file gives the measurement that called for it): `big_buffer.rs` asks
 //!   for huge pages for buffers that grow large; `owned_bytes.rs` receives a batch of one large
 //!   byte string (a `ByteBuf`) apart from its head, into a buffer that becomes the value itself;
-//!   `streamed.rs` encodes a large lone result straight onto the worker's socket; and the
+//!   `streamed.rs` encodes a large lone argument or result straight onto the socket; and the
 //!   supervisor frees a batch's frame once it is running (`release_running_frame`).
 //! - Every wait has a bound: a worker must finish its handshake within a timeout, a child that
 //!   exits first is noticed at once, and every blocked read or write checks the worker's pid.
@@ -65,7 +65,9 @@ struct Job {
     /// The call and its encoded items, ready to send (see [`wire::frame`]). Emptied once the
     /// batch is running: it is never sent again (see `Supervisor::release_running_frame`).
     frame: Vec<u8>,
-    /// The frame's length, kept after the frame itself is freed.
+    /// A large lone argument, encoded onto the line after `frame` (see `wire::frame_owned`).
+    tail: Option<streamed::Streamed>,
+    /// The frame's length with its tail, kept after both are freed.
     size: usize,
     first: usize,
     len: usize,
@@ -257,9 +259,10 @@ impl Pool for ProcessPool {
     ) {
         let len = items.len();
         // Arguments are encoded here, on the caller's thread, so that an encoding error
-        // reaches the caller at once and the supervisors only move bytes.
-        let frame = match wire::frame(call::encode(f), &items) {
-            Ok(frame) => frame,
+        // reaches the caller at once and the supervisors only move bytes. (A lone large
+        // argument is only measured here, and encoded onto the line by its supervisor.)
+        let (frame, tail) = match wire::frame_owned(call::encode(f), items) {
+            Ok(framed) => framed,
             Err(e) => {
                 let error = Error::Serde(format!("encoding arguments: {e}"));
                 sink.send(BatchResult::failed(first, len, &error));
@@ -275,8 +278,9 @@ impl Pool for ProcessPool {
             sink.send(BatchResult { first, results });
         });
         let job = Job {
-            size: frame.len(),
+            size: frame.len() + tail.as_ref().map_or(0, |t| t.len()),
             frame,
+            tail,
             first,
             len,
             done,

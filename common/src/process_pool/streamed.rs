@@ -1,4 +1,4 @@
-//! A large lone result, encoded straight onto the worker's line instead of into a buffer.
+//! A large lone result (or argument), encoded straight onto the line instead of into a buffer.
 //!
 //! Why this exists, measured on the 2-core development machine (load 5-10): a task returning a
 //! 64 MiB `ByteBuf` had its result copied into a fresh 64 MiB output buffer before it was sent,
@@ -11,10 +11,16 @@
 //! the line. Only a batch of one item whose result encodes to [`WORTH_IT`] bytes or more takes
 //! this path; anything smaller is buffered as before, where one `write` beats several.
 //!
+//! The pool does the same for a batch of one large argument (see `wire::frame_owned`): its
+//! frame held a fresh 64 MiB copy of the argument until sent; now the argument itself waits in
+//! the queue and is encoded onto the worker's socket by the supervisor.
+//!
 //! A `Serialize` that writes a different number of bytes the second time (it reads a clock, a
 //! counter...) would leave the line out of step: the worker then stops at once, and the pool
 //! reports the batch as [`Error::WorkerDied`](crate::Error::WorkerDied), as for any worker that
-//! dies mid-answer. The same goes for a second encoding that fails or panics.
+//! dies mid-answer. The same goes for a second encoding that fails or panics. On the pool's
+//! side such an argument fails its batch with [`Error::Serde`](crate::Error::Serde) and the
+//! worker, whose line is out of step, is replaced.
 
 use crate::codec;
 use serde::Serialize;
@@ -31,14 +37,15 @@ pub(crate) struct Streamed {
     write: Box<WriteRecord>,
 }
 
-/// Writes one record onto a line, returning how many bytes it wrote.
-type WriteRecord = dyn FnOnce(&mut dyn Write) -> io::Result<usize>;
+/// Writes one record onto a line, returning how many bytes it wrote. It can write again (a
+/// batch whose line broke before it was delivered is sent again, to another worker).
+type WriteRecord = dyn Fn(&mut dyn Write) -> io::Result<usize> + Send;
 
 impl Streamed {
     /// `Ok` if `value` encodes to [`WORTH_IT`] bytes or more; else the value comes back, to be
     /// encoded into a buffer as usual (as it does if counting fails or panics: the ordinary
     /// path then records that failure for this item).
-    pub(crate) fn try_new<R: Serialize + 'static>(value: R) -> Result<Streamed, R> {
+    pub(crate) fn try_new<R: Serialize + Send + 'static>(value: R) -> Result<Streamed, R> {
         let counted = crate::panics::catch(|| {
             let mut counter = Counter(0);
             codec::encode_value(&mut counter, &value).map(|()| counter.0)
@@ -74,8 +81,9 @@ impl Streamed {
     /// # Errors
     /// A write error, an encoding error, or a count that differs from [`Self::len`]: the line
     /// is then out of step and must not be used again.
-    pub(crate) fn write_to(self, out: &mut impl Write) -> io::Result<()> {
+    pub(crate) fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
         let Streamed { len, write } = self;
+        let len = *len;
         let mut buffered = io::BufWriter::with_capacity(64 * 1024, out);
         let wrote = crate::panics::catch(|| write(&mut buffered))
             .map_err(|panicked| io::Error::other(panicked.to_string()))??;

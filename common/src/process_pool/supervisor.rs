@@ -3,7 +3,7 @@
 use super::link::FromWorker;
 use super::owned_bytes::Received;
 use super::prefetch::SHORT_TASK;
-use super::spawn::Worker;
+use super::spawn::{SendError, Worker};
 use super::{Answer, Job, Shared, EXIT_GRACE};
 use crate::{sys, Error};
 use std::collections::VecDeque;
@@ -77,13 +77,20 @@ impl Supervisor {
                 Take::Idle => matches!(worker.child.try_wait(), Ok(None)),
                 Take::Jobs(jobs) => {
                     if !jobs.is_empty() {
-                        if worker.send(&jobs).is_ok() {
-                            self.in_flight.extend(jobs);
-                            self.release_running_frame();
-                        } else {
+                        match worker.send(&jobs) {
+                            Ok(()) => {
+                                self.in_flight.extend(jobs);
+                                self.release_running_frame();
+                            }
                             // Never delivered, so not to blame: back to the queue. The
                             // worker's death shows below.
-                            self.requeue(jobs);
+                            Err(SendError::Line) => self.requeue(jobs),
+                            Err(SendError::Value(error)) => {
+                                // A large argument's encoding failed half-sent: its batch
+                                // fails, and the worker, its line out of step, is replaced.
+                                let _ = worker.child.kill();
+                                jobs.into_iter().for_each(|job| job.fail(error.clone()));
+                            }
                         }
                     }
                     // Nothing in flight means every send failed: the worker is gone.
@@ -144,6 +151,7 @@ impl Supervisor {
     fn release_running_frame(&mut self) {
         if let Some(running) = self.in_flight.front_mut() {
             running.frame = Vec::new();
+            running.tail = None;
         }
     }
 
