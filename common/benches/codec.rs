@@ -11,6 +11,14 @@
 #[path = "../src/codec.rs"]
 mod codec;
 
+/// `src/codec.rs` writes through the pool's `Growing` buffer; it comes along at the same path.
+#[allow(dead_code, unused_imports)] // the codec uses only `Growing`; its tests do not run here
+#[path = "../src/process_pool/big_buffer.rs"]
+mod big_buffer;
+mod process_pool {
+    pub(crate) use super::big_buffer;
+}
+
 use common::narrate::{duration, plural};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_bytes::ByteBuf;

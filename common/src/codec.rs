@@ -69,6 +69,7 @@
 //!   [`Error::Panicked`](crate::Error::Panicked) or [`Error::Serde`](crate::Error::Serde) on a
 //!   process pool; on a thread pool nothing is encoded, so the same item succeeds.
 
+use crate::process_pool::big_buffer::Growing;
 use serde::{de::DeserializeOwned, Serialize};
 
 /// The tag of a record holding an encoded value.
@@ -104,15 +105,40 @@ fn push_record<T: Serialize + ?Sized>(out: &mut Vec<u8>, tag: u8, value: &T) -> 
     };
     guard.out.push(tag);
     guard.out.extend_from_slice(&[0; 4]); // the length, filled in below
-    let mut encoder = rmp_serde::Serializer::new(&mut *guard.out)
-        .with_struct_map()
-        .with_human_readable();
-    value.serialize(&mut encoder).map_err(|e| e.to_string())?;
-    let len = guard.out.len() - guard.start - 5;
+                                          // Through `Growing`, so that a large value's room is asked for in huge pages.
+    encode_value(Growing(&mut *guard.out), value)?;
+    let len = guard.out.len() - guard.start - RECORD_HEAD;
     let len = u32::try_from(len).map_err(|_| format!("a value of {len} bytes (4 GiB or more)"))?;
-    guard.out[guard.start + 1..guard.start + 5].copy_from_slice(&len.to_le_bytes());
+    guard.out[guard.start + 1..guard.start + RECORD_HEAD].copy_from_slice(&len.to_le_bytes());
     guard.start = usize::MAX; // done: keep it
     Ok(())
+}
+
+/// The bytes before a record's value: its tag and its 4-byte length.
+pub(crate) const RECORD_HEAD: usize = 5;
+
+/// Writes `value`'s MessagePack encoding, as records hold it, to `out`.
+///
+/// # Errors
+/// The encoder's error (a `Serialize` that refused, a failed write).
+pub(crate) fn encode_value<T: Serialize + ?Sized>(
+    out: impl std::io::Write,
+    value: &T,
+) -> Result<(), String> {
+    let mut encoder = rmp_serde::Serializer::new(out)
+        .with_struct_map()
+        .with_human_readable();
+    value.serialize(&mut encoder).map_err(|e| e.to_string())
+}
+
+/// Writes the head of a [`VALUE`] record whose value is `len` bytes long.
+///
+/// # Errors
+/// The write's error, or a `len` of 4 GiB or more.
+pub(crate) fn write_record_head(out: &mut impl std::io::Write, len: usize) -> std::io::Result<()> {
+    let len = u32::try_from(len).map_err(|_| std::io::Error::other("a value of 4 GiB or more"))?;
+    out.write_all(&[VALUE])?;
+    out.write_all(&len.to_le_bytes())
 }
 
 /// Truncates `out` back to `start` when dropped, unless `start` was set to `usize::MAX`.
@@ -146,6 +172,7 @@ pub(crate) enum Record<'a> {
 }
 
 /// The records of a batch, in order. A malformed record yields `Err` and ends the iteration.
+#[derive(Clone)]
 pub(crate) struct Records<'a> {
     rest: &'a [u8],
 }

@@ -111,7 +111,7 @@ struct SlotState<R> {
 #[derive(Debug)]
 enum Outcome<R> {
     /// No result yet; the waker to wake when it comes, if the handle was polled as a `Future`
-    /// (or is watched by [`crate::as_completed`]). Kept in this variant, it costs no space:
+    /// (or is watched by [`crate::as_completed()`]). Kept in this variant, it costs no space:
     /// `Ready` is larger anyway.
     Pending(Option<Waker>),
     Ready(Result<R, Error>),

@@ -16,6 +16,8 @@
 //! executable's code, and calls the trampoline. This is also why a task must be a plain function:
 //! a closure's captured values live in the pool's memory, which the worker cannot see.
 
+use super::owned_bytes::Received;
+use super::streamed::Streamed;
 use super::wire::Call;
 use crate::codec::{self, Record, Records};
 use crate::pool::{Results, Task};
@@ -24,7 +26,43 @@ use serde::{de::DeserializeOwned, Serialize};
 use std::ops::Range;
 
 /// The signature every trampoline has, whatever `A` and `R` are.
-pub(crate) type Trampoline = fn(usize, &[u8]) -> Vec<u8>;
+pub(crate) type Trampoline = fn(usize, Input<'_>) -> Output;
+
+/// A batch's encoded results, as a trampoline returns them.
+pub(crate) enum Output {
+    /// Ready to send.
+    Encoded(Vec<u8>),
+    /// One large result, encoded onto the line as it is sent (see `streamed.rs`).
+    Streamed(Streamed),
+}
+
+impl Output {
+    /// The results as bytes, for a caller without a line to stream to.
+    fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Output::Encoded(bytes) => bytes,
+            Output::Streamed(streamed) => {
+                let mut bytes = Vec::new();
+                if let Err(e) = streamed.write_to(&mut bytes) {
+                    bytes.clear();
+                    codec::push_failure(&mut bytes, &Error::Serde(format!("a result: {e}")));
+                }
+                bytes
+            }
+        }
+    }
+}
+
+/// A batch's encoded items, as a trampoline receives them.
+pub(crate) enum Input<'a> {
+    /// Records, for a caller that wants the results as bytes (see `crate::plumbing`).
+    Borrowed(&'a [u8]),
+    /// Records a worker received: a batch of one may stream a large result (`streamed.rs`).
+    Received(&'a [u8]),
+    /// A worker's batch of one large byte string, received apart: it becomes the argument
+    /// itself (see `owned_bytes.rs`).
+    ByteString(Vec<u8>),
+}
 
 /// The fixed point that distances are measured from.
 ///
@@ -60,6 +98,19 @@ pub(crate) fn encode<A: Task, R: Task>(f: fn(A) -> R) -> Call {
 /// If an address does not land inside `code`, the executable's code: the message did not come
 /// from a pool running this same executable, and nothing is called.
 pub(crate) fn run(call: &Call, input: &[u8], code: &[Range<usize>]) -> Result<Vec<u8>, String> {
+    run_input(call, Input::Borrowed(input), code).map(Output::into_bytes)
+}
+
+/// As [`run`], on what a worker received; a lone large result comes back unencoded, to be
+/// streamed (see `streamed.rs`).
+///
+/// # Errors
+/// As [`run`].
+pub(crate) fn run_input(
+    call: &Call,
+    input: Input<'_>,
+    code: &[Range<usize>],
+) -> Result<Output, String> {
     let (trampoline, func) = (address(call.trampoline), address(call.func));
     let inside = |a: usize| code.iter().any(|r| r.contains(&a));
     if !inside(trampoline) || !inside(func) {
@@ -81,28 +132,64 @@ pub(crate) fn run(call: &Call, input: &[u8], code: &[Range<usize>]) -> Result<Ve
 /// Decodes each `A` of a batch, calls the `fn(A) -> R` at `func` on it, encodes its result.
 ///
 /// One record in, one record out, in order: a result, or the error that replaced it.
-fn trampoline<A: Task, R: Task>(func: usize, input: &[u8]) -> Vec<u8> {
+fn trampoline<A: Task, R: Task>(func: usize, input: Input<'_>) -> Output {
     // SAFETY: `func` was encoded by `encode::<A, R>` from a value of type `fn(A) -> R`, and this
     // trampoline is the `::<A, R>` instance that `encode` paired with it (reasons (1)-(3) in
     // `run` apply to both addresses).
     let f = unsafe { std::mem::transmute::<*const (), fn(A) -> R>(func as *const ()) };
+    // A batch of one item may stream its result, if large (see `streamed.rs`).
+    let (input, stream) = match input {
+        Input::Borrowed(input) => (input, false),
+        Input::Received(input) => (input, true),
+        Input::ByteString(payload) => {
+            let argument = decode_byte_string::<A>(payload, "an argument");
+            return one_result(argument.and_then(|a| panics::catch(|| f(a))));
+        }
+    };
+    let records = Records::new(input);
+    if stream {
+        let mut probe = records.clone();
+        if let (Some(record), None) = (probe.next(), probe.next()) {
+            return one_result(run_record(f, record));
+        }
+    }
     // Enough for small results without growing; a large result grows the buffer once.
     let mut output = Vec::with_capacity(input.len().min(64 * 1024));
-    for record in Records::new(input) {
-        let result = match record {
-            Ok(Record::Value(bytes)) => {
-                decode_item::<A>(bytes, "an argument").and_then(|a| panics::catch(|| f(a)))
-            }
-            // The pool could not encode this argument; its error stands for the result.
-            Ok(Record::Failure(bytes)) => Err(decode_failure(bytes)),
-            Err(malformed) => Err(Error::Serde(format!("decoding arguments: {malformed}"))),
-        };
-        match result {
+    for record in records {
+        match run_record(f, record) {
             Ok(value) => push_item(&mut output, &value, "a result"),
             Err(error) => codec::push_failure(&mut output, &error),
         }
     }
-    output
+    Output::Encoded(output)
+}
+
+/// Decodes one record's argument and calls `f` on it.
+fn run_record<A: Task, R: Task>(
+    f: fn(A) -> R,
+    record: Result<Record<'_>, String>,
+) -> Result<R, Error> {
+    match record {
+        Ok(Record::Value(bytes)) => {
+            decode_item::<A>(bytes, "an argument").and_then(|a| panics::catch(|| f(a)))
+        }
+        // The pool could not encode this argument; its error stands for the result.
+        Ok(Record::Failure(bytes)) => Err(decode_failure(bytes)),
+        Err(malformed) => Err(Error::Serde(format!("decoding arguments: {malformed}"))),
+    }
+}
+
+/// The output of a batch of one item, in a worker: streamed if the result is large.
+fn one_result<R: Task>(result: Result<R, Error>) -> Output {
+    let mut output = Vec::new();
+    match result {
+        Ok(value) => match Streamed::try_new(value) {
+            Ok(streamed) => return Output::Streamed(streamed),
+            Err(value) => push_item(&mut output, &value, "a result"),
+        },
+        Err(error) => codec::push_failure(&mut output, &error),
+    }
+    Output::Encoded(output)
 }
 
 /// Appends `value` as one record; if its `Serialize` panics or fails, an error record instead.
@@ -126,6 +213,31 @@ fn decode_item<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, Error
 fn decode_failure(bytes: &[u8]) -> Error {
     codec::decode::<Error>(bytes)
         .unwrap_or_else(|e| Error::Serde(format!("an unreadable error record: {e}")))
+}
+
+/// Decodes what a worker sent back for a batch of `len` items (see [`decode_results`]). A lone
+/// large byte string arrived in a buffer of its own, which becomes the value itself.
+pub(crate) fn decode_received<R: Task>(output: Received, len: usize) -> Results<R> {
+    match output {
+        Received::Records(records) => decode_results(&records, len),
+        Received::ByteString(payload) if len == 1 => {
+            match decode_byte_string::<R>(payload, "a result") {
+                Ok(value) => Results::Values(vec![value]),
+                Err(error) => Results::Each(vec![Err(error)]),
+            }
+        }
+        Received::ByteString(_) => {
+            let error = Error::Serde(format!("expected {len} results, got 1"));
+            Results::failed(len, &error)
+        }
+    }
+}
+
+/// Decodes a `T` from a lone byte string received apart (see `owned_bytes.rs`); its
+/// `Deserialize` panicking or failing is the item's error. `what` names it in the error.
+fn decode_byte_string<T: DeserializeOwned>(payload: Vec<u8>, what: &str) -> Result<T, Error> {
+    panics::catch(|| super::owned_bytes::decode::<T>(payload))?
+        .map_err(|refused| Error::Serde(format!("decoding {what}: {refused}")))
 }
 
 /// Decodes what a trampoline returned, on the pool's side: one result per item of the batch.
@@ -221,6 +333,54 @@ mod tests {
                 Err(Error::Serde(e)) if e == "expected 4 results, got 3"),
             "a count that does not match fails the batch"
         );
+    }
+
+    fn zeros(len: u64) -> serde_bytes::ByteBuf {
+        serde_bytes::ByteBuf::from(vec![0u8; len as usize])
+    }
+
+    fn flip(mut bytes: serde_bytes::ByteBuf) -> serde_bytes::ByteBuf {
+        bytes.iter_mut().for_each(|b| *b = !*b);
+        bytes
+    }
+
+    /// What a worker's line would carry for `output`, read back as the pool reads it.
+    fn over_the_line(output: Output) -> Received {
+        let Output::Streamed(streamed) = output else {
+            panic!("a large lone result is streamed")
+        };
+        let (len, mut line) = (streamed.len(), Vec::new());
+        streamed.write_to(&mut line).unwrap();
+        assert_eq!(line.len(), len);
+        let head: [u8; super::super::owned_bytes::LONE_HEAD] = line[..10].try_into().unwrap();
+        assert!(super::super::owned_bytes::opens_lone_byte_string(
+            &head,
+            line.len()
+        ));
+        Received::ByteString(line.split_off(10))
+    }
+
+    /// A large result streams, and a large byte string argument is taken whole, and both come
+    /// back intact: the path a 64 MiB `ByteBuf` takes, without the processes.
+    #[test]
+    fn large_byte_strings_take_the_direct_paths_and_arrive_intact() {
+        let code = executable_code().unwrap();
+        let mut input = Vec::new();
+        push_item(&mut input, &100_000u64, "an argument");
+        let made = run_input(&encode(zeros), Input::Received(&input), &code).unwrap();
+        let Results::Values(made) = decode_received::<serde_bytes::ByteBuf>(over_the_line(made), 1)
+        else {
+            panic!("a value")
+        };
+        let payload = made.into_iter().next().unwrap().into_vec();
+        let flipped = run_input(&encode(flip), Input::ByteString(payload), &code).unwrap();
+        match decode_received::<serde_bytes::ByteBuf>(over_the_line(flipped), 1) {
+            Results::Values(v) => assert!(v.len() == 1 && v[0].iter().all(|&b| b == 0xff)),
+            other => panic!("expected one value, got {other:?}"),
+        }
+        // Small results still travel as records.
+        let small = run_input(&encode(double), Input::Received(&input), &code).unwrap();
+        assert!(matches!(small, Output::Encoded(_)));
     }
 
     #[test]

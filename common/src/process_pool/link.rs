@@ -15,6 +15,7 @@ pub(crate) use super::message::FromWorker;
 use super::message::DONE;
 #[cfg(test)]
 use super::message::GLUE_LIMIT;
+use super::owned_bytes::{opens_lone_byte_string, Received, LONE_HEAD, WORTH_IT};
 use crate::sys;
 use std::io::{self, BufReader, Read, Write};
 use std::os::fd::AsFd;
@@ -124,12 +125,36 @@ impl Link {
             .ok_or_else(|| io::Error::other("a malformed result"))?;
         self.read_exact(&mut times, alive)?;
         let (start, end) = times.split_at(8);
-        let output = self.read_body(output_len as u32, alive)?;
+        let output = self.read_output(output_len, alive)?;
         Ok(FromWorker::Done {
             start: u64::from_le_bytes(start.try_into().expect("8 bytes")),
             end: u64::from_le_bytes(end.try_into().expect("8 bytes")),
             output,
         })
+    }
+
+    /// Reads a result's `len` bytes. A lone large byte string (a task returning a `ByteBuf`) is
+    /// read apart from its record's head, into a buffer that then becomes the value itself
+    /// (`owned_bytes.rs` gives the measured reason).
+    fn read_output(
+        &mut self,
+        len: usize,
+        alive: &mut dyn FnMut() -> io::Result<()>,
+    ) -> io::Result<Received> {
+        if len < LONE_HEAD + WORTH_IT {
+            return Ok(Received::Records(self.read_body(len as u32, alive)?));
+        }
+        let mut head = [0u8; LONE_HEAD];
+        self.read_exact(&mut head, alive)?;
+        let rest = len - LONE_HEAD;
+        if opens_lone_byte_string(&head, len) {
+            return Ok(Received::ByteString(self.read_body(rest as u32, alive)?));
+        }
+        let mut records = Vec::new();
+        super::big_buffer::reserve_exact(&mut records, len).map_err(io::Error::other)?;
+        records.extend_from_slice(&head);
+        self.read_into(&mut records, rest, alive)?;
+        Ok(Received::Records(records))
     }
 
     fn read_body(
@@ -140,11 +165,24 @@ impl Link {
         let len = usize::try_from(len).map_err(io::Error::other)?;
         let mut body = Vec::new();
         // A length that cannot be allocated is an error here, not an abort of the program.
-        body.try_reserve_exact(len).map_err(io::Error::other)?;
+        // Huge pages for a large one: see `big_buffer.rs`.
+        super::big_buffer::reserve_exact(&mut body, len).map_err(io::Error::other)?;
+        self.read_into(&mut body, len, alive)?;
+        Ok(body)
+    }
+
+    /// Appends the next `len` bytes to `body`, which has room for them.
+    fn read_into(
+        &mut self,
+        body: &mut Vec<u8>,
+        len: usize,
+        alive: &mut dyn FnMut() -> io::Result<()>,
+    ) -> io::Result<()> {
+        let end = body.len() + len;
         // `read_to_end` fills the spare capacity as it is, keeping what it read before an error.
-        while body.len() < len {
-            let want = (len - body.len()) as u64;
-            match (&mut self.reader).take(want).read_to_end(&mut body) {
+        while body.len() < end {
+            let want = (end - body.len()) as u64;
+            match (&mut self.reader).take(want).read_to_end(body) {
                 Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
                 Ok(_) => {}
                 Err(e) if is_timeout(&e) => alive()?,
@@ -152,7 +190,7 @@ impl Link {
                 Err(e) => return Err(e),
             }
         }
-        Ok(body)
+        Ok(())
     }
 
     fn read_exact(
@@ -197,11 +235,60 @@ impl Link {
 }
 
 impl Link {
+    /// The line as a [`Write`], waiting as long as `alive` says the worker lives; it remembers
+    /// whether the line itself failed (as opposed to what was being written).
+    pub(crate) fn watched<'a>(
+        &'a mut self,
+        alive: &'a mut dyn FnMut() -> io::Result<()>,
+    ) -> Watched<'a> {
+        Watched {
+            writer: &mut self.writer,
+            alive,
+            broke: false,
+        }
+    }
+
     /// Tells the worker there is no more work: it reads end of file and exits. Its answers can
     /// still be read until the link is dropped.
     pub(crate) fn hang_up(&self) {
         // Fails only if the socket is already disconnected, which says the same thing.
         let _ = self.writer.shutdown(std::net::Shutdown::Write);
+    }
+}
+
+/// The line as a [`Write`] (see [`Link::watched`]).
+pub(crate) struct Watched<'a> {
+    writer: &'a mut UnixStream,
+    alive: &'a mut dyn FnMut() -> io::Result<()>,
+    broke: bool,
+}
+
+impl Watched<'_> {
+    /// Whether a write to the line failed (the worker died, or its end closed).
+    pub(crate) fn broke(&self) -> bool {
+        self.broke
+    }
+}
+
+impl Write for Watched<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        loop {
+            let outcome = match self.writer.write(bytes) {
+                Ok(0) if !bytes.is_empty() => Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => return Ok(n),
+                Err(e) if is_timeout(&e) => (self.alive)(),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = outcome {
+                self.broke = true;
+                return Err(e);
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -230,10 +317,16 @@ mod tests {
         let done = FromWorker::Done {
             start: 1,
             end: 2,
-            output: big,
+            output: Received::Records(big),
+        };
+        let lone = FromWorker::Done {
+            start: 3,
+            end: 4,
+            output: Received::ByteString(vec![5u8; 2 * WORTH_IT]),
         };
         let writer = std::thread::spawn(move || {
             done.write_to(&mut theirs).unwrap();
+            lone.write_to(&mut theirs).unwrap();
             FromWorker::Refused("no".into())
                 .write_to(&mut theirs)
                 .unwrap();
@@ -247,12 +340,25 @@ mod tests {
             }
         );
         match link.receive(&mut never).unwrap() {
-            FromWorker::Done { start, end, output } => {
+            FromWorker::Done {
+                start,
+                end,
+                output: Received::Records(output),
+            } => {
                 assert_eq!((start, end, output.len()), (1, 2, 3 * GLUE_LIMIT));
                 assert!(output.iter().all(|&b| b == 7));
             }
             other => panic!("expected Done, got {other:?}"),
         }
+        // A lone byte string arrives apart from its head, in a buffer of its own.
+        assert_eq!(
+            link.receive(&mut never).unwrap(),
+            FromWorker::Done {
+                start: 3,
+                end: 4,
+                output: Received::ByteString(vec![5u8; 2 * WORTH_IT])
+            }
+        );
         assert_eq!(
             link.receive(&mut never).unwrap(),
             FromWorker::Refused("no".into())
@@ -263,6 +369,19 @@ mod tests {
             link.receive(&mut never).unwrap_err().kind(),
             io::ErrorKind::UnexpectedEof
         );
+    }
+
+    /// A failed write through `watched` says whether the line broke or the writer failed.
+    #[test]
+    fn watched_tells_a_broken_line_from_a_failed_writer() {
+        let (mut link, theirs) = Link::pair().unwrap();
+        let mut never = || -> io::Result<()> { Ok(()) };
+        let mut line = link.watched(&mut never);
+        line.write_all(b"fine").unwrap();
+        assert!(!line.broke(), "a write that went through");
+        drop(theirs);
+        assert!(line.write_all(&[0; 1 << 20]).is_err());
+        assert!(line.broke(), "the other end is gone");
     }
 
     #[test]

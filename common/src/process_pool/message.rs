@@ -2,6 +2,7 @@
 //!
 //! A message is a little-endian `u32` length, then that many bytes: a kind, then its fields.
 
+use super::owned_bytes::{lone_head, Received};
 use std::io::{self, Write};
 
 /// Outputs up to this size travel in one `write` with their header; larger ones in two, so a
@@ -22,7 +23,7 @@ pub(crate) enum FromWorker {
     Done {
         start: u64,
         end: u64,
-        output: Vec<u8>,
+        output: Received,
     },
     /// The worker refused a batch (its addresses were not in its code) and will exit.
     Refused(String),
@@ -39,7 +40,15 @@ impl FromWorker {
             FromWorker::Done { start, end, output } => {
                 let mut head = start.to_le_bytes().to_vec();
                 head.extend_from_slice(&end.to_le_bytes());
-                (DONE, head, output)
+                match output {
+                    Received::Records(records) => (DONE, head, records),
+                    Received::ByteString(payload) => {
+                        let lone = lone_head(payload.len())
+                            .ok_or_else(|| io::Error::other("a result of 4 GiB or more"))?;
+                        head.extend_from_slice(&lone);
+                        (DONE, head, payload)
+                    }
+                }
             }
             FromWorker::Refused(why) => (REFUSED, Vec::new(), why.as_bytes()),
             FromWorker::CannotServe(why) => (CANNOT_SERVE, Vec::new(), why.as_bytes()),
@@ -59,7 +68,25 @@ impl FromWorker {
         }
     }
 
-    /// Decodes a message's body (after its length) other than `Done`, which [`Link::receive`]
+    /// Writes the head of a `Done` message whose output, `output_len` bytes, the caller writes
+    /// next (a streamed result, see `streamed.rs`).
+    pub(crate) fn write_done_head(
+        out: &mut impl Write,
+        start: u64,
+        end: u64,
+        output_len: usize,
+    ) -> io::Result<()> {
+        let len = u32::try_from(1 + 16 + output_len)
+            .map_err(|_| io::Error::other("a result of 4 GiB or more"))?;
+        let mut head = [0u8; 21];
+        head[..4].copy_from_slice(&len.to_le_bytes());
+        head[4] = DONE;
+        head[5..13].copy_from_slice(&start.to_le_bytes());
+        head[13..].copy_from_slice(&end.to_le_bytes());
+        out.write_all(&head)
+    }
+
+    /// Decodes a message's body (after its length) other than `Done`, which [`Link::receive`](super::link::Link::receive)
     /// reads in place; `None` if it is malformed.
     pub(super) fn parse(body: &[u8]) -> Option<FromWorker> {
         let (&kind, rest) = body.split_first()?;

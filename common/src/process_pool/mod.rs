@@ -18,6 +18,11 @@
 //!   batches queued behind it go back to the pool's queue.
 //! - `spawn.rs`: starting a worker with a bounded handshake, and replacing one that died or
 //!   retired, retrying with back-off while the pool lives.
+//! - Large payloads (each file gives the measurement that called for it): `big_buffer.rs` asks
+//!   for huge pages for buffers that grow large; `owned_bytes.rs` receives a batch of one large
+//!   byte string (a `ByteBuf`) apart from its head, into a buffer that becomes the value itself;
+//!   `streamed.rs` encodes a large lone argument or result straight onto the socket; and the
+//!   supervisor frees a batch's frame once it is running (`release_running_frame`).
 //! - Every wait has a bound: a worker must finish its handshake within a timeout, a child that
 //!   exits first is noticed at once, and every blocked read or write checks the worker's pid.
 //! - Workers never outlive the pool: `PR_SET_PDEATHSIG` kills them if the pool's process dies,
@@ -27,12 +32,15 @@
 //! running tasks. The kernel reclaims a dead process's memory, files and locks, so nothing in
 //! the pool's own process is left half-done.
 
+pub(crate) mod big_buffer;
 mod builder;
 pub(crate) mod call;
 mod link;
 mod message;
+mod owned_bytes;
 mod prefetch;
 mod spawn;
+mod streamed;
 mod supervisor;
 pub(crate) mod wire;
 pub(crate) mod worker;
@@ -54,8 +62,13 @@ const EXIT_GRACE: Duration = Duration::from_secs(1);
 
 /// A batch waiting for, or running on, a worker.
 struct Job {
-    /// The call and its encoded items, ready to send (see [`wire::frame`]).
+    /// The call and its encoded items, ready to send (see [`wire::frame`]). Emptied once the
+    /// batch is running: it is never sent again (see `Supervisor::release_running_frame`).
     frame: Vec<u8>,
+    /// A large lone argument, encoded onto the line after `frame` (see `wire::frame_owned`).
+    tail: Option<streamed::Streamed>,
+    /// The frame's length with its tail, kept after both are freed.
+    size: usize,
     first: usize,
     len: usize,
     /// Delivers the answer to whoever waits for it; type-erased so the queue is not generic.
@@ -67,7 +80,7 @@ struct Job {
 }
 
 enum Answer {
-    Output(Vec<u8>),
+    Output(owned_bytes::Received),
     Failed(Error),
 }
 
@@ -246,9 +259,10 @@ impl Pool for ProcessPool {
     ) {
         let len = items.len();
         // Arguments are encoded here, on the caller's thread, so that an encoding error
-        // reaches the caller at once and the supervisors only move bytes.
-        let frame = match wire::frame(call::encode(f), &items) {
-            Ok(frame) => frame,
+        // reaches the caller at once and the supervisors only move bytes. (A lone large
+        // argument is only measured here, and encoded onto the line by its supervisor.)
+        let (frame, tail) = match wire::frame_owned(call::encode(f), items) {
+            Ok(framed) => framed,
             Err(e) => {
                 let error = Error::Serde(format!("encoding arguments: {e}"));
                 sink.send(BatchResult::failed(first, len, &error));
@@ -258,13 +272,15 @@ impl Pool for ProcessPool {
         let cancel = sink.cancel_token();
         let done = Box::new(move |answer: Answer| {
             let results = match answer {
-                Answer::Output(bytes) => call::decode_results::<R>(&bytes, len),
+                Answer::Output(output) => call::decode_received::<R>(output, len),
                 Answer::Failed(error) => Results::failed(len, &error),
             };
             sink.send(BatchResult { first, results });
         });
         let job = Job {
+            size: frame.len() + tail.as_ref().map_or(0, |t| t.len()),
             frame,
+            tail,
             first,
             len,
             done,

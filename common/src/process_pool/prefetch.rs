@@ -54,7 +54,7 @@ impl Supervisor {
                 }
                 return Take::Retire;
             }
-            let has_big = self.in_flight.iter().any(|j| j.frame.len() > ALONE_BYTES);
+            let has_big = self.in_flight.iter().any(|j| j.size > ALONE_BYTES);
             // Never more than a fair share of what is queued: the window was sized from the
             // last batch, and the next ones may be long. Taking them all would leave the other
             // workers idle while this one works through them in turn.
@@ -72,7 +72,7 @@ impl Supervisor {
                     }
                     continue;
                 }
-                let big = next.frame.len() > ALONE_BYTES;
+                let big = next.size > ALONE_BYTES;
                 let first = self.in_flight.is_empty() && jobs.is_empty();
                 // A big batch, or one past the allowance, goes only as the first thing in flight.
                 if (big || next.len > allowance) && !first {

@@ -73,16 +73,34 @@ impl Worker {
         }
     }
 
-    /// Sends batches: a single batch's frame as it is, several small ones in one write (large
-    /// batches travel alone, see `ALONE_BYTES`).
-    pub(super) fn send(&mut self, jobs: &[Job]) -> io::Result<()> {
+    /// Sends batches: a single batch's frame as it is (then its large argument, if it has one,
+    /// see `streamed.rs`), several small ones in one write (large batches travel alone, see
+    /// `ALONE_BYTES`).
+    pub(super) fn send(&mut self, jobs: &[Job]) -> Result<(), SendError> {
         let Worker { child, link } = self;
         let mut alive = || watch(child);
         match jobs {
-            [job] => link.send(&[&job.frame], &mut alive),
+            [job] => {
+                link.send(&[&job.frame], &mut alive)
+                    .map_err(|_| SendError::Line)?;
+                let Some(tail) = &job.tail else {
+                    return Ok(());
+                };
+                let mut line = link.watched(&mut alive);
+                match tail.write_to(&mut line) {
+                    Ok(()) => Ok(()),
+                    Err(_) if line.broke() => Err(SendError::Line),
+                    Err(e) => Err(SendError::Value(Error::Serde(format!(
+                        "encoding an argument: {e}"
+                    )))),
+                }
+            }
             _ => {
+                // Only small batches travel together, and a small batch has no tail.
+                debug_assert!(jobs.iter().all(|j| j.tail.is_none()));
                 let joined: Vec<u8> = jobs.iter().flat_map(|j| j.frame.iter().copied()).collect();
                 link.send(&[&joined], &mut alive)
+                    .map_err(|_| SendError::Line)
             }
         }
     }
@@ -92,6 +110,16 @@ impl Worker {
         let Worker { child, link } = self;
         link.receive(&mut || watch(child))
     }
+}
+
+/// Why batches could not be sent.
+pub(super) enum SendError {
+    /// The line broke (the worker died): the batches were not delivered, and go back to the
+    /// queue.
+    Line,
+    /// A large argument failed to encode a second time, after part of it was sent (see
+    /// `streamed.rs`): the batch fails with this error, and the worker must be replaced.
+    Value(Error),
 }
 
 /// Called while a read or write waits: an error once the worker process has ended.

@@ -1,8 +1,9 @@
 //! The thread that owns one worker process: feeds it, reads its answers in order, replaces it.
 
 use super::link::FromWorker;
+use super::owned_bytes::Received;
 use super::prefetch::SHORT_TASK;
-use super::spawn::Worker;
+use super::spawn::{SendError, Worker};
 use super::{Answer, Job, Shared, EXIT_GRACE};
 use crate::{sys, Error};
 use std::collections::VecDeque;
@@ -76,12 +77,20 @@ impl Supervisor {
                 Take::Idle => matches!(worker.child.try_wait(), Ok(None)),
                 Take::Jobs(jobs) => {
                     if !jobs.is_empty() {
-                        if worker.send(&jobs).is_ok() {
-                            self.in_flight.extend(jobs);
-                        } else {
+                        match worker.send(&jobs) {
+                            Ok(()) => {
+                                self.in_flight.extend(jobs);
+                                self.release_running_frame();
+                            }
                             // Never delivered, so not to blame: back to the queue. The
                             // worker's death shows below.
-                            self.requeue(jobs);
+                            Err(SendError::Line) => self.requeue(jobs),
+                            Err(SendError::Value(error)) => {
+                                // A large argument's encoding failed half-sent: its batch
+                                // fails, and the worker, its line out of step, is replaced.
+                                let _ = worker.child.kill();
+                                jobs.into_iter().for_each(|job| job.fail(error.clone()));
+                            }
                         }
                     }
                     // Nothing in flight means every send failed: the worker is gone.
@@ -117,7 +126,7 @@ impl Supervisor {
     }
 
     /// The oldest batch in flight is done: record it and deliver its answer.
-    fn finish_front(&mut self, worker: &Worker, start: u64, end: u64, output: Vec<u8>) {
+    fn finish_front(&mut self, worker: &Worker, start: u64, end: u64, output: Received) {
         // Answers come in the order batches were sent, and one is in flight (we waited for it).
         let Some(job) = self.in_flight.pop_front() else {
             return;
@@ -129,6 +138,21 @@ impl Supervisor {
             .timeline
             .record(self.slot, pid, job.first, job.len, start, end);
         (job.done)(Answer::Output(output));
+        self.release_running_frame();
+    }
+
+    /// Frees the frame of the batch now running (the oldest in flight).
+    ///
+    /// It is never sent again: if its worker dies, that batch is the one blamed
+    /// ([`Error::WorkerDied`]), and only the batches behind it go back to the queue. Measured
+    /// reason: a 64 MiB argument's frame otherwise stays alive until its result is decoded, and
+    /// the pool's peak memory was twice the payload; freed here, the frame and the result's
+    /// buffers are never alive at once.
+    fn release_running_frame(&mut self) {
+        if let Some(running) = self.in_flight.front_mut() {
+            running.frame = Vec::new();
+            running.tail = None;
+        }
     }
 
     pub(super) fn requeue(&self, jobs: Vec<Job>) {

@@ -5,6 +5,7 @@
 //! back to back (see [`records`]); the process pool's own line (`link.rs`) reads them one at a
 //! time from its socket.
 
+use super::streamed::Streamed;
 use serde::{Deserialize, Serialize};
 
 /// A function to call, as distances from an anchor (see `call`).
@@ -34,6 +35,32 @@ pub(crate) fn frame<A: serde::Serialize>(call: Call, items: &[A]) -> Result<Vec<
     Ok(frame)
 }
 
+/// As [`frame`], for items the caller gives up: a batch of one item that encodes large keeps
+/// the item itself, to be encoded straight onto the line when sent (see `streamed.rs`). The
+/// frame then holds only its length and the call, and the item follows it.
+pub(crate) fn frame_owned<A: Serialize + Send + 'static>(
+    call: Call,
+    mut items: Vec<A>,
+) -> Result<(Vec<u8>, Option<Streamed>), String> {
+    if items.len() == 1 {
+        if let Some(item) = items.pop() {
+            match Streamed::try_new(item) {
+                Ok(tail) => {
+                    let len = u32::try_from(CALL_LEN + tail.len())
+                        .map_err(|_| "a batch of 4 GiB or more".to_string())?;
+                    let mut head = Vec::with_capacity(4 + CALL_LEN);
+                    head.extend_from_slice(&len.to_le_bytes());
+                    head.extend_from_slice(&call.trampoline.to_le_bytes());
+                    head.extend_from_slice(&call.func.to_le_bytes());
+                    return Ok((head, Some(tail)));
+                }
+                Err(item) => items.push(item),
+            }
+        }
+    }
+    frame(call, &items).map(|frame| (frame, None))
+}
+
 /// Splits a message into its frames' bodies (after each length); `None` if it is malformed.
 pub(crate) fn records(mut message: &[u8]) -> Option<Vec<&[u8]>> {
     let mut bodies = Vec::new();
@@ -49,6 +76,9 @@ pub(crate) fn records(mut message: &[u8]) -> Option<Vec<&[u8]>> {
     }
     Some(bodies)
 }
+
+/// The bytes a call takes at the start of a frame's body: two 8-byte distances.
+pub(crate) const CALL_LEN: usize = 16;
 
 /// Splits a frame's body into its call and its encoded items; `None` if too short for a call.
 pub(crate) fn unframe(body: &[u8]) -> Option<(Call, &[u8])> {

@@ -4,10 +4,12 @@
 //! pair as its standard input (see `link.rs`). [`crate::init`], the first line of `main`, calls
 //! [`run_if_worker`], which never returns in a worker: the program's own `main` does not run on.
 
-use super::call;
+use super::call::{self, Input, Output};
 use super::link::{FromWorker, ENV_INIT, ENV_WORKER};
+use super::owned_bytes::{opens_lone_byte_string, Received, LONE_HEAD, WORTH_IT};
+use super::wire::{unframe, CALL_LEN};
 use crate::sys;
-use std::io::{BufReader, Read};
+use std::io::{self, BufReader, Read};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::OnceLock;
@@ -123,18 +125,35 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
     .write_to(&mut to_pool)?;
     let mut body = Vec::new();
     // End of file (the pool dropped its end: shutdown, or its process died) is time to go.
-    while read_frame(&mut from_pool, &mut body)? {
+    while let Some(frame) = read_frame(&mut from_pool, &mut body)? {
         let start = sys::monotonic_nanos();
-        let (call, input) =
-            super::wire::unframe(&body).ok_or("a frame too short to hold a call")?;
-        match call::run(&call, input, &code) {
-            Ok(output) => {
+        let short = "a frame too short to hold a call";
+        let outcome = match frame {
+            Frame::InBody => {
+                let (call, items) = unframe(&body).ok_or(short)?;
+                call::run_input(&call, Input::Received(items), &code)
+            }
+            Frame::ByteString { call, payload } => {
+                let (call, _) = unframe(&call).ok_or(short)?;
+                call::run_input(&call, Input::ByteString(payload), &code)
+            }
+        };
+        match outcome {
+            Ok(Output::Encoded(records)) => {
                 let end = sys::monotonic_nanos();
+                let output = Received::Records(records);
                 FromWorker::Done { start, end, output }.write_to(&mut to_pool)?;
                 // An idle worker should not sit on the memory of its largest batch ever.
                 if body.capacity() > KEEP_BUFFER {
                     body = Vec::new();
                 }
+            }
+            Ok(Output::Streamed(result)) => {
+                let end = sys::monotonic_nanos();
+                FromWorker::write_done_head(&mut to_pool, start, end, result.len())?;
+                // An error here leaves the line out of step: this worker stops, and the pool
+                // reports the batch as the work of a worker that died.
+                result.write_to(&mut to_pool)?;
             }
             Err(why) => {
                 FromWorker::Refused(why.clone()).write_to(&mut to_pool)?;
@@ -174,23 +193,58 @@ fn run_initializer(init: i64, code: &[std::ops::Range<usize>]) -> Result<(), Str
     }
 }
 
-/// Reads the next frame's body into `body`; `false` at a clean end of file.
+/// What [`read_frame`] read.
+enum Frame {
+    /// The frame's body, its call and then its records, is in the reused buffer.
+    InBody,
+    /// A batch of one large byte string: its call, and the string's bytes in a buffer of their
+    /// own, which becomes the argument itself (see `owned_bytes.rs`).
+    ByteString {
+        call: [u8; CALL_LEN],
+        payload: Vec<u8>,
+    },
+}
+
+/// Reads the next frame; `None` at a clean end of file.
 ///
 /// `body` is reused from frame to frame, and filled as it is (no zero-filling first): a worker
 /// that receives large batches touches fresh memory only when a batch is larger than any before.
-fn read_frame(from: &mut impl Read, body: &mut Vec<u8>) -> std::io::Result<bool> {
+fn read_frame(from: &mut impl Read, body: &mut Vec<u8>) -> io::Result<Option<Frame>> {
     let mut head = [0u8; 4];
     match from.read_exact(&mut head) {
         Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e),
     }
     let len = u32::from_le_bytes(head) as usize;
     body.clear();
-    body.try_reserve_exact(len).map_err(std::io::Error::other)?;
-    let got = from.take(len as u64).read_to_end(body)?;
-    if got < len {
-        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    if len < CALL_LEN + LONE_HEAD + WORTH_IT {
+        read_into(from, body, len)?;
+        return Ok(Some(Frame::InBody));
     }
-    Ok(true)
+    // Large: read the call and the first record's head apart, to see if it is a lone string.
+    let mut call = [0u8; CALL_LEN];
+    let mut lone = [0u8; LONE_HEAD];
+    from.read_exact(&mut call)?;
+    from.read_exact(&mut lone)?;
+    let rest = len - CALL_LEN - LONE_HEAD;
+    if opens_lone_byte_string(&lone, len - CALL_LEN) {
+        let mut payload = Vec::new();
+        read_into(from, &mut payload, rest)?;
+        return Ok(Some(Frame::ByteString { call, payload }));
+    }
+    body.extend_from_slice(&call);
+    body.extend_from_slice(&lone);
+    read_into(from, body, rest)?;
+    Ok(Some(Frame::InBody))
+}
+
+/// Appends exactly `len` bytes from `from` to `buf`, reserving room for them first.
+fn read_into(from: &mut impl Read, buf: &mut Vec<u8>, len: usize) -> io::Result<()> {
+    super::big_buffer::reserve_exact(buf, len).map_err(io::Error::other)?;
+    let got = from.take(len as u64).read_to_end(buf)?;
+    if got < len {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(())
 }
