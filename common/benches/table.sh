@@ -2,13 +2,18 @@
 # Regenerates the table in common/README.md ("Against the peers") from a fresh run of the
 # compare bench, with the machine and load it ran on: `sh common/benches/table.sh`.
 # BENCH_RUNS (default 7) sets the interleaved runs per row. Only the lines between the two
-# marker comments in the README change.
+# marker comments in the README change. `sh common/benches/table.sh FILE` takes the table from
+# a run's saved output instead (`compare -- --markdown > FILE`, e.g. on a quieter machine).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 readme="$here/../README.md"
 out=$(mktemp)
 trap 'rm -f "$out" "$out.md"' EXIT INT TERM
-cargo bench -q -p common --bench compare -- --markdown >"$out"
+if [ $# -ge 1 ]; then
+    cp "$1" "$out"
+else
+    cargo bench -q -p common --bench compare -- --markdown >"$out"
+fi
 {
     echo "<!-- compare table: begin (sh common/benches/table.sh) -->"
     # The header line names the machine and the load; the rows follow it.
