@@ -19,7 +19,7 @@ mod process_pool {
     pub(crate) use super::big_buffer;
 }
 
-use common::narrate::{duration, plural};
+use common::demo::narrate::{duration, plural};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 use std::cell::Cell;

@@ -5,7 +5,7 @@
 //! to back lets glibc hand the same warm pages to each run (`map` took 3 ms that way, 6-8 ms
 //! interleaved). Alternating one run of each keeps both under the same conditions.
 
-use common::narrate::duration;
+use common::demo::narrate::duration;
 use std::time::{Duration, Instant};
 
 /// How a row is printed.
