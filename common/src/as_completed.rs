@@ -57,6 +57,7 @@ pub type Completed<R> = (usize, Result<R, Error>);
 
 /// The iterator of [`as_completed`]: `(index, result)` in completion order.
 #[derive(Debug)]
+#[must_use = "results arrive only as the iterator is iterated"]
 pub struct AsCompleted<R> {
     /// The handles not yet yielded, by index.
     handles: Vec<Option<TaskHandle<R>>>,

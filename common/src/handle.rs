@@ -332,6 +332,7 @@ impl<R: Send> HasSlot<R> for Slot<R> {
 /// # }
 /// assert_eq!(block_on(async { handle.await }), Ok(42));
 /// ```
+#[must_use = "a handle does nothing unless waited on, awaited or cancelled; the task runs either way"]
 pub struct TaskHandle<R> {
     slot: Arc<dyn HasSlot<R>>,
 }

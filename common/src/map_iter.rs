@@ -17,6 +17,7 @@ use std::sync::Arc;
 ///
 /// Dropping it before the end cancels the batches that have not started.
 #[derive(Debug)]
+#[must_use = "results arrive only as the iterator is iterated; dropping it cancels what has not started"]
 pub struct MapIter<R> {
     results: Receiver<BatchResult<R>>,
     /// Cancels every batch not yet started; set when the iterator is dropped.

@@ -568,6 +568,7 @@ fn batch_ranges(len: usize, size: usize) -> BTreeMap<usize, usize> {
 ///
 /// Every item is yielded exactly once, with its value or its error.
 #[derive(Debug)]
+#[must_use = "results arrive only as the stream is iterated"]
 pub struct Unordered<R> {
     results: Receiver<BatchResult<R>>,
     /// Batches not yet answered, `first -> len`.

@@ -106,6 +106,15 @@ pub struct ThreadPool {
     shared: Arc<Shared>,
 }
 
+impl std::fmt::Debug for ThreadPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ThreadPool")
+            .field("workers", &self.threads.len())
+            .field("queued", &self.queue.len())
+            .finish()
+    }
+}
+
 /// Settings for a [`ThreadPool`], from [`ThreadPool::builder`].
 #[derive(Clone, Debug)]
 pub struct ThreadPoolBuilder {
