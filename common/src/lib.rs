@@ -28,10 +28,12 @@
 //! # Where things are
 //!
 //! At the root: what a pool user needs ([`Pool`], [`ThreadPool`], [`ProcessPool`], their
-//! builders, [`TaskHandle`], [`Unordered`], [`Chunk`], [`Span`], [`Error`], [`init`]). Beside it:
+//! builders, [`TaskHandle`], the streams [`Unordered`], [`MapIter`] and [`as_completed`]'s
+//! [`AsCompleted`], [`Chunk`], [`Span`], [`Error`] with [`Exit`], and [`init`]). Beside it:
 //!
 //! - [`plumbing`]: what a new kind of pool implements ([`Pool::dispatch`], batches, sinks).
-//! - [`demo`]: narration, exit statuses, cleanup and child processes for this workspace's demos.
+//! - [`demo`]: narration, exit statuses, cleanup, child processes (one process layer) and
+//!   `/proc` readers for this workspace's demos.
 //! - `testing` (with the `testing` feature): helpers for tests that look at processes through
 //!   `/proc`.
 #![warn(
@@ -68,12 +70,12 @@ pub use thread_pool::{ThreadPool, ThreadPoolBuilder};
 
 /// Prepares this process; call it first thing in `main`.
 ///
-/// - If this process was started by [`child::self_command`], it arranges to die with its
+/// - If this process was started by [`demo::child::self_command`], it arranges to die with its
 ///   parent (see there).
 /// - If this process was started as a [`ProcessPool`] worker, it serves its pool and exits
 ///   here: `init` never returns in a worker. This is Rust's analogue of Python's
 ///   `if __name__ == "__main__":` guard, which keeps a spawned worker from running the program.
-/// - Otherwise it installs the interrupt handler of [`cleanup`], so that Ctrl-C kills and reaps
+/// - Otherwise it installs the interrupt handler of [`demo::cleanup`], so that Ctrl-C kills and reaps
 ///   registered child processes and removes registered files before the program exits.
 ///
 /// It costs a few microseconds: it reads two environment variables and starts one thread; it
