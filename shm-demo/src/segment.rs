@@ -53,10 +53,11 @@ use std::time::Duration;
 mod lifecycle;
 mod listing;
 
-pub use lifecycle::{dev_shm_path, set_hooks, Hooks};
+pub use lifecycle::{dev_shm_path, mib, set_hooks, Hooks};
 pub use listing::{list, owner_of, print_list, remove_stale, PREFIX};
 
 /// A segment created by this process. Dropping it unmaps it and removes its name if still there.
+#[must_use = "dropping it unmaps the segment and removes its name"]
 pub struct Segment {
     // Field order matters: the mapping is dropped before the guard removes the name.
     shmem: Shmem,
@@ -65,13 +66,9 @@ pub struct Segment {
 }
 
 /// A segment opened by a child by its name. Dropping it unmaps it; it never removes the name.
+#[must_use = "dropping it unmaps the segment"]
 pub struct Opened {
     shmem: Shmem,
-}
-
-/// `bytes` in MiB, for messages: `64.0 MiB`.
-pub fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
 }
 
 /// The bytes an unprivileged process may still write to `/dev/shm` (`statvfs`).

@@ -7,6 +7,7 @@ use std::time::Duration;
 /// A POSIX named semaphore, closed on drop and unlinked on drop if this process created it and
 /// has not unlinked it yet.
 #[derive(Debug)]
+#[must_use = "dropping it closes the semaphore (and unlinks it, for its creator)"]
 pub struct NamedSemaphore {
     sem: *mut libc::sem_t,
     name: CString,

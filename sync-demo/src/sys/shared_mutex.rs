@@ -4,6 +4,7 @@ use std::io;
 use std::time::Duration;
 
 /// A process-shared pthread mutex (raw_sync) at the start of a shared-memory segment.
+#[must_use = "dropping it unmaps the segment (and removes it, for its owner)"]
 pub struct SharedMutex {
     // Declared first so it is dropped first: it points into `shmem`.
     lock: Box<dyn raw_sync::locks::LockImpl>,

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 /// assert!(!path.exists());
 /// ```
 #[derive(Debug)]
+#[must_use = "dropping the guard removes the path at once"]
 pub struct PathGuard {
     path: PathBuf,
 }
