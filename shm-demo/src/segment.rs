@@ -76,15 +76,10 @@ pub struct Opened {
 /// # Errors
 /// If `/dev/shm` cannot be examined (it does not exist, for instance).
 pub fn free_space() -> Result<u64> {
-    let path = std::ffi::CString::new("/dev/shm").expect("no NUL in a literal");
-    let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: `path` is a valid NUL-terminated string and `stats` points to writable memory
-    // the size of a `struct statvfs`, which statvfs fills completely when it returns 0.
-    if unsafe { libc::statvfs(path.as_ptr(), stats.as_mut_ptr()) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("statvfs(/dev/shm)");
-    }
-    // SAFETY: statvfs returned 0, so it initialised the whole struct.
-    let stats = unsafe { stats.assume_init() };
+    // rustix's statvfs is the safe wrapper of the same call (no `unsafe` needed here).
+    let stats = rustix::fs::statvfs("/dev/shm")
+        .map_err(std::io::Error::from)
+        .context("statvfs(/dev/shm)")?;
     Ok(stats.f_bavail * stats.f_frsize)
 }
 
