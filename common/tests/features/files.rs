@@ -7,8 +7,8 @@ use std::time::Duration;
 
 /// A release file and a start log, unique to one test on one pool; removed on drop.
 pub(crate) struct Files {
-    pub(crate) release: PathBuf,
-    pub(crate) log: PathBuf,
+    release: PathBuf,
+    log: PathBuf,
 }
 
 impl Files {
@@ -74,10 +74,10 @@ impl Drop for Files {
 
 #[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct Job {
-    pub(crate) log: String,
-    pub(crate) release: String,
-    pub(crate) tag: String,
-    pub(crate) holds: bool,
+    log: String,
+    release: String,
+    tag: String,
+    holds: bool,
 }
 
 /// The one task of these tests: logs its start with a single `O_APPEND` write (so concurrent
