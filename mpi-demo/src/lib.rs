@@ -73,6 +73,7 @@ pub struct Settings {
 /// The program's side of MPI, held by `main` until it ends: dropping it stops the worker ranks,
 /// finalises MPI and removes the run's folder.
 #[derive(Debug)]
+#[must_use = "dropping it stops the worker ranks and finalises MPI"]
 pub struct Program {
     /// How the program was started.
     pub launch: Launch,

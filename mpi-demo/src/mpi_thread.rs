@@ -3,12 +3,14 @@
 //!
 //! Load balancing is dynamic: queued batches wait here, and each goes to whichever worker rank
 //! is idle first (one batch in flight per rank), the way mpi4py.futures hands out tasks.
+//! Three files: this one holds the thread's state and its loop; `ranks` brings worker ranks
+//! in (spawn, hello); `traffic` moves batches, answers and pings.
+
+mod ranks;
+mod traffic;
 
 use crate::backoff::{Backoff, Pause, PROGRAM_CAP};
-use crate::launch::SPAWNED_WORKER;
-use crate::session::{
-    tag, track, Done, Mode, Order, RankInfo, DRAIN_LIMIT, HELLO_LIMIT, LIVENESS_EVERY,
-};
+use crate::session::{tag, Done, Mode, Order, RankInfo, DRAIN_LIMIT, LIVENESS_EVERY};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use mpi::point_to_point::{Message, Status};
 use mpi::topology::{InterCommunicator, Process, SimpleCommunicator};
@@ -193,158 +195,5 @@ impl State {
         }
         // Not finalising: MPI_Finalize waits for every connected rank, the dead one included.
         std::process::exit(1);
-    }
-
-    /// Makes sure `workers` worker ranks exist, spawning the missing ones if started alone.
-    fn ensure(
-        &mut self,
-        universe: &mpi::environment::Universe,
-        workers: usize,
-    ) -> Result<Vec<RankInfo>, String> {
-        let have = self.workers.len();
-        if workers > have {
-            if let Mode::World { size } = self.mode {
-                return Err(format!(
-                    "{} asked for, but mpirun started {} (mpirun -n {size})",
-                    common::demo::narrate::plural(workers, "worker rank", "worker ranks"),
-                    common::demo::narrate::plural(size - 1, "worker rank", "worker ranks"),
-                ));
-            }
-            let missing = workers - have;
-            let exe = std::env::current_exe().map_err(|e| format!("finding this program: {e}"))?;
-            let mut command = std::process::Command::new(exe);
-            command.args([SPAWNED_WORKER, &(have + 1).to_string()]);
-            let world = universe.world();
-            let spawned = world
-                .process_at_rank(0)
-                .spawn(&command, missing as i32)
-                .map_err(|e| format!("MPI_Comm_spawn of {missing} ranks failed: {e}"))?;
-            self.comms.push(Comm::Spawned(spawned));
-            self.hellos(self.comms.len() - 1, 0..missing as i32, have + 1)?;
-            let here = crate::launch::host_name();
-            for worker in &self.workers[have..] {
-                if worker.info.host == here {
-                    track(worker.info.pid);
-                }
-            }
-        }
-        Ok(self.workers[..workers]
-            .iter()
-            .map(|w| w.info.clone())
-            .collect())
-    }
-
-    /// Receives the hello of ranks `ranks` of communicator `comm`; they are pool ranks `first..`.
-    fn hellos(
-        &mut self,
-        comm: usize,
-        ranks: std::ops::Range<i32>,
-        first: usize,
-    ) -> Result<(), String> {
-        for (i, rank) in ranks.enumerate() {
-            let deadline = Instant::now() + HELLO_LIMIT;
-            let process = self.comms[comm].process(rank);
-            let hello = loop {
-                if let Some(message) = process.immediate_matched_probe_with_tag(tag::HELLO) {
-                    break message.matched_receive_vec::<u8>().0;
-                }
-                if Instant::now() > deadline {
-                    return Err(format!(
-                        "worker rank {} did not say hello in 30 s",
-                        first + i
-                    ));
-                }
-                std::thread::sleep(Duration::from_micros(100));
-            };
-            let hello = String::from_utf8_lossy(&hello).into_owned();
-            let (pid, host) = hello.split_once('\t').unwrap_or(("0", "unknown-host"));
-            let info = RankInfo {
-                rank: first + i,
-                pid: pid.parse().unwrap_or(0),
-                host: host.to_string(),
-            };
-            self.workers.push(Worker {
-                comm,
-                rank,
-                info,
-                running: None,
-            });
-        }
-        Ok(())
-    }
-
-    /// Hands queued batches to idle workers, oldest batch first; whether any was sent.
-    fn assign(&mut self) -> bool {
-        let mut sent = false;
-        let mut i = 0;
-        while i < self.queue.len() {
-            let limit = self.queue[i].0;
-            let Some(w) = self.workers[..limit.min(self.workers.len())]
-                .iter()
-                .position(|w| w.running.is_none())
-            else {
-                i += 1;
-                continue;
-            };
-            // `i < self.queue.len()` was checked just above.
-            let (_, frame, done) = self.queue.remove(i).expect("i is in the queue");
-            let worker = &mut self.workers[w];
-            self.comms[worker.comm]
-                .process(worker.rank)
-                .send_with_tag(&frame[..], tag::TASK);
-            worker.running = Some(done);
-            sent = true;
-        }
-        sent
-    }
-
-    /// Takes every answer that has arrived; whether there was any.
-    fn collect(&mut self) -> bool {
-        let mut got = false;
-        for (c, comm) in self.comms.iter().enumerate() {
-            while let Some(message) = comm.probe() {
-                let (source, tag) = (message.1.source_rank(), message.1.tag());
-                let (answer, _) = message.matched_receive_vec::<u8>();
-                got = true;
-                let worker = self
-                    .workers
-                    .iter_mut()
-                    .find(|w| w.comm == c && w.rank == source);
-                let (Some(worker), tag::DONE) = (worker, tag) else {
-                    continue; // not an answer to a batch: nothing waits for it
-                };
-                let Some(done) = worker.running.take() else {
-                    continue;
-                };
-                done(match answer.split_first() {
-                    Some((0, results)) => Ok(results.to_vec()),
-                    Some((_, why)) => Err(String::from_utf8_lossy(why).into_owned()),
-                    None => Err("an empty answer".to_string()),
-                });
-            }
-        }
-        got
-    }
-
-    fn ping(&mut self, worker: usize, rounds: u64) -> Result<Duration, String> {
-        let w = self
-            .workers
-            .get(worker)
-            .ok_or_else(|| format!("no worker rank {}", worker + 1))?;
-        if w.running.is_some() || rounds == 0 {
-            return Err("ping-pong needs an idle worker and at least one round".into());
-        }
-        let process = self.comms[w.comm].process(w.rank);
-        let started = Instant::now();
-        process.send_with_tag(&rounds, tag::PING);
-        let mut byte = 0u64;
-        for round in 0..rounds {
-            // A blocking receive: Open MPI spins inside it, which is what makes it fast.
-            process.receive_into_with_tag(&mut byte, tag::PONG);
-            if round + 1 < rounds {
-                process.send_with_tag(&round, tag::PING);
-            }
-        }
-        Ok(started.elapsed())
     }
 }

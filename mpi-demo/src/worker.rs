@@ -54,7 +54,7 @@ pub(crate) fn serve(role: &Role) -> ! {
 fn serve_master(master: &Process<'_>) -> i32 {
     let hello = format!("{}\t{}", std::process::id(), crate::launch::host_name());
     master.send_with_tag(hello.as_bytes(), tag::HELLO);
-    let parent = common::demo::sys::parent_pid();
+    let parent = std::os::unix::process::parent_id();
     let mut backoff = Backoff::new(WORKER_CAP);
     loop {
         let Some(message) = master.immediate_matched_probe() else {
@@ -62,7 +62,7 @@ fn serve_master(master: &Process<'_>) -> i32 {
                 std::thread::sleep(d);
                 // Our launcher (mpirun, or the daemon of a program started alone) is gone, so
                 // is the job. Exit at once: MPI_Finalize would wait for the launcher.
-                if common::demo::sys::parent_pid() != parent {
+                if std::os::unix::process::parent_id() != parent {
                     std::process::exit(1);
                 }
             }

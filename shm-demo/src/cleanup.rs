@@ -67,7 +67,7 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
         .path()
         .file_name()
         .and_then(|n| n.to_str())
-        .unwrap_or_default()
+        .expect("a segment's path is /dev/shm/<its ASCII name>")
         .to_string();
     let os_id = seg.os_id().to_string();
     let mut crew = Crew::spawn(workers, |i| {

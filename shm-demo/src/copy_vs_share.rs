@@ -57,9 +57,9 @@ fn slice(i: usize, n: usize, len: usize) -> Range<usize> {
 fn sample(bytes: &[u8]) -> u64 {
     bytes.chunks(PAGE).enumerate().fold(0u64, |sum, (p, page)| {
         let at = (p * 8) % (page.len() - 7).max(1);
-        let word = page
-            .get(at..at + 8)
-            .map_or(0, |w| u64::from_le_bytes(w.try_into().unwrap_or_default()));
+        let word = page.get(at..at + 8).map_or(0, |w| {
+            u64::from_le_bytes(w.try_into().expect("`at..at + 8` is 8 bytes long"))
+        });
         sum.wrapping_add(word)
     })
 }
@@ -69,6 +69,11 @@ fn sample(bytes: &[u8]) -> u64 {
 /// # Errors
 /// If a child fails or any child's data does not match what the parent sent.
 pub fn run(out: &mut impl Write, workers: usize, asked_mib: usize, rounds: usize) -> Result<()> {
+    // Every "fastest round" below relies on this.
+    anyhow::ensure!(
+        rounds >= 1,
+        "copy-vs-share needs at least one round (got 0)"
+    );
     check_memory(asked_mib)?;
     let (size_mib, free) = fit_in_dev_shm(asked_mib)?;
     header(
@@ -106,7 +111,7 @@ pub fn run(out: &mut impl Write, workers: usize, asked_mib: usize, rounds: usize
             started.elapsed()
         })
         .min()
-        .unwrap_or_default(); // rounds >= 1 (clap range), so min() is Some.
+        .expect("rounds >= 1 (checked on entry), so there is a fastest");
     anyhow::ensure!(dst == src, "memcpy baseline copied wrongly");
     drop(dst);
 
@@ -216,7 +221,7 @@ pub fn run(out: &mut impl Write, workers: usize, asked_mib: usize, rounds: usize
     // The reused round with the best total, split into the parent's copy and the rest.
     let fastest = (0..reused.len())
         .min_by_key(|&r| reused[r])
-        .unwrap_or_default();
+        .expect("rounds >= 1 (checked on entry), so there is a fastest");
     let (reused_total, reused_copy) = (reused[fastest], reused_copy[fastest]);
     for (name, times) in [
         ("ipc-channel bytes (copy)", copy),
@@ -224,7 +229,11 @@ pub fn run(out: &mut impl Write, workers: usize, asked_mib: usize, rounds: usize
         ("shared segment, new", new),
         ("shared segment, reused", reused),
     ] {
-        rows.push((name, times.into_iter().min().unwrap_or_default()));
+        let best = times.into_iter().min();
+        rows.push((
+            name,
+            best.expect("rounds >= 1 (checked on entry): one time per round"),
+        ));
     }
     let lesson = report::show(
         out,

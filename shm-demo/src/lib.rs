@@ -47,9 +47,12 @@
 //!   its free-space check, and its checked, typed views: every `unsafe` block of the crate.
 //! - [`crew`]: starting children and talking to them with bounded waits.
 //! - [`output`]: result lines that fit, a `load:` warning, a closed pipe that ends quietly.
+//! - [`cli`]: the command line (clap) with every default, and the checks of the knobs.
+//! - [`tour`]: runs one scenario or all in order, or a child's role.
 #![warn(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 pub mod cleanup;
+pub mod cli;
 pub mod copy_vs_share;
 pub mod crew;
 pub mod lost_update;
@@ -57,3 +60,4 @@ pub mod output;
 pub mod segment;
 pub mod separate_memory;
 pub mod shared_segment;
+pub mod tour;

@@ -53,10 +53,11 @@ use std::time::Duration;
 mod lifecycle;
 mod listing;
 
-pub use lifecycle::{dev_shm_path, set_hooks, Hooks};
+pub use lifecycle::{dev_shm_path, mib, set_hooks, Hooks};
 pub use listing::{list, owner_of, print_list, remove_stale, PREFIX};
 
 /// A segment created by this process. Dropping it unmaps it and removes its name if still there.
+#[must_use = "dropping it unmaps the segment and removes its name"]
 pub struct Segment {
     // Field order matters: the mapping is dropped before the guard removes the name.
     shmem: Shmem,
@@ -65,13 +66,9 @@ pub struct Segment {
 }
 
 /// A segment opened by a child by its name. Dropping it unmaps it; it never removes the name.
+#[must_use = "dropping it unmaps the segment"]
 pub struct Opened {
     shmem: Shmem,
-}
-
-/// `bytes` in MiB, for messages: `64.0 MiB`.
-pub fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
 }
 
 /// The bytes an unprivileged process may still write to `/dev/shm` (`statvfs`).
@@ -79,15 +76,10 @@ pub fn mib(bytes: u64) -> String {
 /// # Errors
 /// If `/dev/shm` cannot be examined (it does not exist, for instance).
 pub fn free_space() -> Result<u64> {
-    let path = std::ffi::CString::new("/dev/shm").expect("no NUL in a literal");
-    let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: `path` is a valid NUL-terminated string and `stats` points to writable memory
-    // the size of a `struct statvfs`, which statvfs fills completely when it returns 0.
-    if unsafe { libc::statvfs(path.as_ptr(), stats.as_mut_ptr()) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("statvfs(/dev/shm)");
-    }
-    // SAFETY: statvfs returned 0, so it initialised the whole struct.
-    let stats = unsafe { stats.assume_init() };
+    // rustix's statvfs is the safe wrapper of the same call (no `unsafe` needed here).
+    let stats = rustix::fs::statvfs("/dev/shm")
+        .map_err(std::io::Error::from)
+        .context("statvfs(/dev/shm)")?;
     Ok(stats.f_bavail * stats.f_frsize)
 }
 

@@ -221,7 +221,11 @@ fn show(
         runs.push(this);
     }
     let in_order = runs.iter().all(|r| r.order() == expected);
-    let took = runs.iter().map(|r| r.took).min().unwrap_or_default();
+    let took = runs
+        .iter()
+        .map(|r| r.took)
+        .min()
+        .expect("the loop above pushed two runs");
     let ratio = common::demo::narrate::ratio(took, baseline.took);
     let what = format!(
         "2 of 2 runs in the agreed order (workers 1 to {workers}, {}): {in_order}; \

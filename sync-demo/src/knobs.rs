@@ -1,7 +1,8 @@
 //! Which knob applies to which scenario, the values each scenario needs to show its lesson, and
-//! the defaults. A knob given where it does not apply is refused (exit status 2) with the
-//! scenarios it applies to, rather than silently ignored. On the tour (`all`) each knob goes to
-//! every scenario that takes it, and must suit each of them.
+//! each scenario's default number of workers (the other defaults are clap's, in `cli.rs`). A
+//! knob given where it does not apply is refused (exit status 2) with the scenarios it applies
+//! to, rather than silently ignored. On the tour (`all`) each knob goes to every scenario that
+//! takes it, and must suit each of them.
 
 use common::demo::cli::UsageError;
 
@@ -63,15 +64,40 @@ pub const ALL: [Scenario; 8] = [
     Scenario::Classics,
 ];
 
-/// The knobs as given on the command line (`None`: not given).
-#[derive(Debug, Default)]
+/// Every knob's flag, as `given` names them.
+pub const FLAGS: [&str; 6] = [
+    "--workers",
+    "--lines",
+    "--limits",
+    "--work-ms",
+    "--meals",
+    "--steps",
+];
+
+/// The `--help` line of `--workers`: each scenario's default, from [`Scenario::workers`].
+pub fn workers_help() -> String {
+    let defaults: Vec<String> = ALL
+        .iter()
+        .filter_map(|s| s.workers().map(|w| format!("{} {}", s.name(), w.0)))
+        .collect();
+    format!(
+        "Workers (threads or processes) [default: {}]",
+        defaults.join(", ")
+    )
+}
+
+/// The knobs as parsed: each value is clap's default where the user gave none (`workers` has
+/// none: it is `None` then). `given` names the flags the user wrote: only those are checked
+/// against the scenario.
+#[derive(Debug, Clone)]
 pub struct Knobs {
     pub workers: Option<usize>,
-    pub lines: Option<usize>,
-    pub limits: Option<Vec<usize>>,
-    pub work_ms: Option<u64>,
-    pub meals: Option<usize>,
-    pub steps: Option<usize>,
+    pub lines: usize,
+    pub limits: Vec<usize>,
+    pub work_ms: u64,
+    pub meals: usize,
+    pub steps: usize,
+    pub given: Vec<&'static str>,
 }
 
 /// The knobs checked, with defaults filled in.
@@ -113,10 +139,9 @@ fn usage(message: String) -> anyhow::Error {
 /// applies to), or its value cannot show this scenario's lesson.
 pub fn check(scenario: Scenario, given: &Knobs, processes_only: bool) -> anyhow::Result<Resolved> {
     use Scenario::*;
-    let table: [(&str, bool, &[Scenario]); 6] = [
+    let table: [(&str, &[Scenario]); 6] = [
         (
             "--workers",
-            given.workers.is_some(),
             &[
                 IndependentOrder,
                 AgreedOrder,
@@ -126,17 +151,14 @@ pub fn check(scenario: Scenario, given: &Knobs, processes_only: bool) -> anyhow:
                 Classics,
             ],
         ),
-        ("--lines", given.lines.is_some(), &[Mutex]),
-        ("--limits", given.limits.is_some(), &[Semaphore]),
-        ("--work-ms", given.work_ms.is_some(), &[Semaphore]),
-        ("--meals", given.meals.is_some(), &[DiningPhilosophers]),
-        (
-            "--steps",
-            given.steps.is_some(),
-            &[IndependentOrder, AgreedOrder],
-        ),
+        ("--lines", &[Mutex]),
+        ("--limits", &[Semaphore]),
+        ("--work-ms", &[Semaphore]),
+        ("--meals", &[DiningPhilosophers]),
+        ("--steps", &[IndependentOrder, AgreedOrder]),
     ];
-    for (flag, set, applies) in table {
+    for (flag, applies) in table {
+        let set = given.given.contains(&flag);
         if set && scenario != All && !applies.contains(&scenario) {
             let names: Vec<&str> = applies.iter().map(|s| s.name()).collect();
             return Err(usage(format!(
@@ -164,25 +186,22 @@ pub fn check(scenario: Scenario, given: &Knobs, processes_only: bool) -> anyhow:
             }
         }
     }
-    let limits = match &given.limits {
-        None => [4, 2, 1],
-        Some(l) => match l.as_slice() {
-            &[a, b, c] => [a, b, c],
-            _ => {
-                return Err(usage(format!(
-                    "--limits takes three numbers (kinds A, B, C), e.g. 4,2,1; got {}",
-                    l.len()
-                )))
-            }
-        },
+    let limits = match given.limits[..] {
+        [a, b, c] => [a, b, c],
+        _ => {
+            return Err(usage(format!(
+                "--limits takes three numbers (kinds A, B, C), e.g. 4,2,1; got {}",
+                given.limits.len()
+            )))
+        }
     };
     let resolved = Resolved {
         workers: given.workers,
-        lines: given.lines.unwrap_or(5),
+        lines: given.lines,
         limits,
-        work_ms: given.work_ms.unwrap_or(3),
-        meals: given.meals.unwrap_or(3),
-        steps: given.steps.unwrap_or(3),
+        work_ms: given.work_ms,
+        meals: given.meals,
+        steps: given.steps,
     };
     if targets.contains(&Semaphore) {
         let n = resolved.workers_for(Semaphore);
@@ -201,13 +220,23 @@ pub fn check(scenario: Scenario, given: &Knobs, processes_only: bool) -> anyhow:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::Parsed;
+
+    /// The scenario and knobs of `sync-demo <args>`, parsed by clap as `main` does.
+    fn parsed(args: &[&str]) -> (Scenario, Knobs) {
+        let parsed = Parsed::from_args(std::iter::once("sync-demo").chain(args.iter().copied()))
+            .expect("clap accepts the arguments");
+        let name = match args.first().copied() {
+            Some("mutex") => Scenario::Mutex,
+            Some("semaphore") => Scenario::Semaphore,
+            _ => Scenario::All,
+        };
+        (name, parsed.knobs)
+    }
 
     #[test]
     fn a_knob_outside_its_scenarios_is_refused() {
-        let lines = Knobs {
-            lines: Some(3),
-            ..Knobs::default()
-        };
+        let (_, lines) = parsed(&["semaphore", "--lines", "3"]);
         let err = check(Scenario::Semaphore, &lines, false).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -218,21 +247,20 @@ mod tests {
             check(Scenario::All, &lines, false).is_ok(),
             "the tour passes it to mutex"
         );
+        let (_, defaults) = parsed(&["semaphore"]);
+        assert!(
+            check(Scenario::Semaphore, &defaults, false).is_ok(),
+            "clap's default for --lines is not a knob the user gave"
+        );
     }
 
     #[test]
     fn values_that_cannot_show_the_lesson_are_refused() {
-        let one = Knobs {
-            workers: Some(1),
-            ..Knobs::default()
-        };
-        let err = check(Scenario::Mutex, &one, false).unwrap_err();
+        let (mutex, one) = parsed(&["mutex", "--workers", "1"]);
+        let err = check(mutex, &one, false).unwrap_err();
         assert!(err.to_string().contains("two writers"), "{err}");
         assert_eq!(fewest_for([4, 2, 1]), 13);
-        let few = Knobs {
-            workers: Some(12),
-            ..Knobs::default()
-        };
-        assert!(check(Scenario::Semaphore, &few, false).is_err());
+        let (semaphore, few) = parsed(&["semaphore", "--workers", "12"]);
+        assert!(check(semaphore, &few, false).is_err());
     }
 }

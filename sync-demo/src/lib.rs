@@ -47,7 +47,9 @@
 //! - [`wait_for_graph`]: locks that see a circular wait (used by the two above).
 //! - [`holder_dies`]: poisoning, a file lock released by the kernel, a shared mutex left locked.
 //! - [`classics`]: event, barrier, read-write lock, bounded buffer.
-//! - [`knobs`]: which knob applies to which scenario, and the values each one needs.
+//! - [`cli`]: the command line (clap), with every default but the per-scenario worker counts.
+//! - [`tour`]: runs one scenario, or all in order, for threads and processes; a child's role.
+//! - [`knobs`]: which knob applies to which scenario, the values each one needs, worker counts.
 //! - [`output`]: result lines that fit, a `load:` warning, a closed pipe that ends quietly.
 //! - [`crew`]: child processes (this program again) with a start gate and a message pipe.
 //! - [`sys`]: POSIX named semaphores, `fcntl` record locks, a shared-memory mutex, descriptors
@@ -56,6 +58,7 @@
 
 pub mod agreed_order;
 pub mod classics;
+pub mod cli;
 pub mod counting_semaphore;
 pub mod crew;
 pub mod deadlock;
@@ -69,4 +72,5 @@ pub mod output;
 pub mod record_locks;
 pub mod semaphore;
 pub mod sys;
+pub mod tour;
 pub mod wait_for_graph;

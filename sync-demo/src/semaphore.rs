@@ -38,7 +38,7 @@ const SLOW: Duration = Duration::from_secs(3);
 /// About how long the run with semaphores takes: each kind lets `limit` workers in at a time.
 fn expected(workers: usize, limits: [usize; 3], work: Duration) -> Duration {
     let rounds = (0..3).map(|k| workers_of(workers, k).div_ceil(limits[k]));
-    work * rounds.max().unwrap_or(0) as u32
+    work * rounds.max().expect("three kinds, so there is a largest") as u32
 }
 
 /// Says how far a long run is, and that it will take a while.

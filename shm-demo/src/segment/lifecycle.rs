@@ -1,7 +1,7 @@
 //! A segment's life: created under a recognisable name, guarded, unlinked once mapped; test
 //! hooks. (The views of its bytes, and every `unsafe` block, are in `segment.rs`.)
 
-use super::{free_space, mib, Opened, Segment, PREFIX};
+use super::{free_space, Opened, Segment, PREFIX};
 use anyhow::{bail, Context, Result};
 use common::demo::cleanup::PathGuard;
 use shared_memory::ShmemConf;
@@ -12,7 +12,12 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-/// Test hooks, set once by `main` from hidden flags (see `src/main.rs`).
+/// `bytes` in MiB, for messages: `64.0 MiB`.
+pub fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
+}
+
+/// Test hooks, set once by `tour::run` from hidden flags (see `src/cli.rs`).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Hooks {
     /// Panic in the parent after every child mapped a segment, before its name is unlinked.

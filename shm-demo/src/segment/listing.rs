@@ -66,7 +66,7 @@ pub fn remove_stale(out: &mut impl Write) -> std::io::Result<usize> {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy())
-            .unwrap_or_default();
+            .expect("sweep_stale returns entries of /dev/shm, each with a name");
         let owner = owner_of(&name).map_or_else(|| "?".to_string(), |pid| pid.to_string());
         writeln!(
             out,

@@ -107,15 +107,8 @@ pub fn processes(
         told.extend(crew.finish(out, "span", PATIENCE)?);
         let spans = told
             .into_iter()
-            .map(|(_, rest)| {
-                let v: Vec<u64> = rest.split(' ').filter_map(|x| x.parse().ok()).collect();
-                (
-                    v.first().copied().unwrap_or(0) as usize,
-                    v.get(1).copied().unwrap_or(0),
-                    v.get(2).copied().unwrap_or(0),
-                )
-            })
-            .collect::<Vec<_>>();
+            .map(|(_, rest)| parse_span(&rest))
+            .collect::<Result<Vec<_>>>()?;
         anyhow::ensure!(
             spans.len() == workers,
             "{} of {workers} workers reported",
@@ -137,6 +130,19 @@ pub fn processes(
         runs.push(max);
     }
     conclude_limits(out, runs[0], runs[1], limits, workers)
+}
+
+/// A worker's `span` line, `<kind> <entered ns> <left ns>`, as numbers.
+fn parse_span(text: &str) -> Result<(usize, u64, u64)> {
+    let numbers: Vec<u64> = text
+        .split(' ')
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("a worker's span line {text:?} is not three numbers"))?;
+    match numbers[..] {
+        [kind, start, end] => Ok((kind as usize, start, end)),
+        _ => anyhow::bail!("a worker's span line {text:?} is not three numbers"),
+    }
 }
 
 /// In a child: one worker of `kind`; `sem` is the semaphore's name, or `-` for none.

@@ -1,0 +1,6 @@
+//! The Python features, one concern per file; `python_features.rs` lists and runs them.
+
+pub mod completion;
+pub mod files;
+pub mod init_and_async;
+pub mod ordering;

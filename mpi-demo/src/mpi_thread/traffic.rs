@@ -1,0 +1,83 @@
+//! Batches out to idle worker ranks, answers back to their sinks, and the ping-pong.
+
+use super::State;
+use crate::session::tag;
+use mpi::traits::*;
+use std::time::{Duration, Instant};
+
+impl State {
+    /// Hands queued batches to idle workers, oldest batch first; whether any was sent.
+    pub(super) fn assign(&mut self) -> bool {
+        let mut sent = false;
+        let mut i = 0;
+        while i < self.queue.len() {
+            let limit = self.queue[i].0;
+            let Some(w) = self.workers[..limit.min(self.workers.len())]
+                .iter()
+                .position(|w| w.running.is_none())
+            else {
+                i += 1;
+                continue;
+            };
+            // `i < self.queue.len()` was checked just above.
+            let (_, frame, done) = self.queue.remove(i).expect("i is in the queue");
+            let worker = &mut self.workers[w];
+            self.comms[worker.comm]
+                .process(worker.rank)
+                .send_with_tag(&frame[..], tag::TASK);
+            worker.running = Some(done);
+            sent = true;
+        }
+        sent
+    }
+
+    /// Takes every answer that has arrived; whether there was any.
+    pub(super) fn collect(&mut self) -> bool {
+        let mut got = false;
+        for (c, comm) in self.comms.iter().enumerate() {
+            while let Some(message) = comm.probe() {
+                let (source, tag) = (message.1.source_rank(), message.1.tag());
+                let (answer, _) = message.matched_receive_vec::<u8>();
+                got = true;
+                let worker = self
+                    .workers
+                    .iter_mut()
+                    .find(|w| w.comm == c && w.rank == source);
+                let (Some(worker), tag::DONE) = (worker, tag) else {
+                    continue; // not an answer to a batch: nothing waits for it
+                };
+                let Some(done) = worker.running.take() else {
+                    continue;
+                };
+                done(match answer.split_first() {
+                    Some((0, results)) => Ok(results.to_vec()),
+                    Some((_, why)) => Err(String::from_utf8_lossy(why).into_owned()),
+                    None => Err("an empty answer".to_string()),
+                });
+            }
+        }
+        got
+    }
+
+    pub(super) fn ping(&mut self, worker: usize, rounds: u64) -> Result<Duration, String> {
+        let w = self
+            .workers
+            .get(worker)
+            .ok_or_else(|| format!("no worker rank {}", worker + 1))?;
+        if w.running.is_some() || rounds == 0 {
+            return Err("ping-pong needs an idle worker and at least one round".into());
+        }
+        let process = self.comms[w.comm].process(w.rank);
+        let started = Instant::now();
+        process.send_with_tag(&rounds, tag::PING);
+        let mut byte = 0u64;
+        for round in 0..rounds {
+            // A blocking receive: Open MPI spins inside it, which is what makes it fast.
+            process.receive_into_with_tag(&mut byte, tag::PONG);
+            if round + 1 < rounds {
+                process.send_with_tag(&round, tag::PING);
+            }
+        }
+        Ok(started.elapsed())
+    }
+}
