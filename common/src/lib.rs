@@ -43,6 +43,7 @@
 )]
 
 mod as_completed;
+mod batch;
 mod codec;
 pub mod demo;
 mod error;
@@ -52,9 +53,12 @@ mod panics;
 pub mod plumbing;
 mod pool;
 mod process_pool;
+mod slot;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod thread_pool;
+mod timeline;
+mod unordered;
 
 // The demo helpers' former paths (`common::narrate`, ...), kept while the demos move to
 // `common::demo::...`; they are also the paths the pools use inside this crate.

@@ -1,0 +1,87 @@
+//! Unit tests of `call`.
+
+use super::*;
+
+fn double(x: u64) -> u64 {
+    x * 2
+}
+
+#[test]
+fn a_call_round_trips_within_one_process() {
+    let code = executable_code().unwrap();
+    assert!(!code.is_empty(), "this executable has code mapped");
+    let mut input = Vec::new();
+    for x in [1u64, 2, 3] {
+        push_item(&mut input, &x, "an argument");
+    }
+    let output = run(&encode(double), &input, &code).unwrap();
+    assert_eq!(
+        decode_results::<u64>(&output, 3),
+        Results::Values(vec![2, 4, 6])
+    );
+    assert!(
+        matches!(&decode_results::<u64>(&output, 4).into_vec()[0],
+            Err(Error::Serde(e)) if e == "expected 4 results, got 3"),
+        "a count that does not match fails the batch"
+    );
+}
+
+fn zeros(len: u64) -> serde_bytes::ByteBuf {
+    serde_bytes::ByteBuf::from(vec![0u8; len as usize])
+}
+
+fn flip(mut bytes: serde_bytes::ByteBuf) -> serde_bytes::ByteBuf {
+    bytes.iter_mut().for_each(|b| *b = !*b);
+    bytes
+}
+
+/// What a worker's line would carry for `output`, read back as the pool reads it.
+fn over_the_line(output: Output) -> Received {
+    let Output::Streamed(streamed) = output else {
+        panic!("a large lone result is streamed")
+    };
+    let (len, mut line) = (streamed.len(), Vec::new());
+    streamed.write_to(&mut line).unwrap();
+    assert_eq!(line.len(), len);
+    let head: [u8; super::super::owned_bytes::LONE_HEAD] = line[..10].try_into().unwrap();
+    assert!(super::super::owned_bytes::opens_lone_byte_string(
+        &head,
+        line.len()
+    ));
+    Received::ByteString(line.split_off(10))
+}
+
+/// A large result streams, and a large byte string argument is taken whole, and both come
+/// back intact: the path a 64 MiB `ByteBuf` takes, without the processes.
+#[test]
+fn large_byte_strings_take_the_direct_paths_and_arrive_intact() {
+    let code = executable_code().unwrap();
+    let mut input = Vec::new();
+    push_item(&mut input, &100_000u64, "an argument");
+    let made = run_input(&encode(zeros), Input::Received(&input), &code).unwrap();
+    let Results::Values(made) = decode_received::<serde_bytes::ByteBuf>(over_the_line(made), 1)
+    else {
+        panic!("a value")
+    };
+    let payload = made.into_iter().next().unwrap().into_vec();
+    let flipped = run_input(&encode(flip), Input::ByteString(payload), &code).unwrap();
+    match decode_received::<serde_bytes::ByteBuf>(over_the_line(flipped), 1) {
+        Results::Values(v) => assert!(v.len() == 1 && v[0].iter().all(|&b| b == 0xff)),
+        other => panic!("expected one value, got {other:?}"),
+    }
+    // Small results still travel as records.
+    let small = run_input(&encode(double), Input::Received(&input), &code).unwrap();
+    assert!(matches!(small, Output::Encoded(_)));
+}
+
+#[test]
+fn an_address_outside_the_code_is_refused() {
+    let code = executable_code().unwrap();
+    let stray = Call {
+        trampoline: distance(0x10),
+        func: distance(double as fn(u64) -> u64 as usize),
+    };
+    assert!(run(&stray, &[], &code)
+        .unwrap_err()
+        .starts_with("refusing to call"));
+}
