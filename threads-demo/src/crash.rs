@@ -81,14 +81,20 @@ fn fates(out: &mut impl Write, _workers: usize) -> Result<()> {
     let mut as_expected = 0;
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, lines) = crossbeam_channel::unbounded();
-    let mut handles = Vec::new();
+    // If narration fails half-way (stdout closed by `| head`), the guard still asks every
+    // worker to stop and joins it before the tidy panic hook is taken down: a worker must not
+    // panic later under the default hook.
+    let mut crew = JoinAll {
+        handles: Vec::new(),
+        stop: Arc::clone(&stop),
+    };
     for index in 0..FATES.len() {
         let (stop, tx) = (Arc::clone(&stop), tx.clone());
         let handle = std::thread::Builder::new()
             .name(format!("worker-{index}"))
             .spawn(move || worker(index, &stop, tx))
             .with_context(|| format!("spawning worker {index}"))?;
-        handles.push(handle);
+        crew.handles.push(handle);
     }
     // Every worker says it has started; then the one to be killed is killed.
     for _ in 0..FATES.len() {
@@ -104,6 +110,7 @@ fn fates(out: &mut impl Write, _workers: usize) -> Result<()> {
         thread_tag(3)
     )?;
     // Each worker ends within WAIT_LIMIT, so each join is bounded.
+    let handles = std::mem::take(&mut crew.handles);
     let joined: Vec<_> = handles.into_iter().map(|handle| handle.join()).collect();
     for ((index, fate), joined) in FATES.into_iter().enumerate().zip(joined) {
         let (expected, words) = match (fate, joined) {
@@ -138,6 +145,21 @@ fn fates(out: &mut impl Write, _workers: usize) -> Result<()> {
         "a panic ends one thread; an abort or a kill ends the whole process",
     )?;
     Ok(())
+}
+
+/// Worker threads that are asked to stop and joined when the scenario ends early.
+struct JoinAll {
+    handles: Vec<std::thread::JoinHandle<Result<String>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for JoinAll {
+    fn drop(&mut self) {
+        self.stop.store(true, Release);
+        for handle in self.handles.drain(..) {
+            let _ = handle.join(); // bounded: every worker ends within WAIT_LIMIT
+        }
+    }
 }
 
 /// The worker: meets its fate.
