@@ -60,10 +60,8 @@ mod thread_pool;
 mod timeline;
 mod unordered;
 
-// The demo helpers' former paths (`common::narrate`, ...), kept while the demos move to
-// `common::demo::...`; they are also the paths the pools use inside this crate.
-#[doc(hidden)]
-pub use demo::{child, cleanup, cli, narrate, sys};
+// The pools' own short paths to the helpers they share with the demos (`crate::sys`, ...).
+use demo::{child, cleanup, sys};
 
 pub use as_completed::{as_completed, AsCompleted};
 pub use error::{Error, Exit};

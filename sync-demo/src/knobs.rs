@@ -74,7 +74,7 @@ pub const FLAGS: [&str; 6] = [
     "--steps",
 ];
 
-/// The `--help` line of `--workers`: each scenario's default, from [`Scenario::workers`].
+/// The `--help` line of `--workers`: each scenario's default, from `Scenario::workers`.
 pub fn workers_help() -> String {
     let defaults: Vec<String> = ALL
         .iter()

@@ -9,14 +9,14 @@
 //!
 //! fn run(workers: usize) -> anyhow::Result<()> {
 //!     if workers == 0 {
-//!         return Err(common::cli::UsageError("--workers must be at least 1".into()).into());
+//!         return Err(common::demo::cli::UsageError("--workers must be at least 1".into()).into());
 //!     }
 //!     Ok(())
 //! }
 //!
 //! let code = match run(0) {
 //!     Ok(()) => ExitCode::SUCCESS,
-//!     Err(e) => common::cli::fail(format!("{e:#}"), e.downcast_ref::<common::cli::UsageError>().is_some()),
+//!     Err(e) => common::demo::cli::fail(format!("{e:#}"), e.downcast_ref::<common::demo::cli::UsageError>().is_some()),
 //! };
 //! assert_eq!(code, ExitCode::from(2));
 //! ```
@@ -52,10 +52,10 @@ pub const BROKEN_PIPE_STATUS: u8 = 128 + 13;
 ///
 /// ```
 /// let closed = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
-/// assert!(common::cli::is_broken_pipe(&closed));
+/// assert!(common::demo::cli::is_broken_pipe(&closed));
 /// let wrapped = std::io::Error::other(closed);
-/// assert!(common::cli::is_broken_pipe(&wrapped));
-/// assert!(!common::cli::is_broken_pipe(&std::io::Error::other("disk full")));
+/// assert!(common::demo::cli::is_broken_pipe(&wrapped));
+/// assert!(!common::demo::cli::is_broken_pipe(&std::io::Error::other("disk full")));
 /// ```
 pub fn is_broken_pipe(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(err);
@@ -80,7 +80,7 @@ pub fn is_broken_pipe(err: &(dyn std::error::Error + 'static)) -> bool {
 /// looking inside `io::Error`s made with `io::Error::other` too.
 ///
 /// ```
-/// use common::cli::{find_in_chain, UsageError};
+/// use common::demo::cli::{find_in_chain, UsageError};
 /// let wrapped = std::io::Error::other(UsageError("--workers 0".into()));
 /// assert!(find_in_chain::<UsageError>(&wrapped));
 /// assert!(!find_in_chain::<UsageError>(&std::io::Error::other("disk full")));
@@ -110,11 +110,11 @@ pub fn find_in_chain<T: std::error::Error + 'static>(
 /// - anything else: status 1.
 ///
 /// The message is the chain of errors joined by `: `, as anyhow's `{:#}` prints it. With
-/// anyhow: `Err(e) => common::cli::exit_status(e.as_ref())`.
+/// anyhow: `Err(e) => common::demo::cli::exit_status(e.as_ref())`.
 ///
 /// ```
 /// let err = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
-/// assert_eq!(common::cli::exit_status(&err), std::process::ExitCode::from(141));
+/// assert_eq!(common::demo::cli::exit_status(&err), std::process::ExitCode::from(141));
 /// ```
 pub fn exit_status(err: &(dyn std::error::Error + 'static)) -> ExitCode {
     // First: during an interrupt, a broken pipe is most likely a killed child's, not stdout's,
@@ -148,7 +148,7 @@ pub fn exit_status(err: &(dyn std::error::Error + 'static)) -> ExitCode {
 /// to any scenario is accepted: the tour runs those scenarios with it.
 ///
 /// ```
-/// use common::cli::check_flags;
+/// use common::demo::cli::check_flags;
 /// let table: &[(&str, &[&str])] = &[("--size", &["borrow-stack"])];
 /// assert!(check_flags("borrow-stack", &["--size"], table).is_ok());
 /// assert!(check_flags("all", &["--size"], table).is_ok());

@@ -51,7 +51,7 @@ fn parent_runs_this_program() -> bool {
 /// that had no children and no files. The user pressed Ctrl-C once; one line from the program
 /// they started, plus one from each process that cleaned something up, is what they need.
 fn interrupt_message(signal: i32, is_child: bool, children: usize, paths: usize) -> Option<String> {
-    use crate::narrate::plural;
+    use crate::demo::narrate::plural;
     let mut did = Vec::new();
     if children > 0 {
         did.push(format!(

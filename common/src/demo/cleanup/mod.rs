@@ -32,7 +32,7 @@ static INTERRUPTED_BY: AtomicI32 = AtomicI32::new(0);
 /// The signal (`SIGINT`, `SIGTERM`, `SIGHUP`) that is ending the program, if one is.
 ///
 /// The handler kills the children before it exits, so the main thread may see a child die and
-/// return an error in the meantime; [`crate::cli::exit_code`] checks this to let the handler
+/// return an error in the meantime; [`crate::demo::cli::exit_code`] checks this to let the handler
 /// finish and end the program with the right status (`128 + signal`).
 pub fn interrupted_by() -> Option<i32> {
     match INTERRUPTED_BY.load(SeqCst) {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// ```
 /// let path = std::env::temp_dir().join(format!("cleanup-doc-{}", std::process::id()));
 /// std::fs::write(&path, "scratch").unwrap();
-/// let guard = common::cleanup::PathGuard::new(&path);
+/// let guard = common::demo::cleanup::PathGuard::new(&path);
 /// drop(guard);
 /// assert!(!path.exists());
 /// ```
@@ -66,7 +66,7 @@ pub(super) fn remove(path: &Path) {
 /// std::fs::create_dir_all(&dir).unwrap();
 /// std::fs::write(dir.join("demo-4194304-left-over"), "").unwrap(); // no such pid on Linux
 /// std::fs::write(dir.join(format!("demo-{}-mine", std::process::id())), "").unwrap();
-/// let removed = common::cleanup::sweep_stale(&dir, "demo-");
+/// let removed = common::demo::cleanup::sweep_stale(&dir, "demo-");
 /// assert_eq!(removed, vec![dir.join("demo-4194304-left-over")]);
 /// std::fs::remove_dir_all(&dir).unwrap();
 /// ```

@@ -8,7 +8,7 @@ use std::time::Duration;
 ///
 /// ```
 /// let mut out = Vec::new();
-/// common::narrate::header(&mut out, "spawn", "N workers say who they are", &[("workers", 4)]).unwrap();
+/// common::demo::narrate::header(&mut out, "spawn", "N workers say who they are", &[("workers", 4)]).unwrap();
 /// assert_eq!(String::from_utf8(out).unwrap(), "\n== spawn: N workers say who they are ==\n   workers=4\n");
 /// ```
 ///
@@ -43,7 +43,7 @@ pub fn pid_tag(pid: u32) -> String {
 ///
 /// ```
 /// use std::time::Duration;
-/// assert_eq!(common::narrate::millis(Duration::from_micros(12_345)), "12.345 ms");
+/// assert_eq!(common::demo::narrate::millis(Duration::from_micros(12_345)), "12.345 ms");
 /// ```
 pub fn millis(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
@@ -56,7 +56,7 @@ pub fn millis(d: Duration) -> String {
 ///
 /// ```
 /// use std::time::Duration;
-/// use common::narrate::duration;
+/// use common::demo::narrate::duration;
 /// assert_eq!(duration(Duration::from_nanos(840)), "840 ns");
 /// assert_eq!(duration(Duration::from_micros(840)), "840 µs");
 /// assert_eq!(duration(Duration::from_micros(3_214)), "3.21 ms");
@@ -91,7 +91,7 @@ pub fn duration(d: Duration) -> String {
 /// `n` and the right form of a noun: `1 retry`, `2 retries`, `0 lines`.
 ///
 /// ```
-/// use common::narrate::plural;
+/// use common::demo::narrate::plural;
 /// assert_eq!(plural(1, "retry", "retries"), "1 retry");
 /// assert_eq!(plural(2, "retry", "retries"), "2 retries");
 /// assert_eq!(plural(0, "line", "lines"), "0 lines");
@@ -104,9 +104,9 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
 ///
 /// ```
 /// use std::time::Duration;
-/// let s = common::narrate::speedup(Duration::from_millis(193), Duration::from_millis(100));
+/// let s = common::demo::narrate::speedup(Duration::from_millis(193), Duration::from_millis(100));
 /// assert_eq!(s, "1.93x");
-/// let slow = common::narrate::speedup(Duration::from_micros(213), Duration::from_millis(10));
+/// let slow = common::demo::narrate::speedup(Duration::from_micros(213), Duration::from_millis(10));
 /// assert_eq!(slow, "0.0213x");
 /// ```
 pub fn speedup(baseline: Duration, new: Duration) -> String {

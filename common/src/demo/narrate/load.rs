@@ -38,7 +38,7 @@ pub fn load_warning(out: &mut impl Write) -> io::Result<bool> {
 /// `None` where that file cannot be read (not Linux).
 ///
 /// ```
-/// if let Some(load) = common::narrate::load_average() {
+/// if let Some(load) = common::demo::narrate::load_average() {
 ///     assert!(load >= 0.0);
 /// }
 /// ```

@@ -2,8 +2,8 @@
 //!
 //! Scenarios write to any `&mut impl Write`, so tests read exactly what a user sees. Keeping the
 //! format in one place is what lets a student compare two demos line by line.
-//! One file per concern, every item re-exported here, so `common::demo::narrate::duration`
-//! (and the older `common::narrate::duration`) names the same function:
+//!
+//! One file per concern, every item re-exported here (`common::demo::narrate::duration`):
 //!
 //! - `format`: headers, actor tags, durations, plurals and speed-ups.
 //! - `wrap`: lines of at most [`WIDTH`] characters.

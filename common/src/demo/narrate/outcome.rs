@@ -22,7 +22,7 @@ impl std::error::Error for CheckFailed {}
 /// what the program saw, not Rust's backtrace. `tag` is called in the panicking thread.
 ///
 /// ```
-/// let caught = common::narrate::tidy_panics(|| "[thread 1]".to_string(), || {
+/// let caught = common::demo::narrate::tidy_panics(|| "[thread 1]".to_string(), || {
 ///     std::thread::spawn(|| panic!("on purpose")).join().is_err()
 /// });
 /// assert!(caught);
@@ -75,7 +75,7 @@ impl std::error::Error for Interrupted {}
 ///
 /// ```
 /// let mut out = Vec::new();
-/// common::narrate::conclude(&mut out, 4 == 2 + 2, "4 (expected 4)", "addition works").unwrap();
+/// common::demo::narrate::conclude(&mut out, 4 == 2 + 2, "4 (expected 4)", "addition works").unwrap();
 /// assert_eq!(String::from_utf8(out).unwrap(), "result: 4 (expected 4) [ok] -- addition works\n");
 /// ```
 ///
@@ -109,7 +109,7 @@ pub fn conclude(
 ///
 /// ```
 /// let text = "== x ==\nresult: a long\n        line [ok] -- done\nother\n";
-/// assert_eq!(common::narrate::result_lines(text), vec!["result: a long line [ok] -- done"]);
+/// assert_eq!(common::demo::narrate::result_lines(text), vec!["result: a long line [ok] -- done"]);
 /// ```
 pub fn result_lines(text: &str) -> Vec<String> {
     let mut results: Vec<String> = Vec::new();

@@ -9,7 +9,7 @@ pub const WIDTH: usize = 100;
 /// `text`'s leading spaces, every line after it starts with `indent`. A single word longer than a line is left whole.
 ///
 /// ```
-/// let lines = common::narrate::wrap(&"word ".repeat(30), "    ");
+/// let lines = common::demo::narrate::wrap(&"word ".repeat(30), "    ");
 /// assert_eq!(lines.len(), 2);
 /// assert!(lines.iter().all(|l| l.chars().count() <= 100));
 /// assert!(lines[1].starts_with("    word"));
@@ -44,7 +44,7 @@ pub fn wrap(text: &str, indent: &str) -> Vec<String> {
 ///
 /// ```
 /// use std::io::Write;
-/// let mut out = common::narrate::Wrapped::new(Vec::new());
+/// let mut out = common::demo::narrate::Wrapped::new(Vec::new());
 /// writeln!(out, "  {}", "word ".repeat(30)).unwrap();
 /// let text = String::from_utf8(out.into_inner().unwrap()).unwrap();
 /// assert!(text.lines().all(|l| l.chars().count() <= 100));
@@ -114,7 +114,7 @@ impl<W: Write> Write for Wrapped<W> {
 ///
 /// ```
 /// let mut out = Vec::new();
-/// common::narrate::say(&mut out, &format!("[parent] {}", "word ".repeat(25))).unwrap();
+/// common::demo::narrate::say(&mut out, &format!("[parent] {}", "word ".repeat(25))).unwrap();
 /// let text = String::from_utf8(out).unwrap();
 /// assert_eq!(text.lines().count(), 2);
 /// assert!(text.lines().nth(1).unwrap().starts_with("    word"));
