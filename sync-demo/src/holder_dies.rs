@@ -15,13 +15,13 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use common::demo::narrate::{duration, header, thread_tag};
+use common::demo::sys::describe_exit;
 
 use crate::output::conclude;
 
 use crate::crew::child::{report, say};
 use crate::crew::Crew;
 use crate::sys::SharedMutex;
-use common::demo::sys::describe_exit;
 
 const PATIENCE: Duration = Duration::from_secs(10);
 /// How long the parent tries the orphaned shared-memory mutex. Whole seconds on purpose:
