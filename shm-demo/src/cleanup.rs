@@ -10,7 +10,7 @@
 //! cleanup before it exists, mode 0600, and the name unlinked as soon as every child has mapped
 //! the segment. The children then still read and write it: a mapping does not need the name.
 
-use crate::crew::{child, Crew};
+use crate::crew::{self, child, REPORT_LIMIT};
 use crate::output::{conclude, parent_is, PARENT};
 use crate::segment::{self, Opened, Segment};
 use anyhow::{bail, Context, Result};
@@ -45,8 +45,8 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
         out,
         "-- a naive owner: shared_memory's own cleanup, then SIGKILL"
     )?;
-    let mut naive = Crew::spawn(1, |_| vec!["leak".into()])?;
-    let leaked = naive.expect_all(out, "created")?.remove(0);
+    let mut naive = crew::spawn(1, |_| vec!["leak".into()])?;
+    let leaked = naive.expect_all(out, "created", REPORT_LIMIT)?.remove(0);
     segment::print_list(out, "while the naive owner runs")?;
     naive.kill_all()?;
     writeln!(
@@ -70,10 +70,10 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
         .expect("a segment's path is /dev/shm/<its ASCII name>")
         .to_string();
     let os_id = seg.os_id().to_string();
-    let mut crew = Crew::spawn(workers, |i| {
+    let mut crew = crew::spawn(workers, |i| {
         vec!["hold".into(), os_id.clone(), i.to_string()]
     })?;
-    crew.expect_all(out, "mapped")?;
+    crew.expect_all(out, "mapped", REPORT_LIMIT)?;
     let listed = segment::list();
     let private = listed
         .iter()
@@ -84,7 +84,7 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
     segment::print_list(out, "after unlink")?;
 
     crew.broadcast("write")?;
-    crew.expect_all(out, "wrote")?;
+    crew.expect_all(out, "wrote", REPORT_LIMIT)?;
     let slots = (0..workers)
         .map(|i| Ok(seg.atomic_u32(4 * i)?.load(Acquire)))
         .collect::<Result<Vec<u32>>>()?;
@@ -98,7 +98,7 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     )?;
-    crew.finish(out)?;
+    crew.finish(out, "wrote", REPORT_LIMIT)?;
     drop(seg);
     let left = segment::list()
         .into_iter()

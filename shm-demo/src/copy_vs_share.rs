@@ -21,7 +21,7 @@
 //! every 4 KiB page on first touch, which on this machine costs several times as much as copying
 //! it (the scenario measures it: "first write to each of the N fresh pages").
 
-use crate::crew::Crew;
+use crate::crew::{self, REPORT_LIMIT};
 use crate::output::{conclude, load_warning, parent_is};
 use crate::segment::{self, Segment};
 use anyhow::{anyhow, bail, Context, Result};
@@ -115,7 +115,7 @@ pub fn run(out: &mut impl Write, workers: usize, asked_mib: usize, rounds: usize
     anyhow::ensure!(dst == src, "memcpy baseline copied wrongly");
     drop(dst);
 
-    let mut crew = Crew::spawn(workers, |i| {
+    let mut crew = crew::spawn(workers, |i| {
         vec![
             "copy-vs-share".into(),
             i.to_string(),
@@ -127,7 +127,7 @@ pub fn run(out: &mut impl Write, workers: usize, asked_mib: usize, rounds: usize
     for (i, pid) in crew.pids().into_iter().enumerate() {
         channels.push(connect(&mut crew, i, pid)?);
     }
-    crew.expect_all(out, "ready")?;
+    crew.expect_all(out, "ready", REPORT_LIMIT)?;
 
     let mut rows: Vec<(&str, Duration)> = vec![("memcpy in one process", memcpy)];
     let mut checked = 0;
@@ -163,7 +163,12 @@ pub fn run(out: &mut impl Write, workers: usize, asked_mib: usize, rounds: usize
                 .send(&src[slice(i, workers, len)])
                 .with_context(|| format!("sending bytes to child {i}"))?;
         }
-        best("ipc bytes", &mut copy, crew.expect_all(out, "got")?, start)?;
+        best(
+            "ipc bytes",
+            &mut copy,
+            crew.expect_all(out, "got", REPORT_LIMIT)?,
+            start,
+        )?;
 
         crew.broadcast("memfd")?;
         let start = monotonic_nanos();
@@ -174,7 +179,7 @@ pub fn run(out: &mut impl Write, workers: usize, asked_mib: usize, rounds: usize
         best(
             "ipc IpcSharedMemory",
             &mut memfd,
-            crew.expect_all(out, "got")?,
+            crew.expect_all(out, "got", REPORT_LIMIT)?,
             start,
         )?;
 
@@ -186,7 +191,7 @@ pub fn run(out: &mut impl Write, workers: usize, asked_mib: usize, rounds: usize
         best(
             "segment, new",
             &mut new,
-            crew.expect_all(out, "got")?,
+            crew.expect_all(out, "got", REPORT_LIMIT)?,
             start,
         )?;
         seg.unlink(out)?; // Every child has mapped it: the name can go.
@@ -201,7 +206,7 @@ pub fn run(out: &mut impl Write, workers: usize, asked_mib: usize, rounds: usize
         best(
             "segment, reused",
             &mut reused,
-            crew.expect_all(out, "got")?,
+            crew.expect_all(out, "got", REPORT_LIMIT)?,
             start,
         )?;
         segment = Some(seg);
@@ -215,7 +220,7 @@ pub fn run(out: &mut impl Write, workers: usize, asked_mib: usize, rounds: usize
         }
     }
     drop(channels);
-    crew.finish(out)?;
+    crew.finish(out, "got", REPORT_LIMIT)?;
     drop(segment);
 
     // The reused round with the best total, split into the parent's copy and the rest.

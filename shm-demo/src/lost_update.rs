@@ -10,7 +10,7 @@
 //! plain `+= 1`. Both give the exact total; the lock costs the most because a contended lock
 //! sends the loser to sleep in the kernel.
 
-use crate::crew::{child, Crew};
+use crate::crew::{self, child, REPORT_LIMIT};
 use crate::output::{conclude, parent_is, PARENT};
 use crate::segment::{Opened, Segment};
 use anyhow::{bail, Context, Result};
@@ -69,7 +69,7 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
     // Before any child has mapped the segment. raw_sync sets PTHREAD_PROCESS_SHARED.
     segment.create_lock(LOCK, LOCKED)?;
     let os_id = segment.os_id().to_string();
-    let mut crew = Crew::spawn(workers, |_| {
+    let mut crew = crew::spawn(workers, |_| {
         vec![
             "lost-update".into(),
             os_id.clone(),
@@ -77,7 +77,7 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
             workers.to_string(),
         ]
     })?;
-    crew.expect_all(out, "mapped")?;
+    crew.expect_all(out, "mapped", REPORT_LIMIT)?;
     segment.unlink(out)?;
     writeln!(
         out,
@@ -90,7 +90,7 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
     for (way, offset) in WAYS.into_iter().zip([PLAIN, ATOMIC, LOCKED]) {
         let started = Instant::now();
         crew.broadcast(way)?;
-        crew.expect_all(out, "done")?;
+        crew.expect_all(out, "done", REPORT_LIMIT)?;
         let took = started.elapsed();
         // Every child reported done: the counters stand still, and the lock is free.
         let total = segment.atomic_u64(offset)?.load(Acquire);
@@ -103,7 +103,7 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
         )?;
         totals.push(total);
     }
-    crew.finish(out)?;
+    crew.finish(out, "done", REPORT_LIMIT)?;
     writeln!(
         out,
         "(children's lines may come in any order: they run at the same time)"

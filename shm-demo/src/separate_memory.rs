@@ -7,7 +7,7 @@
 //! scoped thread through `&mut` changes the parent's array. That is the whole difference between
 //! "shared" and "non-shared" memory, and everything else in this demo builds on it.
 
-use crate::crew::{child, Crew};
+use crate::crew::{self, child, REPORT_LIMIT};
 use crate::output::{conclude, parent_is, PARENT};
 use anyhow::{Context, Result};
 use common::demo::narrate::header;
@@ -37,14 +37,14 @@ pub fn run(out: &mut impl Write) -> Result<()> {
         array.as_ptr()
     )?;
 
-    let mut crew = Crew::spawn(1, |_| vec!["separate-memory".into()])?;
+    let mut crew = crew::spawn(1, |_| vec!["separate-memory".into()])?;
     // The array travels as text: what crosses a process boundary is always a copy.
     let line: Vec<String> = array.iter().map(u64::to_string).collect();
     crew.send(0, &line.join(" "))?;
-    let child_sum: u64 = crew.expect_all(out, "sum")?[0]
+    let child_sum: u64 = crew.expect_all(out, "sum", REPORT_LIMIT)?[0]
         .parse()
         .context("parsing the child's sum")?;
-    crew.finish(out)?;
+    crew.finish(out, "sum", REPORT_LIMIT)?;
     let after_child: u64 = array.iter().sum();
     writeln!(
         out,

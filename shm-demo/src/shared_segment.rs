@@ -8,7 +8,7 @@
 //! after every child reported (through a pipe, which orders the writes before the reads), so no
 //! lock is needed. The speed-up over the serial baseline is bounded by the cores (2 here).
 
-use crate::crew::{child, Crew};
+use crate::crew::{self, child, REPORT_LIMIT};
 use crate::output::{conclude, load_warning, parent_is, PARENT};
 use crate::segment::{self, Opened, Segment};
 use anyhow::{bail, Context, Result};
@@ -119,7 +119,7 @@ pub fn run(out: &mut impl Write, workers: usize, width: usize, height: usize) ->
         segment.len()
     )?;
     let os_id = segment.os_id().to_string();
-    let mut crew = Crew::spawn(workers, |i| {
+    let mut crew = crew::spawn(workers, |i| {
         let (first, end) = band(i, workers, height);
         let args = [
             os_id.clone(),
@@ -133,7 +133,7 @@ pub fn run(out: &mut impl Write, workers: usize, width: usize, height: usize) ->
             .chain(args)
             .collect()
     })?;
-    crew.expect_all(out, "mapped")?;
+    crew.expect_all(out, "mapped", REPORT_LIMIT)?;
     segment.unlink(out)?;
     writeln!(
         out,
@@ -142,9 +142,9 @@ pub fn run(out: &mut impl Write, workers: usize, width: usize, height: usize) ->
 
     let started = Instant::now();
     crew.broadcast("go")?;
-    crew.expect_all(out, "done")?;
+    crew.expect_all(out, "done", REPORT_LIMIT)?;
     let parallel = started.elapsed();
-    crew.finish(out)?;
+    crew.finish(out, "done", REPORT_LIMIT)?;
     writeln!(
         out,
         "{me} {workers} children filled the image in {} ({} against the baseline)",

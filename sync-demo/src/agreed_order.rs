@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use common::demo::narrate::{duration, header, plural, thread_tag};
 
-use crate::crew::{self, Crew};
+use crate::crew::{child, Crew};
 use crate::independent_order;
 use crate::order::{parse_step, step_work, worker_tags, Run, Step};
 use crate::output::{conclude, load_warning, say_wrapped};
@@ -118,7 +118,7 @@ pub fn processes_once(out: &mut impl Write, workers: usize, steps: usize) -> Res
     let mut first_turn = outs[0]
         .try_clone()
         .context("copying the ring's first pipe")?;
-    let args = (1..=workers)
+    let args: Vec<Vec<String>> = (1..=workers)
         .map(|worker| {
             let v = [worker.to_string(), workers.to_string(), steps.to_string()];
             ["agreed-order-worker".to_string()]
@@ -127,18 +127,21 @@ pub fn processes_once(out: &mut impl Write, workers: usize, steps: usize) -> Res
                 .collect()
         })
         .collect();
-    let crew = Crew::spawn_with(args, |index, cmd| {
+    let mut crew = Crew::new();
+    for (index, args) in args.into_iter().enumerate() {
+        let mut cmd = common::demo::child::self_command();
+        cmd.arg("child").args(args);
         // Worker index + 1 reads the token from its stdin, and writes to the next one's pipe.
-        cmd.stdin(Stdio::from(
-            ins[index].take().expect("each pipe is read by one worker"),
-        ));
-        crate::sys::pass_fd(cmd, &outs[(index + 1) % workers], RING_OUT_FD);
-    })?;
+        crate::sys::pass_fd(&mut cmd, &outs[(index + 1) % workers], RING_OUT_FD);
+        let ring_in = ins[index].take().expect("each pipe is read by one worker");
+        crew.start_with_stdin(&mut cmd, Stdio::from(ring_in))
+            .context("spawning a ring worker")?;
+    }
     // Only the children may hold the ring's ends now: a worker that dies then closes its pipe,
     // and its successor reads end-of-file instead of waiting for ever.
     drop(outs);
     let tags = worker_tags(&crew.pids());
-    crew.expect(out, "ready", workers, CHILD_LIMIT)?;
+    crew.expect_all(out, "ready", CHILD_LIMIT)?;
     let start = common::demo::sys::monotonic_nanos();
     writeln!(first_turn, "0").context("handing the first turn to worker 1")?;
     drop(first_turn);
@@ -159,7 +162,7 @@ pub fn processes_once(out: &mut impl Write, workers: usize, steps: usize) -> Res
 pub fn child(worker: usize, workers: usize, steps: usize) -> Result<()> {
     let mut next = crate::sys::take_passed_fd(RING_OUT_FD)
         .context("this worker was started without the pipe to its successor")?;
-    crew::tell("ready", "");
+    child::report("ready", "");
     let mut ring_in = std::io::stdin().lock();
     for step in 1..=steps {
         let mine = turn_of(worker, step, workers);
@@ -172,7 +175,7 @@ pub fn child(worker: usize, workers: usize, steps: usize) -> Result<()> {
             bail!("worker {worker}: got turn {turn}, expected {mine}");
         }
         std::thread::sleep(step_work()); // the step's work
-        crew::tell(
+        child::report(
             "step",
             format!("{worker} {step} {}", common::demo::sys::monotonic_nanos()),
         );

@@ -242,13 +242,10 @@ pub fn processes(out: &mut impl Write, workers: usize) -> Result<()> {
     );
     let file = std::fs::File::create(guard.path()).context("creating the lock file")?;
     let path = guard.path().display().to_string();
-    let mut crew = Crew::spawn(
-        (0..workers)
-            .map(|_| vec!["shared-reader".into(), path.clone()])
-            .collect(),
-    )?;
+    let mut crew = Crew::spawn((0..workers).map(|_| ["shared-reader", path.as_str()]))
+        .context("spawning the readers")?;
     let started = Instant::now();
-    crew.expect(out, "shared", workers, PATIENCE)?;
+    crew.expect_all(out, "shared", PATIENCE)?;
     writeln!(
         out,
         "   all {workers} readers hold the shared lock at once (after {})",
@@ -264,7 +261,8 @@ pub fn processes(out: &mut impl Write, workers: usize) -> Result<()> {
             "granted?!"
         }
     )?;
-    crew.go()?;
+    crew.broadcast(crate::crew::GO)
+        .context("opening the start gate")?;
     crew.finish(out, "done", PATIENCE)?;
     let granted = file.try_lock().is_ok();
     writeln!(
@@ -289,8 +287,8 @@ pub fn processes(out: &mut impl Write, workers: usize) -> Result<()> {
 pub fn child_reader(path: &std::path::Path) -> Result<()> {
     let file = std::fs::File::open(path).context("opening the lock file")?;
     file.lock_shared().context("taking the shared lock")?;
-    crate::crew::say("holds the shared lock");
-    crate::crew::tell("shared", "");
+    crate::crew::child::say("holds the shared lock");
+    crate::crew::child::report("shared", "");
     crate::crew::wait_for_go()?;
     Ok(())
 }

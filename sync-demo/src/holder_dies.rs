@@ -15,10 +15,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use common::demo::narrate::{duration, header, thread_tag};
+use common::demo::sys::describe_exit;
 
 use crate::output::conclude;
 
-use crate::crew::{say, tell, Crew};
+use crate::crew::child::{report, say};
+use crate::crew::Crew;
 use crate::sys::SharedMutex;
 
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -113,11 +115,9 @@ pub fn processes(out: &mut impl Write) -> Result<()> {
         std::env::temp_dir().join(format!("sync-demo-{me}-holder.lock")),
     );
     let file = std::fs::File::create(guard.path()).context("creating the lock file")?;
-    let mut crew = Crew::spawn(vec![vec![
-        "flock-holder".into(),
-        guard.path().display().to_string(),
-    ]])?;
-    crew.expect(out, "locked", 1, PATIENCE)?;
+    let mut crew = Crew::spawn([["flock-holder".into(), guard.path().display().to_string()]])
+        .context("spawning the holder")?;
+    crew.expect_all(out, "locked", PATIENCE)?;
     let busy = matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock));
     writeln!(
         out,
@@ -129,7 +129,7 @@ pub fn processes(out: &mut impl Write) -> Result<()> {
         out,
         "[parent] kills {}: {}",
         common::demo::narrate::pid_tag(pid),
-        crew.kill(0)?
+        describe_exit(crew.child(0).kill()?)
     )?;
     let freed = file.try_lock().is_ok();
     writeln!(
@@ -147,8 +147,8 @@ pub fn processes(out: &mut impl Write) -> Result<()> {
     let os_id = format!("/sync-demo-{me}-holder");
     let _shm_guard = common::demo::cleanup::PathGuard::new(format!("/dev/shm{os_id}"));
     let mut mutex = SharedMutex::create(&os_id).context("creating the shared-memory mutex")?;
-    let mut crew = Crew::spawn(vec![vec!["shm-holder".into(), os_id.clone()]])?;
-    crew.expect(out, "locked", 1, PATIENCE)?;
+    let mut crew = Crew::spawn([["shm-holder", os_id.as_str()]]).context("spawning the holder")?;
+    crew.expect_all(out, "locked", PATIENCE)?;
     // Both processes have it mapped: remove the name now (mappings outlive names).
     std::fs::remove_file(format!("/dev/shm{os_id}")).context("removing the segment's name")?;
     mutex.set_owner(false);
@@ -157,7 +157,7 @@ pub fn processes(out: &mut impl Write) -> Result<()> {
         out,
         "[parent] kills {}: {}",
         common::demo::narrate::pid_tag(pid),
-        crew.kill(0)?
+        describe_exit(crew.child(0).kill()?)
     )?;
     let stuck = match mutex.try_lock_for(TRY_FOR) {
         Ok(()) => {
@@ -203,7 +203,7 @@ pub fn child_flock(path: &std::path::Path) -> Result<()> {
     let file = std::fs::File::open(path).context("opening the lock file")?;
     file.lock().context("locking the file")?;
     say("holds the file lock and waits to be killed");
-    tell("locked", "");
+    report("locked", "");
     std::thread::sleep(PATIENCE * 3); // killed long before; the bound is only a safety net
     Ok(())
 }
@@ -218,7 +218,7 @@ pub fn child_shm(os_id: &str) -> Result<()> {
         .lock_and_keep()
         .context("locking the shared-memory mutex")?;
     say("holds the shared-memory mutex and waits to be killed");
-    tell("locked", "");
+    report("locked", "");
     std::thread::sleep(PATIENCE * 3); // killed long before; the bound is only a safety net
     Ok(())
 }

@@ -15,10 +15,10 @@ use std::io::Write;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use common::demo::narrate::{duration, header, plural, thread_tag};
 
-use crate::crew::{self, Crew};
+use crate::crew::{self, child, Crew};
 use crate::order::{parse_step, step_work, worker_tags, Run, Step, STEP_WORK};
 use crate::output::{conclude, say_wrapped};
 
@@ -78,7 +78,7 @@ pub fn threads_once(workers: usize, steps: usize) -> Result<Run> {
 /// # Errors
 /// A child could not start, failed, or took too long.
 pub fn processes_once(out: &mut impl Write, workers: usize, steps: usize) -> Result<Run> {
-    let args = (1..=workers)
+    let args: Vec<Vec<String>> = (1..=workers)
         .map(|worker| {
             let v = [worker.to_string(), steps.to_string()];
             ["independent-order-worker".to_string()]
@@ -87,12 +87,12 @@ pub fn processes_once(out: &mut impl Write, workers: usize, steps: usize) -> Res
                 .collect()
         })
         .collect();
-    let mut crew = Crew::spawn(args)?;
+    let mut crew = Crew::spawn(args).context("spawning the workers")?;
     let tags = worker_tags(&crew.pids());
-    crew.expect(out, "ready", workers, CHILD_LIMIT)?;
+    crew.expect_all(out, "ready", CHILD_LIMIT)?;
     // Process boundary: no shared Instant; both sides read the system-wide monotonic clock.
     let start = common::demo::sys::monotonic_nanos();
-    crew.go()?;
+    crew.broadcast(crew::GO).context("opening the start gate")?;
     let told = crew.finish(out, "step", CHILD_LIMIT)?;
     let mut found = Vec::new();
     for (_, text) in told {
@@ -108,11 +108,11 @@ pub fn processes_once(out: &mut impl Write, workers: usize, steps: usize) -> Res
 /// # Errors
 /// The parent closed the gate instead of opening it.
 pub fn child(worker: usize, steps: usize) -> Result<()> {
-    crew::tell("ready", "");
+    child::report("ready", "");
     crew::wait_for_go()?;
     for step in 1..=steps {
         std::thread::sleep(step_work()); // the step's work
-        crew::tell(
+        child::report(
             "step",
             format!("{worker} {step} {}", common::demo::sys::monotonic_nanos()),
         );

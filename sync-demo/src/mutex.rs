@@ -162,7 +162,7 @@ pub fn processes(out: &mut impl Write, workers: usize, lines: usize) -> Result<(
     for locked in [false, true] {
         let (guard, _file) = temp_file(if locked { "locked.txt" } else { "torn.txt" })?;
         let path = guard.path().display().to_string();
-        let args = (0..workers)
+        let args: Vec<Vec<String>> = (0..workers)
             .map(|w| {
                 let mut a = vec![
                     "torn-writer".into(),
@@ -176,11 +176,18 @@ pub fn processes(out: &mut impl Write, workers: usize, lines: usize) -> Result<(
                 a
             })
             .collect();
-        let mut crew = Crew::spawn(args)?;
-        crew.expect(out, "ready", workers, Duration::from_secs(10))?;
-        crew.go()?; // all start together, so their writes overlap
+        let mut crew = Crew::spawn(args).context("spawning the writers")?;
+        crew.expect_all(out, "ready", Duration::from_secs(10))?;
+        // All start together, so their writes overlap.
+        crew.broadcast(crate::crew::GO)
+            .context("opening the start gate")?;
         if locked && slow_with_lock(workers, lines) {
-            watch(out, guard.path(), workers * lines, || crew.all_exited())?;
+            watch(
+                out,
+                guard.path(),
+                workers * lines,
+                || Ok(crew.all_exited()?),
+            )?;
         }
         crew.finish(out, "done", Duration::from_secs(60))?;
         let t = tally(guard.path(), workers, lines)?;
@@ -208,7 +215,7 @@ pub fn child(path: &Path, worker: usize, lines: usize, lock: bool) -> Result<()>
         .append(true)
         .open(path)
         .context("opening the shared file")?;
-    crate::crew::tell("ready", "");
+    crate::crew::child::report("ready", "");
     crate::crew::wait_for_go()?;
     for line in 0..lines {
         if lock {
@@ -220,7 +227,7 @@ pub fn child(path: &Path, worker: usize, lines: usize, lock: bool) -> Result<()>
             file.unlock().context("unlocking the file")?;
         }
     }
-    crate::crew::say(format_args!(
+    crate::crew::child::say(format_args!(
         "worker {worker} wrote {}",
         plural(lines, "line", "lines")
     ));

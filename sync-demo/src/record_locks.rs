@@ -18,7 +18,8 @@ use common::demo::narrate::header;
 
 use crate::output::conclude;
 
-use crate::crew::{say, tell, wait_for_go, Crew};
+use crate::crew::child::{report, say};
+use crate::crew::{wait_for_go, Crew, GO};
 use crate::sys::{lock_range, unlock_range};
 
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -26,7 +27,7 @@ const NAMES: [&str; 2] = ["A (byte 0)", "B (byte 1)"];
 
 /// Runs two children with orders `orders`; returns how many were refused with EDEADLK.
 fn pair(out: &mut impl Write, path: &str, orders: [[usize; 2]; 2], force: bool) -> Result<usize> {
-    let args = orders
+    let args: Vec<Vec<String>> = orders
         .iter()
         .map(|o| {
             let mut a = vec![
@@ -41,12 +42,12 @@ fn pair(out: &mut impl Write, path: &str, orders: [[usize; 2]; 2], force: bool) 
             a
         })
         .collect();
-    let mut crew = Crew::spawn(args)?;
+    let mut crew = Crew::spawn(args).context("spawning the lockers")?;
     if force {
         // Both hold their first lock now; let both reach for the second together.
-        crew.expect(out, "holding", 2, PATIENCE)?;
+        crew.expect_all(out, "holding", PATIENCE)?;
     }
-    crew.go()?;
+    crew.broadcast(GO).context("opening the start gate")?;
     // If the kernel did not refuse, the two would wait forever: the deadline kills them then.
     let refused = crew.finish(out, "edeadlk", PATIENCE)?;
     Ok(refused.len())
@@ -108,7 +109,7 @@ pub fn child(path: &Path, first: usize, second: usize, handshake: bool) -> Resul
     lock_range(&file, first as i64, 1, true).context("fcntl(F_SETLKW) on the first byte")?;
     say(format_args!("holds {}", NAMES[first]));
     if handshake {
-        tell("holding", "");
+        report("holding", "");
         wait_for_go()?;
     } else {
         std::thread::sleep(Duration::from_millis(10)); // on purpose: the pause that deadlocked
@@ -128,7 +129,7 @@ pub fn child(path: &Path, first: usize, second: usize, handshake: bool) -> Resul
                 "the kernel refused to close the cycle; gives up {} so the other can go on",
                 NAMES[first]
             ));
-            tell("edeadlk", "");
+            report("edeadlk", "");
         }
         Err(e) => return Err(e).context("fcntl(F_SETLKW) on the second byte"),
     }

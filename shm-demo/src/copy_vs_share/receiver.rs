@@ -5,53 +5,34 @@
 //! received is freed only after that stamp, so unmapping is never part of the measured time.
 
 use super::{sample, slice, Hello};
-use crate::crew::{child, Crew};
+use crate::crew::{child, Crew, REPORT_LIMIT};
 use crate::segment::Opened;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, ensure, Context, Result};
+use common::demo::process::OneShot;
 use common::demo::sys::monotonic_nanos;
 use ipc_channel::ipc::{
-    self, IpcBytesReceiver, IpcBytesSender, IpcOneShotServer, IpcReceiver, IpcSender,
-    IpcSharedMemory,
+    self, IpcBytesReceiver, IpcBytesSender, IpcReceiver, IpcSender, IpcSharedMemory,
 };
 
-/// Spawned child `i` connects to a one-shot server whose name it gets on stdin; `accept` has no
-/// timeout, so it runs on a helper thread while this one waits with a deadline.
+/// Spawned child `i` connects to a one-shot server whose name it gets on stdin. [`OneShot`]
+/// bounds the wait for it, and removes the server's socket directory in `$TMPDIR` even on
+/// Ctrl-C.
 pub(super) fn connect(
     crew: &mut Crew,
     i: usize,
     pid: u32,
 ) -> Result<(IpcBytesSender, IpcSender<IpcSharedMemory>)> {
-    let (server, name) = IpcOneShotServer::<Hello>::new().context("creating a one-shot server")?;
-    // The server's socket lives in a fresh directory in TMPDIR, which ipc-channel removes once
-    // `accept` returns; registered here too, so that Ctrl-C before then removes it as well.
-    // TODO(merge): common's guarded accept (the one process layer) does this for every crate.
-    let _socket_dir = std::path::Path::new(&name)
-        .parent()
-        .map(common::demo::cleanup::PathGuard::new);
-    crew.send(i, &name)?;
-    let (tx, rx) = crossbeam_channel::bounded(1);
-    let acceptor = std::thread::spawn(move || {
-        let _ = tx.send(server.accept());
-    });
-    let outcome = match rx.recv_timeout(crate::crew::REPORT_LIMIT) {
-        Ok(Ok((_, (hello_pid, bytes, shm)))) if hello_pid == pid => Ok((bytes, shm)),
-        Ok(Ok(_)) => Err(anyhow!("child {i}: a stranger connected to our server")),
-        Ok(Err(e)) => Err(anyhow!("child {i}: handshake failed: {e}")),
-        Err(_) => {
-            // Wake the acceptor with a connection of our own, so the thread can end.
-            let (bytes, _) = ipc::bytes_channel().context("creating a wake-up channel")?;
-            let (shm, _) = ipc::channel().context("creating a wake-up channel")?;
-            if let Ok(waker) = IpcSender::<Hello>::connect(name) {
-                let _ = waker.send((0, bytes, shm));
-            }
-            Err(anyhow!(
-                "child {i} did not connect within {}",
-                common::demo::narrate::duration(crate::crew::REPORT_LIMIT)
-            ))
-        }
-    };
-    let _ = acceptor.join();
-    outcome
+    let (server, name) = OneShot::<Hello>::new().context("creating a one-shot server")?;
+    crew.send(i, &name)
+        .with_context(|| format!("sending the server's name to child {i}"))?;
+    let (hello_pid, bytes, shm) = server
+        .accept_within(REPORT_LIMIT)
+        .with_context(|| format!("child {i}: handshake"))?;
+    ensure!(
+        hello_pid == pid,
+        "child {i}: a stranger connected to our server"
+    );
+    Ok((bytes, shm))
 }
 
 /// The child: connect, then serve commands; each report is `<time mapped> <sample>`.

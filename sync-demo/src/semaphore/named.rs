@@ -75,7 +75,7 @@ pub fn processes(
                     .with_context(|| format!("sem_open({name})"))?,
             );
         }
-        let args = (0..workers)
+        let args: Vec<Vec<String>> = (0..workers)
             .map(|w| {
                 vec![
                     "sem-worker".into(),
@@ -85,8 +85,8 @@ pub fn processes(
                 ]
             })
             .collect();
-        let mut crew = Crew::spawn(args)?;
-        crew.expect(out, "ready", workers, PATIENCE)?;
+        let mut crew = Crew::spawn(args).context("spawning the workers")?;
+        crew.expect_all(out, "ready", PATIENCE)?;
         // Every child has opened its semaphore: remove the names now, so nothing is left in
         // /dev/shm even if this process is killed from here on.
         for sem in &mut semaphores {
@@ -94,13 +94,14 @@ pub fn processes(
         }
         drop(guards);
         let started = Instant::now();
-        crew.go()?;
+        crew.broadcast(crate::crew::GO)
+            .context("opening the start gate")?;
         let mut told = Vec::new();
         if limited && expected(workers, limits, work) > SLOW {
             // A long run: a line at every quarter of the workers.
             let quarter = (workers / 4).max(1);
             while told.len() + quarter < workers {
-                told.extend(crew.expect(out, "span", quarter, PATIENCE)?);
+                told.extend(crew.expect_n(out, "span", quarter, PATIENCE)?);
                 progress(out, told.len(), workers, started)?;
             }
         }
@@ -154,7 +155,7 @@ pub fn child(kind: usize, sem: &str, work: Duration) -> Result<()> {
         "-" => None,
         name => Some(NamedSemaphore::open(name).with_context(|| format!("sem_open({name})"))?),
     };
-    crate::crew::tell("ready", "");
+    crate::crew::child::report("ready", "");
     crate::crew::wait_for_go()?;
     if let Some(sem) = &sem {
         anyhow::ensure!(
@@ -169,7 +170,7 @@ pub fn child(kind: usize, sem: &str, work: Duration) -> Result<()> {
     if let Some(sem) = &sem {
         sem.post().context("sem_post")?;
     }
-    crate::crew::tell("span", format_args!("{kind} {entered} {left}"));
+    crate::crew::child::report("span", format_args!("{kind} {entered} {left}"));
     Ok(())
 }
 

@@ -101,8 +101,17 @@ impl Crew {
     /// # Errors
     /// The spawn error, or a reader thread that cannot start.
     pub fn start(&mut self, cmd: &mut Command) -> io::Result<usize> {
+        self.start_with_stdin(cmd, Stdio::piped())
+    }
+
+    /// Like [`Crew::start`], but the child reads `stdin` (a pipe from a sibling, a file)
+    /// instead of a pipe from us: the crew has no voice to it, so [`Crew::send`] to it fails.
+    ///
+    /// # Errors
+    /// As [`Crew::start`].
+    pub fn start_with_stdin(&mut self, cmd: &mut Command, stdin: Stdio) -> io::Result<usize> {
         let index = self.children.len();
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
+        cmd.stdin(stdin).stdout(Stdio::piped());
         let mut child = Child::spawn(cmd)?;
         let stdout = child
             .inner_mut()
@@ -246,6 +255,19 @@ impl Crew {
             return Err(io::Error::new(io::ErrorKind::TimedOut, words));
         }
         Ok(statuses)
+    }
+
+    /// Whether every child has exited, reaping those that have; it never waits.
+    ///
+    /// # Errors
+    /// The `waitpid` error.
+    pub fn all_exited(&mut self) -> io::Result<bool> {
+        for child in &mut self.children {
+            if child.try_wait()?.is_none() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Kills every child with `SIGKILL` and reaps it: no cleanup code of theirs runs.

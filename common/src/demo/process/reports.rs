@@ -54,6 +54,39 @@ impl Crew {
         Ok(got.into_iter().flatten().collect())
     }
 
+    /// Waits for `count` reports `@tag ...` from any children (one child may send several),
+    /// copying narration to `out`; returns them as `(index, words)`, in arrival order. Each
+    /// report may take at most `limit` after the one before. A child that ends is no error: it
+    /// may have sent its reports already.
+    ///
+    /// # Errors
+    /// Every child ended first, a child sent another report, none came in time, or `out`
+    /// failed.
+    pub fn expect_n(
+        &mut self,
+        out: &mut impl Write,
+        tag: &str,
+        count: usize,
+        limit: Duration,
+    ) -> io::Result<Vec<(usize, String)>> {
+        let mut got = Vec::new();
+        while got.len() < count {
+            let Some((index, line)) = self.recv(limit)? else {
+                let words = format!("every child ended after {} of {count} @{tag}", got.len());
+                return Err(io::Error::other(words));
+            };
+            match report(&line, tag) {
+                Some(rest) => got.push((index, rest.to_string())),
+                _ if line.starts_with('@') => {
+                    let words = format!("child {index} said {line:?} while we waited for @{tag}");
+                    return Err(io::Error::other(words));
+                }
+                _ => writeln!(out, "{line}")?,
+            }
+        }
+        Ok(got)
+    }
+
     /// Closes every stdin (the children's signal to finish), copies what they still print to
     /// `out` and returns their reports `@tag ...` as `(index, words)`, in arrival order; then
     /// reaps every child. All of it takes at most `limit`.

@@ -86,3 +86,57 @@ fn spawn_starts_this_program_again_with_child_first() {
     );
     assert!(crew.reap(Duration::from_secs(10)).expect("reaped")[0].success());
 }
+
+#[test]
+fn expect_n_counts_reports_from_any_child_and_fails_when_all_ended() {
+    let mut crew = Crew::new();
+    for script in ["echo @span a; echo @span b", "echo hello; echo @span c"] {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", script]);
+        crew.start(&mut cmd).expect("sh starts");
+    }
+    let mut out = Vec::new();
+    let mut got = crew
+        .expect_n(&mut out, "span", 3, Duration::from_secs(10))
+        .expect("three spans");
+    got.sort();
+    let want = [(0, "a"), (0, "b"), (1, "c")].map(|(i, w)| (i, w.to_string()));
+    assert_eq!(got, want);
+    assert!(String::from_utf8(out).expect("utf-8").contains("hello"));
+    let e = crew
+        .expect_n(&mut Vec::new(), "span", 1, Duration::from_secs(10))
+        .expect_err("both children ended");
+    assert!(e.to_string().contains("after 0 of 1 @span"), "{e}");
+    assert!(crew.all_exited().is_ok());
+    assert!(crew.reap(Duration::from_secs(10)).is_ok());
+}
+
+#[test]
+fn a_child_with_its_own_stdin_reads_it_and_has_no_voice_from_us() {
+    let mut crew = Crew::new();
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "read word; echo @got $word"]);
+    let (reader, mut writer) = std::io::pipe().expect("a pipe");
+    crew.start_with_stdin(&mut cmd, Stdio::from(reader))
+        .expect("sh starts");
+    assert!(crew.send(0, "ignored").is_err());
+    writeln!(writer, "ring").expect("writes");
+    let got = crew
+        .expect_all(&mut Vec::new(), "got", Duration::from_secs(10))
+        .expect("a report");
+    assert_eq!(got, ["ring"]);
+    let statuses = crew.reap(Duration::from_secs(10)).expect("reaped");
+    assert!(statuses[0].success());
+    assert!(crew.all_exited().expect("waitpid"));
+}
+
+#[test]
+fn all_exited_is_false_while_a_child_runs() {
+    let mut crew = Crew::new();
+    let mut cmd = Command::new("sleep");
+    cmd.arg("30");
+    crew.start(&mut cmd).expect("sleep starts");
+    assert!(!crew.all_exited().expect("waitpid"));
+    crew.kill_all().expect("killed");
+    assert!(crew.all_exited().expect("waitpid"));
+}
