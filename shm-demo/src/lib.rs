@@ -45,7 +45,7 @@
 //! - [`cleanup`]: the leak of a killed owner, and the technique that prevents it.
 //! - [`segment`]: the leak-proof segment every scenario uses (naming, guard, unlink, sweep),
 //!   its free-space check, and its checked, typed views: every `unsafe` block of the crate.
-//! - [`crew`]: starting children and talking to them with bounded waits.
+//! - [`crew`]: the report limit over `common::demo::process`, which starts the children.
 //! - [`output`]: result lines that fit, a `load:` warning, a closed pipe that ends quietly.
 //! - [`cli`]: the command line (clap) with every default, and the checks of the knobs.
 //! - [`tour`]: runs one scenario or all in order, or a child's role.

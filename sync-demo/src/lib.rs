@@ -51,7 +51,7 @@
 //! - [`tour`]: runs one scenario, or all in order, for threads and processes; a child's role.
 //! - [`knobs`]: which knob applies to which scenario, the values each one needs, worker counts.
 //! - [`output`]: result lines that fit, a `load:` warning, a closed pipe that ends quietly.
-//! - [`crew`]: child processes (this program again) with a start gate and a message pipe.
+//! - [`crew`]: the start gate over `common::demo::process` (child processes, this program again).
 //! - [`sys`]: POSIX named semaphores, `fcntl` record locks, a shared-memory mutex, descriptors
 //!   handed to a child: every `unsafe` block of the crate.
 #![warn(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
