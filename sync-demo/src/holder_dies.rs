@@ -91,7 +91,7 @@ pub fn threads(out: &mut impl Write) -> Result<()> {
     conclude(
         out,
         panicked && poisoned,
-        &format!("lock released and poisoned: {poisoned}, balance {seen}"),
+        format!("lock released and poisoned: {poisoned}, balance {seen}"),
         "poisoning tells the next holder the data may be half-updated",
     )?;
     Ok(())

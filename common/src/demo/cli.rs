@@ -211,3 +211,38 @@ pub fn exit_code(is_usage_error: bool) -> ExitCode {
         ExitCode::FAILURE
     }
 }
+
+/// Set once a write to stdout failed because its reader is gone.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// This program's stdout, remembering a write to a closed pipe, so that `main` can tell a reader
+/// that left (`demo | head -1`: end quietly) from a child's pipe that broke (an error).
+#[derive(Debug)]
+pub struct Stdout(std::io::Stdout);
+
+/// The demo's stdout (see [`Stdout`]).
+pub fn stdout() -> Stdout {
+    Stdout(std::io::stdout())
+}
+
+/// Whether a write through [`stdout`] found its reader gone.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn note_closed(err: std::io::Error) -> std::io::Error {
+    if err.kind() == std::io::ErrorKind::BrokenPipe {
+        STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    err
+}
+
+impl std::io::Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf).map_err(note_closed)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush().map_err(note_closed)
+    }
+}
