@@ -34,6 +34,7 @@
 //!
 //! # Modules
 //!
+//! - [`crew`]: the workers of a scenario (child processes), their reports and their end.
 //! - [`spawn_join`]: N processes say who they are; the parent reaps every one.
 //! - [`private_memory`]: every variable, even a `static`, is private to a process.
 //! - [`shared_memory`]: one counter shared through a shared-memory segment.
@@ -46,6 +47,7 @@
 
 pub mod borrow_stack;
 pub mod crash;
+pub mod crew;
 pub mod messages;
 pub mod pool;
 pub mod private_memory;
@@ -285,8 +287,8 @@ pub fn child_main(scenario: &str, index: usize, params: &[String]) -> Result<()>
             .with_context(|| format!("parameter {i} (\"{text}\") is not a number"))
     };
     match scenario {
-        "spawn-join" => spawn_join::worker(index),
-        "private-memory" => private_memory::worker(index, number(0)?),
+        "spawn-join" => spawn_join::worker(index, crew::Report),
+        "private-memory" => private_memory::worker(index, number(0)?, crew::Report),
         "shared-memory" => shared_memory::worker(index, number(0)?, text(1)?),
         "messages" => messages::producer(index, number(0)?, number(1)?, text(2)?),
         "crash" => crash::worker(index),
