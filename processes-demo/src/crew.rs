@@ -94,7 +94,6 @@ impl Crew {
     /// # Errors
     /// The OS could not list them.
     pub fn still_alive(&self) -> Result<Vec<String>> {
-        let left = crate::live_children(&self.workers.pids());
-        Ok(left.into_iter().map(pid_tag).collect())
+        Ok(crate::live_children(&self.workers.pids()))
     }
 }

@@ -262,12 +262,13 @@ pub fn run(scenario: Scenario, knobs: &Knobs, out: &mut impl Write) -> Result<()
     .with_context(|| format!("scenario {}", scenario.name()))
 }
 
-/// Which of `pids` are still children of this process: running, or ended but not yet reaped
-/// (zombies). After `Crew::reap` the answer is none.
-pub fn live_children(pids: &[u32]) -> Vec<u32> {
+/// Which of `pids` are still children of this process, as tags (`[pid 4123]`): running, or
+/// ended but not yet reaped (zombies). After `Crew::reap` the answer is none.
+pub fn live_children(pids: &[u32]) -> Vec<String> {
     common::demo::procfs::children_of(std::process::id())
         .into_iter()
         .filter(|p| pids.contains(p))
+        .map(common::demo::narrate::pid_tag)
         .collect()
 }
 
