@@ -34,6 +34,7 @@
 //!
 //! # Modules
 //!
+//! - [`crew`]: the workers of a scenario (child processes), their reports and their end.
 //! - [`spawn_join`]: N processes say who they are; the parent reaps every one.
 //! - [`private_memory`]: every variable, even a `static`, is private to a process.
 //! - [`shared_memory`]: one counter shared through a shared-memory segment.
@@ -46,6 +47,7 @@
 
 pub mod borrow_stack;
 pub mod crash;
+pub mod crew;
 pub mod messages;
 pub mod pool;
 pub mod private_memory;
@@ -260,12 +262,13 @@ pub fn run(scenario: Scenario, knobs: &Knobs, out: &mut impl Write) -> Result<()
     .with_context(|| format!("scenario {}", scenario.name()))
 }
 
-/// Which of `pids` are still children of this process: running, or ended but not yet reaped
-/// (zombies). After `Crew::reap` the answer is none.
-pub fn live_children(pids: &[u32]) -> Vec<u32> {
+/// Which of `pids` are still children of this process, as tags (`[pid 4123]`): running, or
+/// ended but not yet reaped (zombies). After `Crew::reap` the answer is none.
+pub fn live_children(pids: &[u32]) -> Vec<String> {
     common::demo::procfs::children_of(std::process::id())
         .into_iter()
         .filter(|p| pids.contains(p))
+        .map(common::demo::narrate::pid_tag)
         .collect()
 }
 
@@ -285,8 +288,8 @@ pub fn child_main(scenario: &str, index: usize, params: &[String]) -> Result<()>
             .with_context(|| format!("parameter {i} (\"{text}\") is not a number"))
     };
     match scenario {
-        "spawn-join" => spawn_join::worker(index),
-        "private-memory" => private_memory::worker(index, number(0)?),
+        "spawn-join" => spawn_join::worker(index, crew::Report),
+        "private-memory" => private_memory::worker(index, number(0)?, crew::Report),
         "shared-memory" => shared_memory::worker(index, number(0)?, text(1)?),
         "messages" => messages::producer(index, number(0)?, number(1)?, text(2)?),
         "crash" => crash::worker(index),

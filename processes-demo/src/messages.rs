@@ -1,21 +1,23 @@
 //! Messages: producers and one consumer over ipc-channel, with back-pressure and timeouts.
 //!
 //! Each producer sends its share of `messages` numbered items, then a `Done` saying how many it
-//! sent and how often it found no room. ipc-channel has no bounded channel (a socket buffers what
-//! it can), so the bound is emulated with credits: a producer may have at most `capacity /
-//! producers` items unanswered, and the consumer hands credits back as it takes items. Producers
-//! that outrun the consumer wait for credits: that is back-pressure, and it keeps memory bounded
-//! however fast they are. Every receive has a timeout, so a stuck producer becomes an error, not
-//! a hang; the first one is shown on purpose, before any producer exists. The items interleave
+//! sent and how often it found no room. At most `capacity` items are in flight, so producers
+//! that outrun the consumer wait: that is back-pressure, and it keeps memory bounded however
+//! fast they are. Every receive has a timeout, so a stuck producer becomes an error, not a hang;
+//! the first one is shown on purpose, before any producer exists. The items interleave
 //! differently on every run (the OS schedules the producers), but each producer's own items
-//! arrive in the order it sent them: a channel is first in, first out. Each message is encoded
+//! arrive in the order it sent them: a channel is first in, first out.
+//!
+//! Process boundary: ipc-channel has no bounded channel (a socket buffers what it can), so the
+//! bound is emulated with credits: a producer may have at most `capacity / producers` items
+//! unanswered, and the consumer hands credits back as it takes items. Each message is encoded
 //! to bytes, written to a socket and decoded again, which is why this twin moves fewer per second.
 
+use crate::crew::Crew;
 use anyhow::{bail, ensure, Context, Result};
 use common::demo::child::self_command;
-use common::demo::narrate::{conclude, duration, header, pid_tag, plural};
-use common::demo::process::{Crew, OneShot};
-use common::demo::sys::describe_exit;
+use common::demo::narrate::{conclude, duration, header, plural};
+use common::demo::process::OneShot;
 use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
 use ipc_channel::TryRecvError;
 use serde::{Deserialize, Serialize};
@@ -37,7 +39,8 @@ pub const PROGRESS_EVERY: Duration = Duration::from_secs(3);
 /// The wait shown on purpose on a channel that nobody has sent to yet.
 pub const DEMO_TIMEOUT: Duration = Duration::from_millis(20);
 
-/// The protocol, the same in threads-demo; here it must be serializable to cross over.
+/// The protocol, the same in both twins.
+// Process boundary: a message must be serializable to cross over.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Msg {
     /// Item number `seq` of `producer`, carrying `value`.
@@ -54,6 +57,7 @@ pub enum Msg {
     },
 }
 
+// Process boundary: a producer cannot be handed our sender; it connects and asks for it.
 /// What a producer gets once it has connected: where to send, and where its credits come from.
 #[derive(Serialize, Deserialize)]
 pub struct Setup {
@@ -83,16 +87,18 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
         "producers and a consumer over a bounded channel",
         &params,
     )?;
-    // The bound is ours: each producer starts with this many credits and spends one per item.
+    // Process boundary: the bound is ours: credits per producer, one spent per item.
     let window = (capacity / workers).max(1) as u64;
     let (tx, rx) = ipc::channel::<Msg>().context("creating the channel")?;
+    let credits = plural(window as usize, "credit", "credits");
+    let how = format!(
+        "ipc-channel is unbounded, so each producer gets {credits} and waits when they run out"
+    );
+    let in_flight = window * workers as u64;
     writeln!(
         out,
-        "[parent] ipc-channel is unbounded, so each producer gets {} and waits when they \
-         run out: at most {} in flight{}",
-        plural(window as usize, "credit", "credits"),
-        window * workers as u64,
-        if window * workers as u64 == capacity as u64 {
+        "[parent] {how}: at most {in_flight} in flight{}",
+        if in_flight == capacity as u64 {
             String::new()
         } else {
             format!(" (--capacity {capacity} rounded to whole credits per producer)")
@@ -112,13 +118,12 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
 
     // Declared before `crew`, so dropped after it: on an early return (say, a closed
     // stdout) the producers are killed first, and never see their credits vanish and complain.
-    let mut credits = Vec::new();
-    // Process boundary: a producer is this program started again; a one-shot server per
-    // producer lets it connect by name and send back a sender, on which it receives its
-    // `Setup` (our data sender and its credit receiver).
+    let mut credit_txs = Vec::new();
     let mut crew = Crew::new();
     for index in 0..workers {
         let count = share(messages, workers, index);
+        // Process boundary: a producer is this program started again; it connects to a one-shot
+        // server by name and receives its `Setup`: our data sender and its credit receiver.
         let (server, name) =
             OneShot::<IpcSender<Setup>>::new().context("creating a one-shot server")?;
         let mut cmd = self_command();
@@ -129,14 +134,12 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
         let setup_tx = server
             .accept_within(RECV_TIMEOUT)
             .with_context(|| format!("producer {index} did not connect"))?;
-        let (credit_tx, credit_rx) = ipc::channel::<u64>().context("creating a credit channel")?;
+        let (credit_tx, credits) = ipc::channel::<u64>().context("creating a credit channel")?;
+        let data = tx.clone();
         setup_tx
-            .send(Setup {
-                data: tx.clone(),
-                credits: credit_rx,
-            })
+            .send(Setup { data, credits })
             .context("sending the setup")?;
-        credits.push(credit_tx);
+        credit_txs.push(credit_tx);
     }
     drop(tx);
 
@@ -157,10 +160,8 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
                 value,
             } => {
                 first.get_or_insert_with(Instant::now);
-                ensure!(
-                    producer < workers,
-                    "a message from unknown producer {producer}"
-                );
+                // Process boundary: a number read from another process is checked before use.
+                ensure!(producer < workers, "unknown producer {producer}");
                 in_order &= seq == next_seq[producer] && value == seq * seq;
                 next_seq[producer] = seq + 1;
                 received += 1;
@@ -173,11 +174,11 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
                         duration(started.elapsed())
                     )?;
                 }
-                // Hand the credits back in batches of half a window: fewer messages, same bound.
+                // Process boundary: give credits back, half a window at a time (fewer messages).
                 owed[producer] += 1;
                 if owed[producer] >= window.div_ceil(2) {
                     // A producer that has finished may be gone; its credits are then unwanted.
-                    let _ = credits[producer].send(owed[producer]);
+                    let _ = credit_txs[producer].send(owed[producer]);
                     owed[producer] = 0;
                 }
             }
@@ -189,7 +190,7 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
                 writeln!(
                     out,
                     "{} done: sent {sent}, found the channel full {}",
-                    pid_tag(crew.pid(producer)),
+                    crew.tag(producer),
                     plural(w as usize, "time", "times")
                 )?;
                 in_order &= sent == next_seq[producer];
@@ -199,9 +200,7 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
         }
     }
     let elapsed = first.map_or(Duration::ZERO, |t| t.elapsed());
-    for status in crew.reap(RECV_TIMEOUT)? {
-        ensure!(status.success(), "a producer {}", describe_exit(status));
-    }
+    crew.reap(RECV_TIMEOUT)?;
     let rate = received as f64 / elapsed.as_secs_f64().max(1e-9);
     writeln!(
         out,
@@ -223,11 +222,12 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
     Ok(())
 }
 
-/// The producer, in its own process: `count` items, waiting when out of credits, then `Done`.
+/// The producer: `count` items, waiting when there is no room, then `Done`.
 ///
 /// # Errors
-/// The parent cannot be reached, or sends no credit in time.
+/// The parent cannot be reached, or makes no room in time.
 pub fn producer(index: usize, count: u64, window: u64, server: &str) -> Result<()> {
+    // Process boundary: connect to the parent by name, then receive our sender and credits.
     let (setup_tx, setup_rx) = ipc::channel::<Setup>().context("creating the setup channel")?;
     let hello = IpcSender::<IpcSender<Setup>>::connect(server.to_string())
         .context("connecting to the parent")?;
@@ -235,37 +235,38 @@ pub fn producer(index: usize, count: u64, window: u64, server: &str) -> Result<(
     let setup = setup_rx
         .try_recv_timeout(RECV_TIMEOUT)
         .map_err(|e| anyhow::anyhow!("no setup: {}", ipc_words(&e)))?;
-    let (tx, credits) = (setup.data, setup.credits);
-
-    let (mut left, mut waited) = (window, 0);
+    let (tx, credits, mut left) = (setup.data, setup.credits, window);
+    let mut waited = 0;
     for seq in 0..count {
+        let msg = Msg::Item {
+            producer: index,
+            seq,
+            value: seq * seq,
+        };
         if left == 0 {
-            // No room: wait for the consumer to hand back credits, but not forever.
+            // No room: wait until the consumer makes some, but not forever.
             waited += 1;
             left += credits
                 .try_recv_timeout(RECV_TIMEOUT)
                 .map_err(|e| anyhow::anyhow!("no credit: {}", ipc_words(&e)))?;
         }
-        tx.send(Msg::Item {
-            producer: index,
-            seq,
-            value: seq * seq,
-        })
-        .context("sending an item")?;
+        let sent = tx.send(msg);
         left -= 1;
+        sent.context("sending an item")?;
     }
-    tx.send(Msg::Done {
+    let done = Msg::Done {
         producer: index,
         sent: count,
         waited,
-    })
-    .context("sending done")?;
+    };
+    let sent = tx.send(done);
+    sent.context("sending done")?;
     Ok(())
 }
 
 /// An ipc-channel receive error in words (its own `Display` reads `IPC error Ipc Disconnected.`).
 fn ipc_words(e: &ipc_channel::TryRecvError) -> String {
-    use ipc_channel::{IpcError, TryRecvError};
+    use ipc_channel::IpcError;
     match e {
         TryRecvError::Empty => "nothing arrived in time".into(),
         TryRecvError::IpcError(IpcError::Disconnected) => {

@@ -1,17 +1,16 @@
 //! Private memory: each worker changes "its" copy of a value; the parent's copy is unchanged.
 //!
-//! A process cannot reach another's memory at all, so every variable is private, even a plain
-//! `static` that threads would share: the worker is this program started again, with a fresh
-//! copy of every variable, and `value` reaches it only because we pass it on its command line
-//! (copied as text). So every worker sees `START + its index + 1` in both, and the parent still
-//! sees `START` afterwards.
-//! The order of the reports varies between runs: the OS schedules each worker.
+//! Process boundary: a process cannot reach another's memory at all, so every variable is
+//! private, even a plain `static` that threads would share: the worker is this program started
+//! again, with a fresh copy of every variable, and `value` reaches it only because we pass it on
+//! its command line (copied as text).
+//! So every worker sees `START + its index + 1` in both, and the parent still sees `START`
+//! afterwards. The order of the reports varies between runs: the OS schedules each worker.
 
-use anyhow::{ensure, Context, Result};
+use crate::crew::{Crew, Report};
+use anyhow::{Context, Result};
 use common::demo::child::self_command;
-use common::demo::narrate::{conclude, header, pid_tag};
-use common::demo::process::Crew;
-use common::demo::sys::describe_exit;
+use common::demo::narrate::{conclude, header};
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -25,6 +24,12 @@ pub const REPORT_TIMEOUT: Duration = Duration::from_secs(10);
 // Process boundary: a plain `static` is enough; no other process can see it.
 /// One per process: a `static`, shared by the threads of a process but by no other process.
 static LOCAL: AtomicU64 = AtomicU64::new(START);
+
+/// This process's `LOCAL`, after adding `add` to it.
+fn local(add: u64) -> u64 {
+    LOCAL.fetch_add(add, Relaxed);
+    LOCAL.load(Relaxed)
+}
 
 /// Each worker adds `index + 1` to its copy of `value` and of `LOCAL`; the parent checks its own.
 ///
@@ -41,11 +46,11 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
     writeln!(
         out,
         "[parent] value = {value}, LOCAL = {}; workers report in any order",
-        LOCAL.load(Relaxed)
+        local(0)
     )?;
-    // Process boundary: a worker is this program started again; its stdout is our channel.
     let mut reports = Crew::new();
     for index in 0..workers {
+        // Process boundary: a worker is this program started again, with its own arguments.
         let mut cmd = self_command();
         cmd.args(["child", "private-memory", &index.to_string()]);
         // The command line copies `value` into the worker: from here on there are two values.
@@ -58,9 +63,9 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
     let mut right = 0;
     for _ in 0..workers {
         let (index, line) = reports
-            .recv(REPORT_TIMEOUT)?
+            .recv(REPORT_TIMEOUT)
             .context("waiting for a report")?;
-        writeln!(out, "{} {line}", pid_tag(reports.pid(index)))?;
+        writeln!(out, "{} {line}", reports.tag(index))?;
         let expected = START + index as u64 + 1;
         if number_after(&line, "value = ") == Some(expected)
             && number_after(&line, "LOCAL = ") == Some(expected)
@@ -68,10 +73,8 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
             right += 1;
         }
     }
-    for status in reports.reap(REPORT_TIMEOUT)? {
-        ensure!(status.success(), "a worker {}", describe_exit(status));
-    }
-    let (mine, local) = (value, LOCAL.load(Relaxed));
+    reports.reap(REPORT_TIMEOUT)?;
+    let (mine, local) = (value, local(0));
     writeln!(out, "[parent] value = {mine}, LOCAL = {local} (unchanged)")?;
 
     conclude(
@@ -87,14 +90,12 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
 ///
 /// # Errors
 /// The parent has stopped listening.
-pub fn worker(index: usize, value: u64) -> Result<()> {
+pub fn worker(index: usize, value: u64, report: Report) -> Result<()> {
     let mut value = value;
     value += index as u64 + 1;
-    LOCAL.fetch_add(index as u64 + 1, Relaxed);
-    let local = LOCAL.load(Relaxed);
+    let local = local(index as u64 + 1);
     let line = format!("value = {value}, LOCAL = {local} in my copies");
-    // Process boundary: our stdout is a pipe to the parent, which prints the line for us.
-    writeln!(std::io::stdout(), "{line}").context("reporting to the parent")
+    report.send(line).context("reporting to the parent")
 }
 
 /// The number that follows `key` in `line`.

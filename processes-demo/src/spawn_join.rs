@@ -1,17 +1,16 @@
 //! Spawn and join: N workers say who they are, and the parent waits for every one.
 //!
-//! Every process reports a pid of its own, and the parent's pid as its parent: a process is a
-//! program of its own, here this very program started again with a hidden subcommand.
+//! Process boundary: every process reports a pid of its own, and the parent's pid as its parent:
+//! a process is a program of its own, here this very program started again.
 //! The order of the reports changes from run to run, because once started each worker is
 //! scheduled by the OS on whichever CPU is free and nothing orders them unless we do.
 //! `wait` is how the parent waits; an ended child stays in the process table as a zombie until
 //! then, so afterwards no child of ours is left, not even a zombie.
 
-use anyhow::{ensure, Context, Result};
+use crate::crew::{Crew, Report};
+use anyhow::{Context, Result};
 use common::demo::child::self_command;
 use common::demo::narrate::{conclude, header, pid_tag, plural};
-use common::demo::process::Crew;
-use common::demo::sys::describe_exit;
 use std::io::Write;
 use std::time::Duration;
 
@@ -31,9 +30,9 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
     )?;
     let parent = std::process::id();
     writeln!(out, "[parent] pid {parent}; the reports' order varies between runs: the OS schedules each worker")?;
-    // Process boundary: a worker is this program started again; its stdout is our channel.
     let mut reports = Crew::new();
     for index in 0..workers {
+        // Process boundary: a worker is this program started again, with its own arguments.
         let mut cmd = self_command();
         cmd.args(["child", "spawn-join", &index.to_string()]);
         reports
@@ -44,27 +43,23 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
     let mut right = 0;
     for _ in 0..workers {
         let (index, line) = reports
-            .recv(REPORT_TIMEOUT)?
+            .recv(REPORT_TIMEOUT)
             .context("waiting for a report")?;
-        writeln!(out, "{} {line}", pid_tag(reports.pid(index)))?;
+        writeln!(out, "{} {line}", reports.tag(index))?;
         // Process boundary: a pid of its own, and ours as its parent.
-        if reported_pid(&line) == Some(reports.pid(index))
-            && line.contains(&format!("parent pid {parent},"))
-        {
+        let own = reported_pid(&line).map(pid_tag) == Some(reports.tag(index));
+        if own && line.contains(&format!("parent pid {parent},")) {
             right += 1;
         }
     }
     // Every worker has reported, so each wait below returns soon.
     let mut joined = 0;
-    let statuses = reports.reap(REPORT_TIMEOUT)?;
-    for (pid, status) in reports.pids().into_iter().zip(statuses) {
-        let (tag, how) = (pid_tag(pid), describe_exit(status));
-        writeln!(out, "[parent] reaped {tag}: {how}")?;
-        ensure!(status.success(), "a worker {}", describe_exit(status));
+    for (index, how) in reports.reap(REPORT_TIMEOUT)?.into_iter().enumerate() {
+        writeln!(out, "[parent] reaped {}: {how}", reports.tag(index))?;
         joined += 1;
     }
     // Process boundary: an ended child that nobody waited for would still be listed (a zombie).
-    let left = crate::live_children(&reports.pids());
+    let left = reports.still_alive()?;
     writeln!(
         out,
         "[parent] reaped {}; still alive or zombie afterwards: {}",
@@ -84,16 +79,15 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
     Ok(())
 }
 
-/// The worker: reports who it is, then ends.
+/// The worker: reports who it is.
 ///
 /// # Errors
 /// The parent has stopped listening.
-pub fn worker(index: usize) -> Result<()> {
+pub fn worker(index: usize, report: Report) -> Result<()> {
     let parent = std::os::unix::process::parent_id();
     let me = std::process::id();
     let line = format!("pid {me}, parent pid {parent}, worker {index}");
-    // Process boundary: our stdout is a pipe to the parent, which prints the line for us.
-    writeln!(std::io::stdout(), "{line}").context("reporting to the parent")
+    report.send(line).context("reporting to the parent")
 }
 
 /// The pid in a report line `pid 123, ...`.

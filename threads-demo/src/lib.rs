@@ -31,6 +31,7 @@
 //!
 //! # Modules
 //!
+//! - [`crew`]: the workers of a scenario (threads of this process), their reports and their end.
 //! - [`spawn_join`]: N threads say who they are; the parent joins every one.
 //! - [`private_memory`]: moved copies and `thread_local!` stay private to a thread.
 //! - [`shared_memory`]: one counter shared through `Arc<Mutex<_>>` and through an atomic.
@@ -43,6 +44,7 @@
 
 pub mod borrow_stack;
 pub mod crash;
+pub mod crew;
 pub mod messages;
 pub mod pool;
 pub mod private_memory;

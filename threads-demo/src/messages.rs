@@ -1,16 +1,20 @@
 //! Messages: producers and one consumer over a bounded channel, with back-pressure and timeouts.
 //!
 //! Each producer sends its share of `messages` numbered items, then a `Done` saying how many it
-//! sent and how often it found no room. The channel holds at most `capacity` items, so producers
+//! sent and how often it found no room. At most `capacity` items are in flight, so producers
 //! that outrun the consumer wait: that is back-pressure, and it keeps memory bounded however
 //! fast they are. Every receive has a timeout, so a stuck producer becomes an error, not a hang;
 //! the first one is shown on purpose, before any producer exists. The items interleave
 //! differently on every run (the OS schedules the producers), but each producer's own items
 //! arrive in the order it sent them: a channel is first in, first out.
+//!
+//! The bound is the channel's own: `crossbeam_channel::bounded(capacity)` makes `send` wait
+//! while the channel is full, and the values move between threads without being copied.
 
-use anyhow::{anyhow, bail, Context, Result};
-use common::demo::narrate::{conclude, duration, header, plural, thread_tag};
-use crossbeam_channel::{RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
+use crate::crew::Crew;
+use anyhow::{bail, Context, Result};
+use common::demo::narrate::{conclude, duration, header, plural};
+use crossbeam_channel::{RecvTimeoutError, Sender};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -29,7 +33,7 @@ pub const PROGRESS_EVERY: Duration = Duration::from_secs(3);
 /// The wait shown on purpose on a channel that nobody has sent to yet.
 pub const DEMO_TIMEOUT: Duration = Duration::from_millis(20);
 
-/// The protocol, the same in processes-demo.
+/// The protocol, the same in both twins.
 #[derive(Debug)]
 pub enum Msg {
     /// Item number `seq` of `producer`, carrying `value`.
@@ -70,6 +74,17 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
     )?;
     // The bound is the channel's own: a full channel makes `send` wait.
     let (tx, rx) = crossbeam_channel::bounded::<Msg>(capacity);
+    let how = "the channel is bounded, so producers wait while it is full";
+    let in_flight = capacity as u64;
+    writeln!(
+        out,
+        "[parent] {how}: at most {in_flight} in flight{}",
+        if in_flight == capacity as u64 {
+            String::new()
+        } else {
+            format!(" (--capacity {capacity} rounded to whole credits per producer)")
+        }
+    )?;
 
     // On purpose: nobody has sent yet, so this receive can only time out.
     match rx.recv_timeout(DEMO_TIMEOUT) {
@@ -82,14 +97,13 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
         Err(_) => bail!("expected a timeout on an empty channel, found it disconnected"),
     }
 
-    let mut handles = Vec::new();
+    let mut crew = Crew::new();
     for index in 0..workers {
-        let (tx, count) = (tx.clone(), share(messages, workers, index));
-        let handle = std::thread::Builder::new()
-            .name(format!("worker-{index}"))
-            .spawn(move || producer(index, count, tx))
+        let count = share(messages, workers, index);
+        let tx = tx.clone();
+        let cmd = move || producer(index, count, tx);
+        crew.start(cmd)
             .with_context(|| format!("spawning producer {index}"))?;
-        handles.push(handle);
     }
     drop(tx);
 
@@ -129,7 +143,7 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
                 writeln!(
                     out,
                     "{} done: sent {sent}, found the channel full {}",
-                    thread_tag(producer),
+                    crew.tag(producer),
                     plural(w as usize, "time", "times")
                 )?;
                 in_order &= sent == next_seq[producer];
@@ -139,9 +153,7 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
         }
     }
     let elapsed = first.map_or(Duration::ZERO, |t| t.elapsed());
-    for handle in handles {
-        handle.join().map_err(|_| anyhow!("a producer panicked"))?;
-    }
+    crew.reap(RECV_TIMEOUT)?;
     let rate = received as f64 / elapsed.as_secs_f64().max(1e-9);
     writeln!(
         out,
@@ -163,8 +175,11 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
     Ok(())
 }
 
-/// The producer: `count` items, waiting when the channel is full, then `Done`.
-fn producer(index: usize, count: u64, tx: Sender<Msg>) {
+/// The producer: `count` items, waiting when there is no room, then `Done`.
+///
+/// # Errors
+/// The parent cannot be reached, or makes no room in time.
+pub fn producer(index: usize, count: u64, tx: Sender<Msg>) -> Result<()> {
     let mut waited = 0;
     for seq in 0..count {
         let msg = Msg::Item {
@@ -172,25 +187,19 @@ fn producer(index: usize, count: u64, tx: Sender<Msg>) {
             seq,
             value: seq * seq,
         };
-        let msg = match tx.try_send(msg) {
-            Ok(()) => continue,
-            Err(TrySendError::Full(msg)) => msg,
-            Err(TrySendError::Disconnected(_)) => return, // the consumer gave up
-        };
-        // No room: wait for the consumer to take something, but not forever.
-        waited += 1;
-        if let Err(SendTimeoutError::Timeout(_) | SendTimeoutError::Disconnected(_)) =
-            tx.send_timeout(msg, RECV_TIMEOUT)
-        {
-            return;
+        if tx.is_full() {
+            // No room: wait until the consumer makes some, but not forever.
+            waited += 1;
         }
+        let sent = tx.send_timeout(msg, RECV_TIMEOUT);
+        sent.context("sending an item")?;
     }
-    let _ = tx.send_timeout(
-        Msg::Done {
-            producer: index,
-            sent: count,
-            waited,
-        },
-        RECV_TIMEOUT,
-    );
+    let done = Msg::Done {
+        producer: index,
+        sent: count,
+        waited,
+    };
+    let sent = tx.send_timeout(done, RECV_TIMEOUT);
+    sent.context("sending done")?;
+    Ok(())
 }

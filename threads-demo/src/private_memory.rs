@@ -2,13 +2,13 @@
 //!
 //! A thread could reach any memory of its process, so privacy between threads is something Rust
 //! arranges for us: the `move` closure gives each worker its own copy of `value` (a `u64` is
-//! `Copy`), and a `thread_local!` exists once per thread, each starting from `START`. So every
-//! worker sees `START + its index + 1` in both, and the parent still sees `START` afterwards.
-//! The order of the reports varies between runs: the OS schedules each worker.
+//! `Copy`), and a `thread_local!` exists once per thread, each starting from `START`.
+//! So every worker sees `START + its index + 1` in both, and the parent still sees `START`
+//! afterwards. The order of the reports varies between runs: the OS schedules each worker.
 
-use anyhow::{anyhow, Context, Result};
-use common::demo::narrate::{conclude, header, thread_tag};
-use crossbeam_channel::Sender;
+use crate::crew::{Crew, Report};
+use anyhow::{Context, Result};
+use common::demo::narrate::{conclude, header};
 use std::cell::Cell;
 use std::io::Write;
 use std::time::Duration;
@@ -22,6 +22,12 @@ pub const REPORT_TIMEOUT: Duration = Duration::from_secs(10);
 thread_local! {
     /// One per thread: a thread-local starts at `START` in every thread that touches it.
     static LOCAL: Cell<u64> = const { Cell::new(START) };
+}
+
+/// This thread's `LOCAL`, after adding `add` to it.
+fn local(add: u64) -> u64 {
+    LOCAL.set(LOCAL.get() + add);
+    LOCAL.get()
 }
 
 /// Each worker adds `index + 1` to its copy of `value` and of `LOCAL`; the parent checks its own.
@@ -39,27 +45,24 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
     writeln!(
         out,
         "[parent] value = {value}, LOCAL = {}; workers report in any order",
-        LOCAL.get()
+        local(0)
     )?;
-    let (tx, reports) = crossbeam_channel::unbounded();
-    let mut handles = Vec::new();
+    let mut reports = Crew::new();
     for index in 0..workers {
-        let tx = tx.clone();
+        let report = reports.report();
         // `move` copies `value` into the worker: from here on there are two values.
-        let handle = std::thread::Builder::new()
-            .name(format!("worker-{index}"))
-            .spawn(move || worker(index, value, tx))
+        let cmd = move || worker(index, value, report);
+        reports
+            .start(cmd)
             .with_context(|| format!("spawning worker {index}"))?;
-        handles.push(handle);
     }
-    drop(tx);
 
     let mut right = 0;
     for _ in 0..workers {
         let (index, line) = reports
-            .recv_timeout(REPORT_TIMEOUT)
+            .recv(REPORT_TIMEOUT)
             .context("waiting for a report")?;
-        writeln!(out, "{} {line}", thread_tag(index))?;
+        writeln!(out, "{} {line}", reports.tag(index))?;
         let expected = START + index as u64 + 1;
         if number_after(&line, "value = ") == Some(expected)
             && number_after(&line, "LOCAL = ") == Some(expected)
@@ -67,10 +70,8 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
             right += 1;
         }
     }
-    for handle in handles {
-        handle.join().map_err(|_| anyhow!("a worker panicked"))??;
-    }
-    let (mine, local) = (value, LOCAL.get());
+    reports.reap(REPORT_TIMEOUT)?;
+    let (mine, local) = (value, local(0));
     writeln!(out, "[parent] value = {mine}, LOCAL = {local} (unchanged)")?;
 
     conclude(
@@ -86,13 +87,12 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
 ///
 /// # Errors
 /// The parent has stopped listening.
-pub fn worker(index: usize, value: u64, tx: Sender<(usize, String)>) -> Result<()> {
+pub fn worker(index: usize, value: u64, report: Report) -> Result<()> {
     let mut value = value;
     value += index as u64 + 1;
-    LOCAL.set(LOCAL.get() + index as u64 + 1);
-    let local = LOCAL.get();
+    let local = local(index as u64 + 1);
     let line = format!("value = {value}, LOCAL = {local} in my copies");
-    tx.send((index, line)).context("reporting to the parent")
+    report.send(line).context("reporting to the parent")
 }
 
 /// The number that follows `key` in `line`.

@@ -7,9 +7,9 @@
 //! `join` is how the parent waits; a joined thread is gone, so afterwards no `worker-*` thread
 //! is left.
 
-use anyhow::{anyhow, Context, Result};
-use common::demo::narrate::{conclude, header, plural, thread_tag};
-use crossbeam_channel::Sender;
+use crate::crew::{Crew, Report};
+use anyhow::{Context, Result};
+use common::demo::narrate::{conclude, header, plural};
 use std::io::Write;
 use std::time::Duration;
 
@@ -29,36 +29,34 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
     )?;
     let parent = std::process::id();
     writeln!(out, "[parent] pid {parent}; the reports' order varies between runs: the OS schedules each worker")?;
-    let (tx, reports) = crossbeam_channel::unbounded();
-    let mut handles = Vec::new();
+    let mut reports = Crew::new();
     for index in 0..workers {
-        let tx = tx.clone();
-        let handle = std::thread::Builder::new()
-            .name(format!("worker-{index}"))
-            .spawn(move || worker(index, tx))
+        let report = reports.report();
+        let cmd = move || worker(index, report);
+        reports
+            .start(cmd)
             .with_context(|| format!("spawning worker {index}"))?;
-        handles.push(handle);
     }
-    drop(tx);
 
     let mut right = 0;
     for _ in 0..workers {
         let (index, line) = reports
-            .recv_timeout(REPORT_TIMEOUT)
+            .recv(REPORT_TIMEOUT)
             .context("waiting for a report")?;
-        writeln!(out, "{} {line}", thread_tag(index))?;
+        writeln!(out, "{} {line}", reports.tag(index))?;
         // The same pid as ours: one process.
         if reported_pid(&line) == Some(parent) {
             right += 1;
         }
     }
-    // Every worker has reported, so each join below returns at once.
+    // Every worker has reported, so each wait below returns soon.
     let mut joined = 0;
-    for handle in handles {
-        handle.join().map_err(|_| anyhow!("a worker panicked"))??;
+    for (index, how) in reports.reap(REPORT_TIMEOUT)?.into_iter().enumerate() {
+        writeln!(out, "[parent] joined {}: {how}", reports.tag(index))?;
         joined += 1;
     }
-    let left = crate::live_threads("worker-")?;
+    // A joined thread is gone: no `worker-*` thread is listed any more.
+    let left = reports.still_alive()?;
     writeln!(
         out,
         "[parent] joined {}; still alive afterwards: {}",
@@ -78,18 +76,21 @@ pub fn run(out: &mut impl Write, workers: usize) -> Result<()> {
     Ok(())
 }
 
-/// The worker: reports who it is, then ends.
+/// The worker: reports who it is.
 ///
 /// # Errors
 /// The parent has stopped listening.
-pub fn worker(index: usize, tx: Sender<(usize, String)>) -> Result<()> {
+pub fn worker(index: usize, report: Report) -> Result<()> {
     let me = std::thread::current();
     // ThreadId has no number accessor on stable Rust; its debug form is `ThreadId(3)`.
     let id = format!("{:?}", me.id());
     let id = id.trim_start_matches("ThreadId(").trim_end_matches(')');
     let name = me.name().expect("every worker is spawned with a name");
-    let line = format!("pid {}, thread id {id}, named {name}", std::process::id());
-    tx.send((index, line)).context("reporting to the parent")
+    let line = format!(
+        "pid {}, thread id {id}, named {name}, worker {index}",
+        std::process::id()
+    );
+    report.send(line).context("reporting to the parent")
 }
 
 /// The pid in a report line `pid 123, ...`.
