@@ -284,28 +284,8 @@ pub(crate) fn executable_code() -> std::io::Result<Vec<Range<usize>>> {
     Ok(crate::sys::executable_code())
 }
 
-/// The pool's side for a plain `fn()` (a worker's initializer): its distance from the anchor.
-pub(crate) fn encode_plain(f: fn()) -> i64 {
-    distance(f as usize)
-}
-
-/// The worker's side: calls the `fn()` at `distance`, once it is checked to lie in `code`.
-///
-/// # Errors
-/// If the address is not inside `code`; nothing is called then.
-pub(crate) fn run_plain(distance: i64, code: &[Range<usize>]) -> Result<(), String> {
-    let at = address(distance);
-    if !code.iter().any(|r| r.contains(&at)) {
-        return Err(format!(
-            "refusing to call {at:#x}: not in this executable's code"
-        ));
-    }
-    // SAFETY: `distance` was computed by `encode_plain` from a `fn()` of the same executable
-    // image, and the address was checked to lie in our code (reasons (1)-(3) in `run`).
-    let f = unsafe { std::mem::transmute::<*const (), fn()>(at as *const ()) };
-    f();
-    Ok(())
-}
+mod plain;
+pub(crate) use plain::{encode_plain, run_plain};
 
 #[cfg(test)]
 mod tests;

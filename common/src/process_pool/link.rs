@@ -11,22 +11,16 @@
 //! many bytes. Pool to worker, a message is a batch frame (see [`super::wire::frame`]). Worker to
 //! pool, its first byte says what it is ([`FromWorker`]).
 
-pub(crate) use super::message::FromWorker;
 use super::message::DONE;
 #[cfg(test)]
 use super::message::GLUE_LIMIT;
+pub(crate) use super::message::{FromWorker, ENV_INIT, ENV_WORKER};
 use super::owned_bytes::{opens_lone_byte_string, Received, LONE_HEAD, WORTH_IT};
 use crate::sys;
 use std::io::{self, BufReader, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
-
-/// Set in a worker's environment; its presence is what makes [`crate::init`] serve a pool.
-pub(crate) const ENV_WORKER: &str = "COMMON_POOL_WORKER";
-
-/// Set in a worker's environment when the pool has an initializer: its code distance.
-pub(crate) const ENV_INIT: &str = "COMMON_POOL_INIT";
 
 /// How long a blocked read or write on the pool's side waits before it checks that the worker
 /// still lives. End-of-file alone cannot tell: a task that forks (without exec) leaves a copy of

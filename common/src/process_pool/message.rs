@@ -5,6 +5,12 @@
 use super::owned_bytes::{lone_head, Received};
 use std::io::{self, Write};
 
+/// Set in a worker's environment; its presence is what makes [`crate::init`] serve a pool.
+pub(crate) const ENV_WORKER: &str = "COMMON_POOL_WORKER";
+
+/// Set in a worker's environment when the pool has an initializer: its code distance.
+pub(crate) const ENV_INIT: &str = "COMMON_POOL_INIT";
+
 /// Outputs up to this size travel in one `write` with their header; larger ones in two, so a
 /// big result is never copied just to glue 21 bytes in front of it.
 pub(super) const GLUE_LIMIT: usize = 64 * 1024;

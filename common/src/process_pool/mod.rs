@@ -35,6 +35,7 @@
 pub(crate) mod big_buffer;
 mod builder;
 pub(crate) mod call;
+mod job;
 mod link;
 mod message;
 mod owned_bytes;
@@ -47,7 +48,7 @@ pub(crate) mod worker;
 
 pub use builder::ProcessPoolBuilder;
 
-use crate::pool::{BatchResult, CancelToken, Pool, Results, Sink, Span, Task, Timeline};
+use crate::pool::{BatchResult, Pool, Results, Sink, Span, Task, Timeline};
 use crate::{sys, Error};
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -55,49 +56,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use job::{Answer, Job};
+
 /// How often an idle supervisor checks that its worker is still alive.
 const IDLE_CHECK: Duration = link::WATCH;
 /// How long a worker may take to exit after its channel closes before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(1);
-
-/// A batch waiting for, or running on, a worker.
-struct Job {
-    /// The call and its encoded items, ready to send (see [`wire::frame`]). Emptied once the
-    /// batch is running: it is never sent again (see `Supervisor::release_running_frame`).
-    frame: Vec<u8>,
-    /// A large lone argument, encoded onto the line after `frame` (see `wire::frame_owned`).
-    tail: Option<streamed::Streamed>,
-    /// The frame's length with its tail, kept after both are freed.
-    size: usize,
-    first: usize,
-    len: usize,
-    /// Delivers the answer to whoever waits for it; type-erased so the queue is not generic.
-    done: Box<dyn FnOnce(Answer) + Send>,
-    /// Whether the batch may still start (a cancelled handle, a map past its deadline).
-    cancel: CancelToken,
-    /// Claimed for running once; a batch requeued after its worker died is not claimed again.
-    claimed: bool,
-}
-
-enum Answer {
-    Output(owned_bytes::Received),
-    Failed(Error),
-}
-
-impl Job {
-    fn fail(self, error: Error) {
-        (self.done)(Answer::Failed(error));
-    }
-
-    /// Claims the batch right before it is sent: `false` if it was cancelled, and then it must
-    /// never reach a worker (its waiter already has `Cancelled`).
-    fn claim(&mut self) -> bool {
-        if !self.claimed {
-            self.claimed = self.cancel.try_start();
-        }
-        self.claimed
-    }
-}
 
 #[derive(Default)]
 struct State {
