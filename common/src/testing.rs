@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+pub mod faces;
+
 pub use crate::demo::procfs::{
     children_of, descendants_of, eventually, is_running, parent_of, process_state,
     processes_with_env, shm_entries,

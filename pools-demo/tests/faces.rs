@@ -2,12 +2,9 @@
 //! line over 100 characters, a closed stdout ends quietly, a flag that does not apply is refused,
 //! and no `result:` line follows an interrupt.
 
-use common::testing::{fault_rounds, random_below};
+use common::testing::fault_rounds;
 use pools_demo::{FLAGS, TOUR};
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pools-demo");
 
@@ -67,35 +64,13 @@ fn no_tour_line_is_over_100_characters() {
 /// status 0 or 141 and nothing on stderr.
 #[test]
 fn a_closed_stdout_ends_quietly() {
-    for round in 0..fault_rounds(3, 20) {
-        let mut child = Command::new(BIN)
-            .args(QUICK)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the demo starts");
-        // `head -1` itself, or a reader that leaves at a random later line.
-        let lines = if round == 0 { 1 } else { 1 + random_below(60) };
-        let mut reader = BufReader::new(child.stdout.take().expect("piped"));
-        for _ in 0..lines {
-            reader.read_line(&mut String::new()).expect("a line");
-        }
-        drop(reader);
-        // Dropping the reader closes the pipe, as `head -1` does when it exits.
-        let out = child.wait_with_output().expect("the demo ends");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            matches!(out.status.code(), Some(0) | Some(141)),
-            "status {}; stderr:\n{stderr}",
-            out.status
-        );
-        // Only the crash scenario's deliberate panic may speak (one tidy line), if it ran.
-        let noise: Vec<&str> = stderr
-            .lines()
-            .filter(|l| !l.ends_with("gives up"))
-            .collect();
-        assert!(noise.is_empty(), "stderr:\n{stderr}");
-    }
+    // Only the crash scenario's deliberate panic may speak (one tidy line), if it ran.
+    common::testing::faces::closed_stdout_ends_quietly(
+        BIN,
+        QUICK,
+        fault_rounds(3, 20),
+        |l: &str| l.ends_with("gives up"),
+    );
 }
 
 /// A knob given for a scenario it does not change is refused with status 2, naming where it
@@ -134,69 +109,6 @@ fn flags_that_do_not_apply_are_refused() {
 /// seen then would be the interrupt's doing, not the scenario's).
 #[test]
 fn no_result_line_after_an_interrupt() {
-    let rounds = fault_rounds(3, 50);
-    let mut interrupted = 0;
-    // Aim inside a run as long as this machine takes now: a fixed guess is too long on a quiet
-    // machine (every run finishes first) and too short on a busy one.
-    let whole = std::time::Instant::now();
-    let finished = Command::new(BIN)
-        .args(QUICK)
-        .output()
-        .expect("the demo runs");
-    assert!(finished.status.success(), "an uninterrupted run passes");
-    let aim_ms = (whole.elapsed().as_millis() as u64 * 6 / 10).max(1);
-    for round in 0..rounds {
-        let dir = std::env::temp_dir().join(format!("faces-{}-{round}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("a scratch directory");
-        let log = dir.join("log");
-        let file = std::fs::File::create(&log).expect("a log file");
-        // stdout and stderr into one file, so their order is kept (stdout is line-buffered).
-        let mut child = Command::new(BIN)
-            .args(QUICK)
-            .stdout(file.try_clone().expect("a second handle"))
-            .stderr(file)
-            .spawn()
-            .expect("the demo starts");
-        // After the first line, the interrupt handler is installed: an interrupt then tests the
-        // demo, not the default action of SIGINT.
-        common::testing::eventually(Duration::from_secs(5), || {
-            std::fs::metadata(&log).is_ok_and(|m| m.len() > 0)
-        });
-        std::thread::sleep(Duration::from_millis(random_below(aim_ms)));
-        common::demo::sys::send_signal(child.id(), libc::SIGINT).expect("signal sent");
-        let status = child.wait().expect("the demo ends");
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        std::fs::remove_dir_all(&dir).ok();
-        let Some(at) = text
-            .lines()
-            .position(|l| l.contains("interrupted by SIGINT"))
-        else {
-            // Finished first, or interrupted before its handler was installed (default action).
-            let early = status.signal() == Some(libc::SIGINT) && text.is_empty();
-            assert!(
-                status.success() || early,
-                "round {round}: no interrupt message:\n{text}"
-            );
-            continue;
-        };
-        assert_eq!(status.code(), Some(130), "round {round}:\n{text}");
-        interrupted += 1;
-        let after: Vec<&str> = text.lines().skip(at).collect();
-        assert!(
-            !after.iter().any(|l| l.starts_with("result:")),
-            "round {round}: a result after the interrupt:\n{text}"
-        );
-        assert_eq!(
-            text.matches("interrupted by").count(),
-            text.lines()
-                .filter(|l| l.contains("interrupted by"))
-                .count(),
-            "round {round}: two messages on one line:\n{text}"
-        );
-    }
-    // Interrupts are aimed inside a run: most rounds must have been interrupted.
-    assert!(
-        interrupted * 2 >= rounds,
-        "only {interrupted} of {rounds} rounds were interrupted"
-    );
+    // The default knobs: a tour long enough for the interrupt to land inside it.
+    common::testing::faces::no_result_after_interrupt(BIN, QUICK, fault_rounds(3, 50));
 }
