@@ -11,54 +11,23 @@ const BIN: &str = env!("CARGO_BIN_EXE_processes-demo");
 /// Small knobs, so the whole tour takes about a second.
 const QUICK: &[&str] = &["--limit", "20000", "--messages", "2000"];
 
-/// The tour's stdout and stderr, and its exit status.
-fn tour() -> (String, String, Option<i32>) {
-    let out = Command::new(BIN)
-        .args(QUICK)
-        .output()
-        .expect("the demo starts");
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (text(&out.stdout), text(&out.stderr), out.status.code())
-}
-
 /// Every header names its command, in the tour's order, and the command's file exists.
 #[test]
 fn header_names_are_command_names_and_file_names() {
-    let (stdout, _, code) = tour();
-    assert_eq!(code, Some(0), "{stdout}");
-    let headers: Vec<&str> = stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("== ")?.split(':').next())
-        .collect();
     let names: Vec<&str> = TOUR.iter().map(|s| s.name()).collect();
-    assert_eq!(headers, names);
-    for name in names {
-        let file = format!(
-            "{}/src/{}.rs",
-            env!("CARGO_MANIFEST_DIR"),
-            name.replace('-', "_")
-        );
-        assert!(std::path::Path::new(&file).exists(), "{file}");
-        let help = Command::new(BIN)
-            .args([name, "--help"])
-            .output()
-            .expect("runs");
-        assert!(help.status.success(), "{name} is not a command");
-    }
+    common::testing::faces::headers_are_commands_and_files(
+        BIN,
+        QUICK,
+        &names,
+        env!("CARGO_MANIFEST_DIR"),
+    );
     assert_eq!(Scenario::All.name(), "all");
 }
 
 /// No line of the tour, on stdout or stderr, is longer than 100 characters.
 #[test]
 fn no_tour_line_is_over_100_characters() {
-    let (stdout, stderr, _) = tour();
-    for line in stdout.lines().chain(stderr.lines()) {
-        assert!(
-            line.chars().count() <= 100,
-            "{} characters: {line}",
-            line.chars().count()
-        );
-    }
+    common::testing::faces::no_line_over(BIN, QUICK, 100);
 }
 
 /// `demo | head -1`: the reader goes after one line (or a few); the demo ends quietly, with

@@ -279,11 +279,6 @@ pub(crate) fn decode_results<R: Task>(output: &[u8], len: usize) -> Results<R> {
     }
 }
 
-/// The address ranges of this executable's code (see [`crate::sys::executable_code`]).
-pub(crate) fn executable_code() -> std::io::Result<Vec<Range<usize>>> {
-    Ok(crate::sys::executable_code())
-}
-
 mod plain;
 pub(crate) use plain::{encode_plain, run_plain};
 

@@ -91,7 +91,7 @@ impl Link {
         }
         // Credentials were needed once; later messages need not carry them.
         sys::pass_credentials(self.reader.get_ref().as_fd(), false)?;
-        let body = self.read_body(u32::from_le_bytes(head), alive)?;
+        let body = self.read_body(u32::from_le_bytes(head) as usize, alive)?;
         FromWorker::parse(&body).ok_or_else(|| io::Error::other("a malformed handshake"))
     }
 
@@ -106,11 +106,11 @@ impl Link {
         let mut head = [0u8; 5];
         self.read_exact(&mut head, alive)?;
         let [l0, l1, l2, l3, kind] = head;
-        let len = usize::try_from(u32::from_le_bytes([l0, l1, l2, l3]).saturating_sub(1))
-            .map_err(io::Error::other)?;
+        // The length counts the kind byte, already read.
+        let len = u32::from_le_bytes([l0, l1, l2, l3]).saturating_sub(1) as usize;
         if kind != DONE {
             let mut body = vec![kind];
-            body.extend(self.read_body(len as u32, alive)?);
+            body.extend(self.read_body(len, alive)?);
             return FromWorker::parse(&body).ok_or_else(|| io::Error::other("a malformed message"));
         }
         let mut times = [0u8; 16];
@@ -136,13 +136,13 @@ impl Link {
         alive: &mut dyn FnMut() -> io::Result<()>,
     ) -> io::Result<Received> {
         if len < LONE_HEAD + WORTH_IT {
-            return Ok(Received::Records(self.read_body(len as u32, alive)?));
+            return Ok(Received::Records(self.read_body(len, alive)?));
         }
         let mut head = [0u8; LONE_HEAD];
         self.read_exact(&mut head, alive)?;
         let rest = len - LONE_HEAD;
         if opens_lone_byte_string(&head, len) {
-            return Ok(Received::ByteString(self.read_body(rest as u32, alive)?));
+            return Ok(Received::ByteString(self.read_body(rest, alive)?));
         }
         let mut records = Vec::new();
         super::big_buffer::reserve_exact(&mut records, len).map_err(io::Error::other)?;
@@ -153,10 +153,9 @@ impl Link {
 
     fn read_body(
         &mut self,
-        len: u32,
+        len: usize,
         alive: &mut dyn FnMut() -> io::Result<()>,
     ) -> io::Result<Vec<u8>> {
-        let len = usize::try_from(len).map_err(io::Error::other)?;
         let mut body = Vec::new();
         // A length that cannot be allocated is an error here, not an abort of the program.
         // Huge pages for a large one: see `big_buffer.rs`.

@@ -107,7 +107,7 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
         .into());
     }
     crate::panics::install_hook();
-    let code = call::executable_code()?;
+    let code = sys::executable_code();
     let mut to_pool = line.try_clone()?;
     if let Some(init) = initializer() {
         // Before the hello: a pool whose initializer fails learns it while starting the worker

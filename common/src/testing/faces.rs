@@ -1,11 +1,66 @@
-//! What a student sees, checked through a demo's real binary: a closed stdout ends quietly, and
-//! no `result:` line follows an interrupt. Every demo's `tests/faces.rs` runs these.
+//! What a student sees, checked through a demo's real binary: header = command = file name, no
+//! line over 100 characters, a closed stdout ends quietly, and no `result:` line follows an
+//! interrupt. The demos' `tests/faces.rs` run these.
 
 use super::{eventually, random_below};
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// The tour (`bin args`): its stdout, stderr and exit status.
+fn tour(bin: &str, args: &[&str]) -> (String, String, Option<i32>) {
+    let out = Command::new(bin)
+        .args(args)
+        .output()
+        .expect("the demo starts");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (text(&out.stdout), text(&out.stderr), out.status.code())
+}
+
+/// The tour passes, its headers (`== name: ...`) are `names` in order, each name is a command
+/// (`bin name --help` succeeds) and has its file `src/<name with _>.rs` under `manifest_dir`.
+///
+/// # Panics
+/// When any of that does not hold (this is a test helper).
+pub fn headers_are_commands_and_files(
+    bin: &str,
+    args: &[&str],
+    names: &[&str],
+    manifest_dir: &str,
+) {
+    let (stdout, _, code) = tour(bin, args);
+    assert_eq!(code, Some(0), "{stdout}");
+    let headers: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("== ")?.split(':').next())
+        .collect();
+    assert_eq!(headers, names);
+    for name in names {
+        let file = format!("{manifest_dir}/src/{}.rs", name.replace('-', "_"));
+        assert!(std::path::Path::new(&file).exists(), "{file}");
+        let help = Command::new(bin)
+            .args([name, "--help"])
+            .output()
+            .expect("runs");
+        assert!(help.status.success(), "{name} is not a command");
+    }
+}
+
+/// No line of the tour, on stdout or stderr, is longer than `width` characters.
+///
+/// # Panics
+/// At the first line that is (this is a test helper).
+pub fn no_line_over(bin: &str, args: &[&str], width: usize) {
+    let (stdout, stderr, _) = tour(bin, args);
+    for line in stdout.lines().chain(stderr.lines()) {
+        assert!(
+            line.chars().count() <= width,
+            "{} characters: {line}",
+            line.chars().count()
+        );
+    }
+}
 
 /// `demo | head -1`, and readers that leave at a random later line, `rounds` times: the demo ends
 /// with status 0 or 141, and every stderr line is one that `allowed` accepts (none, for most).

@@ -8,7 +8,7 @@ fn double(x: u64) -> u64 {
 
 #[test]
 fn a_call_round_trips_within_one_process() {
-    let code = executable_code().unwrap();
+    let code = crate::sys::executable_code();
     assert!(!code.is_empty(), "this executable has code mapped");
     let mut input = Vec::new();
     for x in [1u64, 2, 3] {
@@ -55,7 +55,7 @@ fn over_the_line(output: Output) -> Received {
 /// back intact: the path a 64 MiB `ByteBuf` takes, without the processes.
 #[test]
 fn large_byte_strings_take_the_direct_paths_and_arrive_intact() {
-    let code = executable_code().unwrap();
+    let code = crate::sys::executable_code();
     let mut input = Vec::new();
     push_item(&mut input, &100_000u64, "an argument");
     let made = run_input(&encode(zeros), Input::Received(&input), &code).unwrap();
@@ -76,7 +76,7 @@ fn large_byte_strings_take_the_direct_paths_and_arrive_intact() {
 
 #[test]
 fn an_address_outside_the_code_is_refused() {
-    let code = executable_code().unwrap();
+    let code = crate::sys::executable_code();
     let stray = Call {
         trampoline: distance(0x10),
         func: distance(double as fn(u64) -> u64 as usize),
