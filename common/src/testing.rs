@@ -274,8 +274,8 @@ pub fn bad_input(bin: &str, cases: &[&[&str]]) {
         assert_eq!(code, Some(2), "{args:?}: exit status; stderr:\n{stderr}");
         let first = stderr.lines().next().unwrap_or_default();
         assert!(
-            first.starts_with("error:") && first.len() > "error: ".len(),
-            "{args:?}: first line {first:?}"
+            first.starts_with("error:") && first.len() > 7 && stderr.lines().count() == 1,
+            "{args:?}: one line `error: ...` expected; stderr:\n{stderr}"
         );
         assert!(
             !stderr.contains("panicked") && !stderr.contains("backtrace"),

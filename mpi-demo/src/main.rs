@@ -124,15 +124,9 @@ fn main() -> ExitCode {
     let program = mpi_demo::init(); // a worker rank serves here and never returns
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let usage = e.use_stderr();
-            let _ = e.print();
-            return if usage {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
+        // Help and version go to stdout as clap prints them; a refusal is one line, status 2.
+        Err(e) if e.use_stderr() => common::demo::cli::refuse(e.render()),
+        Err(e) => e.exit(),
     };
     match run(cli, &program.launch) {
         Ok(()) => ExitCode::SUCCESS,

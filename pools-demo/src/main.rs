@@ -131,11 +131,21 @@ fn run(cli: Cli, given: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Help and version go to stdout as clap prints them; a refusal is one line and status 2.
+fn parse_failed(e: clap::Error) -> ! {
+    if e.use_stderr() {
+        common::demo::cli::refuse(e.render())
+    }
+    e.exit()
+}
+
 fn main() -> ExitCode {
     common::init(); // a pool worker process serves its pool here and never returns
                     // Parsed in two steps so that the flags the user wrote can be told from defaults.
-    let matches = Cli::command().get_matches();
-    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let matches = Cli::command()
+        .try_get_matches()
+        .unwrap_or_else(|e| parse_failed(e));
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| parse_failed(e));
     match run(cli, &pools_demo::given_flags(&matches)) {
         Ok(()) => ExitCode::SUCCESS,
         // Bad input: status 2; stdout closed by its reader (`| head`): quietly; else status 1.

@@ -24,6 +24,7 @@ fn rejected(args: &[&str]) -> String {
         output.stdout.is_empty(),
         "{args:?} ran something before rejecting its input"
     );
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
     stderr.lines().next().unwrap_or_default().to_string()
 }
 

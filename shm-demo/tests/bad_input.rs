@@ -12,6 +12,7 @@ fn assert_usage_error(args: &[&str], mentions: &str) {
         "{args:?}: {stderr}"
     );
     assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
 }
 
 /// `--mib 0` is refused by the argument parser.

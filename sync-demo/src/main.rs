@@ -4,9 +4,17 @@ use std::process::ExitCode;
 
 use sync_demo::{cli::Parsed, output, tour};
 
+/// Help and version go to stdout as clap prints them; a refusal is one line and status 2.
+fn parse_failed(e: clap::Error) -> ! {
+    if e.use_stderr() {
+        common::demo::cli::refuse(e.render())
+    }
+    e.exit()
+}
+
 fn main() -> ExitCode {
     common::init();
-    let parsed = Parsed::from_args(std::env::args_os()).unwrap_or_else(|e| e.exit());
+    let parsed = Parsed::from_args(std::env::args_os()).unwrap_or_else(|e| parse_failed(e));
     match tour::run(parsed) {
         Ok(()) => ExitCode::SUCCESS,
         // `sync-demo | head -1`: the reader has all it wanted; end quietly, as Unix tools do.

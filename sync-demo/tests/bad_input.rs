@@ -1,4 +1,4 @@
-//! Bad input ends with exit status 2 and a short message, never a panic.
+//! Bad input ends with exit status 2 and a one-line message, never a panic.
 
 mod support;
 
@@ -11,6 +11,7 @@ fn rejected(args: &[&str]) {
     assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
     assert!(stderr.starts_with("error:"), "{args:?}: {stderr}");
     assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
     assert!(output.stdout.is_empty(), "{args:?} ran something");
 }
 

@@ -29,11 +29,21 @@ enum Command {
     },
 }
 
+/// Help and version go to stdout as clap prints them; a refusal is one line and status 2.
+fn parse_failed(e: clap::Error) -> ! {
+    if e.use_stderr() {
+        common::demo::cli::refuse(e.render())
+    }
+    e.exit()
+}
+
 fn main() -> ExitCode {
     common::init();
     // Parsed in two steps so that `given_flags` can tell the knobs the user wrote from defaults.
-    let matches = Cli::command().get_matches();
-    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let matches = Cli::command()
+        .try_get_matches()
+        .unwrap_or_else(|e| parse_failed(e));
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| parse_failed(e));
     let result = match cli.command.unwrap_or(Command::Scenario(Scenario::All)) {
         Command::Scenario(scenario) => {
             cli.knobs

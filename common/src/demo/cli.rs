@@ -1,8 +1,9 @@
 //! What every demo's `main` shares: bad input ends with exit status 2, anything else with 1.
 //!
-//! clap already exits with status 2 on arguments it can parse-check (unknown scenario, a value
-//! out of its `range`). Checks that need more than one argument, or the machine (is there memory
-//! for `--size`?), return a [`UsageError`], which `main` maps to status 2 as well:
+//! clap checks what it can parse-check (unknown scenario, a value out of its `range`); `main`
+//! hands its refusal to [`refuse`], which prints it on one line and exits with status 2. Checks
+//! that need more than one argument, or the machine (is there memory for `--size`?), return a
+//! [`UsageError`], which `main` maps to status 2 as well:
 //!
 //! ```
 //! use std::process::ExitCode;
@@ -193,6 +194,39 @@ pub fn fail(message: impl std::fmt::Display, is_usage_error: bool) -> ExitCode {
         eprintln!("error: {message}");
     }
     exit_code(is_usage_error)
+}
+
+/// Ends the program for arguments the parser refused: one line on stderr, exit status 2.
+///
+/// `rendered` is the parser's whole message (clap's `Error::render()`): its first line, any
+/// `tip:` line it offers, and where to look for more are joined into one line, as for every
+/// other bad input; the usage block clap prints after them is left out.
+///
+/// ```
+/// let clap = "error: unexpected argument '--bogus' found\n\n  tip: a similar argument exists: \
+///             '--rounds'\n\nUsage: shm-demo [OPTIONS]\n\nFor more information, try '--help'.\n";
+/// assert_eq!(
+///     common::demo::cli::usage_line(clap),
+///     "error: unexpected argument '--bogus' found (tip: a similar argument exists: '--rounds'); \
+///      see --help"
+/// );
+/// ```
+pub fn usage_line(rendered: &str) -> String {
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("error: bad arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let tips: Vec<&str> = lines.filter(|l| l.starts_with("tip:")).collect();
+    let mut line = format!("error: {first}");
+    if !tips.is_empty() {
+        line.push_str(&format!(" ({})", tips.join("; ")));
+    }
+    line + "; see --help"
+}
+
+/// Prints [`usage_line`]`(rendered)` on stderr and exits with status 2.
+pub fn refuse(rendered: impl std::fmt::Display) -> ! {
+    eprintln!("{}", usage_line(&rendered.to_string()));
+    std::process::exit(2)
 }
 
 /// Status 2 for bad input, 1 for any other failure.

@@ -67,7 +67,8 @@ pub fn assert_nothing_left(test: &str) {
 pub fn assert_usage_error(output: &Output) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
-    assert!(stderr.contains("error"), "no message: {stderr}");
+    assert!(stderr.starts_with("error: "), "no message: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
     assert!(!stderr.contains("panicked"), "panicked: {stderr}");
     assert!(results(output).is_empty());
 }
