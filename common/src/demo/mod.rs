@@ -11,6 +11,8 @@
 //! - [`process`]: the parent's side of its children: tagged lines, commands, bounded reaping,
 //!   and ipc-channel's `accept` with a deadline and its socket guarded.
 //! - [`procfs`]: what `/proc` says about processes (children, states), and `/dev/shm`.
+//! - [`segment`]: memory shared between processes on purpose, with its name guarded, and a
+//!   lock that works in it.
 //! - [`sys`]: the few Linux calls std lacks, each behind a safe function.
 
 pub mod child;
@@ -19,4 +21,5 @@ pub mod cli;
 pub mod narrate;
 pub mod process;
 pub mod procfs;
+pub mod segment;
 pub mod sys;
