@@ -292,7 +292,7 @@ pub fn child_main(scenario: &str, index: usize, params: &[String]) -> Result<()>
         "private-memory" => private_memory::worker(index, number(0)?, crew::Report),
         "shared-memory" => shared_memory::child(index, number(0)?, text(1)?),
         "messages" => messages::producer(index, number(0)?, number(1)?, text(2)?),
-        "crash" => crash::worker(index),
+        "crash" => crash::child(index),
         "speedup" => speedup::worker(index, number(0)?, number(1)?),
         "borrow-stack" => borrow_stack::worker(index),
         other => Err(UsageError(format!("no worker for scenario \"{other}\"")).into()),

@@ -7,14 +7,18 @@
 //! - [`narrate`]: headers, actor tags, durations, speed-ups and the checked `result:` line.
 //! - [`cli`]: exit status 2 for bad input, 1 for a failed check.
 //! - [`cleanup`]: on Ctrl-C, kill registered children and remove registered files.
+//! - [`abort`]: a child process that aborts beside a sibling thread, and the parent's watch.
 //! - [`child`]: this program started again as a child that dies with its parent.
 //! - [`process`]: the parent's side of its children: tagged lines, commands, bounded reaping,
 //!   and ipc-channel's `accept` with a deadline and its socket guarded.
 //! - [`procfs`]: what `/proc` says about processes (children, states), and `/dev/shm`.
 //! - [`segment`]: memory shared between processes on purpose, with its name guarded, and a
 //!   lock that works in it.
+//! - [`threads`]: the threads twin of a crew of processes: named workers, their lines, a
+//!   request to stop, bounded joins.
 //! - [`sys`]: the few Linux calls std lacks, each behind a safe function.
 
+pub mod abort;
 pub mod child;
 pub mod cleanup;
 pub mod cli;
@@ -23,3 +27,4 @@ pub mod process;
 pub mod procfs;
 pub mod segment;
 pub mod sys;
+pub mod threads;
