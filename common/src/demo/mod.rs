@@ -4,6 +4,7 @@
 //! None of this is needed to use a pool; it is here so that every demo narrates, exits and
 //! cleans up the same way, and so that a student comparing two demos sees only what differs.
 //!
+//! - [`copies`]: numbers copied to a child and back over its stdin and stdout.
 //! - [`narrate`]: headers, actor tags, durations, speed-ups and the checked `result:` line.
 //! - [`cli`]: exit status 2 for bad input, 1 for a failed check.
 //! - [`cleanup`]: on Ctrl-C, kill registered children and remove registered files.
@@ -22,6 +23,7 @@ pub mod abort;
 pub mod child;
 pub mod cleanup;
 pub mod cli;
+pub mod copies;
 pub mod narrate;
 pub mod process;
 pub mod procfs;
