@@ -12,7 +12,7 @@
 //! type it shares, and its promise, `unsafe impl Shareable`, that the type means the same in
 //! every process (the compiler sees one process at a time and cannot check it).
 //!
-//! Every `unsafe` block of this module is here or in [`lock`], each with its `// SAFETY:`.
+//! Every `unsafe` block of this module is here or beside [`Lock`], each with its `// SAFETY:`.
 
 use crate::demo::cleanup::PathGuard;
 use std::ffi::CString;
