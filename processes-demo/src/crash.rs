@@ -1,16 +1,16 @@
 //! Crash: a worker that panics, aborts or is killed, seen from the parent.
 //!
-//! Each worker is a process, so whatever happens to it happens to it alone: a panic ends it with
-//! exit code 101, an abort with the signal `SIGABRT`, and the parent can kill one outright with
-//! `SIGKILL` (the kernel frees everything a process held, so there is no unsafe moment to fear).
-//! The parent learns each ending from the exit status that `wait` collects, and goes on. (The
-//! deliberate panic prints one line on stderr, from `common::demo::narrate::tidy_panics`.)
+//! Process boundary: each worker is a process, and what happens to it happens to it alone: a
+//! panic ends it with exit code 101, an abort with the signal `SIGABRT`, and the parent can kill
+//! one outright with `SIGKILL` (the kernel frees all it held, so there is no unsafe moment to
+//! fear). The parent reads each ending from the exit status that `wait` collects.
+//! (The deliberate panic prints one line on stderr, from `common::demo::narrate::tidy_panics`.)
 
+use crate::crew::{Crew, Report};
 use anyhow::{bail, Context, Result};
 use common::demo::child::self_command;
 use common::demo::narrate::{conclude, header, pid_tag, tidy_panics};
-use common::demo::process::Crew;
-use common::demo::sys::{describe_exit, send_signal};
+use common::demo::sys::describe_exit;
 use libc::{SIGABRT, SIGKILL};
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
@@ -52,6 +52,12 @@ pub const WAIT_LIMIT: Duration = Duration::from_secs(10);
 /// # Errors
 /// A failed spawn, a worker that does not end in time, or a failed check.
 pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
+    // Process boundary: the deliberate panic happens in a worker's own process, which tidies it.
+    fates(out)
+}
+
+/// [`run`], one worker per fate.
+fn fates(out: &mut impl Write) -> Result<()> {
     header(
         out,
         "crash",
@@ -59,9 +65,10 @@ pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
         &[("workers", FATES.len())],
     )?;
     let mut as_expected = 0;
-    // Process boundary: a worker is this program started again; its stdout is our channel.
+    // If narration fails half-way (stdout closed by `| head`), dropping the crew ends every worker.
     let mut lines = Crew::new();
     for index in 0..FATES.len() {
+        // Process boundary: a worker is this program started again, with its own arguments.
         let mut cmd = self_command();
         cmd.args(["child", "crash", &index.to_string()]);
         lines
@@ -71,31 +78,32 @@ pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
     // Every worker says it has started; then the one to be killed is killed.
     for _ in 0..FATES.len() {
         let (index, line) = lines
-            .recv(WAIT_LIMIT)?
+            .recv(WAIT_LIMIT)
             .context("waiting for a worker to start")?;
-        writeln!(out, "{} {line}", pid_tag(lines.pid(index)))?;
+        writeln!(out, "{} {line}", lines.tag(index))?;
     }
-    let victim = lines.pid(3);
-    send_signal(victim, SIGKILL).with_context(|| format!("killing pid {victim}"))?;
+    // Process boundary: a process can be killed from outside; the kernel frees all it held.
+    lines.stop(3).context("stopping worker 3")?;
     writeln!(
         out,
         "[parent] a process can be killed: sent SIGKILL to {}",
-        pid_tag(victim)
+        lines.tag(3)
     )?;
     // Each worker ends within WAIT_LIMIT, so each wait is bounded.
-    let statuses = lines.reap(WAIT_LIMIT)?;
-    for ((index, fate), status) in FATES.into_iter().enumerate().zip(statuses) {
-        let (expected, words) = match fate {
-            Fate::Finishes => (status.code() == Some(0), describe_exit(status)),
-            Fate::Panics => (status.code() == Some(101), describe_exit(status)),
-            Fate::Aborts => (status.signal() == Some(SIGABRT), describe_exit(status)),
-            Fate::IsKilled => (status.signal() == Some(SIGKILL), describe_exit(status)),
+    let endings = lines.endings(WAIT_LIMIT)?;
+    for ((index, fate), ending) in FATES.into_iter().enumerate().zip(endings) {
+        // Process boundary: what the parent sees is an exit status: a code, or a signal.
+        let expected = match fate {
+            Fate::Finishes => ending.code() == Some(0),
+            Fate::Panics => ending.code() == Some(101),
+            Fate::Aborts => ending.signal() == Some(SIGABRT),
+            Fate::IsKilled => ending.signal() == Some(SIGKILL),
         };
-        let tag = pid_tag(lines.pid(index));
-        writeln!(out, "{tag} {}: {words}", fate.words())?;
+        let tag = lines.tag(index);
+        writeln!(out, "{tag} {}: {}", fate.words(), describe_exit(ending))?;
         as_expected += usize::from(expected);
     }
-    let left = crate::live_children(&lines.pids());
+    let left = lines.still_alive()?;
     writeln!(
         out,
         "[parent] still going; workers left alive or zombie: {}",
@@ -114,33 +122,34 @@ pub fn run(out: &mut impl Write, _workers: usize) -> Result<()> {
     Ok(())
 }
 
-/// The worker, in its own process: meets its fate.
+/// The worker: meets its fate, and says how in its exit status.
 ///
 /// # Errors
-/// Only if it outlives its fate (the killed worker waits 10 s at most).
-pub fn worker(index: usize) -> Result<()> {
+/// A failed report, or a fate that did not come about (the last worker waits 10 s at most).
+pub fn worker(index: usize, report: Report) -> Result<()> {
     let fate = FATES[index % FATES.len()];
     let line = format!("worker {index} started; its fate: {}", fate.words());
-    // Process boundary: our stdout is a pipe to the parent, which tags the line with our pid.
-    writeln!(std::io::stdout(), "{line}").context("reporting to the parent")?;
+    report.send(line).context("reporting to the parent")?;
     // On purpose: give the other workers time to be running when this one crashes.
     std::thread::sleep(Duration::from_millis(20));
     match fate {
         Fate::Finishes => Ok(()),
-        // Process boundary: one tidy line on stderr instead of Rust's full panic message.
-        Fate::Panics => tidy_panics(
-            || pid_tag(std::process::id()),
-            || panic!("worker {index} gives up"),
-        ),
-        Fate::Aborts => {
-            // Keeps the deliberate abort below from leaving a core file behind.
-            common::demo::sys::no_core_dump().context("turning core dumps off")?;
-            std::process::abort()
-        }
+        Fate::Panics => panic!("worker {index} gives up"),
+        // Process boundary: an abort ends this process, and this process is this worker only.
+        Fate::Aborts => std::process::abort(),
         Fate::IsKilled => {
-            // Wait to be killed, but not forever.
+            // Process boundary: the kill comes from outside; wait for it, but not forever.
             std::thread::sleep(WAIT_LIMIT);
-            bail!("worker {index} was not killed")
+            bail!("worker {index} was never stopped")
         }
     }
+}
+
+/// Process boundary: the worker's own process, with a tidy panic line and no core dump.
+///
+/// # Errors
+/// Core dumps cannot be turned off, or the worker's own error.
+pub fn child(index: usize) -> Result<()> {
+    common::demo::sys::no_core_dump().context("turning core dumps off")?;
+    tidy_panics(|| pid_tag(std::process::id()), || worker(index, Report))
 }

@@ -1,13 +1,14 @@
 //! The crew: the workers of one scenario, the lines they report, and how the parent ends them.
 //!
 //! The twin scenario files call the same names on both sides (`Crew::new`, `report`, `start`,
-//! `recv`, `tag`, `reap`, `still_alive`), so their diff shows only the process boundary; this
-//! file holds the plumbing behind those names, which is not the lesson.
+//! `recv`, `tag`, `stop`, `endings`, `reap`, `still_alive`), so their diff shows only the
+//! process boundary; this file holds the plumbing behind those names, which is not the lesson.
 //! Process boundary: here a worker is a child process, and its reports are lines on its stdout.
 
 use anyhow::{ensure, Context, Result};
 use common::demo::narrate::pid_tag;
 use std::io::Write;
+use std::process::ExitStatus;
 use std::time::Duration;
 
 /// How a worker sends a line to the parent, who prints it under the worker's tag.
@@ -74,6 +75,25 @@ impl Crew {
         pid_tag(self.workers.pid(index))
     }
 
+    /// Stops worker `index` as far as a process can be stopped: kills it with `SIGKILL`.
+    ///
+    /// # Errors
+    /// The `waitpid` error.
+    pub fn stop(&mut self, index: usize) -> Result<()> {
+        self.workers.child(index).kill()?;
+        Ok(())
+    }
+
+    /// Waits for every worker (all of them within `limit`) and returns how each one ended,
+    /// in index order, whether it ended well or not.
+    ///
+    /// # Errors
+    /// A worker did not end within `limit`.
+    pub fn endings(&mut self, limit: Duration) -> Result<Vec<ExitStatus>> {
+        let ended = self.workers.reap(limit)?;
+        Ok(ended)
+    }
+
     /// Waits for every worker (all of them within `limit`), checks that each ended well and
     /// returns how each one ended, in words, in index order.
     ///
@@ -81,7 +101,7 @@ impl Crew {
     /// A worker failed, or did not end within `limit`.
     pub fn reap(&mut self, limit: Duration) -> Result<Vec<String>> {
         let mut ended = Vec::new();
-        for status in self.workers.reap(limit)? {
+        for status in self.endings(limit)? {
             let how = common::demo::sys::describe_exit(status);
             ensure!(status.success(), "a worker {how}");
             ended.push(how);

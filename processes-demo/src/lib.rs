@@ -69,7 +69,7 @@ pub enum Scenario {
     SpawnJoin,
     /// Each worker changes its own copy; the parent's value stays as it was
     PrivateMemory,
-    /// One counter in a shared-memory segment: an atomic in it gives the exact total
+    /// One counter in a shared-memory segment: a lock and an atomic give the exact total
     SharedMemory,
     /// Producers and a consumer over a bounded channel: back-pressure, a timeout, messages/s
     Messages,
@@ -290,9 +290,9 @@ pub fn child_main(scenario: &str, index: usize, params: &[String]) -> Result<()>
     match scenario {
         "spawn-join" => spawn_join::worker(index, crew::Report),
         "private-memory" => private_memory::worker(index, number(0)?, crew::Report),
-        "shared-memory" => shared_memory::worker(index, number(0)?, text(1)?),
+        "shared-memory" => shared_memory::child(index, number(0)?, text(1)?),
         "messages" => messages::producer(index, number(0)?, number(1)?, text(2)?),
-        "crash" => crash::worker(index),
+        "crash" => crash::child(index),
         "speedup" => speedup::worker(index, number(0)?, number(1)?),
         "borrow-stack" => borrow_stack::worker(index),
         other => Err(UsageError(format!("no worker for scenario \"{other}\"")).into()),

@@ -27,14 +27,18 @@ fn private_memory_leaves_the_parents_value_alone() {
     );
 }
 
-/// The atomic in the segment gives the exact total, and the segment is gone afterwards.
+/// The lock and the atomic in the segment give the exact total; the segment is gone afterwards.
 #[test]
 fn shared_memory_counts_exactly_and_leaves_no_segment() {
     let out = run(
         "shared_memory",
         &["shared-memory", "--workers", "3", "--increments", "5000"],
     );
-    assert_passed("shared_memory", &out, "atomic 15000 (expected 15000)");
+    assert_passed(
+        "shared_memory",
+        &out,
+        "mutex 15000, atomic 15000 (expected 15000)",
+    );
     assert!(common::testing::shm_entries("processes-demo-")
         .iter()
         .all(|p| !p.exists()));

@@ -3,8 +3,8 @@
 //! `std::thread::scope` promises the compiler that every worker ends before the scope does, so
 //! a worker may borrow a local variable of the parent: each gets `&mut` to its own slice of
 //! `data` (`chunks_mut` hands out slices that cannot overlap) and doubles it where it lies. No
-//! byte is copied and no `Arc` is needed. The reports come in any order: the OS schedules each
-//! worker.
+//! byte is copied and no `Arc` is needed.
+//! The reports come in any order: the OS schedules each worker.
 
 use anyhow::Result;
 use common::demo::narrate::{conclude, duration, header, plural, thread_tag};
@@ -29,21 +29,21 @@ pub fn run(out: &mut impl Write, workers: usize, size: usize) -> Result<()> {
     let mut data: Vec<u64> = (0..size as u64).collect();
     let chunk = size.div_ceil(workers);
     let started = Instant::now();
+    // Bytes copied to and from the workers, counted as they cross.
+    let copied = 0usize;
 
     let lines: Vec<(usize, String)> = std::thread::scope(|s| {
-        let handles: Vec<_> = data
-            .chunks_mut(chunk)
-            .enumerate()
-            .map(|(index, part)| s.spawn(move || (index, double(part))))
-            .collect();
+        let mut crew = Vec::new();
+        for (index, part) in data.chunks_mut(chunk).enumerate() {
+            // A scoped worker borrows `part`, its own slice of the parent's array: no copy.
+            crew.push(s.spawn(move || (index, double(part))));
+        }
         // The scope joins every worker before it ends; each one only computes, so this is quick.
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        crew.into_iter().filter_map(|h| h.join().ok()).collect()
     });
     for (index, line) in &lines {
         writeln!(out, "{} {line}", thread_tag(*index))?;
     }
-    // Nothing crossed any boundary: the workers wrote into `data` itself.
-    let copied = 0usize;
     writeln!(
         out,
         "[parent] {} done in {}; bytes copied to and from them: {copied} (they wrote into `data`)",
@@ -66,5 +66,6 @@ fn double(part: &mut [u64]) -> String {
     for x in part.iter_mut() {
         *x *= 2;
     }
-    format!("doubled {} elements where they lie", part.len())
+    let elements = plural(part.len(), "element", "elements");
+    format!("doubled {elements} where they lie")
 }

@@ -1,18 +1,18 @@
 //! The crew: the workers of one scenario, the lines they report, and how the parent ends them.
 //!
 //! The twin scenario files call the same names on both sides (`Crew::new`, `report`, `start`,
-//! `recv`, `tag`, `reap`, `still_alive`), so their diff shows only the process boundary; this
-//! file holds the plumbing behind those names, which is not the lesson.
+//! `recv`, `tag`, `stop`, `endings`, `reap`, `still_alive`), so their diff shows only the
+//! process boundary; this file holds the plumbing behind those names, which is not the lesson.
 //! Here a worker is a thread of this process, and its reports travel over a crossbeam channel.
 
 use anyhow::{ensure, Context, Result};
 use common::demo::narrate::thread_tag;
-use crossbeam_channel::{Receiver, Sender};
-use std::time::{Duration, Instant};
+use common::demo::threads::{Ended, Voice};
+use std::time::Duration;
 
 /// How a worker sends a line to the parent, who prints it under the worker's tag.
 #[derive(Debug)]
-pub struct Report(usize, Sender<(usize, String)>);
+pub struct Report(Voice);
 
 impl Report {
     /// Sends `line` to the parent.
@@ -20,47 +20,48 @@ impl Report {
     /// # Errors
     /// The parent has stopped listening.
     pub fn send(&self, line: String) -> Result<()> {
-        let sent = self.1.send((self.0, line)).ok();
-        sent.context("the parent has stopped listening")
+        self.0.say(line).context("the parent has stopped listening")
+    }
+
+    /// Whether the parent asks this worker to stop ([`Crew::stop`]) within `limit`: a thread
+    /// cannot be killed, so it must look.
+    pub fn stop_asked_within(&self, limit: Duration) -> bool {
+        self.0.stop_asked_within(limit)
     }
 }
 
 /// The running workers of one scenario and the lines they report. Every wait on them is
 /// bounded: a stuck worker is an error, never a hang.
 #[derive(Debug)]
-pub struct Crew {
-    workers: Vec<std::thread::JoinHandle<Result<()>>>,
-    tx: Sender<(usize, String)>,
-    lines: Receiver<(usize, String)>,
+pub struct Crew<T = ()> {
+    // common's crew of threads, which asks them to stop and joins them when dropped.
+    workers: common::demo::threads::Crew<Result<T>>,
 }
 
-impl Default for Crew {
-    fn default() -> Crew {
+impl<T: Send + 'static> Default for Crew<T> {
+    fn default() -> Crew<T> {
         Crew::new()
     }
 }
 
-impl Crew {
+impl<T: Send + 'static> Crew<T> {
     /// A crew with no workers yet.
-    pub fn new() -> Crew {
-        let (tx, lines) = crossbeam_channel::unbounded();
-        let workers = Vec::new();
-        Crew { workers, tx, lines }
+    pub fn new() -> Crew<T> {
+        let workers = common::demo::threads::Crew::new();
+        Crew { workers }
     }
 
     /// What the next worker reports through.
     pub fn report(&self) -> Report {
-        Report(self.workers.len(), self.tx.clone())
+        Report(self.workers.voice())
     }
 
     /// Starts the next worker and returns its index.
     ///
     /// # Errors
     /// The OS refused a new worker.
-    pub fn start(&mut self, job: impl FnOnce() -> Result<()> + Send + 'static) -> Result<usize> {
-        let index = self.workers.len();
-        let thread = std::thread::Builder::new().name(format!("worker-{index}"));
-        self.workers.push(thread.spawn(job)?);
+    pub fn start(&mut self, job: impl FnOnce() -> Result<T> + Send + 'static) -> Result<usize> {
+        let index = self.workers.start(job)?;
         Ok(index)
     }
 
@@ -69,7 +70,7 @@ impl Crew {
     /// # Errors
     /// No line came within `limit`.
     pub fn recv(&mut self, limit: Duration) -> Result<(usize, String)> {
-        let line = self.lines.recv_timeout(limit).ok();
+        let line = self.workers.recv(limit);
         line.context("no line from any worker")
     }
 
@@ -78,23 +79,36 @@ impl Crew {
         thread_tag(index)
     }
 
+    /// Stops worker `index` as far as a thread can be stopped: asks it, and it must look.
+    ///
+    /// # Errors
+    /// None: asking cannot fail (the twin's kill can).
+    pub fn stop(&mut self, index: usize) -> Result<()> {
+        self.workers.ask_to_stop(index);
+        Ok(())
+    }
+
+    /// Waits for every worker (all of them within `limit`) and returns how each one ended,
+    /// in index order, whether it ended well or not.
+    ///
+    /// # Errors
+    /// A worker did not end within `limit`.
+    pub fn endings(&mut self, limit: Duration) -> Result<Vec<Ended<Result<T>>>> {
+        let ended = self.workers.join(limit)?;
+        Ok(ended)
+    }
+
     /// Waits for every worker (all of them within `limit`), checks that each ended well and
     /// returns how each one ended, in words, in index order.
     ///
     /// # Errors
     /// A worker failed, or did not end within `limit`.
     pub fn reap(&mut self, limit: Duration) -> Result<Vec<String>> {
-        let deadline = Instant::now() + limit;
         let mut ended = Vec::new();
-        for worker in self.workers.drain(..) {
-            while !worker.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            let done = worker.is_finished();
-            ensure!(done, "a worker is stuck, and a thread cannot be killed");
-            let how = worker.join().ok().context("a worker panicked")?;
-            how.context("a worker failed")?;
-            ended.push("returned Ok".to_string());
+        for ending in self.endings(limit)? {
+            let how = ending.to_string();
+            ensure!(matches!(ending, Ended::Returned(Ok(_))), "a worker {how}");
+            ended.push(how);
         }
         Ok(ended)
     }

@@ -272,7 +272,7 @@ pub fn live_threads(prefix: &str) -> Result<Vec<String>> {
 /// An unknown scenario or parameters (a worker that aborts never returns).
 pub fn child_main(scenario: &str, index: usize, params: &[String]) -> Result<()> {
     match (scenario, params) {
-        ("crash", []) => crash::aborting_process(index),
+        ("crash", []) => crash::child(index),
         (other, _) => Err(UsageError(format!("no worker for scenario \"{other}\"")).into()),
     }
 }

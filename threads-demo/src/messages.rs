@@ -72,6 +72,8 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
         "producers and a consumer over a bounded channel",
         &params,
     )?;
+    // Made before the channel, so dropped after it: on an early return, producers see it gone.
+    let mut crew = Crew::new();
     // The bound is the channel's own: a full channel makes `send` wait.
     let (tx, rx) = crossbeam_channel::bounded::<Msg>(capacity);
     let how = "the channel is bounded, so producers wait while it is full";
@@ -97,7 +99,6 @@ pub fn run(out: &mut impl Write, workers: usize, messages: u64, capacity: usize)
         Err(_) => bail!("expected a timeout on an empty channel, found it disconnected"),
     }
 
-    let mut crew = Crew::new();
     for index in 0..workers {
         let count = share(messages, workers, index);
         let tx = tx.clone();

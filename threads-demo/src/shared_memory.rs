@@ -1,11 +1,12 @@
 //! Shared memory: one counter shared on purpose, through a lock and through an atomic.
 //!
 //! Threads already share their process's memory, but Rust lets several threads touch one value
-//! only through a type that makes each access whole.
+//! only through a type that makes each access whole: here an `Arc` gives every worker a handle
+//! to the same counters, on the heap at one address.
 //! A lock (one increment at a time) or an atomic (each `fetch_add` is indivisible) makes each
 //! access whole, so both totals are exact, `workers * increments`, however the increments
 //! interleave.
-//! The unsynchronised version, two threads doing `counter += 1` on one plain integer, is a data
+//! The unsynchronised version, two workers doing `counter += 1` on one plain integer, is a data
 //! race, and the compiler refuses it:
 //!
 //! ```compile_fail,E0499
@@ -20,9 +21,9 @@
 //!
 //! `shm-demo` tells the whole story of memory shared between processes; `sync-demo` the locks.
 
+use crate::crew::{Crew, Report};
 use anyhow::{anyhow, Context, Result};
-use common::demo::narrate::{conclude, duration, header, thread_tag};
-use crossbeam_channel::Sender;
+use common::demo::narrate::{conclude, duration, header};
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -35,6 +36,7 @@ pub const INCREMENTS: u64 = 10_000;
 pub const REPORT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What the workers share: a lock and the count it guards, and an atomic count.
+#[derive(Default)]
 pub struct Counters {
     by_lock: Mutex<u64>,
     atomic: AtomicU64,
@@ -53,41 +55,34 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
     )?;
     let expected = workers as u64 * increments;
     // Shared on purpose: the Arc lets every worker own a handle to the same counters.
-    let counters = Arc::new(Counters {
-        by_lock: Mutex::new(0),
-        atomic: AtomicU64::new(0),
-    });
+    let counters = Arc::new(Counters::default());
     writeln!(
         out,
-        "[parent] a Mutex<u64> and an AtomicU64 on the heap, one handle (Arc) per worker"
+        "[parent] a Mutex<u64> and an AtomicU64 on the heap at {:p}, one Arc per worker",
+        &*counters
     )?;
 
     let started = Instant::now();
-    let (tx, reports) = crossbeam_channel::unbounded();
-    let mut handles = Vec::new();
+    let mut reports = Crew::new();
     for index in 0..workers {
-        let (counters, tx) = (Arc::clone(&counters), tx.clone());
-        let handle = std::thread::Builder::new()
-            .name(format!("worker-{index}"))
-            .spawn(move || worker(index, increments, &counters, tx))
+        let (counters, report) = (Arc::clone(&counters), reports.report());
+        let cmd = move || worker(index, increments, &counters, report);
+        reports
+            .start(cmd)
             .with_context(|| format!("spawning worker {index}"))?;
-        handles.push(handle);
     }
-    drop(tx);
     for _ in 0..workers {
         let (index, line) = reports
-            .recv_timeout(REPORT_TIMEOUT)
+            .recv(REPORT_TIMEOUT)
             .context("waiting for a report")?;
-        writeln!(out, "{} {line}", thread_tag(index))?;
+        writeln!(out, "{} {line}", reports.tag(index))?;
     }
-    for handle in handles {
-        handle.join().map_err(|_| anyhow!("a worker panicked"))??;
-    }
-    // Each worker's adds happened before it ended, and we joined it: the totals are complete.
+    reports.reap(REPORT_TIMEOUT)?;
+    // Each worker's adds happened before it ended, and we saw it end: the totals are complete.
     let by_lock = *counters
         .by_lock
         .lock()
-        .expect("no worker panicked: all joined Ok");
+        .map_err(|_| anyhow!("a worker failed holding the lock"))?;
     let by_atomic = counters.atomic.load(Relaxed);
     writeln!(
         out,
@@ -104,28 +99,22 @@ pub fn run(out: &mut impl Write, workers: usize, increments: u64) -> Result<()> 
     Ok(())
 }
 
-/// The worker: `increments` times, one increment under the lock and one
-/// atomic add.
+/// The worker: `increments` times, one increment under the lock and one atomic add.
 ///
 /// # Errors
-/// The lock was poisoned (another worker panicked), or the parent stopped listening.
-pub fn worker(
-    index: usize,
-    increments: u64,
-    counters: &Counters,
-    tx: Sender<(usize, String)>,
-) -> Result<()> {
+/// Another worker failed holding the lock, or the parent stopped listening.
+pub fn worker(index: usize, increments: u64, counters: &Counters, report: Report) -> Result<()> {
     for _ in 0..increments {
         // The lock makes the increment below, a read and a write, one whole increment.
         let mut count = counters
             .by_lock
             .lock()
-            .map_err(|_| anyhow!("another worker panicked holding the lock"))?;
+            .map_err(|_| anyhow!("worker {index}: another worker failed holding the lock"))?;
         *count += 1;
         drop(count);
-        // Relaxed is enough: only the total matters, and join orders it before the parent's load.
+        // Relaxed is enough: only the total matters, and its end comes before our load.
         counters.atomic.fetch_add(1, Relaxed);
     }
-    let line = format!("added {increments} to each counter");
-    tx.send((index, line)).context("reporting to the parent")
+    let line = format!("added {increments} to each counter, seen at {counters:p}");
+    report.send(line).context("reporting to the parent")
 }
