@@ -12,14 +12,18 @@
 //! a process.
 
 mod builder;
+mod in_place;
+mod map;
 pub use builder::ThreadPoolBuilder;
 
-use crate::pool::{BatchResult, HasSlot, Pool, Sink, Slot, Span, Task, TaskHandle, Timeline};
+use crate::pool::Timeline;
+use crate::pool::{BatchResult, Chunk, HasSlot, Pool, Sink, Slot, Span, Task, TaskHandle};
 use crate::{panics, sys, Error};
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Release};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// What travels to a worker thread: a batch, or a single submitted task.
 enum Job {
@@ -230,6 +234,32 @@ impl Pool for ThreadPool {
         });
         self.enqueue(Job::Single(Arc::clone(&task) as Arc<dyn RunOnce>));
         TaskHandle::new(task)
+    }
+
+    /// As [`Pool::map_chunked`] documents; each batch writes its results in place, into one
+    /// output (see `thread_pool/in_place.rs` for why).
+    fn map_chunked<A: Task, R: Task>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        chunk: Chunk,
+    ) -> Result<Vec<R>, Error> {
+        let items: Vec<A> = items.into_iter().collect();
+        let size = chunk.size_for(items.len(), self.workers())?;
+        map::map(self, f, items, size, None)
+    }
+
+    /// As [`Pool::map_timeout`] documents, in place as [`ThreadPool::map_chunked`].
+    fn map_timeout<A: Task, R: Task>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        limit: Duration,
+    ) -> Result<Vec<R>, Error> {
+        let deadline = Instant::now() + limit;
+        let items: Vec<A> = items.into_iter().collect();
+        let size = Chunk::Auto.size_for(items.len(), self.workers())?;
+        map::map(self, f, items, size, Some((deadline, limit)))
     }
 
     fn timeline(&self) -> Vec<Span> {

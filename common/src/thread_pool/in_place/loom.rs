@@ -1,0 +1,74 @@
+//! Model check of the in-place protocol (the module docs' 1. to 4.): loom runs every
+//! interleaving of two workers, each running a batch, and a caller that takes the output if
+//! every batch is done, or else gives up (cancels what has not started) and leaves. Loom's cells
+//! report any place touched without a happens-before edge from its last writer (a `Relaxed`
+//! publish, say); the counts catch a value dropped twice or never.
+//!
+//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom
+//! cargo test -p common --lib --release loom` (as `.ci/run` does).
+
+use super::*;
+use loom::sync::Arc;
+use loom::thread;
+use std::sync::atomic::{AtomicIsize, Ordering::SeqCst};
+
+/// A value that counts itself: made `+1`, dropped `-1` (a plain std counter, read only after
+/// every thread of the model has ended).
+struct Counted {
+    value: u32,
+    alive: std::sync::Arc<AtomicIsize>,
+}
+
+impl Counted {
+    fn new(value: u32, alive: &std::sync::Arc<AtomicIsize>) -> Counted {
+        alive.fetch_add(1, SeqCst);
+        Counted {
+            value,
+            alive: std::sync::Arc::clone(alive),
+        }
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.alive.fetch_sub(1, SeqCst);
+    }
+}
+
+fn double(item: Counted) -> Counted {
+    Counted::new(item.value * 2, &item.alive)
+}
+
+#[test]
+fn every_interleaving_hands_over_or_drops_each_value_once() {
+    loom::model(|| {
+        let alive = std::sync::Arc::new(AtomicIsize::new(0));
+        let items = vec![Counted::new(1, &alive), Counted::new(2, &alive)];
+        let job = Arc::new(InPlace::new(double, items, vec![0, 1, 2]));
+        let workers: Vec<_> = (0..2)
+            .map(|batch| {
+                let job = Arc::clone(&job);
+                thread::spawn(move || {
+                    job.run(batch);
+                })
+            })
+            .collect();
+        match job.take_output() {
+            Some(results) => {
+                let values: Vec<u32> = results.iter().map(|c| c.value).collect();
+                assert_eq!(values, [2, 4], "every result, in order");
+            }
+            None => {
+                // Gives up, as at a deadline: what has not started never will.
+                for batch in 0..job.batches() {
+                    job.cancel(batch);
+                }
+            }
+        }
+        drop(job); // the caller leaves; a worker may be the last owner
+        for worker in workers {
+            worker.join().expect("a worker does not panic");
+        }
+        assert_eq!(alive.load(SeqCst), 0, "every value made was dropped, once");
+    });
+}
