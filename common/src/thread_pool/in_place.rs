@@ -30,7 +30,7 @@
 //!    batch's job holds an `Arc`.
 //!
 //! Every `unsafe` of the thread pool is in this file and `in_place/place.rs`; a loom model
-//! (`in_place/loom.rs`) checks the protocol.
+//! (`in_place/model.rs`) checks the protocol.
 
 use crate::{panics, Error};
 use std::ops::Range;
@@ -41,7 +41,7 @@ use place::{into_places, into_values, Place};
 
 // The model check swaps in loom's types, which record every access to check its ordering.
 #[cfg(all(test, loom))]
-use loom::sync::{atomic::AtomicU8, Mutex};
+use ::loom::sync::{atomic::AtomicU8, Mutex};
 #[cfg(not(all(test, loom)))]
 use std::sync::{atomic::AtomicU8, Mutex};
 
@@ -231,6 +231,6 @@ impl<A, R> Drop for InPlace<A, R> {
 }
 
 #[cfg(all(test, loom))]
-mod loom;
+mod model;
 #[cfg(test)]
 mod tests;

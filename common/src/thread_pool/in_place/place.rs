@@ -5,7 +5,7 @@
 use std::mem::MaybeUninit;
 
 #[cfg(all(test, loom))]
-use loom::cell::UnsafeCell;
+use ::loom::cell::UnsafeCell;
 #[cfg(not(all(test, loom)))]
 use std::cell::UnsafeCell;
 

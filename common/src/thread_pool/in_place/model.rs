@@ -5,11 +5,11 @@
 //! publish, say); the counts catch a value dropped twice or never.
 //!
 //! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom
-//! cargo test -p common --lib --release loom` (as `.ci/run` does).
+//! cargo test -p common --lib --release in_place::model` (as `.ci/run` does).
 
 use super::*;
-use loom::sync::Arc;
-use loom::thread;
+use ::loom::sync::Arc;
+use ::loom::thread;
 use std::sync::atomic::{AtomicIsize, Ordering::SeqCst};
 
 /// A value that counts itself: made `+1`, dropped `-1` (a plain std counter, read only after
@@ -41,7 +41,7 @@ fn double(item: Counted) -> Counted {
 
 #[test]
 fn every_interleaving_hands_over_or_drops_each_value_once() {
-    loom::model(|| {
+    ::loom::model(|| {
         let alive = std::sync::Arc::new(AtomicIsize::new(0));
         let items = vec![Counted::new(1, &alive), Counted::new(2, &alive)];
         let job = Arc::new(InPlace::new(double, items, vec![0, 1, 2]));
