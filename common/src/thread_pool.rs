@@ -1,8 +1,9 @@
 //! `ThreadPool`: workers are threads of this process, fed through one crossbeam channel.
 //!
 //! Each worker loops on `recv()` from a shared multi-consumer channel and runs the boxed job it
-//! gets. Nothing is copied: a batch's items move into the job as they are. A task that panics is
-//! caught (`src/panics.rs`) and its thread goes on with the next job.
+//! gets. Nothing is copied: a batch's items move into the job as they are, and `map`'s batches
+//! read their items and write their results in place, in one buffer each (`in_place.rs`). A task
+//! that panics is caught (`src/panics.rs`) and its thread goes on with the next job.
 //!
 //! What a thread pool cannot do: stop a task that is running. Threads share one address space
 //! and may hold locks, so there is no safe way to kill one from outside. [`ThreadPool::terminate`]
