@@ -246,8 +246,8 @@ impl Pool for ThreadPool {
         chunk: Chunk,
     ) -> Result<Vec<R>, Error> {
         let items: Vec<A> = items.into_iter().collect();
-        let size = chunk.size_for(items.len(), self.workers())?;
-        map::map(self, f, items, size, None)
+        let sizes = chunk.batches_for(items.len(), self.workers())?;
+        map::map(self, f, items, &sizes, None)
     }
 
     /// As [`Pool::map_timeout`] documents, in place as [`ThreadPool::map_chunked`].
@@ -259,8 +259,8 @@ impl Pool for ThreadPool {
     ) -> Result<Vec<R>, Error> {
         let deadline = Instant::now() + limit;
         let items: Vec<A> = items.into_iter().collect();
-        let size = Chunk::Auto.size_for(items.len(), self.workers())?;
-        map::map(self, f, items, size, Some((deadline, limit)))
+        let sizes = Chunk::Auto.batches_for(items.len(), self.workers())?;
+        map::map(self, f, items, &sizes, Some((deadline, limit)))
     }
 
     fn timeline(&self) -> Vec<Span> {

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::AcqRel, Ordering::Acquire};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Maps `items` in batches of `size` and returns the results in order.
+/// Maps `items` in batches of `sizes` and returns the results in order.
 ///
 /// # Errors
 /// The first failed item's error (in item order); [`Error::Cancelled`] if the pool was
@@ -25,11 +25,10 @@ pub(super) fn map<A: Task, R: Task>(
     pool: &ThreadPool,
     f: fn(A) -> R,
     items: Vec<A>,
-    size: usize,
+    sizes: &[usize],
     deadline: Option<(Instant, Duration)>,
 ) -> Result<Vec<R>, Error> {
-    let len = items.len();
-    let bounds = (0..len).step_by(size).chain([len]).collect();
+    let bounds = crate::batch::firsts(sizes).chain([items.len()]).collect();
     let job = Arc::new(InPlace::new(f, items, bounds));
     let (all_answered, answered) = crossbeam_channel::bounded(1);
     let tally = Arc::new(Tally {

@@ -96,7 +96,7 @@ fn a_map_past_its_deadline_drops_every_value_once() {
     }
     let pool = ThreadPool::new(1).unwrap();
     let items: Vec<Counted> = (0..8).map(|i| Counted::new(0, i)).collect();
-    // One worker, four batches of two items of 100 ms: 800 ms of work against 10 ms.
+    // One worker, batches of 2, 2, 2, 1 and 1 items of 100 ms: 800 ms of work against 10 ms.
     let limit = Duration::from_millis(10);
     assert_eq!(
         pool.map_timeout(slow, items, limit).err(),
