@@ -162,3 +162,11 @@ fn an_empty_map_has_no_batches() {
     assert_eq!(job.batches(), 0);
     assert_eq!(job.take_output(), Some(Vec::new()));
 }
+
+#[test]
+fn zero_sized_items_and_results_work_as_any() {
+    // A `Vec<()>` has no buffer: the casts between `T` and its places must keep it so.
+    let job = InPlace::new(|(): ()| (), vec![(); 5], vec![0, 2, 5]);
+    assert_eq!([job.run(0), job.run(1)], [Some(Ok(())), Some(Ok(()))]);
+    assert_eq!(job.take_output(), Some(vec![(); 5]));
+}
