@@ -1,9 +1,9 @@
 //! Model check of the in-place protocol (the module docs' 1. to 4.): loom runs every
 //! interleaving of two workers, each running a batch (in the second model one item panics),
 //! and a caller that takes the output if every batch is done, or else gives up (cancels what
-//! has not started) and leaves. Loom's cells
-//! report any place touched without a happens-before edge from its last writer (a `Relaxed`
-//! publish, say); the counts catch a value dropped twice or never.
+//! has not started) and leaves. Loom's cells report any place touched without a
+//! happens-before edge from its last writer (a `Relaxed` publish, say); the counts catch a
+//! value dropped twice or never.
 //!
 //! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom
 //! cargo test -p common --lib --release in_place::model` (as `.ci/run` does).
