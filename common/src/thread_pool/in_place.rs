@@ -129,20 +129,24 @@ impl<A, R> InPlace<A, R> {
         while next < range.end {
             let failed = error.is_some();
             let outcome = panics::catch(|| {
-                while next < range.end {
-                    let i = next;
-                    next += 1; // first: if `f` panics, the unwinding dropped item i
-                               // SAFETY: this thread holds the batch's claim and `i` is in its range, so
-                               // nobody else touches place i; it is full, as only the claimer takes from
-                               // it, once (`next` only grows).
-                    let item = unsafe { self.input[i].take() };
-                    let result = (self.f)(item);
+                // Local copies and slices, so the loop keeps them in registers across calls.
+                let (f, from) = (self.f, next);
+                let inputs = &self.input[from..range.end];
+                let outputs = self.outputs(from..range.end);
+                for (i, (input, output)) in (from..).zip(inputs.iter().zip(outputs)) {
+                    // First: if `f` panics, the unwinding dropped item i.
+                    next = i + 1;
+                    // SAFETY: this thread holds the batch's claim and `i` is in its range, so
+                    // nobody else touches place i; it is full, as only the claimer takes from
+                    // it, once (`next` only grows).
+                    let item = unsafe { input.take() };
+                    let result = f(item);
                     if failed {
                         drop(result); // the map fails: its results are not wanted
                     } else {
                         // SAFETY: claimed as above; output place i is empty, as only this
                         // batch's claimer writes it, once.
-                        unsafe { self.output_place(i).put(result) };
+                        unsafe { output.put(result) };
                     }
                 }
             });
@@ -179,14 +183,18 @@ impl<A, R> InPlace<A, R> {
         Some(unsafe { into_values(places) })
     }
 
-    /// Output place `i` (`i < len`), through the raw pointer: the caller may take the vector
-    /// that owns the buffer while batches hold the job, so batches never borrow that vector.
-    fn output_place(&self, i: usize) -> &Place<R> {
-        assert!(i < self.input.len(), "an item's index");
+    /// The output places of items `range`, through the raw pointer: the caller may take the
+    /// vector that owns the buffer while batches hold the job, so batches never borrow it.
+    fn outputs(&self, range: Range<usize>) -> &[Place<R>] {
+        assert!(
+            range.start <= range.end && range.end <= self.input.len(),
+            "items' indices"
+        );
         // SAFETY: `out` points to `input.len()` places owned by `output` (made at the same
-        // length in `new`), whose buffer lives until the job drops, or the caller takes it
-        // once every batch is DONE, when no batch writes any more.
-        unsafe { &*self.out.add(i) }
+        // length in `new`), whose buffer lives until the job drops, or until the caller takes
+        // it once every batch is DONE, when no batch touches its places any more. These are
+        // shared references to cells: who may write which place is the protocol's business.
+        unsafe { std::slice::from_raw_parts(self.out.add(range.start), range.len()) }
     }
 
     /// Drops the results in `range`.
@@ -194,9 +202,9 @@ impl<A, R> InPlace<A, R> {
     /// # Safety
     /// The caller owns these places (a claim, or the job's drop) and each of them is full.
     unsafe fn drop_outputs(&self, range: Range<usize>) {
-        for i in range {
+        for place in self.outputs(range) {
             // SAFETY: the caller's promise.
-            unsafe { self.output_place(i).drop_value() };
+            unsafe { place.drop_value() };
         }
     }
 }
