@@ -4,7 +4,8 @@
 //! (below 1 is faster; a speed-up row is `sequential / ours`) and its target. Ours and the peer
 //! run alternately, A B A B (see `compare/measure.rs` for why), `BENCH_RUNS` times (default 7).
 //! `-- --markdown` prints the rows as the table in common/README.md (`benches/table.sh` puts it
-//! there); `-- --only threads|processes|transport|cpu` runs one section.
+//! there); `-- --only threads|processes|transport|cpu` runs one section (`map`: the
+//! `ThreadPool::map` rows of `threads` alone).
 //!
 //! The modules, one a case: `threads` (ThreadPool against rayon, `threadpool`, a thread
 //! ping-pong), `processes` (start-up, Python's pools, procspawn), `transport` (the process
@@ -25,7 +26,7 @@ mod transport;
 use common::{ProcessPool, ThreadPool};
 use measure::{Row, Style};
 
-const SECTIONS: [&str; 4] = ["threads", "processes", "transport", "cpu"];
+const SECTIONS: [&str; 5] = ["threads", "map", "processes", "transport", "cpu"];
 
 fn main() {
     common::init();
@@ -60,8 +61,10 @@ fn main() {
         .expect("rayon starts");
     let wanted = |section: &str| only.as_deref().map_or(true, |o| o == section);
     let print = |rows: Vec<Row>| rows.iter().for_each(|row| row.print(style));
-    if wanted("threads") {
+    if wanted("threads") || wanted("map") {
         print(threads::map(&threads, &rayon, runs));
+    }
+    if wanted("threads") {
         print(threads::submit(&threads, runs.min(5)));
         print(threads::round_trips(&threads));
     }

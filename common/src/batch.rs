@@ -155,20 +155,22 @@ impl<R> Drop for Sink<R> {
     }
 }
 
-/// Cuts `items` into batches of `size`, dispatches each, and returns where the results arrive
-/// and the flag that cancels every batch not yet started.
+/// Cuts `items` into batches of `sizes` (from [`Chunk::batches_for`](crate::Chunk::batches_for)),
+/// dispatches each, and returns where the results arrive and the flag that cancels every batch
+/// not yet started.
 pub(crate) fn send_batches<P: Pool + ?Sized, A: Task, R: Task>(
     pool: &P,
     f: fn(A) -> R,
     mut items: Vec<A>,
-    size: usize,
+    sizes: &[usize],
 ) -> (Receiver<BatchResult<R>>, Arc<AtomicBool>) {
     let (sink, results) = crossbeam_channel::unbounded();
     let cancel = Arc::new(AtomicBool::new(false));
     // Cut from the back with `split_off`, which moves each tail with one memcpy; the first
     // batch keeps the caller's own buffer. (Taking items one by one cost a third of `map`.)
     let mut tails = Vec::new();
-    for first in (size..items.len()).step_by(size).rev() {
+    let firsts: Vec<usize> = firsts(sizes).collect();
+    for &first in firsts.iter().skip(1).rev() {
         tails.push((first, items.split_off(first)));
     }
     if !items.is_empty() {
@@ -181,6 +183,15 @@ pub(crate) fn send_batches<P: Pool + ?Sized, A: Task, R: Task>(
     (results, cancel)
 }
 
+/// The index of each batch's first item.
+pub(crate) fn firsts(sizes: &[usize]) -> impl Iterator<Item = usize> + '_ {
+    sizes.iter().scan(0, |first, size| {
+        let this = *first;
+        *first += size;
+        Some(this)
+    })
+}
+
 /// Waits for every batch of a map and joins their results in item order.
 ///
 /// # Errors
@@ -188,13 +199,14 @@ pub(crate) fn send_batches<P: Pool + ?Sized, A: Task, R: Task>(
 /// `Error::Timeout(limit)` if the `(deadline, limit)` passed first.
 pub(crate) fn collect_in_order<R>(
     results: &Receiver<BatchResult<R>>,
-    len: usize,
-    size: usize,
+    sizes: &[usize],
     deadline: Option<(Instant, Duration)>,
 ) -> Result<Vec<R>, Error> {
     // Batches come back in any order; slot each by its position, then join them in order.
+    // Sizes differ (`Chunk::Auto` decreases), so the position is found among the firsts.
+    let firsts: Vec<usize> = firsts(sizes).collect();
     let mut batches: Vec<Option<Results<R>>> = Vec::new();
-    batches.resize_with(len.div_ceil(size), || None);
+    batches.resize_with(sizes.len(), || None);
     for _ in 0..batches.len() {
         let batch = match deadline {
             None => results.recv().map_err(|_| Error::Cancelled),
@@ -205,9 +217,12 @@ pub(crate) fn collect_in_order<R>(
         };
         // Disconnected: every sender was dropped unanswered, the pool was terminated.
         let batch = batch?;
-        batches[batch.first / size] = Some(batch.results);
+        // A pool answers each batch it was given, with the `first` it was given.
+        let position = firsts.binary_search(&batch.first);
+        let position = position.expect("a pool answers a batch with the first it was given");
+        batches[position] = Some(batch.results);
     }
-    let mut out = Vec::with_capacity(len);
+    let mut out = Vec::with_capacity(sizes.iter().sum());
     for batch in batches.into_iter().flatten() {
         match batch {
             Results::Values(mut values) => out.append(&mut values),
@@ -222,9 +237,6 @@ pub(crate) fn collect_in_order<R>(
 }
 
 /// `first -> len` of every batch that `send_batches` will send.
-pub(crate) fn batch_ranges(len: usize, size: usize) -> BTreeMap<usize, usize> {
-    (0..len)
-        .step_by(size)
-        .map(|first| (first, size.min(len - first)))
-        .collect()
+pub(crate) fn batch_ranges(sizes: &[usize]) -> BTreeMap<usize, usize> {
+    firsts(sizes).zip(sizes.iter().copied()).collect()
 }

@@ -44,6 +44,7 @@
 
 mod as_completed;
 mod batch;
+mod chunk;
 mod codec;
 pub mod demo;
 mod error;

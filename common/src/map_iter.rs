@@ -54,15 +54,15 @@ impl<R> Current<R> {
 }
 
 impl<R: Task> MapIter<R> {
-    /// Dispatches `items` in batches of `size` and returns the iterator over their results.
+    /// Dispatches `items` in batches of `sizes` and returns the iterator over their results.
     pub(crate) fn start<P: Pool + ?Sized, A: Task>(
         pool: &P,
         f: fn(A) -> R,
         items: Vec<A>,
-        size: usize,
+        sizes: &[usize],
     ) -> MapIter<R> {
         let len = items.len();
-        let (results, cancel) = send_batches(pool, f, items, size);
+        let (results, cancel) = send_batches(pool, f, items, sizes);
         MapIter {
             results,
             cancel,

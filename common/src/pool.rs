@@ -14,6 +14,7 @@
 
 pub(crate) use crate::batch::{batch_ranges, collect_in_order, send_batches, SinkTo};
 pub use crate::batch::{BatchResult, Results, Sink};
+pub use crate::chunk::Chunk;
 pub use crate::handle::{CancelToken, HasSlot, Slot, TaskHandle};
 pub use crate::timeline::Span;
 pub(crate) use crate::timeline::Timeline;
@@ -28,29 +29,6 @@ use std::time::{Duration, Instant};
 /// What a task's argument and result must be: sendable to another thread, and to another process.
 pub trait Task: Serialize + DeserializeOwned + Send + 'static {}
 impl<T: Serialize + DeserializeOwned + Send + 'static> Task for T {}
-
-/// How `map` cuts its items into batches. A batch is what travels to a worker in one message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Chunk {
-    /// About four batches per worker, like Python's `Pool.map`: few messages, yet balanced.
-    Auto,
-    /// Exactly this many items per batch (the last may be shorter). Zero is an error.
-    Size(usize),
-}
-
-impl Chunk {
-    /// The batch size for `len` items on `workers` workers.
-    ///
-    /// # Errors
-    /// [`Error::ZeroChunk`] for `Chunk::Size(0)`.
-    pub fn size_for(self, len: usize, workers: usize) -> Result<usize, Error> {
-        match self {
-            Chunk::Size(0) => Err(Error::ZeroChunk),
-            Chunk::Size(n) => Ok(n),
-            Chunk::Auto => Ok(len.div_ceil(4 * workers.max(1)).max(1)),
-        }
-    }
-}
 
 /// A pool of workers that run plain functions on serde values.
 ///
@@ -147,10 +125,9 @@ pub trait Pool {
         chunk: Chunk,
     ) -> Result<Vec<R>, Error> {
         let items: Vec<A> = items.into_iter().collect();
-        let len = items.len();
-        let size = chunk.size_for(len, self.workers())?;
-        let (results, _) = send_batches(self, f, items, size);
-        collect_in_order(&results, len, size, None)
+        let sizes = chunk.batches_for(items.len(), self.workers())?;
+        let (results, _) = send_batches(self, f, items, &sizes);
+        collect_in_order(&results, &sizes, None)
     }
 
     /// [`Pool::map`] with a deadline for the whole call (Python's `map_async(...).get(timeout)`).
@@ -182,10 +159,9 @@ pub trait Pool {
     ) -> Result<Vec<R>, Error> {
         let deadline = Instant::now() + limit;
         let items: Vec<A> = items.into_iter().collect();
-        let len = items.len();
-        let size = Chunk::Auto.size_for(len, self.workers())?;
-        let (results, cancel) = send_batches(self, f, items, size);
-        let out = collect_in_order(&results, len, size, Some((deadline, limit)));
+        let sizes = Chunk::Auto.batches_for(items.len(), self.workers())?;
+        let (results, cancel) = send_batches(self, f, items, &sizes);
+        let out = collect_in_order(&results, &sizes, Some((deadline, limit)));
         if let Err(Error::Timeout(_)) = out {
             // Batches still queued see the flag before they start, and never run.
             cancel.store(true, Release);
@@ -214,10 +190,10 @@ pub trait Pool {
     ) -> crate::MapIter<R> {
         let items: Vec<A> = items.into_iter().collect();
         // `Auto` never fails: only `Size(0)` does.
-        let size = Chunk::Auto
-            .size_for(items.len(), self.workers())
-            .unwrap_or(1);
-        crate::MapIter::start(self, f, items, size)
+        let sizes = Chunk::Auto
+            .batches_for(items.len(), self.workers())
+            .unwrap_or_default();
+        crate::MapIter::start(self, f, items, &sizes)
     }
 
     /// [`Pool::map_iter`] with an explicit batch size: `Chunk::Size(1)` yields each result the
@@ -232,8 +208,8 @@ pub trait Pool {
         chunk: Chunk,
     ) -> Result<crate::MapIter<R>, Error> {
         let items: Vec<A> = items.into_iter().collect();
-        let size = chunk.size_for(items.len(), self.workers())?;
-        Ok(crate::MapIter::start(self, f, items, size))
+        let sizes = chunk.batches_for(items.len(), self.workers())?;
+        Ok(crate::MapIter::start(self, f, items, &sizes))
     }
 
     /// Applies `f` to every item, one item per batch, and yields `(index, result)` pairs as the
@@ -244,8 +220,9 @@ pub trait Pool {
         items: impl IntoIterator<Item = A>,
     ) -> Unordered<R> {
         let items: Vec<A> = items.into_iter().collect();
-        let pending = batch_ranges(items.len(), 1);
-        let (results, _) = send_batches(self, f, items, 1);
+        let sizes = vec![1; items.len()];
+        let pending = batch_ranges(&sizes);
+        let (results, _) = send_batches(self, f, items, &sizes);
         Unordered {
             results,
             pending,
@@ -264,9 +241,9 @@ pub trait Pool {
         chunk: Chunk,
     ) -> Result<Unordered<R>, Error> {
         let items: Vec<A> = items.into_iter().collect();
-        let size = chunk.size_for(items.len(), self.workers())?;
-        let pending = batch_ranges(items.len(), size);
-        let (results, _) = send_batches(self, f, items, size);
+        let sizes = chunk.batches_for(items.len(), self.workers())?;
+        let pending = batch_ranges(&sizes);
+        let (results, _) = send_batches(self, f, items, &sizes);
         Ok(Unordered {
             results,
             pending,

@@ -1,8 +1,9 @@
 //! `ThreadPool`: workers are threads of this process, fed through one crossbeam channel.
 //!
 //! Each worker loops on `recv()` from a shared multi-consumer channel and runs the boxed job it
-//! gets. Nothing is copied: a batch's items move into the job as they are. A task that panics is
-//! caught (`src/panics.rs`) and its thread goes on with the next job.
+//! gets. Nothing is copied: a batch's items move into the job as they are, and `map`'s batches
+//! read their items and write their results in place, in one buffer each (`in_place.rs`). A task
+//! that panics is caught (`src/panics.rs`) and its thread goes on with the next job.
 //!
 //! What a thread pool cannot do: stop a task that is running. Threads share one address space
 //! and may hold locks, so there is no safe way to kill one from outside. [`ThreadPool::terminate`]
@@ -12,14 +13,18 @@
 //! a process.
 
 mod builder;
+mod in_place;
+mod map;
 pub use builder::ThreadPoolBuilder;
 
-use crate::pool::{BatchResult, HasSlot, Pool, Sink, Slot, Span, Task, TaskHandle, Timeline};
+use crate::pool::Timeline;
+use crate::pool::{BatchResult, Chunk, HasSlot, Pool, Sink, Slot, Span, Task, TaskHandle};
 use crate::{panics, sys, Error};
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Release};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// What travels to a worker thread: a batch, or a single submitted task.
 enum Job {
@@ -230,6 +235,32 @@ impl Pool for ThreadPool {
         });
         self.enqueue(Job::Single(Arc::clone(&task) as Arc<dyn RunOnce>));
         TaskHandle::new(task)
+    }
+
+    /// As [`Pool::map_chunked`] documents; each batch writes its results in place, into one
+    /// output (see `thread_pool/in_place.rs` for why).
+    fn map_chunked<A: Task, R: Task>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        chunk: Chunk,
+    ) -> Result<Vec<R>, Error> {
+        let items: Vec<A> = items.into_iter().collect();
+        let sizes = chunk.batches_for(items.len(), self.workers())?;
+        map::map(self, f, items, &sizes, None)
+    }
+
+    /// As [`Pool::map_timeout`] documents, in place as [`ThreadPool::map_chunked`].
+    fn map_timeout<A: Task, R: Task>(
+        &self,
+        f: fn(A) -> R,
+        items: impl IntoIterator<Item = A>,
+        limit: Duration,
+    ) -> Result<Vec<R>, Error> {
+        let deadline = Instant::now() + limit;
+        let items: Vec<A> = items.into_iter().collect();
+        let sizes = Chunk::Auto.batches_for(items.len(), self.workers())?;
+        map::map(self, f, items, &sizes, Some((deadline, limit)))
     }
 
     fn timeline(&self) -> Vec<Span> {

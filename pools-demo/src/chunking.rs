@@ -4,8 +4,9 @@
 //! process, also encoding the batch, a trip through a socket, decoding, and the same back. The
 //! task itself (`tiny`) costs nanoseconds, so with one task per batch the overhead is all there
 //! is, and it is many times larger across a process boundary. Batching divides the overhead by
-//! the batch size; `Chunk::Auto` makes about four batches per worker, as Python's `Pool.map`
-//! does, which is cheap and still leaves room to balance uneven tasks.
+//! the batch size; `Chunk::Auto` starts with Python's `Pool.map` size (four batches per
+//! worker) and makes the last batches smaller, which is cheap and keeps every worker busy to
+//! the end with uneven tasks.
 
 use crate::tasks::tiny;
 use crate::{process_pool, thread_pool, timed, Settings};
@@ -62,10 +63,14 @@ pub fn time_chunks<P: Pool>(pool: &P, tasks: u64, chunks: &[Chunk]) -> anyhow::R
 
 fn label(chunk: Chunk, tasks: u64, workers: usize) -> String {
     match chunk {
-        Chunk::Auto => format!(
-            "auto ({})",
-            chunk.size_for(tasks as usize, workers).unwrap_or(1)
-        ),
+        // Decreasing sizes: the first and the last.
+        Chunk::Auto => {
+            let sizes = chunk
+                .batches_for(tasks as usize, workers)
+                .unwrap_or_default();
+            let (first, last) = (sizes.first().unwrap_or(&1), sizes.last().unwrap_or(&1));
+            format!("auto {first}..{last}")
+        }
         Chunk::Size(n) => n.to_string(),
     }
 }
@@ -95,17 +100,17 @@ pub fn run(out: &mut impl Write, settings: &Settings, tasks: u64) -> anyhow::Res
 
     writeln!(
         out,
-        "{:<12} {:>8} {:>12} {:>11} {:>12} {:>11} {:>9}",
+        "{:<15} {:>8} {:>12} {:>11} {:>12} {:>11} {:>9}",
         "chunk", "batches", "thread", "per task", "process", "per task", "proc/thr"
     )?;
     let mut right = 0;
     for (t, p) in threads.iter().zip(&processes) {
-        let size = t.chunk.size_for(tasks as usize, workers)?;
+        let batches = t.chunk.batches_for(tasks as usize, workers)?.len();
         writeln!(
             out,
-            "{:<12} {:>8} {:>12} {:>11} {:>12} {:>11} {:>9}",
+            "{:<15} {:>8} {:>12} {:>11} {:>12} {:>11} {:>9}",
             label(t.chunk, tasks, workers),
-            (tasks as usize).div_ceil(size),
+            batches,
             duration(t.took),
             per_task(t.took, tasks),
             duration(p.took),

@@ -2,7 +2,8 @@
 //!
 //! Every task keeps a core busy for a known time (`busy`), and one of them, item
 //! [`STRAGGLER`], takes six times longer than the rest. The picture shows three things. Chunking:
-//! with `Chunk::Auto` items travel in batches of two, so each block spans two tasks' time.
+//! with `Chunk::Auto` on 2 workers items travel in batches of two, then one (decreasing sizes
+//! shorten the tail), so each block spans one or two tasks' time.
 //! Stragglers: the worker that draws the long batch is still busy while the other has run out of
 //! work, which is the idle tail (`.`) at the end of its row. Start-up: on the process pool, the
 //! workers begin only once they have received and decoded their first batch.
@@ -72,7 +73,17 @@ fn draw(
 /// A pool that cannot start, a chart that cannot be written, or a failed check.
 pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
     let (workers, chunk) = (settings.workers, settings.chunk());
+    // The first (for `Chunk::Auto`, the largest) batch's size; the last is `smallest`.
     let size = chunk.size_for(TASKS as usize, workers)?;
+    let smallest = chunk
+        .batches_for(TASKS as usize, workers)?
+        .pop()
+        .unwrap_or(size);
+    let sizes = if smallest == size {
+        size.to_string()
+    } else {
+        format!("{size} down to {smallest}")
+    };
     header(
         out,
         "timeline",
@@ -107,7 +118,7 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
             let path = dir.join(format!("timeline-{kind}.svg"));
             crate::charts::timeline(
                 &path,
-                &format!("{kind} pool: {workers} workers, {TASKS} tasks, batches of {size}"),
+                &format!("{kind} pool: {workers} workers, {TASKS} tasks, batches of {sizes}"),
                 spans,
                 workers,
             )?;

@@ -1,7 +1,7 @@
 //! Unit tests of `thread_pool`.
 
 use super::*;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::SeqCst};
 use std::sync::Condvar;
 use std::time::Duration;
 
@@ -49,4 +49,96 @@ fn terminate_cancels_queued_tasks_while_every_thread_is_stuck() {
     for handle in running {
         assert_eq!(handle.wait(), Ok(true), "a running task finishes");
     }
+}
+
+/// Values alive, one counter per test (tests run in parallel): made +1, dropped -1.
+static ALIVE: [AtomicIsize; 2] = [const { AtomicIsize::new(0) }; 2];
+/// How many items the deadline test's task was called on.
+static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+/// A task's value that counts itself in `ALIVE[test]`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Counted {
+    test: usize,
+    value: u64,
+}
+
+impl Counted {
+    fn new(test: usize, value: u64) -> Counted {
+        ALIVE[test].fetch_add(1, SeqCst);
+        Counted { test, value }
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        ALIVE[self.test].fetch_sub(1, SeqCst);
+    }
+}
+
+/// Waits (at most 10 s) until no value of `test` is alive; how many are.
+fn alive_after_the_workers_let_go(test: usize) -> isize {
+    for _ in 0..10_000 {
+        if ALIVE[test].load(SeqCst) == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    ALIVE[test].load(SeqCst)
+}
+
+#[test]
+fn a_map_past_its_deadline_drops_every_value_once() {
+    fn slow(item: Counted) -> Counted {
+        CALLS.fetch_add(1, SeqCst);
+        std::thread::sleep(Duration::from_millis(100));
+        Counted::new(item.test, item.value * 2)
+    }
+    let pool = ThreadPool::new(1).unwrap();
+    let items: Vec<Counted> = (0..8).map(|i| Counted::new(0, i)).collect();
+    // One worker, batches of 2, 2, 2, 1 and 1 items of 100 ms: 800 ms of work against 10 ms.
+    let limit = Duration::from_millis(10);
+    assert_eq!(
+        pool.map_timeout(slow, items, limit).err(),
+        Some(Error::Timeout(limit))
+    );
+    // The batches queued are cancelled; the one running finishes in the background, and
+    // the last of them to let the job go drops its results and the inputs never taken.
+    pool.terminate();
+    assert_eq!(
+        alive_after_the_workers_let_go(0),
+        0,
+        "each value dropped, once"
+    );
+    assert!(
+        CALLS.load(SeqCst) < 8,
+        "the last batch was cancelled before it started"
+    );
+}
+
+#[test]
+fn a_map_with_panicking_items_drops_every_value_once() {
+    fn fussy(item: Counted) -> Counted {
+        if item.value % 6 == 1 {
+            panic!("item {} fails", item.value);
+        }
+        Counted::new(item.test, item.value * 2)
+    }
+    let pool = ThreadPool::new(2).unwrap();
+    let items: Vec<Counted> = (0..20).map(|i| Counted::new(1, i)).collect();
+    let Err(Error::Panicked { message, .. }) = pool.map_chunked(fussy, items, Chunk::Size(3))
+    else {
+        panic!("the map fails");
+    };
+    assert_eq!(
+        message, "item 1 fails",
+        "the first failed item's error, in item order"
+    );
+    assert_eq!(
+        alive_after_the_workers_let_go(1),
+        0,
+        "each value dropped, once"
+    );
+    let ok = pool.map_chunked(|x: u64| x + 1, 0..10, Chunk::Size(3));
+    assert_eq!(ok, Ok((1..11).collect()), "the pool goes on");
 }
