@@ -74,18 +74,24 @@ pub fn run(out: &mut impl Write, settings: &Settings, tasks: usize) -> anyhow::R
         Ok((started.elapsed(), results == expected))
     };
     let (one, one_right) = time(Chunk::Size(1))?;
-    let auto_size = Chunk::Auto.size_for(tasks, workers)?;
+    // Automatic batches shrink towards the end, so that no rank is left idle while one works.
+    let auto_sizes = Chunk::Auto.batches_for(tasks, workers)?;
+    let auto_sizes = match (auto_sizes.first(), auto_sizes.last()) {
+        (Some(first), Some(last)) if first != last => format!("{first} to {last}"),
+        (Some(first), _) => first.to_string(),
+        _ => "0".into(),
+    };
     let (auto, auto_right) = time(Chunk::Auto)?;
     let per_task = |d: std::time::Duration| duration(d / tasks as u32);
     writeln!(
         out,
-        "batch size 1:    {} in all, {} per task",
+        "batch size 1:          {} in all, {} per task",
         duration(one),
         per_task(one)
     )?;
     writeln!(
         out,
-        "batch size {auto_size:<5} {} in all, {} per task (automatic)",
+        "batch sizes {auto_sizes:<11}{} in all, {} per task (automatic)",
         duration(auto),
         per_task(auto)
     )?;
