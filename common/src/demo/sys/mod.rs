@@ -1,7 +1,9 @@
 //! The few Linux calls std does not offer, each behind a small safe function.
 //!
-//! Every `unsafe` block of `common` lives here or in `src/process_pool/call.rs`, so a reader
-//! can audit them in one sitting.
+//! Every `unsafe` block of `common` lives in one of four small wrappers, so a reader can audit
+//! them in one sitting: here (system calls), `src/process_pool/call.rs` (code addresses) and
+//! `big_buffer.rs` (memory advice), `src/thread_pool/in_place.rs` (the in-place map), and
+//! `src/demo/segment/` (typed views of a shared segment).
 
 use std::io;
 use std::process::ExitStatus;
