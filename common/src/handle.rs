@@ -28,6 +28,19 @@ pub trait HasSlot<R>: Send + Sync {
     fn cancel(&self) -> bool {
         self.slot().cancel()
     }
+
+    /// Waits for the result, at most `timeout` (see [`TaskHandle::wait_timeout`]).
+    ///
+    /// By default on the slot. A pool that lends its worker's line to the caller (the process
+    /// pool, see its `lend.rs`) reads the answer here, on the waiting thread, first.
+    fn wait(&self, timeout: Option<Duration>) -> Result<R, Error> {
+        self.slot().wait(timeout)
+    }
+
+    /// Says that the handle will not block in `wait` for the result now: it is polled as a
+    /// `Future`, checked with `is_finished`, or dropped. A pool that left the reading of the
+    /// answer to the waiter then reads it itself. By default nothing to do.
+    fn release(&self) {}
 }
 
 impl<R: Send> HasSlot<R> for Slot<R> {
@@ -78,6 +91,7 @@ impl<R> Future for TaskHandle<R> {
     /// Ready once the task is answered; until then the slot keeps the waker and the pool wakes
     /// it when it fills the slot. Polled again after it was ready: [`Error::AlreadyTaken`].
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.slot.release();
         self.slot.slot().poll_take(cx.waker())
     }
 }
@@ -102,6 +116,7 @@ impl<R> TaskHandle<R> {
     /// assert_eq!(handle.wait(), Ok(42));
     /// ```
     pub fn is_finished(&self) -> bool {
+        self.slot.release();
         self.slot.slot().settled.load(Acquire)
     }
 
@@ -138,7 +153,7 @@ impl<R> TaskHandle<R> {
     /// # Errors
     /// The task's error: [`Error::Panicked`], [`Error::WorkerDied`], [`Error::Cancelled`], ...
     pub fn wait(self) -> Result<R, Error> {
-        self.slot.slot().wait(None)
+        self.slot.wait(None)
     }
 
     /// Waits at most `timeout` for the task. On [`Error::Timeout`] the task goes on and the
@@ -156,6 +171,13 @@ impl<R> TaskHandle<R> {
     /// # Errors
     /// [`Error::Timeout`], [`Error::AlreadyTaken`] after a result was returned, or the task's error.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Result<R, Error> {
-        self.slot.slot().wait(Some(timeout))
+        self.slot.wait(Some(timeout))
+    }
+}
+
+impl<R> Drop for TaskHandle<R> {
+    /// A dropped handle reads nothing: a pool waiting for it to read its answer reads it itself.
+    fn drop(&mut self) {
+        self.slot.release();
     }
 }

@@ -36,9 +36,11 @@ pub(crate) mod big_buffer;
 mod builder;
 pub(crate) mod call;
 mod job;
+mod lend;
 mod link;
 mod message;
 mod owned_bytes;
+mod park;
 mod prefetch;
 mod spawn;
 mod streamed;
@@ -48,7 +50,7 @@ pub(crate) mod worker;
 
 pub use builder::ProcessPoolBuilder;
 
-use crate::pool::{BatchResult, Pool, Results, Sink, Span, Task, Timeline};
+use crate::pool::{BatchResult, Pool, Results, Sink, SinkTo, Slot, Span, Task, TaskHandle, Timeline};
 use crate::{sys, Error};
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -79,11 +81,16 @@ struct State {
     /// Supervisors asleep on `wake`. Waking a condition variable is a system call even when
     /// nobody sleeps on it, so `dispatch` only does it when somebody does.
     sleeping: usize,
+    /// Each worker's line: who holds it, and whether it is lent to a caller (see `lend.rs`).
+    lines: Vec<lend::Desk>,
 }
 
 struct Shared {
     state: Mutex<State>,
+    /// Where parked supervisors sleep (see `park.rs`).
     wake: Condvar,
+    /// Per worker: where its supervisor waits for a caller to give its line back.
+    returned: Vec<Condvar>,
     timeline: Timeline,
     pids: Mutex<Vec<Option<u32>>>,
     handshake_timeout: Duration,
@@ -221,36 +228,41 @@ impl Pool for ProcessPool {
         items: Vec<A>,
         sink: Sink<R>,
     ) {
-        let len = items.len();
-        // Arguments are encoded here, on the caller's thread, so that an encoding error
-        // reaches the caller at once and the supervisors only move bytes. (A lone large
-        // argument is only measured here, and encoded onto the line by its supervisor.)
-        let (frame, tail) = match wire::frame_owned(call::encode(f), items) {
-            Ok(framed) => framed,
-            Err(e) => {
-                let error = Error::Serde(format!("encoding arguments: {e}"));
-                sink.send(BatchResult::failed(first, len, &error));
-                return;
+        if let Some(job) = job(f, first, items, sink) {
+            self.enqueue(job);
+        }
+    }
+
+    /// As the trait's `submit`, but a task submitted to an idle pool goes straight to an idle
+    /// worker, and its `wait` reads the answer (see `lend.rs`).
+    fn submit<A: Task, R: Task>(&self, f: fn(A) -> R, arg: A) -> TaskHandle<R> {
+        let slot = Arc::new(Slot::default());
+        let sink = Sink(SinkTo::Slot(Arc::clone(&slot)));
+        let Some(job) = job(f, 0, vec![arg], sink) else {
+            return TaskHandle::new(slot); // failed to encode; the slot has the error
+        };
+        // A large argument is encoded onto the line by a supervisor (see `streamed.rs`).
+        if job.tail.is_some() {
+            self.enqueue(job);
+            return TaskHandle::new(slot);
+        }
+        match self.lend(job) {
+            Ok(ticket) => TaskHandle::new(Arc::new(lend::LentTask::new(slot, ticket))),
+            Err(job) => {
+                self.enqueue(job);
+                TaskHandle::new(slot)
             }
-        };
-        let cancel = sink.cancel_token();
-        let done = Box::new(move |answer: Answer| {
-            let results = match answer {
-                Answer::Output(output) => call::decode_received::<R>(output, len),
-                Answer::Failed(error) => Results::failed(len, &error),
-            };
-            sink.send(BatchResult { first, results });
-        });
-        let job = Job {
-            size: frame.len() + tail.as_ref().map_or(0, |t| t.len()),
-            frame,
-            tail,
-            first,
-            len,
-            done,
-            cancel,
-            claimed: false,
-        };
+        }
+    }
+
+    fn timeline(&self) -> Vec<Span> {
+        self.shared.timeline.spans()
+    }
+}
+
+impl ProcessPool {
+    /// Queues a batch for the supervisors, or fails it at once if no worker can start.
+    fn enqueue(&self, job: Job) {
         let mut state = self.shared.state();
         if let Some(error) = state.broken.clone() {
             drop(state);
@@ -263,8 +275,38 @@ impl Pool for ProcessPool {
             self.shared.wake.notify_one();
         }
     }
+}
 
-    fn timeline(&self) -> Vec<Span> {
-        self.shared.timeline.spans()
-    }
+/// A batch as the queue holds it: its frame, encoded here, on the caller's thread, so that an
+/// encoding error reaches the caller at once and the supervisors only move bytes. (A lone large
+/// argument is only measured here, and encoded onto the line by its supervisor.) `None` if the
+/// arguments failed to encode: the sink has the error.
+fn job<A: Task, R: Task>(f: fn(A) -> R, first: usize, items: Vec<A>, sink: Sink<R>) -> Option<Job> {
+    let len = items.len();
+    let (frame, tail) = match wire::frame_owned(call::encode(f), items) {
+        Ok(framed) => framed,
+        Err(e) => {
+            let error = Error::Serde(format!("encoding arguments: {e}"));
+            sink.send(BatchResult::failed(first, len, &error));
+            return None;
+        }
+    };
+    let cancel = sink.cancel_token();
+    let done = Box::new(move |answer: Answer| {
+        let results = match answer {
+            Answer::Output(output) => call::decode_received::<R>(output, len),
+            Answer::Failed(error) => Results::failed(len, &error),
+        };
+        sink.send(BatchResult { first, results });
+    });
+    Some(Job {
+        size: frame.len() + tail.as_ref().map_or(0, |t| t.len()),
+        frame,
+        tail,
+        first,
+        len,
+        done,
+        cancel,
+        claimed: false,
+    })
 }
