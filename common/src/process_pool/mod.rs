@@ -50,7 +50,9 @@ pub(crate) mod worker;
 
 pub use builder::ProcessPoolBuilder;
 
-use crate::pool::{BatchResult, Pool, Results, Sink, SinkTo, Slot, Span, Task, TaskHandle, Timeline};
+use crate::pool::{
+    BatchResult, Pool, Results, Sink, SinkTo, Slot, Span, Task, TaskHandle, Timeline,
+};
 use crate::{sys, Error};
 use std::collections::VecDeque;
 use std::ffi::OsString;

@@ -26,9 +26,9 @@ impl Supervisor {
     pub(super) fn park(&mut self, worker: Worker) -> Parked {
         let shared = Arc::clone(&self.shared);
         let mut state = shared.state();
-        let room = shared.max_tasks.map_or(usize::MAX, |max| {
-            max.saturating_sub(self.finished)
-        });
+        let room = shared
+            .max_tasks
+            .map_or(usize::MAX, |max| max.saturating_sub(self.finished));
         let desk = &mut state.lines[self.slot];
         desk.line = Line::Idle(worker);
         desk.room = room;
