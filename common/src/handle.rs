@@ -2,7 +2,9 @@
 //! `Future`), and how a task that has not started is cancelled.
 //!
 //! Whoever waits is told by whichever means it waits with: a thread in `wait` by the slot's
-//! condition variable (after a short spin), a `Future` by its stored `Waker`.
+//! condition variable (after a short spin), a `Future` by its stored `Waker`. A pool may also
+//! leave the reading of the answer to the thread in `wait` ([`HasSlot::wait`]): the process
+//! pool does for a task it handed straight to an idle worker.
 
 pub use crate::slot::{CancelToken, Slot};
 use crate::Error;

@@ -17,8 +17,8 @@
 //! line reads the answer, delivers it and puts the worker back: the task's own `wait` (two
 //! hops, the point of all this), or the supervisor, as soon as it has something else to do
 //! (a batch queued, the pool closing or terminated), when the handle says it will not block in
-//! `wait` (polled as a `Future`, `is_finished`, dropped: see [`HasSlot::release`]), or after
-//! [`LEND_GRACE`] untouched. A reader that finds the worker dead fails the task with
+//! `wait` (polled as a `Future`, `is_finished`, dropped: see [`HasSlot::release`]), or when it
+//! was left untouched ([`LEND_GRACE`]). A reader that finds the worker dead fails the task with
 //! [`Error::WorkerDied`] (or [`Error::Cancelled`] after `terminate`) and hands the worker to its
 //! supervisor to replace (`Dead`). The supervisor's side is in `park.rs`.
 //!
@@ -37,8 +37,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a lent task's answer may wait for its caller's `wait` before the supervisor reads
-/// it itself (a handle kept and not looked at; one that is polled, checked or dropped is read
-/// by the supervisor at once).
+/// it itself: a handle kept and not looked at. (One that is polled, checked or dropped is read
+/// by the supervisor at once.) The supervisor notices at its next wake-up, within
+/// [`IDLE_CHECK`](super::IDLE_CHECK) after that.
 pub(super) const LEND_GRACE: Duration = Duration::from_millis(10);
 
 /// Who holds one worker's line (see the module comment).

@@ -16,6 +16,12 @@
 //!   answers, which come back in order. Because answers are in order, when a worker dies the
 //!   supervisor knows exactly which batch was running: that batch gets [`Error::WorkerDied`];
 //!   batches queued behind it go back to the pool's queue.
+//! - `lend.rs`, `park.rs`: a task submitted to an idle pool skips the supervisor. With nothing
+//!   to do, a supervisor parks its worker where a caller can borrow it; `submit` writes the
+//!   task to an idle worker itself, and the task's `wait` reads the answer: two hops, like a
+//!   plain ping-pong with a child, where the supervisor's way takes four (measured: 1.71x the
+//!   ping-pong hot, 2.5x after idling; `lend.rs` gives the numbers). The supervisor reads it
+//!   instead when it has other work, when the pool closes, or when nobody waits.
 //! - `spawn.rs`: starting a worker with a bounded handshake, and replacing one that died or
 //!   retired, retrying with back-off while the pool lives.
 //! - Large payloads (each file gives the measurement that called for it): `big_buffer.rs` asks
@@ -50,9 +56,7 @@ pub(crate) mod worker;
 
 pub use builder::ProcessPoolBuilder;
 
-use crate::pool::{
-    BatchResult, Pool, Results, Sink, SinkTo, Slot, Span, Task, TaskHandle, Timeline,
-};
+use crate::pool::{Pool, Sink, SinkTo, Slot, Span, Task, TaskHandle, Timeline};
 use crate::{sys, Error};
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -230,7 +234,7 @@ impl Pool for ProcessPool {
         items: Vec<A>,
         sink: Sink<R>,
     ) {
-        if let Some(job) = job(f, first, items, sink) {
+        if let Some(job) = Job::new(f, first, items, sink) {
             self.enqueue(job);
         }
     }
@@ -240,7 +244,7 @@ impl Pool for ProcessPool {
     fn submit<A: Task, R: Task>(&self, f: fn(A) -> R, arg: A) -> TaskHandle<R> {
         let slot = Arc::new(Slot::default());
         let sink = Sink(SinkTo::Slot(Arc::clone(&slot)));
-        let Some(job) = job(f, 0, vec![arg], sink) else {
+        let Some(job) = Job::new(f, 0, vec![arg], sink) else {
             return TaskHandle::new(slot); // failed to encode; the slot has the error
         };
         // A large argument is encoded onto the line by a supervisor (see `streamed.rs`).
@@ -260,55 +264,4 @@ impl Pool for ProcessPool {
     fn timeline(&self) -> Vec<Span> {
         self.shared.timeline.spans()
     }
-}
-
-impl ProcessPool {
-    /// Queues a batch for the supervisors, or fails it at once if no worker can start.
-    fn enqueue(&self, job: Job) {
-        let mut state = self.shared.state();
-        if let Some(error) = state.broken.clone() {
-            drop(state);
-            return job.fail(error);
-        }
-        state.queue.push_back(job);
-        let someone_sleeps = state.sleeping > 0;
-        drop(state);
-        if someone_sleeps {
-            self.shared.wake.notify_one();
-        }
-    }
-}
-
-/// A batch as the queue holds it: its frame, encoded here, on the caller's thread, so that an
-/// encoding error reaches the caller at once and the supervisors only move bytes. (A lone large
-/// argument is only measured here, and encoded onto the line by its supervisor.) `None` if the
-/// arguments failed to encode: the sink has the error.
-fn job<A: Task, R: Task>(f: fn(A) -> R, first: usize, items: Vec<A>, sink: Sink<R>) -> Option<Job> {
-    let len = items.len();
-    let (frame, tail) = match wire::frame_owned(call::encode(f), items) {
-        Ok(framed) => framed,
-        Err(e) => {
-            let error = Error::Serde(format!("encoding arguments: {e}"));
-            sink.send(BatchResult::failed(first, len, &error));
-            return None;
-        }
-    };
-    let cancel = sink.cancel_token();
-    let done = Box::new(move |answer: Answer| {
-        let results = match answer {
-            Answer::Output(output) => call::decode_received::<R>(output, len),
-            Answer::Failed(error) => Results::failed(len, &error),
-        };
-        sink.send(BatchResult { first, results });
-    });
-    Some(Job {
-        size: frame.len() + tail.as_ref().map_or(0, |t| t.len()),
-        frame,
-        tail,
-        first,
-        len,
-        done,
-        cancel,
-        claimed: false,
-    })
 }
