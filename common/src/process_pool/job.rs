@@ -61,11 +61,11 @@ impl ProcessPool {
     }
 }
 
-/// A batch as the queue holds it: its frame, encoded here, on the caller's thread, so that an
-/// encoding error reaches the caller at once and the supervisors only move bytes. (A lone large
-/// argument is only measured here, and encoded onto the line by its supervisor.) `None` if the
-/// arguments failed to encode: the sink has the error.
 impl Job {
+    /// A batch as the queue holds it: its frame, encoded here, on the caller's thread, so that
+    /// an encoding error reaches the caller at once and the supervisors only move bytes. (A
+    /// lone large argument is only measured here, and encoded onto the line by its
+    /// supervisor.) `None` if the arguments failed to encode: the sink has the error.
     pub(super) fn new<A: Task, R: Task>(
         f: fn(A) -> R,
         first: usize,
@@ -73,14 +73,24 @@ impl Job {
         sink: Sink<R>,
     ) -> Option<Job> {
         let len = items.len();
-        let (frame, tail) = match wire::frame_owned(call::encode(f), items) {
-            Ok(framed) => framed,
+        match wire::frame_owned(call::encode(f), items) {
+            Ok((frame, tail)) => Some(Job::framed(frame, tail, first, len, sink)),
             Err(e) => {
                 let error = Error::Serde(format!("encoding arguments: {e}"));
                 sink.send(BatchResult::failed(first, len, &error));
-                return None;
+                None
             }
-        };
+        }
+    }
+
+    /// The batch of `len` items whose frame (and tail) are encoded already.
+    pub(super) fn framed<R: Task>(
+        frame: Vec<u8>,
+        tail: Option<streamed::Streamed>,
+        first: usize,
+        len: usize,
+        sink: Sink<R>,
+    ) -> Job {
         let cancel = sink.cancel_token();
         let done = Box::new(move |answer: Answer| {
             let results = match answer {
@@ -89,7 +99,7 @@ impl Job {
             };
             sink.send(BatchResult { first, results });
         });
-        Some(Job {
+        Job {
             size: frame.len() + tail.as_ref().map_or(0, |t| t.len()),
             frame,
             tail,
@@ -98,6 +108,6 @@ impl Job {
             done,
             cancel,
             claimed: false,
-        })
+        }
     }
 }

@@ -242,23 +242,26 @@ impl Pool for ProcessPool {
     /// As the trait's `submit`, but a task submitted to an idle pool goes straight to an idle
     /// worker, and its `wait` reads the answer (see `lend.rs`).
     fn submit<A: Task, R: Task>(&self, f: fn(A) -> R, arg: A) -> TaskHandle<R> {
-        let slot = Arc::new(Slot::default());
-        let sink = Sink(SinkTo::Slot(Arc::clone(&slot)));
-        let Some(job) = Job::new(f, 0, vec![arg], sink) else {
-            return TaskHandle::new(slot); // failed to encode; the slot has the error
+        let (frame, tail) = match wire::frame_owned(call::encode(f), vec![arg]) {
+            Ok(framed) => framed,
+            Err(e) => {
+                let slot = Arc::new(Slot::default());
+                slot.fill(Err(Error::Serde(format!("encoding arguments: {e}"))));
+                return TaskHandle::new(slot);
+            }
         };
         // A large argument is encoded onto the line by a supervisor (see `streamed.rs`).
-        if job.tail.is_some() {
-            self.enqueue(job);
-            return TaskHandle::new(slot);
-        }
-        match self.lend(job) {
-            Ok(ticket) => TaskHandle::new(Arc::new(lend::LentTask::new(slot, ticket))),
-            Err(job) => {
-                self.enqueue(job);
-                TaskHandle::new(slot)
-            }
-        }
+        let frame = match tail {
+            None => match self.lend(frame) {
+                Ok(handle) => return handle,
+                Err(frame) => frame,
+            },
+            Some(_) => frame,
+        };
+        let slot = Arc::new(Slot::default());
+        let sink = Sink(SinkTo::Slot(Arc::clone(&slot)));
+        self.enqueue(Job::framed(frame, tail, 0, 1, sink));
+        TaskHandle::new(slot)
     }
 
     fn timeline(&self) -> Vec<Span> {
