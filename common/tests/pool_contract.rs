@@ -21,7 +21,8 @@ use contract::handshake::{
     large_argument_and_result, ten_thousand_pending_tasks,
 };
 use contract::lent::{
-    lent_task_whose_worker_dies, lent_tasks_answer_every_way, terminate_while_a_caller_reads,
+    lent_task_whose_worker_dies, lent_tasks_answer_every_way, lent_tasks_count_toward_max_tasks,
+    terminate_while_a_caller_reads,
 };
 use contract::lifecycle::{
     drop_reaps_every_worker, pool_owner, terminate_stops_running_tasks,
@@ -102,6 +103,10 @@ fn main() {
         ),
         Test("lent_tasks_answer_every_way", lent_tasks_answer_every_way),
         Test("lent_task_whose_worker_dies", lent_task_whose_worker_dies),
+        Test(
+            "lent_tasks_count_toward_max_tasks",
+            lent_tasks_count_toward_max_tasks,
+        ),
         Test(
             "terminate_while_a_caller_reads",
             terminate_while_a_caller_reads,

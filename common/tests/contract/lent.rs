@@ -119,3 +119,21 @@ pub(crate) fn terminate_while_a_caller_reads() -> harness::Result {
         "within moments, not the task's 10 s",
     )
 }
+
+/// Lent tasks count toward `max_tasks_per_worker` exactly: one at a time on one worker with a
+/// limit of 3, nine tasks run on three workers, three each.
+pub(crate) fn lent_tasks_count_toward_max_tasks() -> harness::Result {
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .max_tasks_per_worker(3)
+        .build()?;
+    let mut pids = Vec::new();
+    for _ in 0..9 {
+        pids.push(pool.submit(nap, 0).wait()?); // the pool is idle each time: lent
+    }
+    let runs: Vec<usize> = pids.chunk_by(|a, b| a == b).map(<[u32]>::len).collect();
+    check(
+        runs == [3, 3, 3],
+        &format!("three tasks per worker, in turn: {pids:?}"),
+    )
+}
