@@ -113,7 +113,7 @@ impl ProcessPoolBuilder {
                 ..State::default()
             }),
             wake: Condvar::new(),
-            returned: (0..self.workers).map(|_| Condvar::new()).collect(),
+            nudge: (0..self.workers).map(|_| Condvar::new()).collect(),
             timeline: Timeline::new(self.record_timeline),
             pids: Mutex::new(vec![None; self.workers]),
             handshake_timeout: self.handshake_timeout,

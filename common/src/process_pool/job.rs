@@ -53,10 +53,10 @@ impl ProcessPool {
             return job.fail(error);
         }
         state.queue.push_back(job);
-        let someone_sleeps = state.sleeping > 0;
+        let woken = super::park::choose_one(&mut state);
         drop(state);
-        if someone_sleeps {
-            self.shared.wake.notify_one();
+        if let Some(slot) = woken {
+            self.shared.nudge[slot].notify_one();
         }
     }
 }

@@ -79,7 +79,9 @@ pub(super) struct Desk {
     pub(super) lent_done: usize,
     /// The handle of the task on the line will not read it: the supervisor should.
     pub(super) handed_over: bool,
-    /// The supervisor waits on its `returned` condition variable for the worker to come back.
+    /// The supervisor sleeps, parked, free to take work (see `park.rs`).
+    pub(super) parked: bool,
+    /// The supervisor waits for a caller to give the worker back.
     pub(super) wanted: bool,
 }
 
@@ -144,17 +146,20 @@ impl ProcessPool {
         // replacement.
         state.queue.push_front(job);
         put_back(shared, &mut state, line, Line::Dead(worker));
-        drop(state);
-        shared.wake.notify_all();
+        super::park::nudge_one(shared, &mut state);
         Ok(TaskHandle::new(slot))
     }
 }
 
-/// Puts a worker's line back in `state` and wakes its supervisor if it waits for it.
+/// Puts a worker's line back in `state`, and wakes its supervisor if it waits for it, or if it
+/// is parked and now has something to do: a dead worker to replace, or work queued meanwhile.
 pub(super) fn put_back(shared: &Shared, state: &mut State, line: usize, now: Line) {
+    let busy = !state.queue.is_empty() || state.closing || state.cancelled;
     let desk = &mut state.lines[line];
+    let dead = matches!(now, Line::Dead(_));
     desk.line = now;
-    if desk.wanted {
-        shared.returned[line].notify_one();
+    if desk.wanted || (desk.parked && (busy || dead)) {
+        desk.parked = false;
+        shared.nudge[line].notify_one();
     }
 }

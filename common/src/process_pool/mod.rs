@@ -84,19 +84,18 @@ struct State {
     broken: Option<Error>,
     /// Slots with a running worker.
     live: usize,
-    /// Supervisors asleep on `wake`. Waking a condition variable is a system call even when
-    /// nobody sleeps on it, so `dispatch` only does it when somebody does.
-    sleeping: usize,
     /// Each worker's line: who holds it, and whether it is lent to a caller (see `lend.rs`).
     lines: Vec<lend::Desk>,
 }
 
 struct Shared {
     state: Mutex<State>,
-    /// Where parked supervisors sleep (see `park.rs`).
+    /// Where supervisors wait between attempts to start a worker (see `spawn.rs`).
     wake: Condvar,
-    /// Per worker: where its supervisor waits for a caller to give its line back.
-    returned: Vec<Condvar>,
+    /// Per worker: where its supervisor sleeps while parked, or waits for a caller to give
+    /// its line back (see `park.rs`). Waking a condition variable is a system call even when
+    /// nobody sleeps on it, so the pool wakes only the supervisor that can use it.
+    nudge: Vec<Condvar>,
     timeline: Timeline,
     pids: Mutex<Vec<Option<u32>>>,
     handshake_timeout: Duration,
@@ -172,7 +171,7 @@ impl ProcessPool {
             state.cancelled = true;
             std::mem::take(&mut state.queue)
         };
-        self.shared.wake.notify_all();
+        park::nudge_all(&self.shared);
         for pid in self.worker_pids() {
             // A worker that already exited makes this fail harmlessly; its supervisor reaps it.
             // Each worker leads its own process group: a copy a task forked goes with it.
@@ -209,7 +208,7 @@ impl Drop for ProcessPool {
     /// Finishes every submitted task, then stops and reaps every worker.
     fn drop(&mut self) {
         self.shared.state().closing = true;
-        self.shared.wake.notify_all();
+        park::nudge_all(&self.shared);
         self.join_supervisors();
     }
 }

@@ -5,7 +5,7 @@
 use super::lend::{Line, LEND_GRACE};
 use super::spawn::Worker;
 use super::supervisor::Supervisor;
-use super::IDLE_CHECK;
+use super::{Shared, State, IDLE_CHECK};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -57,13 +57,13 @@ impl Supervisor {
                 Line::Taken if busy => {
                     desk.line = Line::Taken;
                     // A caller holds the worker, to write or read: wait for it to come back.
-                    // A wake-up meant for an idle supervisor may have reached this one: pass it
-                    // on, since this one cannot feed its worker until then.
-                    if !state.queue.is_empty() && state.sleeping > 0 {
-                        shared.wake.notify_one();
+                    // A nudge for queued work may have reached this one as its line was taken:
+                    // pass it on, since this one cannot feed its worker until then.
+                    if !state.queue.is_empty() {
+                        nudge_one(&shared, &mut state);
                     }
                     state.lines[self.slot].wanted = true;
-                    state = shared.returned[self.slot]
+                    state = shared.nudge[self.slot]
                         .wait_timeout(state, IDLE_CHECK)
                         .unwrap_or_else(|p| p.into_inner())
                         .0;
@@ -79,13 +79,12 @@ impl Supervisor {
                     .min(IDLE_CHECK),
                 _ => IDLE_CHECK,
             };
-            state.sleeping += 1;
-            let (guard, waited) = shared
-                .wake
+            state.lines[self.slot].parked = true;
+            let (guard, waited) = shared.nudge[self.slot]
                 .wait_timeout(state, limit)
                 .unwrap_or_else(|p| p.into_inner());
             state = guard;
-            state.sleeping -= 1;
+            state.lines[self.slot].parked = false;
             if waited.timed_out() {
                 if let Line::Idle(worker) = &mut state.lines[self.slot].line {
                     if !matches!(worker.child.try_wait(), Ok(None)) {
@@ -100,4 +99,33 @@ impl Supervisor {
             }
         }
     }
+}
+
+/// Wakes one parked supervisor whose worker can take work now (its line idle, or lent and
+/// so to be taken back), if any: for a batch just queued. Each supervisor sleeps on its own
+/// condition variable, so a wake-up reaches one that can use it, and nobody else.
+pub(super) fn nudge_one(shared: &Shared, state: &mut State) {
+    if let Some(slot) = choose_one(state) {
+        shared.nudge[slot].notify_one();
+    }
+}
+
+/// The supervisor [`nudge_one`] would wake, marked as woken: the caller wakes it (after letting
+/// go of the lock, so that it does not wake only to wait for the lock).
+pub(super) fn choose_one(state: &mut State) -> Option<usize> {
+    let free = state
+        .lines
+        .iter()
+        .position(|d| d.parked && matches!(d.line, Line::Idle(_) | Line::Lent { .. }))?;
+    state.lines[free].parked = false;
+    Some(free)
+}
+
+/// Wakes every supervisor, parked or waiting for its line: the pool closes or is terminated.
+pub(super) fn nudge_all(shared: &Shared) {
+    shared.wake.notify_all(); // those waiting to start a worker again
+    shared
+        .nudge
+        .iter()
+        .for_each(|supervisor| supervisor.notify_one());
 }

@@ -166,11 +166,13 @@ impl Supervisor {
 
     pub(super) fn requeue(&self, jobs: Vec<Job>) {
         let mut state = self.shared.state();
+        let count = jobs.len();
         for job in jobs.into_iter().rev() {
             state.queue.push_front(job);
         }
-        drop(state);
-        self.shared.wake.notify_all();
+        for _ in 0..count {
+            super::park::nudge_one(&self.shared, &mut state);
+        }
     }
 
     /// The pool is closing and all work is done: let the worker exit, then reap it.

@@ -58,9 +58,10 @@ impl<R: Send> HasSlot<R> for LentTask<R> {
         let desk = &mut state.lines[*line];
         if desk.ticket == *id && matches!(desk.line, Line::Lent { .. }) {
             desk.handed_over = true;
-            drop(state);
-            // Supervisors share one condition variable; this one must hear it.
-            shared.wake.notify_all();
+            if desk.parked {
+                desk.parked = false;
+                shared.nudge[*line].notify_one();
+            }
         }
     }
 }
@@ -158,9 +159,6 @@ pub(super) fn deliver(
             Line::Dead(worker)
         }
     };
-    let mut state = shared.state();
-    put_back(shared, &mut state, line, now);
-    drop(state);
-    // Its supervisor may be parked on the shared condition variable: it must hear it.
-    shared.wake.notify_all();
+    // A dead worker wakes its supervisor, to be replaced.
+    put_back(shared, &mut shared.state(), line, now);
 }
