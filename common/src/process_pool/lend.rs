@@ -55,15 +55,20 @@ pub(super) const LEND_GRACE: Duration = Duration::from_millis(10);
 /// Who holds one worker's line (see the module comment).
 #[derive(Default)]
 pub(super) enum Line {
+    /// The supervisor holds the worker: feeding it, reading its answers, or replacing it.
     #[default]
     Busy,
+    /// The supervisor is parked, nothing is queued or in flight: a caller may borrow it.
     Idle(Worker),
+    /// A caller's task is on the line, written `since`; its answer waits for a reader.
     Lent {
         worker: Worker,
         job: Job,
         since: Instant,
     },
+    /// A caller holds the worker, writing its task or reading its answer.
     Taken,
+    /// A caller found the worker dead: its supervisor replaces it.
     Dead(Worker),
 }
 

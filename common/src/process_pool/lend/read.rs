@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 /// A submitted task whose answer its caller may read itself (see the module comment).
 pub(super) struct LentTask<R> {
-    pub(super) slot: Arc<Slot<R>>,
-    pub(super) ticket: Ticket,
+    slot: Arc<Slot<R>>,
+    ticket: Ticket,
     /// Set once the handle said it will not read: the supervisor was told.
     released: AtomicBool,
 }
@@ -114,7 +114,7 @@ fn answer_begins(worker: &mut Worker, deadline: Instant) -> bool {
 
 /// Delivers what a reader read from a lent line, and puts the line back: `Idle` after an
 /// answer, `Dead` (for the supervisor to replace) after anything else.
-pub(super) fn deliver(
+fn deliver(
     shared: &Shared,
     line: usize,
     mut worker: Worker,
