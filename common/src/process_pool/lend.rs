@@ -9,11 +9,11 @@
 //! which the caller wrote to an idle worker and read its own answer took 1.09x the ping-pong
 //! after 10 ms idle; keeping the supervisor as the reader (three hops) was unstable (68-171 µs).
 //!
-//! Measured with this built (`cargo bench -p common --bench compare -- --only transport`, the
-//! 2-core development machine at load 2.3, the same runs interleaving ours and the
-//! ping-pong; before it, alternating with these runs): hot 1.07-1.08x the ping-pong (before
-//! 1.93x), after 1 ms idle 1.15-1.48x (before 3.3-4.9x), after 10 ms idle 1.54-1.56x (before
-//! 2.2-3.3x). A trace shows the caller's thread making the same two system calls as the
+//! Measured with this built (`cargo bench -p common --bench compare -- --only transport`, ten
+//! runs on the 2-core development machine at load 1.5-5, each interleaving ours and the
+//! ping-pong, alternating with runs of the build before it): hot 1.07-1.10x the ping-pong
+//! (before 1.8-2.1x), after 1 ms idle 1.2-1.5x (before 2.1-4.9x), after 10 ms idle 1.4-1.8x,
+//! mostly 1.55x (before 2.2-4.7x). A trace shows the caller's thread making the same two system calls as the
 //! ping-pong (`sendto`, `recvfrom`) and the supervisor none. What is left after idling is
 //! work on cold caches, which the ping-pong does not do: timed inside, after 10 ms idle, the
 //! caller encodes the task in 8-9 µs (1.2 µs after 1 ms), and the worker's way back (encode
