@@ -13,24 +13,26 @@
 //! runs on the 2-core development machine at load 1.5-5, each interleaving ours and the
 //! ping-pong, alternating with runs of the build before it): hot 1.07-1.10x the ping-pong
 //! (before 1.8-2.1x), after 1 ms idle 1.2-1.5x (before 2.1-4.9x), after 10 ms idle 1.4-1.8x,
-//! mostly 1.55x (before 2.2-4.7x). A trace shows the caller's thread making the same two system calls as the
-//! ping-pong (`sendto`, `recvfrom`) and the supervisor none. What is left after idling is
+//! mostly 1.55x (before 2.2-4.7x). A trace shows the caller's thread making the same two
+//! system calls as the ping-pong (`sendto`, `recvfrom`) and the supervisor none; a task timed
+//! alone (no ping-pong between) is 1.23x after 10 ms idle. What is left after idling is
 //! work on cold caches, which the ping-pong does not do: timed inside, after 10 ms idle, the
 //! caller encodes the task in 8-9 µs (1.2 µs after 1 ms), and the worker's way back (encode
 //! the result, write; the caller's read) takes 15 µs where the echo's takes 6.
 //!
-//! How. Each worker's line is in one of four states, under the pool's lock ([`Line`]): the
+//! How. Each worker's line is in one of five states, under the pool's lock ([`Line`]): the
 //! supervisor holds the worker (`Busy`); the supervisor is parked and the worker waits, idle
-//! (`Idle`); a caller's task is on the line, waiting for a reader (`Lent`); or someone holds
-//! the worker to write or read (`Taken`). `submit`, when the queue is empty and a line is
-//! idle, takes the worker, writes the task's frame and leaves it `Lent`. Whoever takes a `Lent`
-//! line reads the answer, delivers it and puts the worker back: the task's own `wait` (two
-//! hops, the point of all this), or the supervisor, as soon as it has something else to do
-//! (a batch queued, the pool closing or terminated), when the handle says it will not block in
-//! `wait` (polled as a `Future`, `is_finished`, dropped: see [`HasSlot::release`]), or when it
-//! was left untouched ([`LEND_GRACE`]). A reader that finds the worker dead fails the task with
-//! [`Error::WorkerDied`] (or [`Error::Cancelled`] after `terminate`) and hands the worker to its
-//! supervisor to replace (`Dead`). The supervisor's side is in `park.rs`.
+//! (`Idle`); a caller's task is on the line, waiting for a reader (`Lent`); someone holds the
+//! worker to write or read (`Taken`); or a caller found it dead (`Dead`). `submit`, when the queue
+//! is empty and a line is idle, takes the worker, writes the task's frame and leaves it `Lent`.
+//! Whoever takes a `Lent` line reads the answer, delivers it and puts the worker back: the task's
+//! own `wait` (two hops, the point of all this), or the supervisor, as soon as it has something
+//! else to do (a batch queued, the pool closing or terminated), when the handle says it will not
+//! block in `wait` (polled as a `Future`, `is_finished`, dropped: see
+//! [`HasSlot::release`](crate::pool::HasSlot::release)), or when it was left untouched
+//! ([`LEND_GRACE`]). A reader that finds the worker dead fails the task with
+//! [`Error::WorkerDied`](crate::Error::WorkerDied) (or `Cancelled` after `terminate`) and hands the
+//! worker to its supervisor to replace (`Dead`). The supervisor's side is in `park.rs`.
 //!
 //! Nobody ever abandons half a message: a waiter with a timeout only starts reading once the
 //! answer has begun to arrive, and then reads it whole, with the same pid-checked reads as the
