@@ -2,7 +2,9 @@
 //! `Future`), and how a task that has not started is cancelled.
 //!
 //! Whoever waits is told by whichever means it waits with: a thread in `wait` by the slot's
-//! condition variable (after a short spin), a `Future` by its stored `Waker`.
+//! condition variable (after a short spin), a `Future` by its stored `Waker`. A pool may also
+//! leave the reading of the answer to the thread in `wait` ([`HasSlot::wait`]): the process
+//! pool does for a task it handed straight to an idle worker.
 
 pub use crate::slot::{CancelToken, Slot};
 use crate::Error;
@@ -28,6 +30,19 @@ pub trait HasSlot<R>: Send + Sync {
     fn cancel(&self) -> bool {
         self.slot().cancel()
     }
+
+    /// Waits for the result, at most `timeout` (see [`TaskHandle::wait_timeout`]).
+    ///
+    /// By default on the slot. A pool that lends its worker's line to the caller (the process
+    /// pool, see its `lend.rs`) reads the answer here, on the waiting thread, first.
+    fn wait(&self, timeout: Option<Duration>) -> Result<R, Error> {
+        self.slot().wait(timeout)
+    }
+
+    /// Says that the handle will not block in `wait` for the result now: it is polled as a
+    /// `Future`, checked with `is_finished`, or dropped. A pool that left the reading of the
+    /// answer to the waiter then reads it itself. By default nothing to do.
+    fn release(&self) {}
 }
 
 impl<R: Send> HasSlot<R> for Slot<R> {
@@ -78,6 +93,7 @@ impl<R> Future for TaskHandle<R> {
     /// Ready once the task is answered; until then the slot keeps the waker and the pool wakes
     /// it when it fills the slot. Polled again after it was ready: [`Error::AlreadyTaken`].
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.slot.release();
         self.slot.slot().poll_take(cx.waker())
     }
 }
@@ -102,6 +118,7 @@ impl<R> TaskHandle<R> {
     /// assert_eq!(handle.wait(), Ok(42));
     /// ```
     pub fn is_finished(&self) -> bool {
+        self.slot.release();
         self.slot.slot().settled.load(Acquire)
     }
 
@@ -138,7 +155,7 @@ impl<R> TaskHandle<R> {
     /// # Errors
     /// The task's error: [`Error::Panicked`], [`Error::WorkerDied`], [`Error::Cancelled`], ...
     pub fn wait(self) -> Result<R, Error> {
-        self.slot.slot().wait(None)
+        self.slot.wait(None)
     }
 
     /// Waits at most `timeout` for the task. On [`Error::Timeout`] the task goes on and the
@@ -156,6 +173,13 @@ impl<R> TaskHandle<R> {
     /// # Errors
     /// [`Error::Timeout`], [`Error::AlreadyTaken`] after a result was returned, or the task's error.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Result<R, Error> {
-        self.slot.slot().wait(Some(timeout))
+        self.slot.wait(Some(timeout))
+    }
+}
+
+impl<R> Drop for TaskHandle<R> {
+    /// A dropped handle reads nothing: a pool waiting for it to read its answer reads it itself.
+    fn drop(&mut self) {
+        self.slot.release();
     }
 }

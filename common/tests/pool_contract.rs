@@ -20,6 +20,10 @@ use contract::handshake::{
     child_dying_before_handshake_is_an_error, child_hanging_in_handshake_times_out,
     large_argument_and_result, ten_thousand_pending_tasks,
 };
+use contract::lent::{
+    lent_task_whose_worker_dies, lent_tasks_answer_every_way, lent_tasks_count_toward_max_tasks,
+    terminate_while_a_caller_reads,
+};
 use contract::lifecycle::{
     drop_reaps_every_worker, pool_owner, terminate_stops_running_tasks,
     thread_pool_terminate_cancels_pending, workers_die_with_a_killed_parent,
@@ -96,6 +100,16 @@ fn main() {
         Test(
             "thread_pool_terminate_cancels_pending",
             thread_pool_terminate_cancels_pending,
+        ),
+        Test("lent_tasks_answer_every_way", lent_tasks_answer_every_way),
+        Test("lent_task_whose_worker_dies", lent_task_whose_worker_dies),
+        Test(
+            "lent_tasks_count_toward_max_tasks",
+            lent_tasks_count_toward_max_tasks,
+        ),
+        Test(
+            "terminate_while_a_caller_reads",
+            terminate_while_a_caller_reads,
         ),
         Test("kill_storm", kill_storm),
         Test(

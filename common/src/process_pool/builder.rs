@@ -108,8 +108,12 @@ impl ProcessPoolBuilder {
             ));
         }
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                lines: (0..self.workers).map(|_| Default::default()).collect(),
+                ..State::default()
+            }),
             wake: Condvar::new(),
+            nudge: (0..self.workers).map(|_| Condvar::new()).collect(),
             timeline: Timeline::new(self.record_timeline),
             pids: Mutex::new(vec![None; self.workers]),
             handshake_timeout: self.handshake_timeout,

@@ -1,8 +1,8 @@
 //! A batch as the process pool's queue holds it: its frame, where its answer goes, and whether
 //! it may still start.
 
-use super::{owned_bytes, streamed};
-use crate::pool::CancelToken;
+use super::{call, owned_bytes, streamed, wire, ProcessPool};
+use crate::pool::{BatchResult, CancelToken, Results, Sink, Task};
 use crate::Error;
 
 /// A batch waiting for, or running on, a worker.
@@ -41,5 +41,73 @@ impl Job {
             self.claimed = self.cancel.try_start();
         }
         self.claimed
+    }
+}
+
+impl ProcessPool {
+    /// Queues a batch for the supervisors, or fails it at once if no worker can start.
+    pub(super) fn enqueue(&self, job: Job) {
+        let mut state = self.shared.state();
+        if let Some(error) = state.broken.clone() {
+            drop(state);
+            return job.fail(error);
+        }
+        state.queue.push_back(job);
+        let woken = super::park::choose_one(&mut state);
+        drop(state);
+        if let Some(slot) = woken {
+            self.shared.nudge[slot].notify_one();
+        }
+    }
+}
+
+impl Job {
+    /// A batch as the queue holds it: its frame, encoded here, on the caller's thread, so that
+    /// an encoding error reaches the caller at once and the supervisors only move bytes. (A
+    /// lone large argument is only measured here, and encoded onto the line by its
+    /// supervisor.) `None` if the arguments failed to encode: the sink has the error.
+    pub(super) fn new<A: Task, R: Task>(
+        f: fn(A) -> R,
+        first: usize,
+        items: Vec<A>,
+        sink: Sink<R>,
+    ) -> Option<Job> {
+        let len = items.len();
+        match wire::frame_owned(call::encode(f), items) {
+            Ok((frame, tail)) => Some(Job::framed(frame, tail, first, len, sink)),
+            Err(e) => {
+                let error = Error::Serde(format!("encoding arguments: {e}"));
+                sink.send(BatchResult::failed(first, len, &error));
+                None
+            }
+        }
+    }
+
+    /// The batch of `len` items whose frame (and tail) are encoded already.
+    pub(super) fn framed<R: Task>(
+        frame: Vec<u8>,
+        tail: Option<streamed::Streamed>,
+        first: usize,
+        len: usize,
+        sink: Sink<R>,
+    ) -> Job {
+        let cancel = sink.cancel_token();
+        let done = Box::new(move |answer: Answer| {
+            let results = match answer {
+                Answer::Output(output) => call::decode_received::<R>(output, len),
+                Answer::Failed(error) => Results::failed(len, &error),
+            };
+            sink.send(BatchResult { first, results });
+        });
+        Job {
+            size: frame.len() + tail.as_ref().map_or(0, |t| t.len()),
+            frame,
+            tail,
+            first,
+            len,
+            done,
+            cancel,
+            claimed: false,
+        }
     }
 }

@@ -17,7 +17,7 @@ use super::message::GLUE_LIMIT;
 pub(crate) use super::message::{FromWorker, ENV_INIT, ENV_WORKER};
 use super::owned_bytes::{opens_lone_byte_string, Received, LONE_HEAD, WORTH_IT};
 use crate::sys;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
@@ -204,6 +204,28 @@ impl Link {
         Ok(())
     }
 
+    /// Waits at most `limit` (rounded up to the kernel's timer tick) for the worker's next
+    /// message to begin, reading nothing; whether it has, or the line closed.
+    ///
+    /// Who reads a lent line (see `lend.rs`) with a deadline calls this first, so that it never
+    /// has to give up half a message.
+    pub(crate) fn readable(&mut self, limit: Duration) -> io::Result<bool> {
+        if !self.reader.buffer().is_empty() {
+            return Ok(true);
+        }
+        // A zero timeout means "none" to the kernel: wait at least a microsecond. What the
+        // read brings stays in the buffer, for `receive`.
+        let limit = limit.max(Duration::from_micros(1));
+        self.reader.get_ref().set_read_timeout(Some(limit))?;
+        let filled = self.reader.fill_buf().map(|_| ());
+        self.reader.get_ref().set_read_timeout(Some(WATCH))?;
+        match filled {
+            Ok(_) => Ok(true),
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Sends `parts` as they are (each already a framed message, or several), waiting as long as
     /// `alive` says the worker lives.
     pub(crate) fn send(
@@ -228,60 +250,11 @@ impl Link {
 }
 
 impl Link {
-    /// The line as a [`Write`], waiting as long as `alive` says the worker lives; it remembers
-    /// whether the line itself failed (as opposed to what was being written).
-    pub(crate) fn watched<'a>(
-        &'a mut self,
-        alive: &'a mut dyn FnMut() -> io::Result<()>,
-    ) -> Watched<'a> {
-        Watched {
-            writer: &mut self.writer,
-            alive,
-            broke: false,
-        }
-    }
-
     /// Tells the worker there is no more work: it reads end of file and exits. Its answers can
     /// still be read until the link is dropped.
     pub(crate) fn hang_up(&self) {
         // Fails only if the socket is already disconnected, which says the same thing.
         let _ = self.writer.shutdown(std::net::Shutdown::Write);
-    }
-}
-
-/// The line as a [`Write`] (see [`Link::watched`]).
-pub(crate) struct Watched<'a> {
-    writer: &'a mut UnixStream,
-    alive: &'a mut dyn FnMut() -> io::Result<()>,
-    broke: bool,
-}
-
-impl Watched<'_> {
-    /// Whether a write to the line failed (the worker died, or its end closed).
-    pub(crate) fn broke(&self) -> bool {
-        self.broke
-    }
-}
-
-impl Write for Watched<'_> {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        loop {
-            let outcome = match self.writer.write(bytes) {
-                Ok(0) if !bytes.is_empty() => Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => return Ok(n),
-                Err(e) if is_timeout(&e) => (self.alive)(),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = outcome {
-                self.broke = true;
-                return Err(e);
-            }
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 
@@ -295,3 +268,4 @@ fn is_timeout(e: &io::Error) -> bool {
 
 #[cfg(test)]
 mod tests;
+mod watched;

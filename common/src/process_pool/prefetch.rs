@@ -5,7 +5,6 @@
 //! that another, idle, could run. A large batch always travels alone (see [`ALONE_BYTES`]).
 
 use super::supervisor::{Supervisor, Take};
-use super::IDLE_CHECK;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,75 +30,65 @@ impl Supervisor {
     pub(super) fn take(&mut self) -> Take {
         let shared = Arc::clone(&self.shared);
         let mut state = shared.state();
-        loop {
-            if state.cancelled {
-                return Take::Cancel;
-            }
-            // Refill only once the window is half empty, then fill it: several batches then go
-            // in one message, instead of one message for each answer that comes back.
-            if !self.in_flight.is_empty() && self.in_flight.len() > self.window() / 2 {
-                return Take::Jobs(Vec::new());
-            }
-            // Items this worker may still be given before it retires (unbounded without a limit).
-            let in_flight_items: usize = self.in_flight.iter().map(|j| j.len).sum();
-            let mut allowance = self.shared.max_tasks.map_or(usize::MAX, |max| {
-                max.saturating_sub(self.finished + in_flight_items)
-            });
-            if allowance == 0 {
-                if !self.in_flight.is_empty() {
-                    return Take::Jobs(Vec::new()); // finish what it has first
-                }
-                if state.closing && state.queue.is_empty() {
-                    return Take::Stop;
-                }
-                return Take::Retire;
-            }
-            let has_big = self.in_flight.iter().any(|j| j.size > ALONE_BYTES);
-            // Never more than a fair share of what is queued: the window was sized from the
-            // last batch, and the next ones may be long. Taking them all would leave the other
-            // workers idle while this one works through them in turn.
-            let fair_share = state.queue.len().div_ceil(state.live.max(1)).max(1);
-            let limit = self.window().min(self.in_flight.len() + fair_share);
-            let mut jobs = Vec::new();
-            while !has_big && self.in_flight.len() + jobs.len() < limit {
-                let Some(next) = state.queue.front_mut() else {
-                    break;
-                };
-                if !next.claim() {
-                    // Cancelled while queued: it never runs; its waiter has `Cancelled` already.
-                    if let Some(job) = state.queue.pop_front() {
-                        job.fail(crate::Error::Cancelled);
-                    }
-                    continue;
-                }
-                let big = next.size > ALONE_BYTES;
-                let first = self.in_flight.is_empty() && jobs.is_empty();
-                // A big batch, or one past the allowance, goes only as the first thing in flight.
-                if (big || next.len > allowance) && !first {
-                    break;
-                }
-                allowance = allowance.saturating_sub(next.len);
-                jobs.extend(state.queue.pop_front());
-                if big {
-                    break;
-                }
-            }
-            if !jobs.is_empty() || !self.in_flight.is_empty() {
-                return Take::Jobs(jobs);
+        if state.cancelled {
+            return Take::Cancel;
+        }
+        // Refill only once the window is half empty, then fill it: several batches then go
+        // in one message, instead of one message for each answer that comes back.
+        if !self.in_flight.is_empty() && self.in_flight.len() > self.window() / 2 {
+            return Take::Jobs(Vec::new());
+        }
+        // Items this worker may still be given before it retires (unbounded without a limit).
+        let in_flight_items: usize = self.in_flight.iter().map(|j| j.len).sum();
+        let mut allowance = self.shared.max_tasks.map_or(usize::MAX, |max| {
+            max.saturating_sub(self.finished + in_flight_items)
+        });
+        if allowance == 0 {
+            if !self.in_flight.is_empty() {
+                return Take::Jobs(Vec::new()); // finish what it has first
             }
             if state.closing && state.queue.is_empty() {
                 return Take::Stop;
             }
-            state.sleeping += 1;
-            let (guard, waited) = shared
-                .wake
-                .wait_timeout(state, IDLE_CHECK)
-                .unwrap_or_else(|p| p.into_inner());
-            state = guard;
-            state.sleeping -= 1;
-            if waited.timed_out() && state.queue.is_empty() && !state.closing && !state.cancelled {
-                return Take::Idle;
+            return Take::Retire;
+        }
+        let has_big = self.in_flight.iter().any(|j| j.size > ALONE_BYTES);
+        // Never more than a fair share of what is queued: the window was sized from the
+        // last batch, and the next ones may be long. Taking them all would leave the other
+        // workers idle while this one works through them in turn.
+        let fair_share = state.queue.len().div_ceil(state.live.max(1)).max(1);
+        let limit = self.window().min(self.in_flight.len() + fair_share);
+        let mut jobs = Vec::new();
+        while !has_big && self.in_flight.len() + jobs.len() < limit {
+            let Some(next) = state.queue.front_mut() else {
+                break;
+            };
+            if !next.claim() {
+                // Cancelled while queued: it never runs; its waiter has `Cancelled` already.
+                if let Some(job) = state.queue.pop_front() {
+                    job.fail(crate::Error::Cancelled);
+                }
+                continue;
+            }
+            let big = next.size > ALONE_BYTES;
+            let first = self.in_flight.is_empty() && jobs.is_empty();
+            // A big batch, or one past the allowance, goes only as the first thing in flight.
+            if (big || next.len > allowance) && !first {
+                break;
+            }
+            allowance = allowance.saturating_sub(next.len);
+            jobs.extend(state.queue.pop_front());
+            if big {
+                break;
             }
         }
+        if !jobs.is_empty() || !self.in_flight.is_empty() {
+            return Take::Jobs(jobs);
+        }
+        if state.closing && state.queue.is_empty() {
+            return Take::Stop;
+        }
+        // Nothing to do: park the worker where a caller may borrow it (see `park.rs`).
+        Take::Park
     }
 }

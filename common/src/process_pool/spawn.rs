@@ -123,7 +123,7 @@ pub(super) enum SendError {
 }
 
 /// Called while a read or write waits: an error once the worker process has ended.
-fn watch(child: &mut Child) -> io::Result<()> {
+pub(super) fn watch(child: &mut Child) -> io::Result<()> {
     match child.try_wait()? {
         Some(status) => Err(io::Error::other(sys::describe_exit(status))),
         None => Ok(()),

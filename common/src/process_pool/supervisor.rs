@@ -2,6 +2,7 @@
 
 use super::link::FromWorker;
 use super::owned_bytes::Received;
+use super::park::Parked;
 use super::prefetch::SHORT_TASK;
 use super::spawn::{SendError, Worker};
 use super::{Answer, Job, Shared, EXIT_GRACE};
@@ -11,8 +12,8 @@ use std::sync::Arc;
 
 pub(super) enum Take {
     Jobs(Vec<Job>),
-    /// Nothing to do for a while; check on the worker.
-    Idle,
+    /// Nothing to do: park the worker where a caller may borrow it (see `park.rs`).
+    Park,
     /// The pool is closing and the queue is empty.
     Stop,
     /// The pool was terminated.
@@ -73,8 +74,16 @@ impl Supervisor {
                     }
                     continue;
                 }
-                // Nothing to do for a while: check that the worker still lives.
-                Take::Idle => matches!(worker.child.try_wait(), Ok(None)),
+                Take::Park => match self.park(worker) {
+                    Parked::Back(w) => {
+                        worker = w;
+                        continue;
+                    }
+                    Parked::Dead(w) => {
+                        worker = w;
+                        false
+                    }
+                },
                 Take::Jobs(jobs) => {
                     if !jobs.is_empty() {
                         match worker.send(&jobs) {
@@ -157,11 +166,13 @@ impl Supervisor {
 
     pub(super) fn requeue(&self, jobs: Vec<Job>) {
         let mut state = self.shared.state();
+        let count = jobs.len();
         for job in jobs.into_iter().rev() {
             state.queue.push_front(job);
         }
-        drop(state);
-        self.shared.wake.notify_all();
+        for _ in 0..count {
+            super::park::nudge_one(&self.shared, &mut state);
+        }
     }
 
     /// The pool is closing and all work is done: let the worker exit, then reap it.

@@ -3,5 +3,6 @@
 pub mod api;
 pub mod deaths;
 pub mod handshake;
+pub mod lent;
 pub mod lifecycle;
 pub mod storm;
