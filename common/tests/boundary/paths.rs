@@ -24,7 +24,8 @@ pub(crate) fn run_copy(path: &Path, role: &str, tmpdir: Option<&Path>) -> String
 }
 
 pub(crate) fn any_path() -> harness::Result {
-    let dir = scratch("paths").join("dir with spaces").join("ünïcødé ✓");
+    let scratch = scratch("paths");
+    let dir = scratch.join("dir with spaces").join("ünïcødé ✓");
     std::fs::create_dir_all(&dir)?;
     let copy = dir.join("pool program");
     std::fs::copy(this_exe(), &copy)?;
@@ -38,7 +39,8 @@ pub(crate) fn any_path() -> harness::Result {
 }
 
 pub(crate) fn replaced_executable() -> harness::Result {
-    let copy = scratch("replaced").join("program");
+    let scratch = scratch("replaced");
+    let copy = scratch.join("program");
     std::fs::copy(this_exe(), &copy)?;
     let said = run_copy(&copy, "replace-self", None);
     check(

@@ -10,7 +10,8 @@ use std::process::Command;
 use std::time::Duration;
 
 pub(crate) fn slot_recovers() -> harness::Result {
-    let flag = scratch("recover").join("fail");
+    let scratch = scratch("recover");
+    let flag = scratch.join("fail");
     let pool = ProcessPool::builder()
         .workers(1)
         .env(FAIL_FILE, &flag)
