@@ -38,7 +38,10 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut found = vec![dir.to_path_buf()];
     let mut at = 0;
     while at < found.len() {
-        let entries = std::fs::read_dir(&found[at]).into_iter().flatten().flatten();
+        let entries = std::fs::read_dir(&found[at])
+            .into_iter()
+            .flatten()
+            .flatten();
         let subdirs = entries.filter(|e| e.file_type().is_ok_and(|t| t.is_dir()));
         found.extend(subdirs.map(|e| e.path()).collect::<Vec<_>>());
         at += 1;
