@@ -10,6 +10,7 @@ use std::process::ExitCode;
 #[command(
     name = "mpi-demo",
     version,
+    max_term_width = 100,
     about = "The same Pool on threads, processes and MPI ranks: start-up, transport, failures",
     after_help = "Started alone, it spawns its worker ranks. Under `mpirun -n N`, rank 0 runs the\n\
                   program and ranks 1..N-1 serve (then --workers does not apply)."

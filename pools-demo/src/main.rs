@@ -14,6 +14,7 @@ use std::process::ExitCode;
 #[command(
     name = "pools-demo",
     version,
+    max_term_width = 100,
     about = "One workload through a ThreadPool and a ProcessPool: results, costs, timelines, crashes"
 )]
 struct Cli {

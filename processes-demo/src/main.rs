@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 /// Processes with memory of their own, scenario for scenario the twin of threads-demo.
 #[derive(Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, about, long_about = None, max_term_width = 100)]
 struct Cli {
     /// The scenario to run (default: all)
     #[command(subcommand)]

@@ -10,7 +10,11 @@ use crate::lost_update;
 
 /// The command line as clap derives it.
 #[derive(Parser)]
-#[command(version, about = "Shared memory between processes, against copying")]
+#[command(
+    version,
+    max_term_width = 100,
+    about = "Shared memory between processes, against copying"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub scenario: Option<Scenario>,

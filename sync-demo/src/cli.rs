@@ -15,6 +15,7 @@ use crate::knobs::{self, Knobs};
 #[derive(Parser)]
 #[command(
     version,
+    max_term_width = 100,
     about = "Mutex, semaphore and deadlock, ordered and unordered work: threads and processes"
 )]
 pub struct Cli {

@@ -6,7 +6,7 @@ use threads_demo::{child_main, given_flags, run, Knobs, Scenario};
 
 /// Threads of one process, scenario for scenario the twin of processes-demo.
 #[derive(Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, about, long_about = None, max_term_width = 100)]
 struct Cli {
     /// The scenario to run (default: all)
     #[command(subcommand)]
