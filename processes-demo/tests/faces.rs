@@ -30,6 +30,12 @@ fn no_tour_line_is_over_100_characters() {
     common::testing::faces::no_line_over(BIN, QUICK, 100);
 }
 
+/// Every help screen fits in 100 columns too.
+#[test]
+fn help_fits_in_100_columns() {
+    common::testing::faces::help_fits(BIN, 100);
+}
+
 /// `demo | head -1`: the reader goes after one line (or a few); the demo ends quietly, with
 /// status 0 or 141 and nothing on stderr.
 #[test]

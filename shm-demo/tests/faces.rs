@@ -206,3 +206,9 @@ fn no_result_after_an_interrupt() {
         assert!(cut_short >= rounds / 4, "{cut_short} of {rounds}");
     }
 }
+
+/// Every help screen fits in 100 columns, as the scenarios' lines do.
+#[test]
+fn help_fits_in_100_columns() {
+    common::testing::faces::help_fits(env!("CARGO_BIN_EXE_shm-demo"), 100);
+}

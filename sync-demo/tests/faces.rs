@@ -228,3 +228,9 @@ fn a_long_run_shows_progress() {
     );
     assert!(out.contains(" of 1600 lines written after "), "{out}");
 }
+
+/// Every help screen fits in 100 columns, as the scenarios' lines do.
+#[test]
+fn help_fits_in_100_columns() {
+    common::testing::faces::help_fits(env!("CARGO_BIN_EXE_sync-demo"), 100);
+}

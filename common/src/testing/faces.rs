@@ -171,3 +171,33 @@ pub fn no_result_after_interrupt(bin: &str, args: &[&str], rounds: usize) -> usi
     );
     interrupted
 }
+
+/// Every help screen (`bin --help` and `bin <command> --help` for each command it lists) fits
+/// in `width` columns, as every other line a demo prints does.
+///
+/// # Panics
+/// At the first line that does not (this is a test helper).
+pub fn help_fits(bin: &str, width: usize) {
+    let (top, _, code) = tour(bin, &["--help"]);
+    assert_eq!(code, Some(0), "{bin} --help");
+    let commands: Vec<&str> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(
+        !commands.is_empty(),
+        "{bin} --help lists no commands:\n{top}"
+    );
+    for command in std::iter::once(None).chain(commands.into_iter().map(Some)) {
+        let args: Vec<&str> = command.into_iter().chain(["--help"]).collect();
+        let (help, _, _) = tour(bin, &args);
+        for line in help.lines() {
+            let wide = line.chars().count();
+            assert!(wide <= width, "{args:?}: {wide} characters: {line}");
+        }
+    }
+}
