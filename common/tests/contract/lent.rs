@@ -137,3 +137,35 @@ pub(crate) fn lent_tasks_count_toward_max_tasks() -> harness::Result {
         &format!("three tasks per worker, in turn: {pids:?}"),
     )
 }
+
+/// An argument too large to lend, or one whose `Serialize` fails, takes the queued path as it
+/// did before lending (`src/process_pool/lend/frame.rs`), and the line stays free to lend.
+pub(crate) fn unlendable_arguments_take_the_queued_path() -> harness::Result {
+    #[derive(serde::Deserialize)]
+    struct Refuses;
+    impl serde::Serialize for Refuses {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("refusing to encode"))
+        }
+    }
+    fn length(s: String) -> usize {
+        s.len()
+    }
+    let pool = ProcessPool::new(1)?;
+    let large = pool.submit(length, "x".repeat(1 << 20)).wait();
+    check(
+        large == Ok(1 << 20),
+        &format!("a 1 MiB argument: {large:?}"),
+    )?;
+    let refused = pool.submit(|_: Refuses| 0u8, Refuses).wait();
+    check(
+        matches!(&refused, Err(Error::Serde(why)) if why.contains("refusing to encode")),
+        &format!("the encoding error, as before: {refused:?}"),
+    )?;
+    let workers = pool.worker_pids();
+    let next = pool.submit(nap, 0).wait();
+    check(
+        matches!(next, Ok(pid) if workers.contains(&pid)),
+        &format!("the next task runs on the same worker: {next:?}"),
+    )
+}
