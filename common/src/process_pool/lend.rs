@@ -9,22 +9,22 @@
 //! which the caller wrote to an idle worker and read its own answer took 1.09x the ping-pong
 //! after 10 ms idle; keeping the supervisor as the reader (three hops) was unstable (68-171 µs).
 //!
-//! Measured with this built (`cargo bench -p common --bench compare -- --only transport`, ten
-//! runs on the 2-core development machine at load 1.5-5, each interleaving ours and the
-//! ping-pong, alternating with runs of the build before it): hot 1.07-1.10x the ping-pong
-//! (before 1.8-2.1x), after 1 ms idle 1.2-1.5x (before 2.1-4.9x), after 10 ms idle 1.4-1.8x,
-//! mostly 1.55x (before 2.2-4.7x); with `lend/frame.rs`, eight runs alternating with the
-//! build before it (load 0.9-1.4), after 10 ms idle 1.57x, median of eight (1.66x before it,
-//! lower in all eight pairs), hot 1.09x and after 1 ms idle 1.17x (1.10x, 1.19x). A trace shows the caller's thread making the same two
-//! system calls as the ping-pong (`sendto`, `recvfrom`) and the supervisor none; a task timed
-//! alone (no ping-pong between) is 1.23x after 10 ms idle. What is left after idling is
+//! Measured with this built (`cargo bench -p common --bench compare -- --only transport`, ten runs
+//! on the 2-core development machine at load 1.5-5, each interleaving ours and the ping-pong,
+//! alternating with runs of the build before it): hot 1.07-1.10x the ping-pong (before 1.8-2.1x),
+//! after 1 ms idle 1.2-1.5x (before 2.1-4.9x), after 10 ms idle 1.4-1.8x, mostly 1.55x (before
+//! 2.2-4.7x); with `lend/frame.rs`, eight runs alternating with the build before it (load
+//! 0.9-1.4), after 10 ms idle 1.57x, median of eight (1.66x before it, lower in all eight pairs),
+//! hot 1.09x and after 1 ms idle 1.17x (1.10x, 1.19x). A trace shows the caller's thread making
+//! the same two system calls as the ping-pong (`sendto`, `recvfrom`) and the supervisor none; a
+//! task timed alone (no ping-pong between) is 1.23x after 10 ms idle. What is left after idling is
 //! work on cold caches, which the ping-pong does not do. Timed inside (400 rounds after 10 ms
-//! idle, load 1.7; medians): the caller works 6.1 µs before the write (2.9 µs to lock and
-//! find an idle line, 2.8 µs to encode; it was 9 µs before `lend/frame.rs`); the worker
-//! starts running 28 µs after the write, runs 6.5 µs (decode, call, encode), and 11.6 µs later
-//! the caller has the answer's head; the caller then takes 4.5 µs to read, record and deliver
-//! it. The same syscalls as the ping-pong, and no page faults (`strace -f -c`, `perf stat`):
-//! the rest of the gap is the worker's side, cold.
+//! idle, load 1.7; medians): the caller works 6.1 µs before the write (2.9 µs to lock and find an
+//! idle line, 2.8 µs to encode; it was 9 µs before `lend/frame.rs`); the worker starts running 28
+//! µs after the write, runs 6.5 µs (decode, call, encode), and 11.6 µs later the caller has the
+//! answer's head; the caller then takes 4.5 µs to read, record and deliver it. The same syscalls
+//! as the ping-pong, and no page faults (`strace -f -c`, `perf stat`): the rest of the gap is the
+//! worker's side, cold.
 //!
 //! How. Each worker's line is in one of five states, under the pool's lock ([`Line`]): the
 //! supervisor holds the worker (`Busy`); the supervisor is parked and the worker waits, idle
