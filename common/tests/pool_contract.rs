@@ -21,8 +21,9 @@ use contract::handshake::{
     large_argument_and_result, ten_thousand_pending_tasks,
 };
 use contract::lent::{
-    lent_task_whose_worker_dies, lent_tasks_answer_every_way, lent_tasks_count_toward_max_tasks,
-    terminate_while_a_caller_reads,
+    a_lent_wait_timeout_ends_within_a_tick, lent_task_whose_worker_dies,
+    lent_tasks_answer_every_way, lent_tasks_count_toward_max_tasks, terminate_while_a_caller_reads,
+    unlendable_arguments_take_the_queued_path,
 };
 use contract::lifecycle::{
     drop_reaps_every_worker, pool_owner, terminate_stops_running_tasks,
@@ -103,6 +104,14 @@ fn main() {
         ),
         Test("lent_tasks_answer_every_way", lent_tasks_answer_every_way),
         Test("lent_task_whose_worker_dies", lent_task_whose_worker_dies),
+        Test(
+            "a_lent_wait_timeout_ends_within_a_tick",
+            a_lent_wait_timeout_ends_within_a_tick,
+        ),
+        Test(
+            "unlendable_arguments_take_the_queued_path",
+            unlendable_arguments_take_the_queued_path,
+        ),
         Test(
             "lent_tasks_count_toward_max_tasks",
             lent_tasks_count_toward_max_tasks,

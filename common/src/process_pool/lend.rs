@@ -9,16 +9,22 @@
 //! which the caller wrote to an idle worker and read its own answer took 1.09x the ping-pong
 //! after 10 ms idle; keeping the supervisor as the reader (three hops) was unstable (68-171 µs).
 //!
-//! Measured with this built (`cargo bench -p common --bench compare -- --only transport`, ten
-//! runs on the 2-core development machine at load 1.5-5, each interleaving ours and the
-//! ping-pong, alternating with runs of the build before it): hot 1.07-1.10x the ping-pong
-//! (before 1.8-2.1x), after 1 ms idle 1.2-1.5x (before 2.1-4.9x), after 10 ms idle 1.4-1.8x,
-//! mostly 1.55x (before 2.2-4.7x). A trace shows the caller's thread making the same two
-//! system calls as the ping-pong (`sendto`, `recvfrom`) and the supervisor none; a task timed
-//! alone (no ping-pong between) is 1.23x after 10 ms idle. What is left after idling is
-//! work on cold caches, which the ping-pong does not do: timed inside, after 10 ms idle, the
-//! caller encodes the task in 8-9 µs (1.2 µs after 1 ms), and the worker's way back (encode
-//! the result, write; the caller's read) takes 15 µs where the echo's takes 6.
+//! Measured with this built (`cargo bench -p common --bench compare -- --only transport`, ten runs
+//! on the 2-core development machine at load 1.5-5, each interleaving ours and the ping-pong,
+//! alternating with runs of the build before it): hot 1.07-1.10x the ping-pong (before 1.8-2.1x),
+//! after 1 ms idle 1.2-1.5x (before 2.1-4.9x), after 10 ms idle 1.4-1.8x, mostly 1.55x (before
+//! 2.2-4.7x); with `lend/frame.rs`, eight runs alternating with the build before it (load
+//! 0.9-1.4), after 10 ms idle 1.57x, median of eight (1.66x before it, lower in all eight pairs),
+//! hot 1.09x and after 1 ms idle 1.17x (1.10x, 1.19x). A trace shows the caller's thread making
+//! the same two system calls as the ping-pong (`sendto`, `recvfrom`) and the supervisor none; a
+//! task timed alone (no ping-pong between) is 1.23x after 10 ms idle. What is left after idling is
+//! work on cold caches, which the ping-pong does not do. Timed inside (400 rounds after 10 ms
+//! idle, load 1.7; medians): the caller works 6.1 µs before the write (2.9 µs to lock and find an
+//! idle line, 2.8 µs to encode; it was 9 µs before `lend/frame.rs`); the worker starts running 28
+//! µs after the write, runs 6.5 µs (decode, call, encode), and 11.6 µs later the caller has the
+//! answer's head; the caller then takes 4.5 µs to read, record and deliver it. The same syscalls
+//! as the ping-pong, and no page faults (`strace -f -c`, `perf stat`): the rest of the gap is the
+//! worker's side, cold.
 //!
 //! How. Each worker's line is in one of five states, under the pool's lock ([`Line`]): the
 //! supervisor holds the worker (`Busy`); the supervisor is parked and the worker waits, idle
@@ -38,6 +44,7 @@
 //! answer has begun to arrive, and then reads it whole, with the same pid-checked reads as the
 //! supervisor.
 
+mod frame;
 mod read;
 
 use super::job::Job;
@@ -90,6 +97,8 @@ pub(super) struct Desk {
     pub(super) parked: bool,
     /// The supervisor waits for a caller to give the worker back.
     pub(super) wanted: bool,
+    /// The buffer a lent task's frame is encoded into, kept from task to task (see `frame.rs`).
+    frame: Vec<u8>,
 }
 
 /// Where a lent task is: its pool, the line and the lending.
@@ -100,13 +109,14 @@ pub(super) struct Ticket {
 }
 
 impl ProcessPool {
-    /// Writes a task's `frame` straight onto an idle worker's line, if the queue is empty and
-    /// a line is idle, and returns its handle; otherwise gives the frame back, to be queued.
+    /// Writes the task `f(arg)` straight onto an idle worker's line, if the queue is empty and
+    /// a line is idle, and returns its handle; otherwise gives `arg` back, to be queued.
     ///
-    /// The task's record (its slot, where the answer goes) is built after the write, while
-    /// the worker wakes: measured after 10 ms idle, the caller's work before the write was
-    /// 10 µs of a 70 µs round trip, most of it cold caches.
-    pub(super) fn lend<R: Task>(&self, frame: Vec<u8>) -> Result<TaskHandle<R>, Vec<u8>> {
+    /// Before the write the caller only encodes, into the line's own buffer (`frame.rs`); the
+    /// task's record (its slot, where the answer goes) is built after it, while the worker
+    /// wakes: measured after 10 ms idle, the caller's work before the write was 10 µs of a
+    /// 70 µs round trip, most of it cold caches.
+    pub(super) fn lend<A: Task, R: Task>(&self, f: fn(A) -> R, arg: A) -> Result<TaskHandle<R>, A> {
         let shared = &self.shared;
         let mut state = shared.state();
         let open = state.queue.is_empty() && !state.closing && !state.cancelled;
@@ -115,7 +125,7 @@ impl ProcessPool {
             .iter()
             .position(|d| matches!(d.line, Line::Idle(_)) && d.lent_done < d.room);
         let (Some(line), true) = (idle, open && state.broken.is_none()) else {
-            return Err(frame);
+            return Err(arg);
         };
         let desk = &mut state.lines[line];
         let Line::Idle(mut worker) = std::mem::take(&mut desk.line) else {
@@ -125,7 +135,14 @@ impl ProcessPool {
         desk.ticket += 1;
         desk.handed_over = false;
         let id = desk.ticket;
+        let mut frame = std::mem::take(&mut desk.frame);
         drop(state);
+        if !frame::encode_into(&mut frame, f, &arg) {
+            let mut state = shared.state();
+            state.lines[line].frame = frame;
+            put_back(shared, &mut state, line, Line::Idle(worker));
+            return Err(arg);
+        }
         let sent = worker
             .link
             .send(&[&frame], &mut || watch(&mut worker.child));
@@ -133,12 +150,18 @@ impl ProcessPool {
         let sink = Sink(SinkTo::Slot(Arc::clone(&slot)));
         let sent = sent.is_ok();
         // Never sent again once delivered: if the worker dies, this task is the one it ran.
-        let frame = if sent { Vec::new() } else { frame };
+        // Once sent, the frame's buffer goes back to the line, for its next lent task.
+        let (frame, kept) = if sent {
+            (Vec::new(), frame)
+        } else {
+            (frame, Vec::new())
+        };
         let mut job = Job::framed(frame, None, 0, 1, sink);
         // Nobody else holds the slot yet, so nobody can have cancelled it: this claims it.
         let claimed = job.claim();
         debug_assert!(claimed, "a fresh task is claimed");
         let mut state = shared.state();
+        state.lines[line].frame = kept;
         if sent {
             let since = Instant::now();
             put_back(shared, &mut state, line, Line::Lent { worker, job, since });

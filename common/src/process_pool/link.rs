@@ -17,7 +17,7 @@ use super::message::GLUE_LIMIT;
 pub(crate) use super::message::{FromWorker, ENV_INIT, ENV_WORKER};
 use super::owned_bytes::{opens_lone_byte_string, Received, LONE_HEAD, WORTH_IT};
 use crate::sys;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
@@ -204,26 +204,18 @@ impl Link {
         Ok(())
     }
 
-    /// Waits at most `limit` (rounded up to the kernel's timer tick) for the worker's next
-    /// message to begin, reading nothing; whether it has, or the line closed.
+    /// Waits at most `limit` for the worker's next message to begin, reading nothing; whether
+    /// it has, or the line closed.
     ///
     /// Who reads a lent line (see `lend.rs`) with a deadline calls this first, so that it never
-    /// has to give up half a message.
+    /// has to give up half a message. The wait is a `ppoll` with a nanosecond deadline
+    /// ([`sys::wait_readable`]), not the socket's read timeout, which the kernel counts in
+    /// timer ticks: a `wait_timeout` of 1 ms could last up to a tick (4 ms) longer.
     pub(crate) fn readable(&mut self, limit: Duration) -> io::Result<bool> {
         if !self.reader.buffer().is_empty() {
             return Ok(true);
         }
-        // A zero timeout means "none" to the kernel: wait at least a microsecond. What the
-        // read brings stays in the buffer, for `receive`.
-        let limit = limit.max(Duration::from_micros(1));
-        self.reader.get_ref().set_read_timeout(Some(limit))?;
-        let filled = self.reader.fill_buf().map(|_| ());
-        self.reader.get_ref().set_read_timeout(Some(WATCH))?;
-        match filled {
-            Ok(_) => Ok(true),
-            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => Ok(false),
-            Err(e) => Err(e),
-        }
+        sys::wait_readable(self.reader.get_ref().as_fd(), limit)
     }
 
     /// Sends `parts` as they are (each already a framed message, or several), waiting as long as

@@ -241,6 +241,10 @@ impl Pool for ProcessPool {
     /// As the trait's `submit`, but a task submitted to an idle pool goes straight to an idle
     /// worker, and its `wait` reads the answer (see `lend.rs`).
     fn submit<A: Task, R: Task>(&self, f: fn(A) -> R, arg: A) -> TaskHandle<R> {
+        let arg = match self.lend(f, arg) {
+            Ok(handle) => return handle,
+            Err(arg) => arg,
+        };
         let (frame, tail) = match wire::frame_owned(call::encode(f), vec![arg]) {
             Ok(framed) => framed,
             Err(e) => {
@@ -248,14 +252,6 @@ impl Pool for ProcessPool {
                 slot.fill(Err(Error::Serde(format!("encoding arguments: {e}"))));
                 return TaskHandle::new(slot);
             }
-        };
-        // A large argument is encoded onto the line by a supervisor (see `streamed.rs`).
-        let frame = match tail {
-            None => match self.lend(frame) {
-                Ok(handle) => return handle,
-                Err(frame) => frame,
-            },
-            Some(_) => frame,
         };
         let slot = Arc::new(Slot::default());
         let sink = Sink(SinkTo::Slot(Arc::clone(&slot)));

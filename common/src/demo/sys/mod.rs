@@ -12,7 +12,9 @@ mod loader;
 mod socket;
 
 pub use loader::executable_code;
-pub use socket::{pass_credentials, peer_credentials, recv_with_credentials, stdin_from_null};
+pub use socket::{
+    pass_credentials, peer_credentials, recv_with_credentials, stdin_from_null, wait_readable,
+};
 
 /// Asks the kernel to send `SIGKILL` to this process when its parent thread exits.
 ///

@@ -1,7 +1,9 @@
-//! The Unix-socket calls std lacks: whose socket is this, and who sent this message.
+//! The Unix-socket calls std lacks: whose socket is this, who sent this message, and is there
+//! something to read.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::time::{Duration, Instant};
 
 /// The process id and user id of the process that created the other end of a connected Unix
 /// socket (`SO_PEERCRED`). For a socket pair that is the process that called `socketpair`.
@@ -104,6 +106,49 @@ pub fn recv_with_credentials(
     Ok((n as usize, creds))
 }
 
+/// Waits until `fd` has something to read (data, end of file, or an error to report) or `limit`
+/// has passed, reading nothing; whether it has.
+///
+/// Timed by `ppoll(2)` with a nanosecond deadline, so a short limit ends within the kernel's
+/// timer slack (50 µs by default) of its end, never before it. A socket read timeout
+/// (`SO_RCVTIMEO`) counts in timer ticks instead: a 1 ms limit could last up to a tick more
+/// (4 ms with `HZ=250`). An interrupted wait goes on for what is left of `limit`.
+///
+/// # Errors
+/// The `ppoll` error (`ENOMEM`, say); an interrupted one is retried.
+pub fn wait_readable(fd: BorrowedFd<'_>, limit: Duration) -> io::Result<bool> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let timeout = libc::timespec {
+            // Saturates at about 292 years: as good as forever, and still a bound.
+            tv_sec: libc::time_t::try_from(left.as_secs()).unwrap_or(libc::time_t::MAX),
+            // Under 10^9: fits a `c_long` of any width.
+            tv_nsec: left.subsec_nanos() as libc::c_long,
+        };
+        let mut watched = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: `watched` is one valid, writable pollfd (the count says 1) and `timeout` a
+        // valid timespec, both alive for the call; a null signal mask leaves the mask as it is.
+        // The descriptor is borrowed for the call, so it stays open.
+        let rc = unsafe { libc::ppoll(&mut watched, 1, &timeout, std::ptr::null()) };
+        match rc {
+            // POLLIN, or POLLHUP / POLLERR: a read would not block either way.
+            1.. => return Ok(true),
+            0 => return Ok(false),
+            _ => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
 /// Points this process's standard input at `/dev/null`.
 ///
 /// A pool worker receives its socket as standard input; once it has moved the socket to a
@@ -121,4 +166,40 @@ pub fn stdin_from_null() -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::fd::AsFd;
+    use std::os::unix::net::UnixStream;
+
+    #[test]
+    fn a_quiet_socket_is_waited_for_until_the_limit_and_not_before() {
+        let (ours, _theirs) = UnixStream::pair().unwrap();
+        for limit in [
+            Duration::ZERO,
+            Duration::from_micros(300),
+            Duration::from_millis(3),
+        ] {
+            let started = Instant::now();
+            assert!(!wait_readable(ours.as_fd(), limit).unwrap());
+            let waited = started.elapsed();
+            assert!(
+                waited >= limit,
+                "returned after {waited:?}, before {limit:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn data_or_a_closed_peer_ends_the_wait_at_once() {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        theirs.write_all(b"x").unwrap();
+        assert!(wait_readable(ours.as_fd(), Duration::from_secs(10)).unwrap());
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        drop(theirs);
+        assert!(wait_readable(ours.as_fd(), Duration::from_secs(10)).unwrap());
+    }
 }
