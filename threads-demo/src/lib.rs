@@ -251,7 +251,23 @@ pub fn run(scenario: Scenario, knobs: &Knobs, out: &mut impl Write) -> Result<()
 
 /// Names of this process's threads that are still alive and start with `prefix`, read from
 /// `/proc/self/task/*/comm`: the way to show that no worker thread outlived its `join`.
+///
+/// A joined thread's entry can outlive its `join` by a moment: the kernel wakes the joiner as
+/// the thread exits and removes the entry a little later (seen once in 20 interrupted tours on
+/// a busy machine). So a thread still listed is looked for again, for up to 100 ms.
 pub fn live_threads(prefix: &str) -> Result<Vec<String>> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(100);
+    loop {
+        let names = thread_names(prefix)?;
+        if names.is_empty() || std::time::Instant::now() >= deadline {
+            return Ok(names);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// Names of this process's threads that start with `prefix`, as listed now.
+fn thread_names(prefix: &str) -> Result<Vec<String>> {
     let tasks = std::fs::read_dir("/proc/self/task").context("reading /proc/self/task")?;
     let mut names = Vec::new();
     for task in tasks.flatten() {
