@@ -189,10 +189,9 @@ pub trait Pool {
         items: impl IntoIterator<Item = A>,
     ) -> crate::MapIter<R> {
         let items: Vec<A> = items.into_iter().collect();
-        // `Auto` never fails: only `Size(0)` does.
         let sizes = Chunk::Auto
             .batches_for(items.len(), self.workers())
-            .unwrap_or_default();
+            .expect("only Chunk::Size(0) fails");
         crate::MapIter::start(self, f, items, &sizes)
     }
 

@@ -44,7 +44,9 @@ impl<R: Send> HasSlot<R> for LentTask<R> {
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         match self.slot.wait(left) {
             // The error names the caller's limit, not what was left of it.
-            Err(Error::Timeout(_)) => Err(Error::Timeout(timeout.unwrap_or_default())),
+            Err(Error::Timeout(_)) => Err(Error::Timeout(
+                timeout.expect("only a wait with a limit times out"),
+            )),
             outcome => outcome,
         }
     }
