@@ -38,6 +38,7 @@
 //! running tasks. The kernel reclaims a dead process's memory, files and locks, so nothing in
 //! the pool's own process is left half-done.
 
+mod answer;
 pub(crate) mod big_buffer;
 mod builder;
 pub(crate) mod call;
