@@ -8,8 +8,9 @@
 //!
 //! 1. of `f` itself, and
 //! 2. of `trampoline::<A, R>`, a function with a fixed, non-generic signature
-//!    (`fn(usize, &[u8]) -> Vec<u8>`) that knows `A` and `R`: it decodes the arguments, calls
-//!    `f` on each, and encodes the results, one item at a time (see [`crate::codec`]), so that
+//!    (`fn(usize, Input, &mut Vec<u8>) -> Output`) that knows `A` and `R`: it decodes the
+//!    arguments, calls `f` on each, and appends the encoded results to the buffer it is given,
+//!    one item at a time (see [`crate::codec`]), so that
 //!    an item that fails to decode, panics, or fails to encode fails alone.
 //!
 //! The worker adds each distance to its own anchor's address, checks that both land inside its
@@ -26,31 +27,16 @@ use serde::{de::DeserializeOwned, Serialize};
 use std::ops::Range;
 
 /// The signature every trampoline has, whatever `A` and `R` are.
-pub(crate) type Trampoline = fn(usize, Input<'_>) -> Output;
+pub(crate) type Trampoline = fn(usize, Input<'_>, &mut Vec<u8>) -> Output;
 
-/// A batch's encoded results, as a trampoline returns them.
+/// Where a trampoline left a batch's encoded results.
 pub(crate) enum Output {
-    /// Ready to send.
-    Encoded(Vec<u8>),
-    /// One large result, encoded onto the line as it is sent (see `streamed.rs`).
+    /// Appended to the buffer it was given (a worker's is kept from task to task, see
+    /// `answer.rs`), ready to send.
+    Encoded,
+    /// One large result, encoded onto the line as it is sent (see `streamed.rs`); nothing was
+    /// appended.
     Streamed(Streamed),
-}
-
-impl Output {
-    /// The results as bytes, for a caller without a line to stream to.
-    fn into_bytes(self) -> Vec<u8> {
-        match self {
-            Output::Encoded(bytes) => bytes,
-            Output::Streamed(streamed) => {
-                let mut bytes = Vec::new();
-                if let Err(e) = streamed.write_to(&mut bytes) {
-                    bytes.clear();
-                    codec::push_failure(&mut bytes, &Error::Serde(format!("a result: {e}")));
-                }
-                bytes
-            }
-        }
-    }
 }
 
 /// A batch's encoded items, as a trampoline receives them.
@@ -98,11 +84,18 @@ pub(crate) fn encode<A: Task, R: Task>(f: fn(A) -> R) -> Call {
 /// If an address does not land inside `code`, the executable's code: the message did not come
 /// from a pool running this same executable, and nothing is called.
 pub(crate) fn run(call: &Call, input: &[u8], code: &[Range<usize>]) -> Result<Vec<u8>, String> {
-    run_input(call, Input::Borrowed(input), code).map(Output::into_bytes)
+    let mut bytes = Vec::new();
+    if let Output::Streamed(streamed) = run_input(call, Input::Borrowed(input), code, &mut bytes)? {
+        if let Err(e) = streamed.write_to(&mut bytes) {
+            bytes.clear();
+            codec::push_failure(&mut bytes, &Error::Serde(format!("a result: {e}")));
+        }
+    }
+    Ok(bytes)
 }
 
-/// As [`run`], on what a worker received; a lone large result comes back unencoded, to be
-/// streamed (see `streamed.rs`).
+/// As [`run`], on what a worker received, appending the results to `out`; a lone large result
+/// comes back unencoded instead, to be streamed (see `streamed.rs`).
 ///
 /// # Errors
 /// As [`run`].
@@ -110,6 +103,7 @@ pub(crate) fn run_input(
     call: &Call,
     input: Input<'_>,
     code: &[Range<usize>],
+    out: &mut Vec<u8>,
 ) -> Result<Output, String> {
     let (trampoline, func) = (address(call.trampoline), address(call.func));
     let inside = |a: usize| code.iter().any(|r| r.contains(&a));
@@ -126,13 +120,13 @@ pub(crate) fn run_input(
     // (3) As a last line of defence the address was checked to lie in our own code above.
     let trampoline: Trampoline =
         unsafe { std::mem::transmute::<*const (), Trampoline>(trampoline as *const ()) };
-    Ok(trampoline(func, input))
+    Ok(trampoline(func, input, out))
 }
 
 /// Decodes each `A` of a batch, calls the `fn(A) -> R` at `func` on it, encodes its result.
 ///
 /// One record in, one record out, in order: a result, or the error that replaced it.
-fn trampoline<A: Task, R: Task>(func: usize, input: Input<'_>) -> Output {
+fn trampoline<A: Task, R: Task>(func: usize, input: Input<'_>, out: &mut Vec<u8>) -> Output {
     // SAFETY: `func` was encoded by `encode::<A, R>` from a value of type `fn(A) -> R`, and this
     // trampoline is the `::<A, R>` instance that `encode` paired with it (reasons (1)-(3) in
     // `run` apply to both addresses).
@@ -143,25 +137,25 @@ fn trampoline<A: Task, R: Task>(func: usize, input: Input<'_>) -> Output {
         Input::Received(input) => (input, true),
         Input::ByteString(payload) => {
             let argument = decode_byte_string::<A>(payload, "an argument");
-            return one_result(argument.and_then(|a| panics::catch(|| f(a))));
+            return one_result(argument.and_then(|a| panics::catch(|| f(a))), out);
         }
     };
     let records = Records::new(input);
     if stream {
         let mut probe = records.clone();
         if let (Some(record), None) = (probe.next(), probe.next()) {
-            return one_result(run_record(f, record));
+            return one_result(run_record(f, record), out);
         }
     }
     // Enough for small results without growing; a large result grows the buffer once.
-    let mut output = Vec::with_capacity(input.len().min(64 * 1024));
+    out.reserve(input.len().min(64 * 1024));
     for record in records {
         match run_record(f, record) {
-            Ok(value) => push_item(&mut output, &value, "a result"),
-            Err(error) => codec::push_failure(&mut output, &error),
+            Ok(value) => push_item(out, &value, "a result"),
+            Err(error) => codec::push_failure(out, &error),
         }
     }
-    Output::Encoded(output)
+    Output::Encoded
 }
 
 /// Decodes one record's argument and calls `f` on it.
@@ -179,17 +173,24 @@ fn run_record<A: Task, R: Task>(
     }
 }
 
-/// The output of a batch of one item, in a worker: streamed if the result is large.
-fn one_result<R: Task>(result: Result<R, Error>) -> Output {
-    let mut output = Vec::new();
-    match result {
-        Ok(value) => match Streamed::try_new(value) {
+/// The output of a batch of one item, in a worker: appended to `out`, or streamed if the
+/// result is large. A small result (nearly all) is encoded once, straight into `out`; one that
+/// reaches the size worth streaming stops there (see `answer.rs`).
+fn one_result<R: Task>(result: Result<R, Error>, out: &mut Vec<u8>) -> Output {
+    let value = match result {
+        Ok(value) => value,
+        Err(error) => {
+            codec::push_failure(out, &error);
+            return Output::Encoded;
+        }
+    };
+    if !super::answer::push_small(out, &value) {
+        match Streamed::try_new(value) {
             Ok(streamed) => return Output::Streamed(streamed),
-            Err(value) => push_item(&mut output, &value, "a result"),
-        },
-        Err(error) => codec::push_failure(&mut output, &error),
+            Err(value) => push_item(out, &value, "a result"),
+        }
     }
-    Output::Encoded(output)
+    Output::Encoded
 }
 
 /// Appends `value` as one record; if its `Serialize` panics or fails, an error record instead.

@@ -20,6 +20,24 @@ pub(super) const DONE: u8 = 1;
 pub(super) const REFUSED: u8 = 2;
 pub(super) const CANNOT_SERVE: u8 = 3;
 
+/// The bytes in front of a `Done` message's output: its length, its kind, `start` and `end`.
+pub(crate) const DONE_HEAD: usize = 21;
+
+/// The head of a `Done` message whose output is `output_len` bytes long.
+///
+/// # Errors
+/// An output of 4 GiB or more.
+pub(crate) fn done_head(start: u64, end: u64, output_len: usize) -> io::Result<[u8; DONE_HEAD]> {
+    let len = u32::try_from(1 + 16 + output_len)
+        .map_err(|_| io::Error::other("a result of 4 GiB or more"))?;
+    let mut head = [0u8; DONE_HEAD];
+    head[..4].copy_from_slice(&len.to_le_bytes());
+    head[4] = DONE;
+    head[5..13].copy_from_slice(&start.to_le_bytes());
+    head[13..].copy_from_slice(&end.to_le_bytes());
+    Ok(head)
+}
+
 /// Worker to pool.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum FromWorker {
@@ -82,14 +100,7 @@ impl FromWorker {
         end: u64,
         output_len: usize,
     ) -> io::Result<()> {
-        let len = u32::try_from(1 + 16 + output_len)
-            .map_err(|_| io::Error::other("a result of 4 GiB or more"))?;
-        let mut head = [0u8; 21];
-        head[..4].copy_from_slice(&len.to_le_bytes());
-        head[4] = DONE;
-        head[5..13].copy_from_slice(&start.to_le_bytes());
-        head[13..].copy_from_slice(&end.to_le_bytes());
-        out.write_all(&head)
+        out.write_all(&done_head(start, end, output_len)?)
     }
 
     /// Decodes a message's body (after its length) other than `Done`, which [`Link::receive`](super::link::Link::receive)

@@ -5,7 +5,8 @@
 //! - `builder.rs`: settings, and the start: each worker is started from `/proc/self/exe` (see
 //!   [`crate::child`]); [`crate::init`], the first line of `main`, notices that it was started as
 //!   a worker and serves the pool instead of running the program (`worker.rs`). This is Rust's
-//!   analogue of Python's `if __name__ == "__main__":`.
+//!   analogue of Python's `if __name__ == "__main__":`. A worker encodes each answer into a
+//!   buffer it keeps, sent in one `write` (`answer.rs`).
 //! - `call.rs`, `wire.rs`: a task `fn(A) -> R` travels as two code addresses made relative to
 //!   the executable (`call.rs` explains why that is sound); its arguments and results as bytes,
 //!   one MessagePack record per item (`src/codec.rs` says why, and what it costs).
@@ -38,6 +39,7 @@
 //! running tasks. The kernel reclaims a dead process's memory, files and locks, so nothing in
 //! the pool's own process is left half-done.
 
+mod answer;
 pub(crate) mod big_buffer;
 mod builder;
 pub(crate) mod call;

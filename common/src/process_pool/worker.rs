@@ -4,18 +4,16 @@
 //! pair as its standard input (see `link.rs`). [`crate::init`], the first line of `main`, calls
 //! [`run_if_worker`], which never returns in a worker: the program's own `main` does not run on.
 
+use super::answer::{self, Answer};
 use super::call::{self, Input, Output};
 use super::link::{FromWorker, ENV_INIT, ENV_WORKER};
-use super::owned_bytes::{opens_lone_byte_string, Received, LONE_HEAD, WORTH_IT};
+use super::owned_bytes::{opens_lone_byte_string, LONE_HEAD, WORTH_IT};
 use super::wire::{unframe, CALL_LEN};
 use crate::sys;
 use std::io::{self, BufReader, Read};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::OnceLock;
-
-/// A receive buffer up to this size is kept for the next batch; a larger one is freed.
-const KEEP_BUFFER: usize = 16 << 20;
 
 /// What a worker exits with when it cannot serve (`EX_SOFTWARE`).
 const CANNOT_SERVE: i32 = 70;
@@ -123,30 +121,30 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
         pid: std::process::id(),
     }
     .write_to(&mut to_pool)?;
-    let mut body = Vec::new();
+    // Both kept from task to task: what a batch arrives in, and what its answer is encoded into
+    // (`answer.rs` gives the measured reason). A large one is freed after its batch.
+    let (mut body, mut answer) = (Vec::new(), Answer::new());
     // End of file (the pool dropped its end: shutdown, or its process died) is time to go.
     while let Some(frame) = read_frame(&mut from_pool, &mut body)? {
         let start = sys::monotonic_nanos();
         let short = "a frame too short to hold a call";
+        let records = answer.records();
         let outcome = match frame {
             Frame::InBody => {
                 let (call, items) = unframe(&body).ok_or(short)?;
-                call::run_input(&call, Input::Received(items), &code)
+                call::run_input(&call, Input::Received(items), &code, records)
             }
             Frame::ByteString { call, payload } => {
                 let (call, _) = unframe(&call).ok_or(short)?;
-                call::run_input(&call, Input::ByteString(payload), &code)
+                call::run_input(&call, Input::ByteString(payload), &code, records)
             }
         };
+        // An idle worker should not sit on the memory of its largest batch ever.
+        answer::trim(&mut body);
         match outcome {
-            Ok(Output::Encoded(records)) => {
+            Ok(Output::Encoded) => {
                 let end = sys::monotonic_nanos();
-                let output = Received::Records(records);
-                FromWorker::Done { start, end, output }.write_to(&mut to_pool)?;
-                // An idle worker should not sit on the memory of its largest batch ever.
-                if body.capacity() > KEEP_BUFFER {
-                    body = Vec::new();
-                }
+                answer.send_done(&mut to_pool, start, end)?;
             }
             Ok(Output::Streamed(result)) => {
                 let end = sys::monotonic_nanos();

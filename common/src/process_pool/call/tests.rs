@@ -58,20 +58,27 @@ fn large_byte_strings_take_the_direct_paths_and_arrive_intact() {
     let code = crate::sys::executable_code();
     let mut input = Vec::new();
     push_item(&mut input, &100_000u64, "an argument");
-    let made = run_input(&encode(zeros), Input::Received(&input), &code).unwrap();
+    let mut out = Vec::new();
+    let made = run_input(&encode(zeros), Input::Received(&input), &code, &mut out).unwrap();
     let Results::Values(made) = decode_received::<serde_bytes::ByteBuf>(over_the_line(made), 1)
     else {
         panic!("a value")
     };
     let payload = made.into_iter().next().unwrap().into_vec();
-    let flipped = run_input(&encode(flip), Input::ByteString(payload), &code).unwrap();
+    let flipped = run_input(&encode(flip), Input::ByteString(payload), &code, &mut out).unwrap();
     match decode_received::<serde_bytes::ByteBuf>(over_the_line(flipped), 1) {
         Results::Values(v) => assert!(v.len() == 1 && v[0].iter().all(|&b| b == 0xff)),
         other => panic!("expected one value, got {other:?}"),
     }
-    // Small results still travel as records.
-    let small = run_input(&encode(double), Input::Received(&input), &code).unwrap();
-    assert!(matches!(small, Output::Encoded(_)));
+    assert!(out.is_empty(), "a streamed result appends nothing");
+    // Small results still travel as records, appended to the buffer given.
+    out.push(9);
+    let small = run_input(&encode(double), Input::Received(&input), &code, &mut out).unwrap();
+    assert!(matches!(small, Output::Encoded));
+    assert_eq!(
+        decode_results::<u64>(&out[1..], 1),
+        Results::Values(vec![200_000])
+    );
 }
 
 #[test]
