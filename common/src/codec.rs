@@ -208,6 +208,31 @@ impl<'a> Iterator for Records<'a> {
     }
 }
 
+/// A `Write` that appends to a vector but refuses to grow it by more than `room` bytes, setting
+/// `large` when it refuses: how a value is encoded into a kept buffer only while it is small
+/// (a lent task's frame, a worker's answer), and left to be streamed when it is not.
+pub(crate) struct Bounded<'a> {
+    pub(crate) out: &'a mut Vec<u8>,
+    pub(crate) room: usize,
+    pub(crate) large: &'a mut bool,
+}
+
+impl std::io::Write for Bounded<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if bytes.len() > self.room {
+            *self.large = true;
+            return Err(std::io::Error::other("large: to be streamed"));
+        }
+        self.room -= bytes.len();
+        self.out.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,7 +29,7 @@
 
 use super::message::{done_head, DONE_HEAD};
 use super::streamed::WORTH_IT;
-use crate::codec::{self, RECORD_HEAD, VALUE};
+use crate::codec::{self, Bounded, RECORD_HEAD, VALUE};
 use crate::{panics, Error};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -116,29 +116,6 @@ pub(crate) fn push_small<T: Serialize>(out: &mut Vec<u8>, value: &T) -> bool {
     out.truncate(start);
     codec::push_failure(out, &error);
     true
-}
-
-/// Appends to a vector, refusing to grow it by more than `room` bytes (and saying so).
-struct Bounded<'a> {
-    out: &'a mut Vec<u8>,
-    room: usize,
-    large: &'a mut bool,
-}
-
-impl Write for Bounded<'_> {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        if bytes.len() > self.room {
-            *self.large = true;
-            return Err(io::Error::other("large: streamed"));
-        }
-        self.room -= bytes.len();
-        self.out.extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -22,9 +22,8 @@
 
 use super::super::call;
 use super::super::owned_bytes::WORTH_IT;
-use crate::codec::{self, RECORD_HEAD, VALUE};
+use crate::codec::{self, Bounded, RECORD_HEAD, VALUE};
 use crate::pool::Task;
-use std::io::{self, Write};
 
 /// Encodes the frame of the one-item batch `f(arg)` into `buf` (cleared first), as
 /// [`wire::frame`](super::super::wire::frame) would; `false` if `arg` must take the queued
@@ -38,9 +37,11 @@ pub(super) fn encode_into<A: Task, R: Task>(buf: &mut Vec<u8>, f: fn(A) -> R, ar
     let record = buf.len();
     buf.push(VALUE);
     buf.extend_from_slice(&[0; 4]); // the value's length
+    let mut large = false;
     let bounded = Bounded {
         out: &mut *buf,
         room: WORTH_IT - 1,
+        large: &mut large,
     };
     if !matches!(
         crate::panics::catch(|| codec::encode_value(bounded, arg)),
@@ -54,27 +55,6 @@ pub(super) fn encode_into<A: Task, R: Task>(buf: &mut Vec<u8>, f: fn(A) -> R, ar
     buf[record + 1..record + RECORD_HEAD].copy_from_slice(&value.to_le_bytes());
     buf[..4].copy_from_slice(&frame.to_le_bytes());
     true
-}
-
-/// Appends to a vector, refusing to grow it by `room` bytes or more.
-struct Bounded<'a> {
-    out: &'a mut Vec<u8>,
-    room: usize,
-}
-
-impl Write for Bounded<'_> {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        if bytes.len() > self.room {
-            return Err(io::Error::other("large: streamed by a supervisor"));
-        }
-        self.room -= bytes.len();
-        self.out.extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]
