@@ -103,6 +103,27 @@ fn conclude_limits(
     Ok(())
 }
 
+/// The scenario's header, for `with` (threads or processes).
+fn announce(
+    out: &mut impl Write,
+    with: &str,
+    workers: usize,
+    limits: [usize; 3],
+    work: Duration,
+) -> Result<()> {
+    header(
+        out,
+        &format!("semaphore ({with})"),
+        "workers of three kinds, each kind limited",
+        &[
+            ("workers", workers.to_string()),
+            ("limits", limits.map(|l| l.to_string()).join(",")),
+            ("work", duration(work)),
+        ],
+    )?;
+    Ok(())
+}
+
 /// Threads: all workers at once, without and then with one [`Semaphore`] per kind.
 ///
 /// # Errors
@@ -113,16 +134,7 @@ pub fn threads(
     limits: [usize; 3],
     work: Duration,
 ) -> Result<()> {
-    header(
-        out,
-        "semaphore (threads)",
-        "workers of three kinds, each kind limited",
-        &[
-            ("workers", workers.to_string()),
-            ("limits", limits.map(|l| l.to_string()).join(",")),
-            ("work", duration(work)),
-        ],
-    )?;
+    announce(out, "threads", workers, limits, work)?;
     let mut runs = Vec::new();
     for limited in [false, true] {
         let semaphores = limits.map(Semaphore::new);

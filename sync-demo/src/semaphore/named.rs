@@ -5,9 +5,9 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use common::demo::narrate::{duration, header};
+use common::demo::narrate::duration;
 
-use super::{conclude_limits, expected, progress, report, KINDS, PATIENCE, SLOW};
+use super::{announce, conclude_limits, expected, progress, report, KINDS, PATIENCE, SLOW};
 use crate::crew::Crew;
 use crate::sys::NamedSemaphore;
 
@@ -42,16 +42,7 @@ pub fn processes(
     limits: [usize; 3],
     work: Duration,
 ) -> Result<()> {
-    header(
-        out,
-        "semaphore (processes)",
-        "workers of three kinds, each kind limited",
-        &[
-            ("workers", workers.to_string()),
-            ("limits", limits.map(|l| l.to_string()).join(",")),
-            ("work", duration(work)),
-        ],
-    )?;
+    announce(out, "processes", workers, limits, work)?;
     let mut runs = Vec::new();
     for limited in [false, true] {
         // Named with our pid, so that parallel runs do not clash; "-" means no semaphore.

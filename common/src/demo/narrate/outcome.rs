@@ -1,6 +1,6 @@
 //! How a scenario ends: the checked `result:` line, a failed check, an interrupt, tidy panics.
 
-use super::wrap;
+use super::wrap::say_indented;
 use std::fmt::Display;
 use std::io::{self, Write};
 
@@ -132,9 +132,7 @@ pub fn result_lines(text: &str) -> Vec<String> {
 
 /// A `result:` line, its continuation lines indented under the text after `result: `.
 fn say_result(out: &mut impl Write, text: &str) -> io::Result<()> {
-    let mut all = wrap(text, "        ").join("\n");
-    all.push('\n');
-    out.write_all(all.as_bytes())
+    say_indented(out, text, "        ")
 }
 
 #[cfg(test)]

@@ -123,7 +123,12 @@ impl<W: Write> Write for Wrapped<W> {
 /// # Errors
 /// Only the writer's errors.
 pub fn say(out: &mut impl Write, text: &str) -> io::Result<()> {
-    let mut all = wrap(text, "    ").join("\n");
+    say_indented(out, text, "    ")
+}
+
+/// Writes `text` wrapped to [`WIDTH`], its continuation lines starting with `indent`.
+pub(super) fn say_indented(out: &mut impl Write, text: &str, indent: &str) -> io::Result<()> {
+    let mut all = wrap(text, indent).join("\n");
     all.push('\n');
     out.write_all(all.as_bytes())
 }
