@@ -96,7 +96,8 @@ fn describe(result: &Result<u64, Error>) -> String {
 /// # Errors
 /// A pool that cannot start, or the writer's error.
 pub fn child_main(workers: usize) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+    // Wrapped as the parent's own lines are: this child writes to the same stdout.
+    let mut out = common::demo::narrate::Wrapped::new(std::io::stdout().lock());
     let prefix = format!("  {} ", pid_tag(std::process::id()));
     writeln!(
         out,
