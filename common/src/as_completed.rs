@@ -96,7 +96,8 @@ impl<R> AsCompleted<R> {
     /// and their results are dropped. To keep waiting on them, use
     /// [`AsCompleted::next_timeout`] and [`AsCompleted::into_pending`] instead.
     pub fn with_timeout(mut self, limit: Duration) -> Self {
-        self.deadline = Some((Instant::now() + limit, limit));
+        // A limit too far to name (`Duration::MAX`) is no limit.
+        self.deadline = crate::handle::deadline_after(limit).map(|at| (at, limit));
         self
     }
 
@@ -138,8 +139,7 @@ impl<R> AsCompleted<R> {
     /// [`Error::Timeout`]`(limit)` if no task finished in time; nothing is lost, and the call
     /// can be made again.
     pub fn next_timeout(&mut self, limit: Duration) -> Result<Option<Completed<R>>, Error> {
-        let deadline = Instant::now() + limit;
-        match self.next_before(Some(deadline)) {
+        match self.next_before(crate::handle::deadline_after(limit)) {
             Next::Item(item) => Ok(Some(item)),
             Next::Done => Ok(None),
             Next::TimedOut => Err(Error::Timeout(limit)),

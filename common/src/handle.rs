@@ -39,6 +39,11 @@ pub trait HasSlot<R>: Send + Sync {
         self.slot().wait(timeout)
     }
 
+    /// Settles the slot now if the answer is already there to be read, without waiting (see
+    /// [`TaskHandle::is_finished`]). By default nothing to do: a pool that reads its answers
+    /// itself has settled the slot when they came.
+    fn settle_now(&self) {}
+
     /// Says that the handle will not block in `wait` for the result now: it is polled as a
     /// `Future`, checked with `is_finished`, or dropped. A pool that left the reading of the
     /// answer to the waiter then reads it itself. By default nothing to do.
@@ -118,6 +123,9 @@ impl<R> TaskHandle<R> {
     /// assert_eq!(handle.wait(), Ok(42));
     /// ```
     pub fn is_finished(&self) -> bool {
+        // An answer that is in but that nobody has read yet (a process pool's lent task) is
+        // read here, so that a finished task is finished on every path, with no wait before.
+        self.slot.settle_now();
         self.slot.release();
         self.slot.slot().settled.load(Acquire)
     }
@@ -175,6 +183,12 @@ impl<R> TaskHandle<R> {
     pub fn wait_timeout(&mut self, timeout: Duration) -> Result<R, Error> {
         self.slot.wait(Some(timeout))
     }
+}
+
+/// The instant `limit` from now, or `None` when it is too far to name (`Duration::MAX`): a
+/// limit that no clock can reach is no limit. (`Instant::now() + Duration::MAX` panics.)
+pub(crate) fn deadline_after(limit: Duration) -> Option<std::time::Instant> {
+    std::time::Instant::now().checked_add(limit)
 }
 
 impl<R> Drop for TaskHandle<R> {

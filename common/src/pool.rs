@@ -24,7 +24,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Release;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What a task's argument and result must be: sendable to another thread, and to another process.
 pub trait Task: Serialize + DeserializeOwned + Send + 'static {}
@@ -157,11 +157,12 @@ pub trait Pool {
         items: impl IntoIterator<Item = A>,
         limit: Duration,
     ) -> Result<Vec<R>, Error> {
-        let deadline = Instant::now() + limit;
+        // A limit too far to name (`Duration::MAX`) is no limit.
+        let deadline = crate::handle::deadline_after(limit).map(|at| (at, limit));
         let items: Vec<A> = items.into_iter().collect();
         let sizes = Chunk::Auto.batches_for(items.len(), self.workers())?;
         let (results, cancel) = send_batches(self, f, items, &sizes);
-        let out = collect_in_order(&results, &sizes, Some((deadline, limit)));
+        let out = collect_in_order(&results, &sizes, deadline);
         if let Err(Error::Timeout(_)) = out {
             // Batches still queued see the flag before they start, and never run.
             cancel.store(true, Release);

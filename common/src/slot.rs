@@ -225,6 +225,29 @@ impl<R> Slot<R> {
         }
     }
 
+    /// Waits at most `limit` for the outcome to be in, without taking it; whether it is.
+    pub(crate) fn settles_within(&self, limit: Duration) -> bool {
+        if spin_for(limit.min(SPIN_BEFORE_SLEEP), || {
+            self.settled.load(Acquire).then_some(())
+        })
+        .is_some()
+        {
+            return true;
+        }
+        let mut state = self.state();
+        state.waiting = true;
+        let pending = |s: &mut SlotState<R>| matches!(s.outcome, Outcome::Pending(_));
+        let (mut state, _) = self
+            .ready
+            .wait_timeout_while(state, limit, pending)
+            .unwrap_or_else(|p| p.into_inner());
+        let settled = !pending(&mut state);
+        if !settled {
+            state.waiting = false;
+        }
+        settled
+    }
+
     pub(crate) fn wait(&self, timeout: Option<Duration>) -> Result<R, Error> {
         let spin = timeout.map_or(SPIN_BEFORE_SLEEP, |t| t.min(SPIN_BEFORE_SLEEP));
         spin_for(spin, || self.settled.load(Acquire).then_some(()));

@@ -24,7 +24,7 @@ use crossbeam_channel::{Receiver, Sender};
 use std::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Release};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What travels to a worker thread: a batch, or a single submitted task.
 enum Job {
@@ -257,10 +257,11 @@ impl Pool for ThreadPool {
         items: impl IntoIterator<Item = A>,
         limit: Duration,
     ) -> Result<Vec<R>, Error> {
-        let deadline = Instant::now() + limit;
+        // A limit too far to name (`Duration::MAX`) is no limit.
+        let deadline = crate::handle::deadline_after(limit).map(|at| (at, limit));
         let items: Vec<A> = items.into_iter().collect();
         let sizes = Chunk::Auto.batches_for(items.len(), self.workers())?;
-        map::map(self, f, items, &sizes, Some((deadline, limit)))
+        map::map(self, f, items, &sizes, deadline)
     }
 
     fn timeline(&self) -> Vec<Span> {

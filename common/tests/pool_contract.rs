@@ -13,6 +13,10 @@ use contract::api::{
     contract, same_results_on_both_pools, timeline_covers_every_item,
     zero_workers_and_zero_chunk_are_errors,
 };
+use contract::bounds::{
+    a_stalled_answer_bounds_every_wait, a_stopped_worker_bounds_every_wait,
+    duration_max_is_no_limit, is_finished_right_after_the_task,
+};
 use contract::deaths::{
     worker_death, worker_killed_while_busy_fails_its_task, worker_killed_while_idle_is_replaced,
 };
@@ -57,6 +61,19 @@ fn main() {
             contract(&ProcessPool::new(2)?)
         }),
         Test("same_results_on_both_pools", same_results_on_both_pools),
+        Test(
+            "a_stalled_answer_bounds_every_wait",
+            a_stalled_answer_bounds_every_wait,
+        ),
+        Test(
+            "a_stopped_worker_bounds_every_wait",
+            a_stopped_worker_bounds_every_wait,
+        ),
+        Test("duration_max_is_no_limit", duration_max_is_no_limit),
+        Test(
+            "is_finished_right_after_the_task",
+            is_finished_right_after_the_task,
+        ),
         Test(
             "zero_workers_and_zero_chunk_are_errors",
             zero_workers_and_zero_chunk_are_errors,

@@ -11,16 +11,16 @@
 //! many bytes. Pool to worker, a message is a batch frame (see [`super::wire::frame`]). Worker to
 //! pool, its first byte says what it is ([`FromWorker`]).
 
-use super::message::DONE;
 #[cfg(test)]
 use super::message::GLUE_LIMIT;
 pub(crate) use super::message::{FromWorker, ENV_INIT, ENV_WORKER};
-use super::owned_bytes::{opens_lone_byte_string, Received, LONE_HEAD, WORTH_IT};
+#[cfg(test)]
+use super::owned_bytes::{Received, WORTH_IT};
 use crate::sys;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a blocked read or write on the pool's side waits before it checks that the worker
 /// still lives. End-of-file alone cannot tell: a task that forks (without exec) leaves a copy of
@@ -31,6 +31,8 @@ pub(crate) const WATCH: Duration = Duration::from_millis(100);
 pub(crate) struct Link {
     reader: BufReader<UnixStream>,
     writer: UnixStream,
+    /// A message read in part by a reader whose deadline came first (see `receive.rs`).
+    partial: Option<receive::Partial>,
 }
 
 impl Link {
@@ -49,6 +51,7 @@ impl Link {
             Link {
                 reader: BufReader::with_capacity(64 * 1024, ours),
                 writer,
+                partial: None,
             },
             theirs,
         ))
@@ -95,60 +98,33 @@ impl Link {
         FromWorker::parse(&body).ok_or_else(|| io::Error::other("a malformed handshake"))
     }
 
-    /// Reads the worker's next message, waiting as long as `alive` says the worker lives.
-    ///
-    /// A result is read straight into a vector of its own size: no zero-filling, no second copy
-    /// to strip the header (a 64 MiB result would pay for both).
+    /// Reads the worker's next message, waiting as long as `alive` says the worker lives. A
+    /// message begun by an earlier [`Link::receive_until`] is resumed where it stopped.
     pub(crate) fn receive(
         &mut self,
         alive: &mut dyn FnMut() -> io::Result<()>,
     ) -> io::Result<FromWorker> {
-        let mut head = [0u8; 5];
-        self.read_exact(&mut head, alive)?;
-        let [l0, l1, l2, l3, kind] = head;
-        // The length counts the kind byte, already read.
-        let len = u32::from_le_bytes([l0, l1, l2, l3]).saturating_sub(1) as usize;
-        if kind != DONE {
-            let mut body = vec![kind];
-            body.extend(self.read_body(len, alive)?);
-            return FromWorker::parse(&body).ok_or_else(|| io::Error::other("a malformed message"));
-        }
-        let mut times = [0u8; 16];
-        let output_len = len
-            .checked_sub(times.len())
-            .ok_or_else(|| io::Error::other("a malformed result"))?;
-        self.read_exact(&mut times, alive)?;
-        let (start, end) = times.split_at(8);
-        let output = self.read_output(output_len, alive)?;
-        Ok(FromWorker::Done {
-            start: u64::from_le_bytes(start.try_into().expect("8 bytes")),
-            end: u64::from_le_bytes(end.try_into().expect("8 bytes")),
-            output,
-        })
+        let message = self.resume(None, alive)?;
+        Ok(message.expect("a read with no deadline ends only with a message or an error"))
     }
 
-    /// Reads a result's `len` bytes. A lone large byte string (a task returning a `ByteBuf`) is
-    /// read apart from its record's head, into a buffer that then becomes the value itself
-    /// (`owned_bytes.rs` gives the measured reason).
-    fn read_output(
+    /// Reads the worker's next message (or the rest of one begun before) until `deadline`:
+    /// `None` if it is not all in by then. What was read is kept, and the next `receive` or
+    /// `receive_until` on this line, by whichever thread, resumes it (see `receive.rs`).
+    pub(crate) fn receive_until(
         &mut self,
-        len: usize,
+        deadline: Instant,
         alive: &mut dyn FnMut() -> io::Result<()>,
-    ) -> io::Result<Received> {
-        if len < LONE_HEAD + WORTH_IT {
-            return Ok(Received::Records(self.read_body(len, alive)?));
-        }
-        let mut head = [0u8; LONE_HEAD];
-        self.read_exact(&mut head, alive)?;
-        let rest = len - LONE_HEAD;
-        if opens_lone_byte_string(&head, len) {
-            return Ok(Received::ByteString(self.read_body(rest, alive)?));
-        }
-        let mut records = Vec::new();
-        super::big_buffer::reserve_exact(&mut records, len).map_err(io::Error::other)?;
-        records.extend_from_slice(&head);
-        self.read_into(&mut records, rest, alive)?;
-        Ok(Received::Records(records))
+    ) -> io::Result<Option<FromWorker>> {
+        // Non-blocking while a deadline holds: a read returns what is there at once, and the
+        // wait for more is a `ppoll` with a nanosecond deadline, not the socket's read
+        // timeout (counted in timer ticks, and 100 ms long).
+        self.reader.get_ref().set_nonblocking(true)?;
+        let message = self.resume(Some(deadline), alive);
+        let restored = self.reader.get_ref().set_nonblocking(false);
+        let message = message?;
+        restored?;
+        Ok(message)
     }
 
     fn read_body(
@@ -156,66 +132,12 @@ impl Link {
         len: usize,
         alive: &mut dyn FnMut() -> io::Result<()>,
     ) -> io::Result<Vec<u8>> {
-        let mut body = Vec::new();
-        // A length that cannot be allocated is an error here, not an abort of the program.
-        // Huge pages for a large one: see `big_buffer.rs`.
-        super::big_buffer::reserve_exact(&mut body, len).map_err(io::Error::other)?;
-        self.read_into(&mut body, len, alive)?;
-        Ok(body)
-    }
-
-    /// Appends the next `len` bytes to `body`, which has room for them.
-    fn read_into(
-        &mut self,
-        body: &mut Vec<u8>,
-        len: usize,
-        alive: &mut dyn FnMut() -> io::Result<()>,
-    ) -> io::Result<()> {
-        let end = body.len() + len;
-        // `read_to_end` fills the spare capacity as it is, keeping what it read before an error.
-        while body.len() < end {
-            let want = (end - body.len()) as u64;
-            match (&mut self.reader).take(want).read_to_end(body) {
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok(_) => {}
-                Err(e) if is_timeout(&e) => alive()?,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        let mut body = receive::reserve(len)?;
+        if self.fill_vec(&mut body, len, None, alive)? {
+            Ok(body)
+        } else {
+            unreachable!("a read with no deadline ends only when filled or failed")
         }
-        Ok(())
-    }
-
-    fn read_exact(
-        &mut self,
-        buf: &mut [u8],
-        alive: &mut dyn FnMut() -> io::Result<()>,
-    ) -> io::Result<()> {
-        let mut filled = 0;
-        while filled < buf.len() {
-            match self.reader.read(&mut buf[filled..]) {
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok(n) => filled += n,
-                Err(e) if is_timeout(&e) => alive()?,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
-    /// Waits at most `limit` for the worker's next message to begin, reading nothing; whether
-    /// it has, or the line closed.
-    ///
-    /// Who reads a lent line (see `lend.rs`) with a deadline calls this first, so that it never
-    /// has to give up half a message. The wait is a `ppoll` with a nanosecond deadline
-    /// ([`sys::wait_readable`]), not the socket's read timeout, which the kernel counts in
-    /// timer ticks: a `wait_timeout` of 1 ms could last up to a tick (4 ms) longer.
-    pub(crate) fn readable(&mut self, limit: Duration) -> io::Result<bool> {
-        if !self.reader.buffer().is_empty() {
-            return Ok(true);
-        }
-        sys::wait_readable(self.reader.get_ref().as_fd(), limit)
     }
 
     /// Sends `parts` as they are (each already a framed message, or several), waiting as long as
@@ -258,6 +180,7 @@ fn is_timeout(e: &io::Error) -> bool {
     )
 }
 
+mod receive;
 #[cfg(test)]
 mod tests;
 mod watched;

@@ -2,8 +2,8 @@
 //! answer; whoever reads a lent line delivers what it read and puts the line back.
 
 use super::super::job::{Answer, Job};
-use super::super::link::{FromWorker, WATCH};
-use super::super::spawn::Worker;
+use super::super::link::FromWorker;
+use super::super::spawn::{watch, Worker};
 use super::super::{Shared, EXIT_GRACE};
 use super::{put_back, Line, Ticket};
 use crate::pool::{HasSlot, Slot};
@@ -37,9 +37,10 @@ impl<R: Send> HasSlot<R> for LentTask<R> {
     }
 
     fn wait(&self, timeout: Option<Duration>) -> Result<R, Error> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A limit too far to name (`Duration::MAX`) is no limit.
+        let deadline = timeout.and_then(crate::handle::deadline_after);
         if !self.slot.settled.load(Acquire) && !self.released.load(Relaxed) {
-            read_lent(&self.ticket, deadline);
+            let _ = read_lent(&self.ticket, deadline);
         }
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         match self.slot.wait(left) {
@@ -48,6 +49,21 @@ impl<R: Send> HasSlot<R> for LentTask<R> {
                 timeout.expect("only a wait with a limit times out"),
             )),
             outcome => outcome,
+        }
+    }
+
+    /// Reads the answer if it is all in already, without waiting: a finished task's
+    /// `is_finished` is then true at once, though nobody had read its line yet.
+    ///
+    /// If another thread is reading this task's answer at this moment (the supervisor took it
+    /// over, or another thread asked), waits for it at most [`READER_GRACE`]: once the answer
+    /// is in, reading and delivering it is work for the CPU, not a wait for the worker.
+    fn settle_now(&self) {
+        if self.slot.settled.load(Acquire) {
+            return;
+        }
+        if read_lent(&self.ticket, Some(Instant::now())) == Read::Elsewhere {
+            self.slot.settles_within(READER_GRACE);
         }
     }
 
@@ -69,14 +85,23 @@ impl<R: Send> HasSlot<R> for LentTask<R> {
 }
 
 /// The caller's read: if the task of `ticket` is still on its line, waiting for a reader, takes
-/// the line, reads the answer (once it begins to arrive before `deadline`), delivers it and puts
-/// the line back. Otherwise returns: the supervisor reads it (or did).
-fn read_lent(ticket: &Ticket, deadline: Option<Instant>) {
+/// the line, reads the answer (or what of it arrives before `deadline`), and puts the line back:
+/// `Idle` with the answer delivered, `Lent` with what was read kept on the line for the next
+/// reader (`link/receive.rs`), or `Dead`. Otherwise returns: the supervisor reads it (or did).
+fn read_lent(ticket: &Ticket, deadline: Option<Instant>) -> Read {
     let Ticket { shared, line, id } = ticket;
     let mut state = shared.state();
     let desk = &mut state.lines[*line];
-    if desk.ticket != *id || !matches!(desk.line, Line::Lent { .. }) {
-        return;
+    if desk.ticket != *id {
+        return Read::Done; // lent again since: this task's answer was delivered
+    }
+    if !matches!(desk.line, Line::Lent { .. }) {
+        // Its task is current and not on the line, and a delivered task leaves it `Idle` or
+        // `Dead` with its slot settled: someone holds the line to read it.
+        return match desk.line {
+            Line::Busy | Line::Taken => Read::Elsewhere,
+            _ => Read::Done,
+        };
     }
     let Line::Lent {
         mut worker,
@@ -87,32 +112,40 @@ fn read_lent(ticket: &Ticket, deadline: Option<Instant>) {
         unreachable!("matched just above");
     };
     drop(state);
-    if let Some(deadline) = deadline {
-        if !answer_begins(&mut worker, deadline) {
+    let answer = match deadline {
+        None => worker.receive().map(Some),
+        Some(deadline) => {
+            let Worker { child, link } = &mut worker;
+            link.receive_until(deadline, &mut || watch(child))
+        }
+    };
+    match answer {
+        Ok(Some(answer)) => deliver(shared, *line, worker, job, Ok(answer)),
+        Ok(None) => {
             let mut state = shared.state();
             put_back(shared, &mut state, *line, Line::Lent { worker, job, since });
-            return;
+            return Read::Later;
         }
+        Err(e) => deliver(shared, *line, worker, job, Err(e)),
     }
-    let answer = worker.receive();
-    deliver(shared, *line, worker, job, answer);
+    Read::Done
 }
 
-/// Waits until the worker's answer begins to arrive (or its line closes), at most until
-/// `deadline`; whether it did.
-fn answer_begins(worker: &mut Worker, deadline: Instant) -> bool {
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        match worker.link.readable(left.min(WATCH)) {
-            Ok(false) if matches!(worker.child.try_wait(), Ok(None)) => {}
-            // Readable, or the worker is gone: `receive` says which.
-            _ => return true,
-        }
-    }
+/// What [`read_lent`] found.
+#[derive(PartialEq, Eq, Debug)]
+enum Read {
+    /// The answer is delivered (by this call or an earlier reader), or the task failed.
+    Done,
+    /// Not all of the answer came before the deadline; what came is kept on the line.
+    Later,
+    /// Another thread holds the line to read this task's answer.
+    Elsewhere,
 }
+
+/// How long `is_finished` waits for another thread that is reading its task's answer (see
+/// `settle_now`): far longer than reading an answer that is in takes, even on a loaded machine,
+/// and short enough that a check never stalls a polling loop.
+const READER_GRACE: Duration = Duration::from_millis(20);
 
 /// Delivers what a reader read from a lent line, and puts the line back: `Idle` after an
 /// answer, `Dead` (for the supervisor to replace) after anything else.
