@@ -131,12 +131,10 @@ fn panicking_initializer() -> harness::Result {
 }
 
 fn recycles() -> harness::Result {
+    let zero = ProcessPool::builder().max_tasks_per_worker(0).build().err();
     check(
-        ProcessPool::builder()
-            .max_tasks_per_worker(0)
-            .build()
-            .is_err(),
-        "zero tasks per worker is refused",
+        zero == Some(Error::ZeroTasksPerWorker),
+        &format!("zero tasks per worker is a configuration error, not Spawn: {zero:?}"),
     )?;
     let pool = ProcessPool::builder()
         .workers(2)
