@@ -262,6 +262,21 @@ mod tests {
     }
 
     #[test]
+    fn a_drop_that_panics_is_caught_and_the_thread_goes_on() {
+        let _turn = TURNS.lock().unwrap_or_else(|p| p.into_inner());
+        struct Loud;
+        impl Drop for Loud {
+            fn drop(&mut self) {
+                panic!("loud drop");
+            }
+        }
+        drop(DropsCaught::new(Loud)); // told on stderr; no unwinding reaches this test
+        let kept = DropsCaught::new(Loud);
+        std::mem::forget(kept.into_inner()); // taken out, its drop is the caller's business
+        catch_drop(|| drop(Loud));
+    }
+
+    #[test]
     fn resume_unwind_keeps_our_hook() {
         let _turn = TURNS.lock().unwrap_or_else(|p| p.into_inner());
         install_hook();
