@@ -17,6 +17,9 @@ pub enum Error {
     ZeroWorkers,
     /// `map` was asked for chunks of zero items.
     ZeroChunk,
+    /// A process pool was built with `max_tasks_per_worker(0)`: a worker that may run no task
+    /// would be retired before its first, and replaced for ever.
+    ZeroTasksPerWorker,
     /// The task panicked; the pool and its other tasks go on.
     Panicked {
         /// The panic message (`"<non-string payload>"` if it was not a string).
@@ -86,6 +89,10 @@ impl fmt::Display for Error {
         match self {
             Error::ZeroWorkers => write!(f, "a pool needs at least one worker (got 0)"),
             Error::ZeroChunk => write!(f, "a chunk needs at least one item (got 0)"),
+            Error::ZeroTasksPerWorker => write!(
+                f,
+                "a worker must be allowed at least one task (got max_tasks_per_worker(0))"
+            ),
             Error::Panicked {
                 message,
                 location: Some(at),
@@ -127,6 +134,10 @@ mod tests {
         assert_eq!(
             died.to_string(),
             "worker process 42 died during the task: exited with code 3"
+        );
+        assert_eq!(
+            Error::ZeroTasksPerWorker.to_string(),
+            "a worker must be allowed at least one task (got max_tasks_per_worker(0))"
         );
     }
 }

@@ -103,6 +103,61 @@ pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Error> {
     outcome.map_err(panicked)
 }
 
+/// Runs pool-thread code that may drop user values nobody waits for any more: a result whose
+/// receiver is gone or whose task was cancelled, the argument of a batch that never ran, the
+/// last owner of a finished map's buffers. A panic in such a `Drop` has nobody to be reported
+/// to, and unwinding would end the pool's thread while the pool still counts it (the next call
+/// would then wait for a thread that is gone). So it is caught, told on stderr in one line, and
+/// the thread goes on.
+pub(crate) fn catch_drop(f: impl FnOnce()) {
+    if let Err(error) = catch(f) {
+        let said = match error {
+            Error::Panicked {
+                message,
+                location: Some(at),
+            } => format!("{message} (at {at})"),
+            Error::Panicked { message, .. } => message,
+            other => other.to_string(),
+        };
+        eprintln!("common: a value's Drop panicked on a pool thread: {said}; the pool goes on");
+    }
+}
+
+/// A value whose drop runs under [`catch_drop`]: a user value that a pool thread may be the
+/// one to drop (a queued job's sink or argument), so that its `Drop` cannot end the thread.
+pub(crate) struct DropsCaught<T>(Option<T>);
+
+impl<T> DropsCaught<T> {
+    pub(crate) fn new(value: T) -> Self {
+        DropsCaught(Some(value))
+    }
+
+    /// The value, to be used (and dropped) by the caller from now on.
+    pub(crate) fn into_inner(mut self) -> T {
+        self.0
+            .take()
+            .expect("only `into_inner` and `drop` empty it, and each comes last")
+    }
+}
+
+impl<T> std::ops::Deref for DropsCaught<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.0
+            .as_ref()
+            .expect("only `into_inner` and `drop` empty it, and each comes last")
+    }
+}
+
+impl<T> Drop for DropsCaught<T> {
+    fn drop(&mut self) {
+        if let Some(value) = self.0.take() {
+            catch_drop(|| drop(value));
+        }
+    }
+}
+
 /// The error for a caught panic; reinstalls the hook if it did not see the panic.
 fn panicked(payload: Box<dyn Any + Send>) -> Error {
     let message = if let Some(s) = payload.downcast_ref::<&str>() {
@@ -204,6 +259,21 @@ mod tests {
             run_batch(|x: u32| x + 1, vec![1, 2]),
             Results::Values(vec![2, 3])
         );
+    }
+
+    #[test]
+    fn a_drop_that_panics_is_caught_and_the_thread_goes_on() {
+        let _turn = TURNS.lock().unwrap_or_else(|p| p.into_inner());
+        struct Loud;
+        impl Drop for Loud {
+            fn drop(&mut self) {
+                panic!("loud drop");
+            }
+        }
+        drop(DropsCaught::new(Loud)); // told on stderr; no unwinding reaches this test
+        let kept = DropsCaught::new(Loud);
+        std::mem::forget(kept.into_inner()); // taken out, its drop is the caller's business
+        catch_drop(|| drop(Loud));
     }
 
     #[test]

@@ -222,9 +222,10 @@ pub trait Pool {
         let items: Vec<A> = items.into_iter().collect();
         let sizes = vec![1; items.len()];
         let pending = batch_ranges(&sizes);
-        let (results, _) = send_batches(self, f, items, &sizes);
+        let (results, cancel) = send_batches(self, f, items, &sizes);
         Unordered {
             results,
+            cancel,
             pending,
             ready: VecDeque::new(),
         }
@@ -243,9 +244,10 @@ pub trait Pool {
         let items: Vec<A> = items.into_iter().collect();
         let sizes = chunk.batches_for(items.len(), self.workers())?;
         let pending = batch_ranges(&sizes);
-        let (results, _) = send_batches(self, f, items, &sizes);
+        let (results, cancel) = send_batches(self, f, items, &sizes);
         Ok(Unordered {
             results,
+            cancel,
             pending,
             ready: VecDeque::new(),
         })

@@ -3,7 +3,9 @@
 //! Each worker loops on `recv()` from a shared multi-consumer channel and runs the boxed job it
 //! gets. Nothing is copied: a batch's items move into the job as they are, and `map`'s batches
 //! read their items and write their results in place, in one buffer each (`in_place.rs`). A task
-//! that panics is caught (`src/panics.rs`) and its thread goes on with the next job.
+//! that panics is caught (`src/panics.rs`) and its thread goes on with the next job; so does a
+//! thread on which a value's `Drop` panics after its answer is out (see the worker loop in
+//! `thread_pool/builder.rs`).
 //!
 //! What a thread pool cannot do: stop a task that is running. Threads share one address space
 //! and may hold locks, so there is no safe way to kill one from outside. [`ThreadPool::terminate`]
@@ -190,7 +192,8 @@ impl Drop for ThreadPool {
     fn drop(&mut self) {
         self.jobs = None; // Closing the channel ends each worker's loop once the queue is empty.
         for thread in self.threads.drain(..) {
-            // A worker thread cannot panic (tasks run under catch_unwind), so join cannot fail.
+            // A worker thread cannot panic (its jobs, and the drops after them, run under
+            // catch_unwind), so join cannot fail.
             let _ = thread.join();
         }
     }

@@ -4,14 +4,20 @@ use crate::batch::BatchResult;
 use crate::Error;
 use crossbeam_channel::Receiver;
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering::Release};
+use std::sync::Arc;
 
 /// Results in completion order, from [`Pool::map_unordered`](crate::Pool::map_unordered): `(item index, result)`.
 ///
-/// Every item is yielded exactly once, with its value or its error.
+/// Every item is yielded exactly once, with its value or its error. Dropping it before the end
+/// cancels the batches that have not started, as dropping a [`crate::MapIter`] does.
 #[derive(Debug)]
-#[must_use = "results arrive only as the stream is iterated"]
+#[must_use = "results arrive only as the stream is iterated; dropping it cancels what has not started"]
 pub struct Unordered<R> {
     pub(crate) results: Receiver<BatchResult<R>>,
+    /// Cancels every batch not yet started (the flag `send_batches` gave every batch's sink);
+    /// set when the stream is dropped.
+    pub(crate) cancel: Arc<AtomicBool>,
     /// Batches not yet answered, `first -> len`.
     pub(crate) pending: BTreeMap<usize, usize>,
     pub(crate) ready: VecDeque<(usize, Result<R, Error>)>,
@@ -42,5 +48,12 @@ impl<R> Iterator for Unordered<R> {
             }
         }
         self.next()
+    }
+}
+
+impl<R> Drop for Unordered<R> {
+    fn drop(&mut self) {
+        // Nobody will read what is still to come: batches not yet started need not run.
+        self.cancel.store(true, Release);
     }
 }

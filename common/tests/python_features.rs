@@ -1,6 +1,6 @@
 //! What Python users reach for, checked on both pools: `map_iter` (imap), `is_finished`
-//! (done), `cancel`, `as_completed` (and `wait`), `map_timeout`, the initializer, and a task
-//! handle awaited as a `Future`.
+//! (done), `cancel`, a dropped `map_unordered` (imap_unordered), `as_completed` (and `wait`),
+//! `map_timeout`, the initializer, and a task handle awaited as a `Future`.
 //!
 //! Own `main` (harness = false), because `ProcessPool` workers re-enter this binary and
 //! `common::init()` must run first. One generic body per behaviour runs on both pools. Tasks
@@ -17,7 +17,7 @@ use features::completion::{as_completed_all, map_timeout};
 use features::init_and_async::{
     handles_on_both_pools_awaited_together, thread_initializer_runs_once_per_thread,
 };
-use features::ordering::{cancel, is_finished, map_iter};
+use features::ordering::{cancel, is_finished, map_iter, unordered_drop};
 use harness::Test;
 
 /// Workers in every pool of these tests.
@@ -38,6 +38,12 @@ fn main() {
         }),
         Test("cancel_on_threads", || swept(|| cancel(&threads()?))),
         Test("cancel_on_processes", || swept(|| cancel(&processes()?))),
+        Test("unordered_drop_on_threads", || {
+            swept(|| unordered_drop(&threads()?))
+        }),
+        Test("unordered_drop_on_processes", || {
+            swept(|| unordered_drop(&processes()?))
+        }),
         Test("as_completed_on_threads", || {
             swept(|| as_completed_all(&threads()?))
         }),

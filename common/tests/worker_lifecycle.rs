@@ -1,13 +1,19 @@
 //! A process worker's life: an initializer runs once in every worker (replacements too), and
-//! `max_tasks_per_worker` retires workers without losing a task.
+//! `max_tasks_per_worker` retires workers without losing a task. And a pool thread's: user code
+//! that panics on it never ends it (`lifecycle/user_panics.rs`).
 
-use common::{Error, Pool, ProcessPool};
+use common::{Error, Pool, ProcessPool, ThreadPool};
 use std::collections::HashSet;
 use std::io::Write;
 use std::time::Duration;
 
 mod harness;
+mod lifecycle;
 use harness::{check, Test};
+use lifecycle::user_panics::{
+    a_large_argument_that_panics, a_result_drop_that_panics, a_thread_initializer_that_panics,
+    an_argument_drop_that_panics,
+};
 
 /// Where the initializer logs the pid of each worker it runs in (`O_APPEND`: whole lines).
 const INIT_LOG: &str = "LIFECYCLE_INIT_LOG";
@@ -18,6 +24,24 @@ fn main() {
         Test("initializer_runs_once_per_worker", initializer_once),
         Test("a_panicking_initializer_fails_new", panicking_initializer),
         Test("max_tasks_per_worker_recycles", recycles),
+        Test("a_result_drop_that_panics_on_threads", || {
+            a_result_drop_that_panics(&ThreadPool::new(1)?)
+        }),
+        Test("a_result_drop_that_panics_on_processes", || {
+            a_result_drop_that_panics(&ProcessPool::new(1)?)
+        }),
+        Test(
+            "an_argument_drop_that_panics_on_threads",
+            an_argument_drop_that_panics,
+        ),
+        Test(
+            "a_large_argument_that_panics_on_processes",
+            a_large_argument_that_panics,
+        ),
+        Test(
+            "a_thread_initializer_that_panics",
+            a_thread_initializer_that_panics,
+        ),
     ]);
 }
 
@@ -107,12 +131,10 @@ fn panicking_initializer() -> harness::Result {
 }
 
 fn recycles() -> harness::Result {
+    let zero = ProcessPool::builder().max_tasks_per_worker(0).build().err();
     check(
-        ProcessPool::builder()
-            .max_tasks_per_worker(0)
-            .build()
-            .is_err(),
-        "zero tasks per worker is refused",
+        zero == Some(Error::ZeroTasksPerWorker),
+        &format!("zero tasks per worker is a configuration error, not Spawn: {zero:?}"),
     )?;
     let pool = ProcessPool::builder()
         .workers(2)

@@ -80,7 +80,7 @@ impl ProcessPoolBuilder {
     ///
     /// Tasks are counted as items. A batch is never split, so with `map`'s automatic chunking a
     /// worker may run one batch past `n`; use `submit` or `Chunk::Size(1)` for an exact count.
-    /// Zero is refused by `build`.
+    /// Zero is refused by `build`, with [`Error::ZeroTasksPerWorker`].
     pub fn max_tasks_per_worker(mut self, n: usize) -> Self {
         self.max_tasks = Some(n);
         self
@@ -89,9 +89,10 @@ impl ProcessPoolBuilder {
     /// Starts the workers and waits until every one has connected.
     ///
     /// # Errors
-    /// [`Error::ZeroWorkers`]; [`Error::Spawn`] if [`crate::init`] was never called in this
-    /// program (the message says so), or if a worker cannot be started or does not connect
-    /// within the handshake timeout (the others are then stopped too).
+    /// [`Error::ZeroWorkers`]; [`Error::ZeroTasksPerWorker`] for `max_tasks_per_worker(0)`;
+    /// [`Error::Spawn`] if [`crate::init`] was never called in this program (the message says
+    /// so), or if a worker cannot be started or does not connect within the handshake timeout
+    /// (the others are then stopped too).
     pub fn build(self) -> Result<ProcessPool, Error> {
         if !crate::init_was_called() {
             // In a copy of this program started as a worker, this is where a fork storm would
@@ -103,9 +104,7 @@ impl ProcessPoolBuilder {
             return Err(Error::ZeroWorkers);
         }
         if self.max_tasks == Some(0) {
-            return Err(Error::Spawn(
-                "max_tasks_per_worker(0): a worker must be allowed at least one task".into(),
-            ));
+            return Err(Error::ZeroTasksPerWorker);
         }
         let shared = Arc::new(Shared {
             state: Mutex::new(State {

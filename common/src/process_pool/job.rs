@@ -2,6 +2,7 @@
 //! it may still start.
 
 use super::{call, owned_bytes, streamed, wire, ProcessPool};
+use crate::panics::{self, DropsCaught};
 use crate::pool::{BatchResult, CancelToken, Results, Sink, Task};
 use crate::Error;
 
@@ -18,8 +19,10 @@ pub(super) struct Job {
     pub(super) len: usize,
     /// Delivers the answer to whoever waits for it; type-erased so the queue is not generic.
     pub(super) done: Box<dyn FnOnce(Answer) + Send>,
-    /// Whether the batch may still start (a cancelled handle, a map past its deadline).
-    pub(super) cancel: CancelToken,
+    /// Whether the batch may still start (a cancelled handle, a map past its deadline). Its
+    /// drop may be the last owner of a task's slot, and so drop the task's result (see
+    /// `Job::framed` on why that drop is caught).
+    pub(super) cancel: DropsCaught<CancelToken>,
     /// Claimed for running once; a batch requeued after its worker died is not claimed again.
     pub(super) claimed: bool,
 }
@@ -91,13 +94,23 @@ impl Job {
         len: usize,
         sink: Sink<R>,
     ) -> Job {
-        let cancel = sink.cancel_token();
+        // User code runs where this job is answered or dropped, which is usually a pool
+        // thread (a supervisor, or whoever reads a lent answer): decoding runs `Deserialize`,
+        // and delivering, or dropping a job never answered, may drop results nobody waits for
+        // any more (a handle dropped, a map past its deadline). A panic there must neither
+        // leave the waiter without an answer nor end that thread while the pool counts on it:
+        // a panic while decoding becomes the batch's error, one in a `Drop` after delivery is
+        // caught (`panics::catch_drop`). Wrapped here, every caller of `done` is covered.
+        let cancel = DropsCaught::new(sink.cancel_token());
+        let sink = DropsCaught::new(sink);
         let done = Box::new(move |answer: Answer| {
-            let results = match answer {
+            let sink = sink.into_inner();
+            let decoded = panics::catch(|| match answer {
                 Answer::Output(output) => call::decode_received::<R>(output, len),
                 Answer::Failed(error) => Results::failed(len, &error),
-            };
-            sink.send(BatchResult { first, results });
+            });
+            let results = decoded.unwrap_or_else(|panicked| Results::failed(len, &panicked));
+            panics::catch_drop(|| sink.send(BatchResult { first, results }));
         });
         Job {
             size: frame.len() + tail.as_ref().map_or(0, |t| t.len()),

@@ -23,6 +23,7 @@
 //! worker, whose line is out of step, is replaced.
 
 use crate::codec;
+use crate::panics::DropsCaught;
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -33,8 +34,10 @@ pub(crate) const WORTH_IT: usize = 64 * 1024;
 pub(crate) struct Streamed {
     /// The length of its record (tag, length, value), known from the counting pass.
     len: usize,
-    /// Writes the record, returning how many bytes it wrote.
-    write: Box<WriteRecord>,
+    /// Writes the record, returning how many bytes it wrote. It owns the value, which its
+    /// supervisor drops (once sent, or with a batch that never ran): its `Drop` is user code
+    /// that must not end that thread, hence `DropsCaught`.
+    write: DropsCaught<Box<WriteRecord>>,
 }
 
 /// Writes one record onto a line, returning how many bytes it wrote. It can write again (a
@@ -67,7 +70,10 @@ impl Streamed {
             codec::encode_value(&mut tee, &value).map_err(io::Error::other)?;
             Ok(counted.0)
         });
-        Ok(Streamed { len, write })
+        Ok(Streamed {
+            len,
+            write: DropsCaught::new(write),
+        })
     }
 
     /// The length of the record it writes.
@@ -85,7 +91,8 @@ impl Streamed {
         let Streamed { len, write } = self;
         let len = *len;
         let mut buffered = io::BufWriter::with_capacity(64 * 1024, out);
-        let wrote = crate::panics::catch(|| write(&mut buffered))
+        // Caught: a `Serialize` is user code, and this runs on the pool's supervisor thread.
+        let wrote = crate::panics::catch(|| (**write)(&mut buffered))
             .map_err(|panicked| io::Error::other(panicked.to_string()))??;
         buffered.flush()?;
         if wrote != len {

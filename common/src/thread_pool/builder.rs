@@ -101,7 +101,15 @@ impl ThreadPoolBuilder {
                     let _ = ready_tx.send(Ok(()));
                     drop(ready_tx);
                     // The loop ends when the pool drops its sender and the queue is drained.
-                    queue.iter().for_each(|job| worker.run(job));
+                    // Each job runs its tasks under `catch_unwind` already; this catch is for
+                    // the user code a job runs after its answer is out: the `Drop` of a result
+                    // nobody waits for (a handle dropped, a map past its deadline), or of the
+                    // arguments of a batch cancelled before it ran. Uncaught, such a panic
+                    // would end this thread while `workers()` still counts it, and the next
+                    // call would wait for it for ever.
+                    queue
+                        .iter()
+                        .for_each(|job| panics::catch_drop(|| worker.run(job)));
                 })
                 // Dropping `pool` on this early return lets the threads started so far end.
                 .map_err(|e| Error::Spawn(format!("thread {index}: {e}")))?;

@@ -1,4 +1,4 @@
-//! \`map_iter\`, \`is_finished\` and \`cancel\` on either pool.
+//! `map_iter`, `is_finished`, `cancel` and a dropped `map_unordered` on either pool.
 
 use super::files::{run_job, Files};
 use crate::harness::{self, check};
@@ -125,5 +125,28 @@ pub(crate) fn cancel<P: Pool>(pool: &P) -> harness::Result {
     check(
         started.iter().any(|s| s == "queued1") && started.iter().any(|s| s == "queued3"),
         "the tasks not cancelled ran",
+    )
+}
+
+/// Dropping `Unordered` before the end cancels its batches that have not started, as dropping
+/// `MapIter` does: with every worker held, the tasks queued behind them never start.
+pub(crate) fn unordered_drop<P: Pool>(pool: &P) -> harness::Result {
+    let files = Files::new("unordered_drop", pool.kind());
+    let jobs = (0..WORKERS + 8).map(|i| files.task(&format!("item{i}"), i < WORKERS));
+    let stream = pool.map_unordered(run_job, jobs);
+    files.wait_started(WORKERS)?;
+    drop(stream);
+    files.release()?;
+    // A task queued after them: once it is answered, every queued item has been taken from
+    // the queue, run or skipped. The pause lets a batch that a worker took start and log.
+    check(
+        pool.submit(|x: u8| x, 7).wait() == Ok(7),
+        "the pool goes on",
+    )?;
+    std::thread::sleep(Duration::from_millis(100));
+    let started = files.started();
+    check(
+        started.len() == WORKERS,
+        &format!("only the held tasks started, the queued ones were cancelled: {started:?}"),
     )
 }
