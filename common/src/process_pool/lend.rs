@@ -1,50 +1,68 @@
 //! Lending the line: a task submitted to an idle pool goes from the caller's thread straight to
 //! an idle worker, and the caller's `wait` reads the answer itself.
 //!
-//! Measured reason. Through the supervisor, one task's round trip takes four hops: caller,
-//! supervisor thread, worker, supervisor, caller. A ping-pong with a child over a socket takes
-//! two. On an idle machine each hop is a wake-up of a sleeping thread, so the pool's round trip
-//! was 1.71x a raw socket ping-pong hot (24.1 µs against 14.1 µs on a quiet 16-core host) and
-//! 2.5x after 1 or 10 ms idle (140 µs against 56 µs, 206 µs against 81 µs). A prototype in
-//! which the caller wrote to an idle worker and read its own answer took 1.09x the ping-pong
-//! after 10 ms idle; keeping the supervisor as the reader (three hops) was unstable (68-171 µs).
+//! What it wins, measured: a task's round trip takes two hops (caller, worker, caller) instead of
+//! four through the supervisor: 1.07-1.10x a raw socket ping-pong hot, against 1.8-2.1x before
+//! (the numbers and how they were taken: `benches/compare/NOTES.md`). A reader may skip this
+//! module: with it removed, every task goes through the supervisor, correct and slower.
 //!
-//! Measured with this built (`cargo bench -p common --bench compare -- --only transport`, ten runs
-//! on the 2-core development machine at load 1.5-5, each interleaving ours and the ping-pong,
-//! alternating with runs of the build before it): hot 1.07-1.10x the ping-pong (before 1.8-2.1x),
-//! after 1 ms idle 1.2-1.5x (before 2.1-4.9x), after 10 ms idle 1.4-1.8x, mostly 1.55x (before
-//! 2.2-4.7x); with `lend/frame.rs`, eight runs alternating with the build before it (load
-//! 0.9-1.4), after 10 ms idle 1.57x, median of eight (1.66x before it, lower in all eight pairs),
-//! hot 1.09x and after 1 ms idle 1.17x (1.10x, 1.19x). A trace shows the caller's thread making
-//! the same two system calls as the ping-pong (`sendto`, `recvfrom`) and the supervisor none; a
-//! task timed alone (no ping-pong between) is 1.23x after 10 ms idle. What is left after idling is
-//! work on cold caches, which the ping-pong does not do. Timed inside (400 rounds after 10 ms
-//! idle, load 1.7; medians): the caller works 6.1 µs before the write (2.9 µs to lock and find an
-//! idle line, 2.8 µs to encode; it was 9 µs before `lend/frame.rs`); the worker starts running 28
-//! µs after the write, runs 6.5 µs (decode, call, encode), and 11.6 µs later the caller has the
-//! answer's head; the caller then takes 4.5 µs to read, record and deliver it. The same syscalls
-//! as the ping-pong, and no page faults (`strace -f -c`, `perf stat`): the rest of the gap is the
-//! worker's side, cold.
+//! # Words
 //!
-//! How. Each worker's line is in one of five states, under the pool's lock ([`Line`]): the
-//! supervisor holds the worker (`Busy`); the supervisor is parked and the worker waits, idle
-//! (`Idle`); a caller's task is on the line, waiting for a reader (`Lent`); someone holds the
-//! worker to write or read (`Taken`); or a caller found it dead (`Dead`). `submit`, when the queue
-//! is empty and a line is idle, takes the worker, writes the task's frame and leaves it `Lent`.
-//! Whoever takes a `Lent` line reads the answer, delivers it and puts the worker back: the task's
-//! own `wait` (two hops, the point of all this), or the supervisor, as soon as it has something
-//! else to do (a batch queued, the pool closing or terminated), when the handle says it will not
-//! block in `wait` (polled as a `Future`, `is_finished`, dropped: see
-//! [`HasSlot::release`](crate::pool::HasSlot::release)), or when it was left untouched
-//! ([`LEND_GRACE`]). A reader that finds the worker dead fails the task with
-//! [`Error::WorkerDied`](crate::Error::WorkerDied) (or `Cancelled` after `terminate`) and hands the
-//! worker to its supervisor to replace (`Dead`). The supervisor's side is in `park.rs`.
+//! - *line*: one worker's socket pair and who holds it ([`Line`]); the bytes on it are the
+//!   worker's [`Link`](super::link::Link).
+//! - *lent*: a caller's task is on the line and its answer waits for a reader.
+//! - *held*: someone (a caller, not the supervisor) has the worker in hand, writing or reading;
+//!   the state is [`Line::Held`].
+//! - *handed over*: the task's handle said it will not read ([`HasSlot::release`](crate::pool::HasSlot::release)); the
+//!   supervisor reads instead.
+//! - *ticket*: counts lendings on a line, so a handle knows whether the lent task is its own.
 //!
-//! Nobody ever abandons half a message: a waiter with a timeout only starts reading once the
-//! answer has begun to arrive, and then reads it whole, with the same pid-checked reads as the
-//! supervisor.
+//! # States and transitions
+//!
+//! Each line is in one state, under the pool's lock. Everything that moves a line is below, with
+//! the function that does it; nothing else touches `Desk::line`.
+//!
+//! | from | to | who, in which function | when |
+//! |---|---|---|---|
+//! | `Busy` | `Idle` | supervisor, `Supervisor::park` | nothing queued or in flight |
+//! | `Idle` | `Busy` | supervisor, `park` | work queued, or the pool closing or terminated |
+//! | `Idle` | `Dead` | supervisor, `park` (idle check) | the idle worker exited |
+//! | `Idle` | `Held` | caller, [`ProcessPool::lend`] | `submit` with nothing queued: it writes the task |
+//! | `Held` | `Lent` | caller, `lend` (after the write) or `read::read_lent` (deadline first) | the task is on the line; part of its answer may be read and kept ([`Link`](super::link::Link)'s partial read) |
+//! | `Held` | `Dead` | caller, `lend` (the write failed) or `read::deliver` | the worker died; the task is requeued (not written) or fails with `WorkerDied` |
+//! | `Held` | `Idle` | caller, `read::deliver` | the answer is read and delivered |
+//! | `Lent` | `Held` | caller, `read::read_lent` | `wait`, `wait_timeout`, `is_finished` of *its own* task (ticket matches) |
+//! | `Lent` | `Busy` | supervisor, `park` | work queued, closing, terminated, handed over, or [`LEND_GRACE`] passed: the task goes in flight and the supervisor reads it |
+//! | `Dead` | `Busy` | supervisor, `park` | always: it replaces the worker |
+//!
+//! Why nothing is lost:
+//!
+//! 1. *Every lent answer is read exactly once.* Only the holder of a line reads it, and a line
+//!    has one holder: the state changes under the lock, and `Lent` carries the task with the
+//!    worker, so whoever takes the worker takes the task. A reader whose deadline comes first
+//!    puts the line back `Lent` with what it read kept in the `Link`; the next holder resumes.
+//! 2. *No wake-up is lost.* The supervisor sleeps with `parked` (waiting for a reason to take
+//!    its line back) or `wanted` (waiting for a caller to put it back) set, under the lock.
+//!    [`put_back`] wakes it when it is `wanted`, or `parked` with a reason (work queued, a dead
+//!    worker); `release` wakes a `parked` one when its task is handed over; `enqueue` and
+//!    closing wake one or all. Each sets the reason before it wakes, under the same lock, so a
+//!    supervisor that checks its reasons and then sleeps cannot miss one.
+//! 3. *Nothing waits for ever.* A supervisor's every sleep also ends after
+//!    [`IDLE_CHECK`](super::IDLE_CHECK), and a lent task left unread is taken back after
+//!    [`LEND_GRACE`]. A caller never waits for the supervisor: it reads, or finds the task
+//!    not on the line (someone else reads it and fills its slot), or waits on its slot with
+//!    its own limit. A caller's read with a limit stops at the limit even half-way through a
+//!    message (`link/receive.rs`).
+//!
+//! `lend/model.rs` model-checks this table with loom (the socket replaced by a channel): every
+//! interleaving of a caller that waits, waits with a limit or drops its handle, a supervisor,
+//! a worker that answers or dies, and the pool closing; each answer delivered once, the line
+//! back with its supervisor, no thread stuck. Its knock-out tests remove one transition each
+//! and show the check fail.
 
 mod frame;
+#[cfg(all(test, loom))]
+mod model;
 mod read;
 
 use super::job::Job;
@@ -76,7 +94,7 @@ pub(super) enum Line {
         since: Instant,
     },
     /// A caller holds the worker, writing its task or reading its answer.
-    Taken,
+    Held,
     /// A caller found the worker dead: its supervisor replaces it.
     Dead(Worker),
 }
@@ -131,7 +149,7 @@ impl ProcessPool {
         let Line::Idle(mut worker) = std::mem::take(&mut desk.line) else {
             unreachable!("found idle just above");
         };
-        desk.line = Line::Taken;
+        desk.line = Line::Held;
         desk.ticket += 1;
         desk.handed_over = false;
         let id = desk.ticket;

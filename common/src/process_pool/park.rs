@@ -54,8 +54,8 @@ impl Supervisor {
                     self.in_flight.push_back(job);
                     return Parked::Back(worker);
                 }
-                Line::Taken if busy => {
-                    desk.line = Line::Taken;
+                Line::Held if busy => {
+                    desk.line = Line::Held;
                     // A caller holds the worker, to write or read: wait for it to come back.
                     // A nudge for queued work may have reached this one as its line was taken:
                     // pass it on, since this one cannot feed its worker until then.

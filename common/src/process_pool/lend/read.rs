@@ -99,7 +99,7 @@ fn read_lent(ticket: &Ticket, deadline: Option<Instant>) -> Read {
         // Its task is current and not on the line, and a delivered task leaves it `Idle` or
         // `Dead` with its slot settled: someone holds the line to read it.
         return match desk.line {
-            Line::Busy | Line::Taken => Read::Elsewhere,
+            Line::Busy | Line::Held => Read::Elsewhere,
             _ => Read::Done,
         };
     }
@@ -107,7 +107,7 @@ fn read_lent(ticket: &Ticket, deadline: Option<Instant>) -> Read {
         mut worker,
         job,
         since,
-    } = std::mem::replace(&mut desk.line, Line::Taken)
+    } = std::mem::replace(&mut desk.line, Line::Held)
     else {
         unreachable!("matched just above");
     };
