@@ -134,10 +134,8 @@ mod tests {
         let mut frame = encode_batch(shout, &["x".to_string()]).unwrap();
         frame.pop();
         // SAFETY: a cut frame is refused by its length, before its call is read.
-        assert_eq!(
-            unsafe { run_batch(&frame) }.unwrap_err(),
-            "a malformed batch frame"
-        );
+        let e = unsafe { run_batch(&frame) }.unwrap_err();
+        assert_eq!(e, "a malformed batch frame");
     }
 
     static SHOUTED: AtomicUsize = AtomicUsize::new(0);
