@@ -6,12 +6,18 @@
 //! A pool whose workers are *other processes running this same executable* (MPI ranks, say)
 //! can move a task exactly as [`ProcessPool`](crate::ProcessPool) does, with three functions:
 //!
-//! 1. the pool calls [`encode_batch`]: the task `fn(A) -> R` becomes two code distances from a
-//!    static anchor, followed by the items, one MessagePack record each (one byte frame);
+//! 1. the pool calls [`encode_batch`]: the task `fn(A) -> R` becomes the build's fingerprint
+//!    and two code distances from a static anchor, followed by the items, one MessagePack
+//!    record each (one byte frame);
 //! 2. it sends the frame by any transport; the worker calls [`run_batch`] on it, which checks
-//!    that both addresses land in its own executable's code, runs every item (a panic fails
-//!    its item alone) and returns the encoded results;
+//!    that the frame comes from this same build and that both addresses land in its own
+//!    executable's code, runs every item (a panic fails its item alone) and returns the
+//!    encoded results;
 //! 3. the pool sends those bytes back and calls [`decode_results`].
+//!
+//! [`run_batch`] is `unsafe`: those checks catch a frame from another build, or one that names
+//! no code of ours, but not a frame that was taken apart and put together again (see its
+//! `# Safety`). The worker promises where its frames come from.
 //!
 //! ```
 //! use common::plumbing::{decode_results, encode_batch, run_batch};
@@ -22,7 +28,9 @@
 //! }
 //!
 //! let frame = encode_batch(double, &[1u64, 2, 3]).unwrap();
-//! let output = run_batch(&frame).unwrap(); // on a worker: another process, same executable
+//! // On a worker: another process, same executable. SAFETY: `frame` is what `encode_batch`
+//! // returned in this same build, unaltered.
+//! let output = unsafe { run_batch(&frame) }.unwrap();
 //! assert_eq!(decode_results::<u64>(&output, 3), Results::Values(vec![2, 4, 6]));
 //! ```
 
@@ -44,10 +52,35 @@ pub fn encode_batch<A: Task, R: Task>(f: fn(A) -> R, items: &[A]) -> Result<Vec<
 /// The worker's side: runs the batch in `frame` and returns its encoded results (for
 /// [`decode_results`]). A task that panics yields an error for its item; the others run on.
 ///
+/// Before anything is called, the frame's build fingerprint (the linker's build id, carried by
+/// every frame) is compared with this program's, and both addresses are checked to lie in this
+/// executable's code.
+///
+/// # Safety
+/// `frame` must be exactly what [`encode_batch`] returned in a process running this same build
+/// of the program, unaltered (its bytes may travel by any transport).
+///
+/// The checks cannot make this safe: a frame holds a trampoline `::<A, R>` and a function
+/// `fn(A) -> R` side by side, and a frame spliced from two real frames (the trampoline of one,
+/// the function of another) passes every check, then calls the function through the wrong type:
+/// `fn(u64) -> u64` called as `fn(String) -> String` corrupts the heap. Only where the frame
+/// came from proves that the two belong together, and only the caller knows that.
+///
+/// Without `unsafe`, the call does not compile:
+///
+/// ```compile_fail,E0133
+/// fn double(x: u64) -> u64 {
+///     x * 2
+/// }
+/// let frame = common::plumbing::encode_batch(double, &[1u64]).unwrap();
+/// let output = common::plumbing::run_batch(&frame); // error: call to unsafe function
+/// ```
+///
 /// # Errors
-/// A malformed frame, or a call whose addresses are not in this executable's code (the frame
-/// did not come from a pool running this same executable): then nothing is called.
-pub fn run_batch(frame: &[u8]) -> Result<Vec<u8>, String> {
+/// A malformed frame, a frame from another build ("a frame from another build (built
+/// 1a2b3c4d, this is 5e6f7a8b): nothing was called"), or a call whose addresses are not in
+/// this executable's code: then nothing is called.
+pub unsafe fn run_batch(frame: &[u8]) -> Result<Vec<u8>, String> {
     // Once per process is enough: the executable's code does not move.
     static CODE: OnceLock<Vec<Range<usize>>> = OnceLock::new();
     let code = CODE.get_or_init(crate::sys::executable_code);
@@ -71,6 +104,7 @@ pub fn decode_results<R: Task>(bytes: &[u8], len: usize) -> Results<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
     fn shout(s: String) -> String {
         if s.is_empty() {
@@ -82,7 +116,9 @@ mod tests {
     #[test]
     fn a_panicking_item_fails_alone() {
         let items = vec!["a".to_string(), String::new(), "c".to_string()];
-        let output = run_batch(&encode_batch(shout, &items).unwrap()).unwrap();
+        let frame = encode_batch(shout, &items).unwrap();
+        // SAFETY: the frame is `encode_batch`'s, unaltered, in this same test binary.
+        let output = unsafe { run_batch(&frame) }.unwrap();
         let results = decode_results::<String>(&output, 3).into_vec();
         assert_eq!(results[0], Ok("A".to_string()));
         assert!(
@@ -93,9 +129,41 @@ mod tests {
 
     #[test]
     fn a_malformed_frame_is_refused() {
-        assert!(run_batch(&[1, 2]).is_err());
+        // SAFETY: a frame too short to hold a call is refused before any address is read.
+        assert!(unsafe { run_batch(&[1, 2]) }.is_err());
         let mut frame = encode_batch(shout, &["x".to_string()]).unwrap();
         frame.pop();
-        assert_eq!(run_batch(&frame).unwrap_err(), "a malformed batch frame");
+        // SAFETY: a cut frame is refused by its length, before its call is read.
+        let e = unsafe { run_batch(&frame) }.unwrap_err();
+        assert_eq!(e, "a malformed batch frame");
+    }
+
+    static SHOUTED: AtomicUsize = AtomicUsize::new(0);
+
+    fn counted_shout(s: String) -> String {
+        SHOUTED.fetch_add(1, SeqCst);
+        s.to_uppercase()
+    }
+
+    /// A frame whose build fingerprint (bytes 4..12, after the length) is not this build's, as
+    /// a rank running a rebuilt binary would send it, is refused: nothing is called.
+    #[test]
+    fn a_frame_from_another_build_is_refused() {
+        let mut frame = encode_batch(counted_shout, &["x".to_string()]).unwrap();
+        frame[4..12].iter_mut().for_each(|b| *b = !*b);
+        // SAFETY: not as promised on purpose, but only the fingerprint was altered, and a frame
+        // whose fingerprint is not ours is refused before any address is computed.
+        let e = unsafe { run_batch(&frame) }.unwrap_err();
+        assert!(e.starts_with("a frame from another build (built "), "{e}");
+        assert!(e.ends_with("): nothing was called"), "{e}");
+        assert_eq!(SHOUTED.load(SeqCst), 0, "nothing was called");
+        frame[4..12].iter_mut().for_each(|b| *b = !*b);
+        // SAFETY: flipped back, the frame is `encode_batch`'s again, in this same build.
+        let output = unsafe { run_batch(&frame) }.unwrap();
+        assert_eq!(
+            decode_results::<String>(&output, 1),
+            Results::Values(vec!["X".to_string()])
+        );
+        assert_eq!(SHOUTED.load(SeqCst), 1);
     }
 }

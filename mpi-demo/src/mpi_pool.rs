@@ -100,7 +100,9 @@ impl Pool for MpiPool {
         let done = Box::new(move |answer: Result<Vec<u8>, String>| {
             let results = match answer {
                 Ok(bytes) => decode_results::<R>(&bytes, len),
-                Err(why) => Results::failed(len, &Error::Spawn(why)),
+                // The rank refused the batch (a frame from another build, say) and said why:
+                // the batch could not be moved to it, so every item gets that error.
+                Err(why) => Results::failed(len, &Error::Serde(why)),
             };
             sink.send(BatchResult { first, results });
         });

@@ -1,8 +1,11 @@
 //! A worker rank: say hello, then run batches from rank 0 until told to stop.
 //!
 //! The batch arrives as the same byte frame a `ProcessPool` worker gets (a task's code
-//! addresses plus its encoded items), and `common::plumbing::run_batch` runs it: every rank
-//! runs this same executable, so the addresses mean the same function here.
+//! addresses plus its encoded items, and the fingerprint of the build that made them), and
+//! `common::plumbing::run_batch` runs it: every rank runs this same executable, so the
+//! addresses mean the same function here. A rank that runs another build (one host has a
+//! rebuilt binary) calls nothing: it answers with an error that names both builds, and the
+//! program reports it (see [`refused`]).
 
 use crate::backoff::{Backoff, Pause, WORKER_CAP};
 use crate::launch::Role;
@@ -72,9 +75,14 @@ fn serve_master(master: &Process<'_>) -> i32 {
         match message.1.tag() {
             tag::TASK => {
                 let (frame, _) = message.matched_receive_vec::<u8>();
-                let answer = match common::plumbing::run_batch(&frame) {
+                // SAFETY: the frame is trusted as `run_batch` requires: (1) it came from rank 0
+                // of this same MPI job (the TASK tag, on the communicator `serve` was given),
+                // and rank 0 sends only frames that `encode_batch` made, unaltered (see
+                // `mpi_pool.rs` `dispatch`); (2) a rank 0 of another build is caught by the
+                // fingerprint every frame carries, before anything is called.
+                let answer = match unsafe { common::plumbing::run_batch(&frame) } {
                     Ok(results) => [&[0u8][..], &results].concat(),
-                    Err(why) => [&[1u8][..], why.as_bytes()].concat(),
+                    Err(why) => [&[1u8][..], refused(&why).as_bytes()].concat(),
                 };
                 master.send_with_tag(&answer[..], tag::DONE);
             }
@@ -92,5 +100,58 @@ fn serve_master(master: &Process<'_>) -> i32 {
                 return 0; // STOP, or anything we do not understand
             }
         }
+    }
+}
+
+/// What rank 0 is told when this rank refuses a batch: who refused, and why, with what to do
+/// when the reason is a build that differs from the program's.
+fn refused(why: &str) -> String {
+    let who = format!(
+        "worker rank {} (pid {} on {}) refused a batch: {why}",
+        rank(),
+        std::process::id(),
+        crate::launch::host_name()
+    );
+    if why.starts_with("a frame from another build") {
+        format!("{who}; every rank must run the same build of this program (rebuild, then copy one binary to every host)")
+    } else {
+        who
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A refusal names the rank and, for a build mismatch, what to do about it.
+    #[test]
+    fn a_refusal_names_the_rank_and_the_remedy() {
+        let why =
+            "a frame from another build (built 1a2b3c4d, this is 5e6f7a8b): nothing was called";
+        let told = super::refused(why);
+        assert!(told.starts_with("worker rank 0 (pid "), "{told}");
+        assert!(told.contains(why), "{told}");
+        assert!(told.ends_with("copy one binary to every host)"), "{told}");
+        assert!(!super::refused("a malformed batch frame").contains("build"));
+    }
+
+    /// The error a rank of another build returns: the frame of this build, its fingerprint
+    /// (bytes 4..12, after the length) flipped.
+    #[test]
+    fn a_frame_from_another_build_is_refused_with_a_clear_message() {
+        fn double(x: u64) -> u64 {
+            x * 2
+        }
+        let mut frame = common::plumbing::encode_batch(double, &[1u64]).unwrap();
+        frame[4..12].iter_mut().for_each(|b| *b = !*b);
+        // SAFETY: altered on purpose, but only in its fingerprint, which is checked first.
+        let why = unsafe { common::plumbing::run_batch(&frame) }.unwrap_err();
+        let told = super::refused(&why);
+        assert!(
+            told.contains("a frame from another build (built "),
+            "{told}"
+        );
+        assert!(
+            told.contains("nothing was called; every rank must run the same build"),
+            "{told}"
+        );
     }
 }

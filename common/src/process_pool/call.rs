@@ -13,7 +13,9 @@
 //!    one item at a time (see [`crate::codec`]), so that
 //!    an item that fails to decode, panics, or fails to encode fails alone.
 //!
-//! The worker adds each distance to its own anchor's address, checks that both land inside its
+//! Distances mean something only in the build that computed them, so a call also carries its
+//! build's fingerprint (see `build_id.rs`). The worker first compares it with its own, then
+//! adds each distance to its own anchor's address, checks that both land inside its
 //! executable's code, and calls the trampoline. This is also why a task must be a plain function:
 //! a closure's captured values live in the pool's memory, which the worker cannot see.
 
@@ -73,6 +75,7 @@ fn address(distance: i64) -> usize {
 /// The pool's side: describes `f` so that a worker process can find it.
 pub(crate) fn encode<A: Task, R: Task>(f: fn(A) -> R) -> Call {
     Call {
+        build: build_id::fingerprint(),
         trampoline: distance(trampoline::<A, R> as Trampoline as usize),
         func: distance(f as usize),
     }
@@ -81,8 +84,9 @@ pub(crate) fn encode<A: Task, R: Task>(f: fn(A) -> R) -> Call {
 /// The worker's side: runs `call` on the encoded `input`, returning the encoded results.
 ///
 /// # Errors
-/// If an address does not land inside `code`, the executable's code: the message did not come
-/// from a pool running this same executable, and nothing is called.
+/// If the call comes from another build (its fingerprint is not ours), or an address does not
+/// land inside `code`, the executable's code: the message did not come from a pool running
+/// this same executable, and nothing is called.
 pub(crate) fn run(call: &Call, input: &[u8], code: &[Range<usize>]) -> Result<Vec<u8>, String> {
     let mut bytes = Vec::new();
     if let Output::Streamed(streamed) = run_input(call, Input::Borrowed(input), code, &mut bytes)? {
@@ -105,6 +109,17 @@ pub(crate) fn run_input(
     code: &[Range<usize>],
     out: &mut Vec<u8>,
 ) -> Result<Output, String> {
+    // First, before any address is computed: distances from another build name other code.
+    let ours = build_id::fingerprint();
+    if call.build != ours {
+        let (theirs, ours) = (
+            build_id::short_hex(call.build, ours),
+            build_id::short_hex(ours, call.build),
+        );
+        return Err(format!(
+            "a frame from another build (built {theirs}, this is {ours}): nothing was called"
+        ));
+    }
     let (trampoline, func) = (address(call.trampoline), address(call.func));
     let inside = |a: usize| code.iter().any(|r| r.contains(&a));
     if !inside(trampoline) || !inside(func) {
@@ -114,10 +129,12 @@ pub(crate) fn run_input(
     }
     // SAFETY: (1) `call.trampoline` was computed by `encode` from a `Trampoline` in the same
     // executable image (the worker was started from the pool's `/proc/self/exe`, see
-    // `crate::child`), and distances between functions of one image are the same in every
-    // process that maps it, so `trampoline` is the address of a function of exactly this type.
-    // (2) The message came over a channel that only our parent holds (see `super::worker`).
-    // (3) As a last line of defence the address was checked to lie in our own code above.
+    // `crate::child`; `plumbing::run_batch`'s caller promises the same), and distances between
+    // functions of one image are the same in every process that maps it, so `trampoline` is the
+    // address of a function of exactly this type. (2) The message came over a channel that
+    // only our parent holds (see `super::worker`). (3) The build's fingerprint was checked
+    // above: a frame of another build, whose distances would name other code, is refused.
+    // (4) As a last line of defence the address was checked to lie in our own code above.
     let trampoline: Trampoline =
         unsafe { std::mem::transmute::<*const (), Trampoline>(trampoline as *const ()) };
     Ok(trampoline(func, input, out))
@@ -128,7 +145,7 @@ pub(crate) fn run_input(
 /// One record in, one record out, in order: a result, or the error that replaced it.
 fn trampoline<A: Task, R: Task>(func: usize, input: Input<'_>, out: &mut Vec<u8>) -> Output {
     // SAFETY: `func` was encoded by `encode::<A, R>` from a value of type `fn(A) -> R`, and this
-    // trampoline is the `::<A, R>` instance that `encode` paired with it (reasons (1)-(3) in
+    // trampoline is the `::<A, R>` instance that `encode` paired with it (reasons (1)-(4) in
     // `run` apply to both addresses).
     let f = unsafe { std::mem::transmute::<*const (), fn(A) -> R>(func as *const ()) };
     // A batch of one item may stream its result, if large (see `streamed.rs`).
@@ -280,7 +297,9 @@ pub(crate) fn decode_results<R: Task>(output: &[u8], len: usize) -> Results<R> {
     }
 }
 
+mod build_id;
 mod plain;
+pub(crate) use build_id::fingerprint as build_fingerprint;
 pub(crate) use plain::{encode_plain, run_plain};
 
 #[cfg(test)]

@@ -106,6 +106,9 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
     }
     crate::panics::install_hook();
     let code = sys::executable_code();
+    // Read now, not on the first task: every frame's build is checked against it (see
+    // `call::run_input`; a frame of another build is answered `Refused`).
+    call::build_fingerprint();
     let mut to_pool = line.try_clone()?;
     if let Some(init) = initializer() {
         // Before the hello: a pool whose initializer fails learns it while starting the worker

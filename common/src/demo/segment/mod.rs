@@ -8,7 +8,9 @@
 //! [`crate::demo::cleanup::sweep_stale`] can tell a dead owner's segment), its removal on
 //! Ctrl-C ([`crate::demo::cleanup::PathGuard`]), unlinking it once every worker has mapped it
 //! ([`Segment::unlink_once_opened`], after which not even a `SIGKILL` can leave it behind), and
-//! the one cast from mapped bytes to a typed reference. What a demo still says itself: which
+//! the one cast from mapped bytes to a typed reference, and a header that records the type a
+//! segment holds, so that opening it as another type is an error (`header.rs`). What a demo
+//! still says itself: which
 //! type it shares, and its promise, `unsafe impl Shareable`, that the type means the same in
 //! every process (the compiler sees one process at a time and cannot check it).
 //!
@@ -23,6 +25,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+mod header;
 mod lock;
 pub use lock::{Lock, LockGuard, LOCK_LIMIT};
 
@@ -64,9 +67,12 @@ unsafe impl Shareable for AtomicUsize {}
 // SAFETY: an array of values that keep the promises keeps them: no padding between elements.
 unsafe impl<T: Shareable, const N: usize> Shareable for [T; N] {}
 
-/// What a segment holds: how many workers have opened it, then the shared value.
+/// What a segment holds: which type (written once by its creator, see `header.rs`), how many
+/// workers have opened it, then the shared value. `#[repr(C)]` keeps this order and places
+/// `value` at an offset its type's alignment divides; the mapping itself is page-aligned.
 #[repr(C)]
 struct Layout<T> {
+    header: [u8; header::HEADER_LEN],
     opened: AtomicU64,
     value: T,
 }
@@ -120,6 +126,7 @@ impl<T: Shareable> Segment<T> {
         let flags = libc::O_CREAT | libc::O_EXCL | libc::O_RDWR;
         let file = shm_open(&name, flags)?;
         file.set_len(size_of::<Layout<T>>() as u64)?; // ftruncate: the new bytes are zeros
+        header::write::<T>(&file)?; // before anyone can be given the name
         let layout = map::<T>(&file)?;
         let guard = Some(guard);
         Ok(Segment {
@@ -132,10 +139,23 @@ impl<T: Shareable> Segment<T> {
     /// Maps the segment `name` (as [`Segment::name`] gave it) created by another process of
     /// this program, and counts this opening for [`Segment::unlink_once_opened`].
     ///
+    /// The segment must have been created for this same `T`: its header says which type it
+    /// holds, and another is refused before anything is mapped.
+    ///
+    /// ```
+    /// use common::demo::segment::Segment;
+    /// use std::sync::atomic::AtomicU64;
+    /// let plain = Segment::<u64>::create("doc-open-typed").unwrap();
+    /// let e = Segment::<AtomicU64>::open(plain.name()).unwrap_err();
+    /// assert!(e.to_string().ends_with("holds u64, not AtomicU64"), "{e}");
+    /// ```
+    ///
     /// # Errors
-    /// No such segment, one too small for a `T`, or the `shm_open` or `mmap` error.
+    /// No such segment; one created for another type (`InvalidData`, naming both types: "segment
+    /// /x holds u64, not AtomicU64"); one too small for a `T`; or the `shm_open` or `mmap` error.
     pub fn open(name: &str) -> io::Result<Segment<T>> {
         let file = shm_open(name, libc::O_RDWR)?;
+        header::check::<T>(&file, name)?;
         if file.metadata()?.len() < size_of::<Layout<T>>() as u64 {
             let words = format!("segment {name} is too small for its type");
             return Err(io::Error::new(io::ErrorKind::InvalidData, words));
@@ -160,12 +180,12 @@ impl<T: Shareable> Segment<T> {
         std::path::Path::new("/dev/shm").join(&self.name)
     }
 
-    /// Bytes mapped: the shared `T` and the count of openings before it.
+    /// Bytes mapped: the shared `T`, and before it the type's header and the count of openings.
     pub fn len(&self) -> usize {
         size_of::<Layout<T>>()
     }
 
-    /// Whether the segment maps no bytes (never: it holds at least the count of openings).
+    /// Whether the segment maps no bytes (never: it holds at least its header).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -194,8 +214,11 @@ impl<T: Shareable> Segment<T> {
         // 1. The pointer comes from a successful `mmap` of at least `size_of::<Layout<T>>()`
         //    bytes (checked in `open`, set in `create`), page-aligned, which `map` checked is
         //    enough for `Layout<T>`.
-        // 2. Any bytes there are a valid `Layout<T>`: `AtomicU64` and `T: Shareable` accept
-        //    every bit pattern (promise 1), and all access is through atomics or a `Lock`.
+        // 2. Any bytes there are a valid `Layout<T>`: bytes, `AtomicU64` and `T: Shareable`
+        //    accept every bit pattern (promise 1), and all access is through atomics or a
+        //    `Lock` (the header is written only before the segment is shared, and read only
+        //    through the file, by `header.rs`). `header::check` ensured in `open` that the
+        //    creator made it for this `T`, so the bytes mean what they meant to the creator.
         // 3. The mapping lives until `drop` unmaps it, and the reference borrows `self`.
         unsafe { self.layout.as_ref() }
     }

@@ -96,3 +96,40 @@ fn the_lock_makes_increments_whole() {
     });
     assert_eq!(*segment.lock().unwrap(), 40_000);
 }
+
+/// A segment created for one type and opened as another is refused, naming both (a `&u64`
+/// read through an `AtomicU64` would change under its reader); opened as its own type it works.
+#[test]
+fn opening_as_another_type_is_refused() {
+    let plain = Segment::<u64>::create("test-typed").unwrap();
+    let e = Segment::<AtomicU64>::open(plain.name()).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidData, "{e}");
+    assert_eq!(
+        e.to_string(),
+        format!("segment {} holds u64, not AtomicU64", plain.name())
+    );
+    // The same size and alignment is no excuse, nor is a larger or smaller type.
+    let e = Segment::<i64>::open(plain.name()).unwrap_err();
+    assert!(e.to_string().ends_with("holds u64, not i64"), "{e}");
+    let e = Segment::<[u64; 2]>::open(plain.name()).unwrap_err();
+    assert!(e.to_string().ends_with("holds u64, not [u64; 2]"), "{e}");
+    let same = Segment::<u64>::open(plain.name()).unwrap();
+    assert_eq!(*same, 0);
+    let atomic = Segment::<AtomicU64>::create("test-typed-atomic").unwrap();
+    let theirs = Segment::<AtomicU64>::open(atomic.name()).unwrap();
+    theirs.fetch_add(2, Relaxed);
+    assert_eq!(atomic.load(Relaxed), 2);
+}
+
+/// The value after the header is aligned as its type needs.
+#[test]
+fn the_value_is_aligned_after_the_header() {
+    #[repr(C, align(64))]
+    struct Line([u64; 8]);
+    // SAFETY: an array of `u64`: any bits are valid, no address, read only through `&`.
+    unsafe impl super::Shareable for Line {}
+    let line = Segment::<Line>::create("test-aligned").unwrap();
+    assert_eq!(std::ptr::from_ref(&*line) as usize % 64, 0);
+    let word = Segment::<u8>::create("test-aligned-u8").unwrap();
+    assert!(word.len() > super::header::HEADER_LEN);
+}

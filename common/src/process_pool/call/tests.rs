@@ -85,10 +85,49 @@ fn large_byte_strings_take_the_direct_paths_and_arrive_intact() {
 fn an_address_outside_the_code_is_refused() {
     let code = crate::sys::executable_code();
     let stray = Call {
+        build: build_id::fingerprint(),
         trampoline: distance(0x10),
         func: distance(double as fn(u64) -> u64 as usize),
     };
     assert!(run(&stray, &[], &code)
         .unwrap_err()
         .starts_with("refusing to call"));
+}
+
+/// How many times `counted` ran, in this test binary.
+static COUNTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn counted(x: u64) -> u64 {
+    COUNTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    x
+}
+
+/// A call whose build fingerprint is not ours (a rank running a rebuilt binary, forged here by
+/// flipping the fingerprint's bits) is refused before any address is used: nothing runs, and
+/// the error names both builds. The same call with our fingerprint runs.
+#[test]
+fn a_call_from_another_build_calls_nothing() {
+    let code = crate::sys::executable_code();
+    let mut input = Vec::new();
+    push_item(&mut input, &7u64, "an argument");
+    let mut call = encode(counted);
+    call.build = !call.build;
+    let e = run(&call, &input, &code).unwrap_err();
+    let ours = build_id::fingerprint();
+    let (theirs, ours) = (
+        build_id::short_hex(!ours, ours),
+        build_id::short_hex(ours, !ours),
+    );
+    assert_eq!(
+        e,
+        format!("a frame from another build (built {theirs}, this is {ours}): nothing was called")
+    );
+    let mut out = Vec::new();
+    assert!(run_input(&call, Input::Received(&input), &code, &mut out).is_err());
+    assert!(out.is_empty(), "nothing was written either");
+    assert_eq!(COUNTED.load(std::sync::atomic::Ordering::SeqCst), 0);
+    call.build = !call.build;
+    let output = run(&call, &input, &code).unwrap();
+    assert_eq!(decode_results::<u64>(&output, 1), Results::Values(vec![7]));
+    assert_eq!(COUNTED.load(std::sync::atomic::Ordering::SeqCst), 1);
 }

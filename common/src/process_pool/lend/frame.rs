@@ -32,8 +32,7 @@ pub(super) fn encode_into<A: Task, R: Task>(buf: &mut Vec<u8>, f: fn(A) -> R, ar
     let call = call::encode(f);
     buf.clear();
     buf.extend_from_slice(&[0; 4]); // the frame's length, filled in below
-    buf.extend_from_slice(&call.trampoline.to_le_bytes());
-    buf.extend_from_slice(&call.func.to_le_bytes());
+    call.write_to(buf); // with the build's fingerprint, which the worker checks first
     let record = buf.len();
     buf.push(VALUE);
     buf.extend_from_slice(&[0; 4]); // the value's length
