@@ -59,7 +59,7 @@ fn main() {
         .num_threads(2)
         .build()
         .expect("rayon starts");
-    let wanted = |section: &str| only.as_deref().map_or(true, |o| o == section);
+    let wanted = |section: &str| only.as_deref().is_none_or(|o| o == section);
     let print = |rows: Vec<Row>| rows.iter().for_each(|row| row.print(style));
     if wanted("threads") || wanted("map") {
         print(threads::map(&threads, &rayon, runs));

@@ -4,9 +4,9 @@
 //! # What it teaches
 //!
 //! Python offers `ThreadPool` and `Pool` (or `ThreadPoolExecutor` and `ProcessPoolExecutor`)
-//! with one interface. This crate does the same for Rust, in a few hundred lines meant to be
-//! read: a generic `fn work<P: Pool>(pool: &P)` runs unchanged on both pools and gets the same
-//! results. What differs is what happens underneath, and that is the lesson:
+//! with one interface. This crate does the same for Rust: a generic `fn work<P: Pool>(pool: &P)`
+//! runs unchanged on both pools and gets the same results. What differs is what happens
+//! underneath, and that is the lesson:
 //!
 //! - a thread worker shares the program's memory, so a task's argument simply moves to it;
 //! - a process worker has memory of its own, so the argument is encoded to bytes, sent over a
@@ -25,12 +25,52 @@
 //! cargo bench -p common --bench compare       # against rayon, threadpool, procspawn, Python
 //! ```
 //!
+//! # Reading it
+//!
+//! `src/` is about 11,600 lines, and a reader needs a third of them. Another third is [`demo`]
+//! (helpers for this workspace's demos) and `testing`. Of the pools, start with the core, about
+//! 4,000 lines with their unit tests, which hold the whole contract:
+//!
+//! - `pool.rs`: the trait, every method written once over one required method, `dispatch`;
+//!   `batch.rs`, `slot.rs`, `handle.rs`: a batch's way back, a task's result and its handle;
+//!   `chunk.rs`, `panics.rs`, `codec.rs`: batch sizes, panics as errors, items as bytes;
+//! - `thread_pool.rs`: threads fed by one channel;
+//! - `process_pool/`: `mod.rs`, `spawn.rs`, `supervisor.rs`, `job.rs`, `worker.rs`, `link.rs`,
+//!   `wire.rs`, `message.rs` and `call.rs`: one supervisor thread per worker process, the
+//!   private socket pair, the frames, and how a function pointer reaches another process.
+//!
+//! The rest of the pools, about 2,000 lines, are speed layers, each opening with what it wins,
+//! measured; skip them and the pools still make sense: the thread pool's in-place `map`
+//! (`thread_pool/in_place.rs`, `map.rs`), a task lent straight to an idle worker
+//! (`process_pool/lend.rs`, `lend/`, `park.rs`), batches queued ahead at a worker
+//! (`prefetch.rs`), and large or repeated payloads kept off fresh memory (`answer.rs`,
+//! `streamed.rs`, `owned_bytes.rs`, `big_buffer.rs`).
+//!
 //! # Where things are
 //!
 //! At the root: what a pool user needs ([`Pool`], [`ThreadPool`], [`ProcessPool`], their
-//! builders, [`TaskHandle`], the streams [`Unordered`], [`MapIter`] and [`as_completed`]'s
-//! [`AsCompleted`], [`Chunk`], [`Span`], [`Error`] with [`Exit`], and [`init`]). Beside it:
+//! builders, [`TaskHandle`], [`Task`], [`Chunk`], [`Span`], [`Error`] with [`Exit`],
+//! [`as_completed`], and [`init`]: at most 15 names, as a test below checks). [`Task`]
+//! is the bound that a helper generic over the pool and the item type writes, on every pool:
 //!
+//! ```
+//! use common::{Pool, Task, ThreadPool};
+//!
+//! // `f` runs twice over every item, on any pool, for any type a task can take.
+//! fn twice<P: Pool, T: Task>(pool: &P, f: fn(T) -> T, items: Vec<T>) -> Vec<T> {
+//!     let once = pool.map(f, items).expect("f does not panic");
+//!     pool.map(f, once).expect("f does not panic")
+//! }
+//!
+//! let pool = ThreadPool::new(2).unwrap();
+//! assert_eq!(twice(&pool, |n: u64| n + 1, vec![1, 2]), [3, 4]);
+//! assert_eq!(twice(&pool, |s: String| s + "!", vec!["hi".into()]), ["hi!!"]);
+//! ```
+//!
+//! Beside the root:
+//!
+//! - [`iter`]: the iterators that [`Pool::map_unordered`], [`Pool::map_iter`] and
+//!   [`as_completed`] return, which a user rarely names.
 //! - [`plumbing`]: what a new kind of pool implements ([`Pool::dispatch`], batches, sinks).
 //! - [`demo`]: narration, exit statuses, cleanup, child processes (one process layer) and
 //!   `/proc` readers for this workspace's demos.
@@ -64,12 +104,23 @@ mod unordered;
 // The pools' own short paths to the helpers they share with the demos (`crate::sys`, ...).
 use demo::{child, cleanup, sys};
 
-pub use as_completed::{as_completed, AsCompleted};
+// The user's API: at most 15 names at the root (DESIGN.md; checked by a test below).
+pub use as_completed::as_completed;
 pub use error::{Error, Exit};
-pub use map_iter::MapIter;
-pub use pool::{Chunk, Pool, Span, TaskHandle, Unordered};
+pub use pool::{Chunk, Pool, Span, Task, TaskHandle};
 pub use process_pool::{ProcessPool, ProcessPoolBuilder};
 pub use thread_pool::{ThreadPool, ThreadPoolBuilder};
+
+/// The iterators that a pool's streaming methods return: named in signatures, rarely by users
+/// (as `std::collections::hash_map::Iter` is), so they live here rather than at the root.
+pub mod iter {
+    pub use crate::as_completed::AsCompleted;
+    pub use crate::map_iter::MapIter;
+    pub use crate::pool::Unordered;
+}
+// Their short paths inside this crate, where other modules name them (`crate::MapIter`).
+#[allow(unused_imports)]
+pub(crate) use iter::{AsCompleted, MapIter, Unordered};
 
 /// Prepares this process; call it first thing in `main`.
 ///
@@ -78,8 +129,8 @@ pub use thread_pool::{ThreadPool, ThreadPoolBuilder};
 /// - If this process was started as a [`ProcessPool`] worker, it serves its pool and exits
 ///   here: `init` never returns in a worker. This is Rust's analogue of Python's
 ///   `if __name__ == "__main__":` guard, which keeps a spawned worker from running the program.
-/// - Otherwise it installs the interrupt handler of [`demo::cleanup`], so that Ctrl-C kills and reaps
-///   registered child processes and removes registered files before the program exits.
+/// - Otherwise it installs the interrupt handler of [`demo::cleanup`], so that Ctrl-C kills and
+///   reaps registered child processes and removes registered files before the program exits.
 ///
 /// It costs a few microseconds: it reads two environment variables and starts one thread; it
 /// never scans or removes files.
@@ -102,4 +153,58 @@ static INIT_CALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBoo
 
 pub(crate) fn init_was_called() -> bool {
     INIT_CALLED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The user's API stays small: at most 15 names at the crate root (DESIGN.md), counted from
+    /// this file's own `pub` items and `pub use`s (modules are not counted: they are places).
+    #[test]
+    fn the_root_has_at_most_15_names() {
+        let source = include_str!("lib.rs");
+        let mut names = Vec::new();
+        let mut lines = source.lines();
+        while let Some(line) = lines.next() {
+            if let Some(mut import) = line.strip_prefix("pub use ").map(String::from) {
+                // rustfmt may spread a long `use` over several lines.
+                while !import.ends_with(';') {
+                    import += lines.next().expect("a `use` ends with `;`");
+                }
+                let tail = import.trim_end_matches(';');
+                let list = tail.rsplit_once("::").map_or(tail, |(_, list)| list);
+                let list = list.trim_matches(|c| c == '{' || c == '}');
+                names.extend(
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|n| !n.is_empty())
+                        .map(String::from),
+                );
+            } else if let Some(item) = [
+                "pub fn ",
+                "pub struct ",
+                "pub enum ",
+                "pub trait ",
+                "pub static ",
+                "pub const ",
+                "pub type ",
+            ]
+            .iter()
+            .find_map(|kind| line.strip_prefix(kind))
+            {
+                let name = item
+                    .split(|c: char| !c.is_alphanumeric() && c != '_')
+                    .next();
+                names.push(name.expect("an item has a name").to_string());
+            }
+        }
+        assert!(
+            names.contains(&"Task".to_string()),
+            "the parse found the root: {names:?}"
+        );
+        assert!(
+            names.len() <= 15,
+            "{} names at the root: {names:?}",
+            names.len()
+        );
+    }
 }

@@ -24,7 +24,7 @@ struct Cli {
     #[arg(long, global = true, default_value_t = num_cpus::get(), value_parser = RangedU64ValueParser::<usize>::new().range(1..=256))]
     workers: usize,
     /// Batch size for `map` in timeline, workloads and bench; chunking adds it to its list
-    /// [default: automatic, about four batches per worker].
+    /// [default: automatic: decreasing batches, about eight per worker].
     #[arg(long, global = true, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     chunk: Option<usize>,
     /// Also write SVG charts into this directory (workloads, timeline, bench).

@@ -28,7 +28,7 @@ pub fn is_prime(n: u64) -> bool {
     }
     let mut d = 2;
     while d * d <= n {
-        if n % d == 0 {
+        if n.is_multiple_of(d) {
             return false;
         }
         d += 1;
@@ -250,7 +250,7 @@ pub fn worker(index: usize, n: u64, limit: u64) -> Result<()> {
     let mut done = 0u64;
     let tick = || {
         done += 1;
-        if done % PROGRESS_LINE == 0 {
+        if done.is_multiple_of(PROGRESS_LINE) {
             // A closed pipe means the parent is gone; the final write below reports it.
             let _ = writeln!(stdout, "blocks {done}");
         }

@@ -34,7 +34,11 @@ const _: () = assert!(LOCK + std::mem::size_of::<libc::pthread_mutex_t>() <= LOC
 // (Bounds and alignment are checked again at run time by the segment's views.)
 const _: () = assert!(START + 8 * WAYS.len() <= LEN);
 const _: () = assert!(
-    PLAIN % 8 == 0 && ATOMIC % 8 == 0 && LOCK % 8 == 0 && LOCKED % 8 == 0 && START % 8 == 0
+    PLAIN.is_multiple_of(8)
+        && ATOMIC.is_multiple_of(8)
+        && LOCK.is_multiple_of(8)
+        && LOCKED.is_multiple_of(8)
+        && START.is_multiple_of(8)
 );
 
 /// From this many increments in all (children x increments), each child reports its progress.

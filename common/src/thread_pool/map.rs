@@ -95,7 +95,7 @@ impl Tally {
         // The lock guards a plain swap; no code that can panic runs while it is held.
         let mut first = self.first_failed.lock().unwrap_or_else(|p| p.into_inner());
         if let Err(e) = outcome {
-            if first.as_ref().map_or(true, |(b, _)| batch < *b) {
+            if first.as_ref().is_none_or(|(b, _)| batch < *b) {
                 *first = Some((batch, e));
             }
         }
