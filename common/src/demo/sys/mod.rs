@@ -245,4 +245,73 @@ mod tests {
         // Pid numbers are at most 2^22 on Linux, so this one cannot exist.
         assert!(send_signal(i32::MAX as u32, 0).is_err());
     }
+
+    #[test]
+    fn pids_that_name_no_one_or_everyone_are_refused() {
+        // kill(0) would signal our own group, kill(-1) everyone: neither may happen.
+        assert!(send_signal(0, 0).is_err());
+        assert!(kill_group(0).is_err());
+        assert!(kill_group(1).is_err());
+        assert!(send_signal(u32::MAX, 0).is_err());
+        // Signal 0 checks existence only; an unnamed number is refused.
+        send_signal(std::process::id(), 0).unwrap();
+        assert!(send_signal(std::process::id(), 12345).is_err());
+    }
+
+    #[test]
+    fn a_reaped_child_is_no_longer_ours_to_wait_for() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        wait_exited(pid).unwrap();
+        // Exited and seen, but not reaped: still a zombie of ours.
+        assert!(has_exited(pid).unwrap());
+        assert!(!is_alive(pid));
+        assert!(reap_until(pid, std::time::Instant::now()));
+        assert!(has_exited(pid).is_err());
+        assert!(
+            child.try_wait().is_err(),
+            "reaped above, so std cannot reap it again"
+        );
+    }
+
+    /// The child side of `exit_now_skips_everything`: run only in the copy that test starts.
+    #[test]
+    fn exit_now_in_a_copy() {
+        if std::env::var_os("COMMON_SYS_EXIT_NOW").is_some() {
+            // A pending stdout line would be flushed by `process::exit`; `_exit` drops it.
+            print!("never flushed");
+            exit_now(42);
+        }
+    }
+
+    #[test]
+    fn exit_now_skips_everything() {
+        // Under `cargo test` the current executable is this test binary: run one test in a copy.
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "demo::sys::tests::exit_now_in_a_copy",
+                "--nocapture",
+            ])
+            .args(["--test-threads", "1", "-q"])
+            .env("COMMON_SYS_EXIT_NOW", "1")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(42));
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("never flushed"));
+    }
+
+    #[test]
+    fn the_clock_and_the_ids_read_sensibly() {
+        let (a, b) = (monotonic_nanos(), monotonic_nanos());
+        assert!(b >= a);
+        assert_eq!(
+            user_id(),
+            std::fs::metadata("/proc/self")
+                .map(|m| { std::os::unix::fs::MetadataExt::uid(&m) })
+                .unwrap()
+        );
+        assert_eq!(parent_pid(), std::os::unix::process::parent_id());
+        assert!(!std::thread::spawn(is_main_thread).join().unwrap());
+    }
 }

@@ -136,4 +136,31 @@ mod tests {
         drop(theirs);
         assert!(wait_readable(ours.as_fd(), Duration::from_secs(10)).unwrap());
     }
+
+    #[test]
+    fn credentials_name_this_process() {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        let me = (std::process::id(), crate::sys::user_id());
+        // socketpair was called here, so the peer's creator is this process.
+        assert_eq!(peer_credentials(ours.as_fd()).unwrap(), me);
+        pass_credentials(ours.as_fd(), true).unwrap();
+        theirs.write_all(b"hi").unwrap();
+        let mut buf = [0u8; 8];
+        let (n, sender) = recv_with_credentials(ours.as_fd(), &mut buf).unwrap();
+        assert_eq!((&buf[..n], sender), (&b"hi"[..], Some(me)));
+        // Without SO_PASSCRED the kernel attaches nothing.
+        pass_credentials(ours.as_fd(), false).unwrap();
+        theirs.write_all(b"x").unwrap();
+        assert_eq!(
+            recv_with_credentials(ours.as_fd(), &mut buf).unwrap(),
+            (1, None)
+        );
+    }
+
+    #[test]
+    fn a_limit_past_the_end_of_time_is_still_a_wait() {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        theirs.write_all(b"x").unwrap();
+        assert!(wait_readable(ours.as_fd(), Duration::MAX).unwrap());
+    }
 }
