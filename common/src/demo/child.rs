@@ -13,13 +13,15 @@
 //! to an unrelated process (or make it the id of an unrelated group) when pids wrap. So a pid is
 //! struck out of every list that may signal it (the Ctrl-C registry, a pool's `worker_pids`)
 //! *before* it is reaped, while the ended child is a zombie that still holds its pid; and whoever
-//! signals from such a list holds that list's lock while doing it. Every path that reaps (`try_wait`,
-//! `kill`, `finish`, `wait_timeout`, `Drop`) goes through `reap_zombie`, which does the striking
-//! first. Why not pidfds (`pidfd_open` + `pidfd_send_signal`), which cannot name a reused pid?
-//! A pidfd names one process, but a pool worker must be killed with its whole process group
-//! (what a task forked), and signalling a group through a pidfd needs Linux 6.9
+//! signals from such a list holds that list's lock while doing it. Every path that reaps
+//! (`try_wait`, `kill`, `finish`, `wait_timeout`, `Drop`) goes through `reap_zombie`, which
+//! strikes first.
+//!
+//! Why not pidfds (`pidfd_open` + `pidfd_send_signal`), which cannot name a reused pid? A pidfd
+//! names one process, but a pool worker must be killed with its whole process group (what a task
+//! forked), and signalling a group through a pidfd needs Linux 6.9
 //! (`PIDFD_SIGNAL_PROCESS_GROUP`); the Ctrl-C registry would also hold a descriptor per child.
-//! A zombie's pid covers both: it keeps the pid, and so the group id, from being reused.
+//! A zombie covers both: it keeps its pid, and so its group's id, from being reused.
 
 use std::io;
 use std::process::{Command, ExitStatus};
