@@ -8,6 +8,20 @@
 //! [`Child`] is the guard around `std::process::Child`: dropped, it kills and reaps the process,
 //! so no zombie is left behind, and it is registered with [`crate::cleanup`] so that Ctrl-C does
 //! the same.
+//!
+//! No signal to a reaped pid: once a child is reaped its pid is free, and the kernel may give it
+//! to an unrelated process (or make it the id of an unrelated group) when pids wrap. So a pid is
+//! struck out of every list that may signal it (the Ctrl-C registry, a pool's `worker_pids`)
+//! *before* it is reaped, while the ended child is a zombie that still holds its pid; and whoever
+//! signals from such a list holds that list's lock while doing it. Every path that reaps
+//! (`try_wait`, `kill`, `finish`, `wait_timeout`, `Drop`) goes through `reap_zombie`, which
+//! strikes first.
+//!
+//! Why not pidfds (`pidfd_open` + `pidfd_send_signal`), which cannot name a reused pid? A pidfd
+//! names one process, but a pool worker must be killed with its whole process group (what a task
+//! forked), and signalling a group through a pidfd needs Linux 6.9
+//! (`PIDFD_SIGNAL_PROCESS_GROUP`); the Ctrl-C registry would also hold a descriptor per child.
+//! A zombie covers both: it keeps its pid, and so its group's id, from being reused.
 
 use std::io;
 use std::process::{Command, ExitStatus};
@@ -59,13 +73,28 @@ pub(crate) fn die_with_parent_if_child() {
     }
 }
 
+/// What strikes a pid out of a list of its owner's (a pool's `worker_pids`), under that list's
+/// lock, once the child has ended and before it is reaped (see the module doc).
+type Strike = Box<dyn FnOnce(u32) + Send + Sync>;
+
 /// A child process that is killed and reaped when dropped.
-#[derive(Debug)]
 pub struct Child {
     inner: std::process::Child,
     status: Option<ExitStatus>,
     /// The child leads a process group of its own; its end takes the whole group with it.
     group: bool,
+    /// Run once, just before the child is reaped (see [`Child::strike_before_reaping`]).
+    strike: Option<Strike>,
+}
+
+impl std::fmt::Debug for Child {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Child")
+            .field("pid", &self.pid())
+            .field("status", &self.status)
+            .field("group", &self.group)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Child {
@@ -80,6 +109,7 @@ impl Child {
             inner,
             status: None,
             group: false,
+            strike: None,
         })
     }
 
@@ -109,46 +139,75 @@ impl Child {
         &mut self.inner
     }
 
+    /// Has `strike` called with the child's pid once the child has ended and before it is
+    /// reaped, on every path that reaps it (`try_wait`, `kill`, `finish`, `Drop`).
+    ///
+    /// A list of pids that someone signals (a pool's `worker_pids`, which `terminate` kills)
+    /// takes its pid out in `strike`, under the lock the signaller holds: then every pid the
+    /// signaller sees is unreaped, alive or a zombie, never a number the kernel gave to another
+    /// process. Replaces an earlier `strike`.
+    pub(crate) fn strike_before_reaping(
+        &mut self,
+        strike: impl FnOnce(u32) + Send + Sync + 'static,
+    ) {
+        self.strike = Some(Box::new(strike));
+    }
+
     /// The exit status if the child has ended (reaping it), without waiting.
     ///
     /// # Errors
-    /// The `waitpid` error.
+    /// The `waitid` error.
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
-        if self.status.is_none() {
-            if self.group {
-                // Kill what is left of the group while the leader is an unreaped zombie, so its
-                // pid, which is the group's id, cannot have been reused by someone else.
-                if !crate::sys::has_exited(self.pid())? {
-                    return Ok(None);
-                }
-                let _ = crate::sys::kill_group(self.pid());
-            }
-            self.status = self.inner.try_wait()?;
-            if self.status.is_some() {
-                crate::cleanup::untrack_child(self.pid());
-            }
+        if let Some(status) = self.status {
+            return Ok(Some(status));
         }
-        Ok(self.status)
+        // Ended but not reaped yet (WNOWAIT): a zombie, still holding its pid.
+        if !crate::sys::has_exited(self.pid())? {
+            return Ok(None);
+        }
+        self.reap_zombie().map(Some)
+    }
+
+    /// Reaps the child, which has ended: the one place a `Child` reaps. First, while the child
+    /// is a zombie and its pid (which is also its group's id) cannot have been reused: what is
+    /// left of its group is killed, and its pid is struck out of the Ctrl-C registry and of the
+    /// owner's list (see the module doc). Only then the pid is freed.
+    fn reap_zombie(&mut self) -> io::Result<ExitStatus> {
+        let pid = self.pid();
+        if self.group {
+            let _ = crate::sys::kill_group(pid);
+        }
+        crate::cleanup::untrack_child(pid);
+        if let Some(strike) = self.strike.take() {
+            strike(pid);
+        }
+        // The child has exited, so this returns at once.
+        let status = self.inner.wait()?;
+        self.status = Some(status);
+        Ok(status)
     }
 
     /// Waits at most `limit` for the child to end; `None` if it is still running.
     ///
     /// # Errors
-    /// The `waitpid` error.
+    /// The `waitid` error.
     pub fn wait_timeout(&mut self, limit: Duration) -> io::Result<Option<ExitStatus>> {
-        let deadline = Instant::now() + limit;
+        // A limit past the end of `Instant` (`Duration::MAX`) has no deadline: wait as long as
+        // it takes.
+        let deadline = Instant::now().checked_add(limit);
         let mut pause = Duration::from_micros(50);
         loop {
             if let Some(status) = self.try_wait()? {
                 return Ok(Some(status));
             }
             let now = Instant::now();
-            if now >= deadline {
+            let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(now));
+            if left.is_zero() {
                 return Ok(None);
             }
             // Back off from 50 µs to 10 ms: quick for a child that is already exiting,
             // cheap for one that takes a while.
-            std::thread::sleep(pause.min(deadline - now));
+            std::thread::sleep(pause.min(left));
             pause = (pause * 2).min(Duration::from_millis(10));
         }
     }
@@ -156,27 +215,26 @@ impl Child {
     /// Kills the child with `SIGKILL` (if it is still running) and reaps it.
     ///
     /// # Errors
-    /// The `waitpid` error.
+    /// The `waitid` error.
     pub fn kill(&mut self) -> io::Result<ExitStatus> {
         if let Some(status) = self.try_wait()? {
             return Ok(status);
         }
-        // The child may exit between try_wait and kill; kill then fails harmlessly. It is not
-        // reaped yet, so its pid still names its group.
+        // The child may exit between try_wait and kill; kill then hits a zombie, harmlessly. It
+        // is not reaped yet, so its pid still names it and its group.
         if self.group {
             let _ = crate::sys::kill_group(self.pid());
         }
         let _ = self.inner.kill();
-        let status = self.inner.wait()?;
-        self.status = Some(status);
-        crate::cleanup::untrack_child(self.pid());
-        Ok(status)
+        // Wait for the end without reaping, so that `reap_zombie` strikes the pid out first.
+        crate::sys::wait_exited(self.pid())?;
+        self.reap_zombie()
     }
 
     /// Waits up to `grace` for the child to end by itself, then kills it; reaps it either way.
     ///
     /// # Errors
-    /// The `waitpid` error.
+    /// The `waitid` error.
     pub fn finish(&mut self, grace: Duration) -> io::Result<ExitStatus> {
         match self.wait_timeout(grace)? {
             Some(status) => Ok(status),
@@ -189,5 +247,116 @@ impl Drop for Child {
     fn drop(&mut self) {
         // Nothing better to do with an error here; the process table entry is reaped either way.
         let _ = self.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// What the strike saw when it ran: the child's state letter in `/proc` (`Z`: a zombie,
+    /// ended but not reaped) and whether the Ctrl-C registry still held its pid.
+    type Seen = Arc<Mutex<Vec<(Option<char>, bool)>>>;
+
+    fn state(pid: u32) -> Option<char> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let (_, rest) = stat.rsplit_once(')')?;
+        rest.trim_start().chars().next()
+    }
+
+    /// Starts `sh -c script` with a strike that records what it sees.
+    fn watched(script: &str, group: bool) -> (Child, Seen) {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", script]);
+        let mut child = if group {
+            Child::spawn_group(&mut cmd)
+        } else {
+            Child::spawn(&mut cmd)
+        }
+        .expect("sh starts");
+        assert!(crate::cleanup::is_tracked(child.pid()));
+        let seen = Seen::default();
+        let record = Arc::clone(&seen);
+        child.strike_before_reaping(move |pid| {
+            let entry = (state(pid), crate::cleanup::is_tracked(pid));
+            record.lock().expect("no panic while held").push(entry);
+        });
+        (child, seen)
+    }
+
+    /// The strike ran once, while the child was a zombie, after the registry let go of it; and
+    /// the child is reaped now (no longer our child to wait for).
+    fn struck_while_a_zombie(pid: u32, seen: &Seen) {
+        let seen = seen.lock().expect("no panic while held").clone();
+        assert_eq!(
+            seen,
+            vec![(Some('Z'), false)],
+            "pid {pid}: (state, still tracked)"
+        );
+        assert!(crate::sys::has_exited(pid).is_err(), "pid {pid} is reaped");
+    }
+
+    #[test]
+    fn try_wait_strikes_the_pid_out_before_it_reaps() {
+        let (mut child, seen) = watched("exit 3", false);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        assert_eq!(status.code(), Some(3));
+        struck_while_a_zombie(child.pid(), &seen);
+        // Reaped once: asking again neither reaps nor strikes again.
+        assert_eq!(child.try_wait().unwrap(), Some(status));
+        struck_while_a_zombie(child.pid(), &seen);
+    }
+
+    #[test]
+    fn kill_strikes_the_pid_out_before_it_reaps() {
+        for group in [false, true] {
+            let (mut child, seen) = watched("sleep 30", group);
+            let status = child.kill().unwrap();
+            assert_eq!(
+                crate::Exit::from(status).to_string(),
+                "killed by signal 9 (SIGKILL)"
+            );
+            struck_while_a_zombie(child.pid(), &seen);
+        }
+    }
+
+    #[test]
+    fn finish_strikes_the_pid_out_before_it_reaps_on_both_of_its_paths() {
+        // Ends by itself within the grace (the `wait_timeout` path)...
+        let (mut child, seen) = watched("exit 0", true);
+        assert_eq!(
+            child.finish(Duration::from_secs(10)).unwrap().code(),
+            Some(0)
+        );
+        struck_while_a_zombie(child.pid(), &seen);
+        // ...or is killed once the grace has passed (the `kill` path).
+        let (mut child, seen) = watched("sleep 30", true);
+        assert_eq!(
+            child.finish(Duration::from_millis(20)).unwrap().code(),
+            None
+        );
+        struck_while_a_zombie(child.pid(), &seen);
+    }
+
+    #[test]
+    fn drop_strikes_the_pid_out_before_it_reaps() {
+        let (child, seen) = watched("sleep 30", true);
+        let pid = child.pid();
+        drop(child);
+        struck_while_a_zombie(pid, &seen);
+    }
+
+    #[test]
+    fn a_wait_without_a_deadline_does_not_overflow() {
+        let (mut child, seen) = watched("exit 5", false);
+        let status = child.wait_timeout(Duration::MAX).unwrap();
+        assert_eq!(status.and_then(|s| s.code()), Some(5));
+        struck_while_a_zombie(child.pid(), &seen);
     }
 }

@@ -115,7 +115,28 @@ impl Shared {
     }
 
     fn set_pid(&self, slot: usize, pid: Option<u32>) {
-        self.pids.lock().unwrap_or_else(|p| p.into_inner())[slot] = pid;
+        self.pids()[slot] = pid;
+    }
+
+    /// The workers' pids, by slot. `terminate` signals them while holding this lock, and a
+    /// worker's `Child` strikes its pid out under it before reaping (`strike_pid`), so the list
+    /// never holds a reaped pid that a signal could reach.
+    fn pids(&self) -> MutexGuard<'_, Vec<Option<u32>>> {
+        // Each operation under this lock is one store or one read: a panic cannot leave it
+        // half-done, so a poisoned lock is still right to use.
+        self.pids.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Strikes `pid` out of `slot`'s entry if it is still there (a newer worker's is left).
+    /// Called by the worker's `Child` once it has ended and before it is reaped.
+    fn strike_pid(&self, slot: usize, pid: u32) {
+        if let Some(entry) = self
+            .pids()
+            .get_mut(slot)
+            .filter(|entry| **entry == Some(pid))
+        {
+            *entry = None;
+        }
     }
 }
 
@@ -155,14 +176,7 @@ impl ProcessPool {
 
     /// The process ids of the current workers (a replaced worker has a new pid).
     pub fn worker_pids(&self) -> Vec<u32> {
-        self.shared
-            .pids
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .flatten()
-            .copied()
-            .collect()
+        self.shared.pids().iter().flatten().copied().collect()
     }
 
     /// Stops at once: kills every worker (running tasks end with [`Error::Cancelled`]),
@@ -174,7 +188,10 @@ impl ProcessPool {
             std::mem::take(&mut state.queue)
         };
         park::nudge_all(&self.shared);
-        for pid in self.worker_pids() {
+        // Signal while holding the pids' lock: a worker's pid is struck out under it before the
+        // worker is reaped (`strike_pid`), so each pid here is alive or a zombie, never a
+        // number the kernel may have handed to an unrelated process (or group) since.
+        for &pid in self.shared.pids().iter().flatten() {
             // A worker that already exited makes this fail harmlessly; its supervisor reaps it.
             // Each worker leads its own process group: a copy a task forked goes with it.
             let _ = sys::kill_group(pid);
@@ -217,11 +234,7 @@ impl Drop for ProcessPool {
 
 impl Pool for ProcessPool {
     fn workers(&self) -> usize {
-        self.shared
-            .pids
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .len()
+        self.shared.pids().len()
     }
 
     fn kind(&self) -> &'static str {

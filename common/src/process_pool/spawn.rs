@@ -7,6 +7,7 @@ use crate::child::{self_command, Child};
 use crate::{sys, Error};
 use std::io;
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The first pause between attempts to start a replacement worker; it doubles up to
@@ -24,7 +25,7 @@ pub(super) struct Worker {
 
 impl Worker {
     /// Starts a worker and waits, with a bound, for its handshake.
-    pub(super) fn start(shared: &Shared, slot: usize) -> Result<Worker, Error> {
+    pub(super) fn start(shared: &Arc<Shared>, slot: usize) -> Result<Worker, Error> {
         let spawn_error = |what: &str, e: &dyn std::fmt::Display| {
             Error::Spawn(format!("worker {slot}: {what}: {e}"))
         };
@@ -37,6 +38,15 @@ impl Worker {
             cmd.env(ENV_INIT, init.to_string());
         }
         let mut child = Child::spawn_group(&mut cmd).map_err(|e| spawn_error("spawn", &e))?;
+        // Whoever reaps this worker (its supervisor, or a caller reading a lent answer), the
+        // pid leaves `worker_pids` first, while the worker is a zombie: `terminate` never kills
+        // a reaped pid (see `crate::child`). A weak reference: a parked worker lives in `Shared`.
+        let book = Arc::downgrade(shared);
+        child.strike_before_reaping(move |pid| {
+            if let Some(shared) = book.upgrade() {
+                shared.strike_pid(slot, pid);
+            }
+        });
         // Our copy of the worker's end goes with `cmd`: from here on only the worker holds it,
         // so its death shows on our end as end of file.
         drop(cmd);

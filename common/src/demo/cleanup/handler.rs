@@ -16,17 +16,20 @@ fn run_now() -> (usize, usize) {
     let (children, paths) = {
         let mut reg = registry();
         reg.closed = true;
+        // Signal while holding the registry's lock: a `Child` untracks its pid under this lock
+        // *before* it reaps it (see `crate::child`), so every pid here is unreaped, alive or a
+        // zombie, never a number the kernel may have given to an unrelated process.
+        for &pid in &reg.children {
+            // A pool worker leads its own process group (see `Child::spawn_group`); for any
+            // other child there is no such group and this fails harmlessly.
+            let _ = crate::sys::kill_group(pid);
+            let _ = crate::sys::send_signal(pid, libc::SIGKILL);
+        }
         (
             std::mem::take(&mut reg.children),
             std::mem::take(&mut reg.paths),
         )
     };
-    for &pid in &children {
-        // A pool worker leads its own process group (see `Child::spawn_group`); for any other
-        // child there is no such group and this fails harmlessly.
-        let _ = crate::sys::kill_group(pid);
-        let _ = crate::sys::send_signal(pid, libc::SIGKILL);
-    }
     let deadline = Instant::now() + Duration::from_secs(1);
     for &pid in &children {
         crate::sys::reap_until(pid, deadline);

@@ -66,9 +66,20 @@ pub fn track_child(pid: u32) {
     registry.children.push(pid);
 }
 
-/// Forgets a child registered with [`track_child`] (call it once the child is reaped).
+/// Forgets a child registered with [`track_child`].
+///
+/// Call it once the child has ended but *before* reaping it (a zombie still holds its pid): the
+/// interrupt handler signals the registered pids while holding the registry's lock, so a pid
+/// untracked first can never be one the kernel has handed to another process meanwhile.
+/// [`crate::demo::child::Child`] does this on every path that reaps.
 pub fn untrack_child(pid: u32) {
     registry().children.retain(|&p| p != pid);
+}
+
+/// Whether `pid` is registered, for tests of the order "untrack, then reap".
+#[cfg(test)]
+pub(crate) fn is_tracked(pid: u32) -> bool {
+    registry().children.contains(&pid)
 }
 
 /// A thread registered something after the interrupt handler took its lists: the program is

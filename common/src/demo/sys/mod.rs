@@ -4,7 +4,13 @@
 //! them in one sitting: here (system calls), `src/process_pool/call.rs` (code addresses) and
 //! `big_buffer.rs` (memory advice), `src/thread_pool/in_place.rs` (the in-place map), and
 //! `src/demo/segment/` (typed views of a shared segment).
+//!
+//! Where rustix offers a call (signals, `waitid`, `prctl`, `ppoll`, socket options and
+//! credentials), this module uses it: rustix checks the arguments and the memory, so no
+//! `unsafe` is left here but `_exit` (`exit_now`) and the loader's walk (`loader.rs`), which
+//! neither std nor rustix's stable API offers.
 
+use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, WaitOptions};
 use std::io;
 use std::process::ExitStatus;
 
@@ -16,6 +22,15 @@ pub use socket::{
     pass_credentials, peer_credentials, recv_with_credentials, stdin_from_null, wait_readable,
 };
 
+/// `pid` as rustix's `Pid`: `ESRCH` for 0 and for numbers past `i32::MAX`, which name no
+/// process (and 0 would mean "my own group" to `kill`).
+fn to_pid(pid: u32) -> io::Result<Pid> {
+    i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::ESRCH))
+}
+
 /// Asks the kernel to send `SIGKILL` to this process when its parent thread exits.
 ///
 /// This is how a worker never outlives its pool, even when the pool's process is SIGKILLed and
@@ -25,14 +40,9 @@ pub use socket::{
 /// # Errors
 /// The `prctl` error, if any (none is expected on Linux).
 pub fn die_with_parent() -> io::Result<()> {
-    // SAFETY: PR_SET_PDEATHSIG takes one integer argument (the signal) and touches no memory of
-    // ours; the remaining variadic arguments are ignored for this option.
-    let rc = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    Ok(rustix::process::set_parent_process_death_signal(Some(
+        Signal::KILL,
+    ))?)
 }
 
 /// Marks this process as not dumpable, so that a deliberate crash (`abort`) leaves no core file.
@@ -40,36 +50,28 @@ pub fn die_with_parent() -> io::Result<()> {
 /// # Errors
 /// The `prctl` error, if any (none is expected on Linux).
 pub fn no_core_dump() -> io::Result<()> {
-    // SAFETY: PR_SET_DUMPABLE takes one integer argument and touches no memory of ours; the
-    // remaining variadic arguments are ignored for this option.
-    let rc = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    use rustix::process::DumpableBehavior::NotDumpable;
+    Ok(rustix::process::set_dumpable_behavior(NotDumpable)?)
 }
 
-/// The process id of this process's parent.
+/// The process id of this process's parent (0 if it has none, as for a namespace's init).
 pub fn parent_pid() -> u32 {
-    // SAFETY: getppid has no preconditions and cannot fail.
-    let ppid = unsafe { libc::getppid() };
-    ppid as u32
+    rustix::process::getppid().map_or(0, |ppid| ppid.as_raw_nonzero().get() as u32)
 }
 
-/// Sends `signal` to process `pid`.
+/// Sends `signal` to process `pid`; signal 0 only checks that the process exists.
 ///
 /// # Errors
-/// `ESRCH` if there is no such process (it may have been reaped already), `EPERM` if it is not ours.
+/// `ESRCH` if there is no such process (it may have been reaped already), `EPERM` if it is not
+/// ours, `EINVAL` for a number that is not a named signal (`SIGKILL`, `SIGINT`, ...).
 pub fn send_signal(pid: u32, signal: i32) -> io::Result<()> {
-    let pid = libc::pid_t::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
-    // SAFETY: kill only sends a signal; a wrong pid yields an error, never memory unsafety.
-    let rc = unsafe { libc::kill(pid, signal) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
+    let pid = to_pid(pid)?;
+    if signal == 0 {
+        return Ok(rustix::process::test_kill_process(pid)?);
     }
+    let signal =
+        Signal::from_named_raw(signal).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    Ok(rustix::process::kill_process(pid, signal)?)
 }
 
 /// Sends `SIGKILL` to every process in the process group `pgid` (a pool worker leads its own
@@ -78,19 +80,12 @@ pub fn send_signal(pid: u32, signal: i32) -> io::Result<()> {
 /// # Errors
 /// `ESRCH` if the group has no process left.
 pub fn kill_group(pgid: u32) -> io::Result<()> {
-    let pgid =
-        libc::pid_t::try_from(pgid).map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
-    if pgid <= 1 {
-        // kill(0) and kill(-1) mean "my own group" and "everyone": never what a caller wants.
+    let pgid = to_pid(pgid)?;
+    if pgid.is_init() {
+        // kill(-1) means "everyone": never what a caller wants (and 0 was refused above).
         return Err(io::Error::from_raw_os_error(libc::ESRCH));
     }
-    // SAFETY: kill only sends a signal; a negative pid names a process group.
-    let rc = unsafe { libc::kill(-pgid, libc::SIGKILL) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    Ok(rustix::process::kill_process_group(pgid, Signal::KILL)?)
 }
 
 /// Whether child `pid` has ended, *without* reaping it: while it stays a zombie its pid (and
@@ -99,23 +94,26 @@ pub fn kill_group(pgid: u32) -> io::Result<()> {
 /// # Errors
 /// The `waitid` error (`ECHILD` if `pid` is not an unreaped child of ours).
 pub fn has_exited(pid: u32) -> io::Result<bool> {
-    let id = libc::id_t::from(pid);
-    // SAFETY: an all-zero siginfo_t is a valid value to pass for the kernel to fill.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `info` is valid and writable; WNOWAIT leaves the child waitable.
-    let rc = unsafe {
-        libc::waitid(
-            libc::P_PID,
-            id,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+    Ok(rustix::process::waitid(WaitId::Pid(to_pid(pid)?), options)?.is_some())
+}
+
+/// Waits until child `pid` has ended, *without* reaping it (see [`has_exited`]).
+///
+/// # Errors
+/// The `waitid` error (`ECHILD` if `pid` is not an unreaped child of ours); an interrupted
+/// wait is retried.
+pub fn wait_exited(pid: u32) -> io::Result<()> {
+    let pid = to_pid(pid)?;
+    loop {
+        match rustix::process::waitid(
+            WaitId::Pid(pid),
+            WaitIdOptions::EXITED | WaitIdOptions::NOWAIT,
+        ) {
+            Err(rustix::io::Errno::INTR) => {}
+            outcome => return outcome.map(drop).map_err(io::Error::from),
+        }
     }
-    // SAFETY: waitid filled `info` (or left it zeroed when nothing has exited, with si_pid 0).
-    Ok(unsafe { info.si_pid() } != 0)
 }
 
 /// Whether process `pid` exists and has not ended (a zombie has ended: it only waits to be
@@ -159,16 +157,14 @@ pub fn describe_exit(status: ExitStatus) -> String {
 /// Reaps `pid` (a child of ours) if it has ended, polling until `deadline`; `false` if it is still
 /// running then. Used only by the interrupt handler, which owns no `std::process::Child`.
 pub fn reap_until(pid: u32, deadline: std::time::Instant) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
+    let Ok(pid) = to_pid(pid) else {
         return true;
     };
     loop {
-        let mut status = 0;
-        // SAFETY: `status` is a valid, writable int for the duration of the call.
-        let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        // rc == pid: reaped now; rc < 0: not our child or already reaped. Either way it is gone.
-        if rc != 0 {
-            return true;
+        match rustix::process::waitpid(Some(pid), WaitOptions::NOHANG) {
+            // Reaped now; or an error: not our child, or already reaped. Either way it is gone.
+            Ok(Some(_)) | Err(_) => return true,
+            Ok(None) => {}
         }
         if std::time::Instant::now() >= deadline {
             return false;
@@ -191,12 +187,7 @@ pub fn exit_now(code: i32) -> ! {
 /// Nanoseconds on the system-wide monotonic clock. Unlike `Instant`, a reading is a plain number
 /// that another process can send us, and both processes read the same clock.
 pub fn monotonic_nanos() -> u64 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `now` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
 }
 
@@ -207,9 +198,7 @@ pub fn nanos_between(earlier: u64, later: u64) -> std::time::Duration {
 
 /// Whether the calling thread is the process's main thread (its thread id is the process id).
 pub fn is_main_thread() -> bool {
-    // SAFETY: gettid has no preconditions and cannot fail.
-    let tid = unsafe { libc::gettid() };
-    tid as u32 == std::process::id()
+    rustix::thread::gettid() == rustix::process::getpid()
 }
 
 /// Names this process in `ps` and `top` (the kernel keeps the first 15 bytes).
@@ -217,17 +206,17 @@ pub fn is_main_thread() -> bool {
 /// A child started from `/proc/self/exe` is otherwise listed as `exe`, so `pgrep <program>`
 /// would miss it.
 pub fn set_process_name(name: &str) {
-    let mut bytes: Vec<u8> = name.bytes().filter(|&b| b != 0).take(15).collect();
-    bytes.push(0);
-    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes from the pointer,
-    // and `bytes` is exactly that, alive for the duration of the call.
-    unsafe { libc::prctl(libc::PR_SET_NAME, bytes.as_ptr() as libc::c_ulong) };
+    let bytes: Vec<u8> = name.bytes().filter(|&b| b != 0).take(15).collect();
+    // The NUL bytes were filtered out just above, so this cannot fail.
+    let name = std::ffi::CString::new(bytes).expect("no NUL byte is left");
+    // PR_SET_NAME names the calling thread; called from `init`, that is the main thread, whose
+    // name is the process's. It fails only for a bad pointer, which CString rules out.
+    let _ = rustix::thread::set_name(&name);
 }
 
 /// This process's real user id.
 pub fn user_id() -> u32 {
-    // SAFETY: getuid has no preconditions and cannot fail.
-    unsafe { libc::getuid() }
+    rustix::process::getuid().as_raw()
 }
 
 #[cfg(test)]
@@ -255,5 +244,74 @@ mod tests {
     fn signalling_a_missing_process_is_an_error() {
         // Pid numbers are at most 2^22 on Linux, so this one cannot exist.
         assert!(send_signal(i32::MAX as u32, 0).is_err());
+    }
+
+    #[test]
+    fn pids_that_name_no_one_or_everyone_are_refused() {
+        // kill(0) would signal our own group, kill(-1) everyone: neither may happen.
+        assert!(send_signal(0, 0).is_err());
+        assert!(kill_group(0).is_err());
+        assert!(kill_group(1).is_err());
+        assert!(send_signal(u32::MAX, 0).is_err());
+        // Signal 0 checks existence only; an unnamed number is refused.
+        send_signal(std::process::id(), 0).unwrap();
+        assert!(send_signal(std::process::id(), 12345).is_err());
+    }
+
+    #[test]
+    fn a_reaped_child_is_no_longer_ours_to_wait_for() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        wait_exited(pid).unwrap();
+        // Exited and seen, but not reaped: still a zombie of ours.
+        assert!(has_exited(pid).unwrap());
+        assert!(!is_alive(pid));
+        assert!(reap_until(pid, std::time::Instant::now()));
+        assert!(has_exited(pid).is_err());
+        assert!(
+            child.try_wait().is_err(),
+            "reaped above, so std cannot reap it again"
+        );
+    }
+
+    /// The child side of `exit_now_skips_everything`: run only in the copy that test starts.
+    #[test]
+    fn exit_now_in_a_copy() {
+        if std::env::var_os("COMMON_SYS_EXIT_NOW").is_some() {
+            // A pending stdout line would be flushed by `process::exit`; `_exit` drops it.
+            print!("never flushed");
+            exit_now(42);
+        }
+    }
+
+    #[test]
+    fn exit_now_skips_everything() {
+        // Under `cargo test` the current executable is this test binary: run one test in a copy.
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "demo::sys::tests::exit_now_in_a_copy",
+                "--nocapture",
+            ])
+            .args(["--test-threads", "1", "-q"])
+            .env("COMMON_SYS_EXIT_NOW", "1")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(42));
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("never flushed"));
+    }
+
+    #[test]
+    fn the_clock_and_the_ids_read_sensibly() {
+        let (a, b) = (monotonic_nanos(), monotonic_nanos());
+        assert!(b >= a);
+        assert_eq!(
+            user_id(),
+            std::fs::metadata("/proc/self")
+                .map(|m| { std::os::unix::fs::MetadataExt::uid(&m) })
+                .unwrap()
+        );
+        assert_eq!(parent_pid(), std::os::unix::process::parent_id());
+        assert!(!std::thread::spawn(is_main_thread).join().unwrap());
     }
 }

@@ -1,8 +1,11 @@
 //! The Unix-socket calls std lacks: whose socket is this, who sent this message, and is there
 //! something to read.
 
+use rustix::event::{Nsecs, PollFd, PollFlags, Secs, Timespec};
+use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::mem::MaybeUninit;
+use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 
 /// The process id and user id of the process that created the other end of a connected Unix
@@ -11,27 +14,8 @@ use std::time::{Duration, Instant};
 /// # Errors
 /// The `getsockopt` error (`ENOTSOCK` if `fd` is not a socket).
 pub fn peer_credentials(fd: BorrowedFd<'_>) -> io::Result<(u32, u32)> {
-    let mut cred = libc::ucred {
-        pid: 0,
-        uid: 0,
-        gid: 0,
-    };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: `cred` and `len` are valid and writable, and `len` holds `cred`'s size, which is
-    // what SO_PEERCRED writes; `fd` is a descriptor borrowed for the call.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&mut cred as *mut libc::ucred).cast(),
-            &mut len,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok((cred.pid as u32, cred.uid))
+    let cred = rustix::net::sockopt::socket_peercred(fd)?;
+    Ok((cred.pid.as_raw_nonzero().get() as u32, cred.uid.as_raw()))
 }
 
 /// Asks the kernel to attach the sender's credentials to what this socket receives
@@ -40,21 +24,7 @@ pub fn peer_credentials(fd: BorrowedFd<'_>) -> io::Result<(u32, u32)> {
 /// # Errors
 /// The `setsockopt` error.
 pub fn pass_credentials(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
-    let value: libc::c_int = on.into();
-    // SAFETY: SO_PASSCRED reads one int from the pointer, which points at `value`.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PASSCRED,
-            (&value as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    Ok(rustix::net::sockopt::set_socket_passcred(fd, on)?)
 }
 
 /// Receives into `buf` from a Unix socket with `SO_PASSCRED` set, returning the byte count and
@@ -66,85 +36,55 @@ pub fn recv_with_credentials(
     fd: BorrowedFd<'_>,
     buf: &mut [u8],
 ) -> io::Result<(usize, Option<(u32, u32)>)> {
-    // Room for exactly one SCM_CREDENTIALS message, aligned as cmsghdr requires.
-    #[repr(C)]
-    struct Space {
-        _align: libc::cmsghdr,
-        _data: [u8; 64],
-    }
-    let mut space = std::mem::MaybeUninit::<Space>::zeroed();
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    // SAFETY: an all-zero msghdr is valid (null name, no iovecs, no control).
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = space.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of::<Space>() as _;
-    // SAFETY: `msg` points at one iovec covering `buf` and at `space` for control data, all
-    // alive and writable for the call; the kernel writes at most their stated lengths.
-    let n = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    // Room for exactly one SCM_CREDENTIALS message; rustix aligns it as cmsghdr requires.
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmCredentials(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let received = rustix::net::recvmsg(
+        fd,
+        &mut [io::IoSliceMut::new(buf)],
+        &mut control,
+        RecvFlags::CMSG_CLOEXEC,
+    )?;
     let mut creds = None;
-    // SAFETY: the CMSG_* macros walk the control buffer the kernel just filled, within
-    // `msg_controllen`; a credentials message carries a `ucred` (read unaligned to be safe).
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_CREDENTIALS
-            {
-                let cred = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::ucred>());
-                creds = Some((cred.pid as u32, cred.uid));
-            }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+    for message in control.drain() {
+        if let RecvAncillaryMessage::ScmCredentials(cred) = message {
+            creds = Some((cred.pid.as_raw_nonzero().get() as u32, cred.uid.as_raw()));
         }
     }
-    Ok((n as usize, creds))
+    Ok((received.bytes, creds))
 }
 
 /// Waits until `fd` has something to read (data, end of file, or an error to report) or `limit`
 /// has passed, reading nothing; whether it has.
 ///
-/// Timed by `ppoll(2)` with a nanosecond deadline, so a short limit ends within the kernel's
-/// timer slack (50 µs by default) of its end, never before it. A socket read timeout
-/// (`SO_RCVTIMEO`) counts in timer ticks instead: a 1 ms limit could last up to a tick more
-/// (4 ms with `HZ=250`). An interrupted wait goes on for what is left of `limit`.
+/// Timed by `ppoll(2)` (rustix's `poll` on Linux) with a nanosecond deadline, so a short limit
+/// ends within the kernel's timer slack (50 µs by default) of its end, never before it. A socket
+/// read timeout (`SO_RCVTIMEO`) counts in timer ticks instead: a 1 ms limit could last up to a
+/// tick more (4 ms with `HZ=250`). An interrupted wait goes on for what is left of `limit`.
 ///
 /// # Errors
 /// The `ppoll` error (`ENOMEM`, say); an interrupted one is retried.
 pub fn wait_readable(fd: BorrowedFd<'_>, limit: Duration) -> io::Result<bool> {
-    let deadline = Instant::now() + limit;
+    // No deadline past the end of `Instant` (`Duration::MAX`, say): then "as good as forever".
+    let deadline = Instant::now().checked_add(limit);
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let timeout = libc::timespec {
+        let left = match deadline {
+            Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+            None => limit,
+        };
+        let timeout = Timespec {
             // Saturates at about 292 years: as good as forever, and still a bound.
-            tv_sec: libc::time_t::try_from(left.as_secs()).unwrap_or(libc::time_t::MAX),
-            // Under 10^9: fits a `c_long` of any width.
-            tv_nsec: left.subsec_nanos() as libc::c_long,
+            tv_sec: Secs::try_from(left.as_secs()).unwrap_or(Secs::MAX),
+            // Under 10^9: fits a `tv_nsec` of any width.
+            tv_nsec: left.subsec_nanos() as Nsecs,
         };
-        let mut watched = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: `watched` is one valid, writable pollfd (the count says 1) and `timeout` a
-        // valid timespec, both alive for the call; a null signal mask leaves the mask as it is.
-        // The descriptor is borrowed for the call, so it stays open.
-        let rc = unsafe { libc::ppoll(&mut watched, 1, &timeout, std::ptr::null()) };
-        match rc {
+        let mut watched = [PollFd::from_borrowed_fd(fd, PollFlags::IN)];
+        match rustix::event::poll(&mut watched, Some(&timeout)) {
             // POLLIN, or POLLHUP / POLLERR: a read would not block either way.
-            1.. => return Ok(true),
-            0 => return Ok(false),
-            _ => {
-                let e = io::Error::last_os_error();
-                if e.kind() != io::ErrorKind::Interrupted {
-                    return Err(e);
-                }
-            }
+            Ok(1..) => return Ok(true),
+            Ok(0) => return Ok(false),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -159,13 +99,7 @@ pub fn wait_readable(fd: BorrowedFd<'_>, limit: Duration) -> io::Result<bool> {
 /// Opening `/dev/null`, or the `dup2` error.
 pub fn stdin_from_null() -> io::Result<()> {
     let null = std::fs::File::open("/dev/null")?;
-    // SAFETY: dup2 takes two descriptors: `null` is open for the call, and 0 is the standard
-    // input slot, which it atomically replaces; no memory is involved.
-    let rc = unsafe { libc::dup2(null.as_raw_fd(), 0) };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    Ok(rustix::stdio::dup2_stdin(&null)?)
 }
 
 #[cfg(test)]
@@ -201,5 +135,32 @@ mod tests {
         let (ours, theirs) = UnixStream::pair().unwrap();
         drop(theirs);
         assert!(wait_readable(ours.as_fd(), Duration::from_secs(10)).unwrap());
+    }
+
+    #[test]
+    fn credentials_name_this_process() {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        let me = (std::process::id(), crate::sys::user_id());
+        // socketpair was called here, so the peer's creator is this process.
+        assert_eq!(peer_credentials(ours.as_fd()).unwrap(), me);
+        pass_credentials(ours.as_fd(), true).unwrap();
+        theirs.write_all(b"hi").unwrap();
+        let mut buf = [0u8; 8];
+        let (n, sender) = recv_with_credentials(ours.as_fd(), &mut buf).unwrap();
+        assert_eq!((&buf[..n], sender), (&b"hi"[..], Some(me)));
+        // Without SO_PASSCRED the kernel attaches nothing.
+        pass_credentials(ours.as_fd(), false).unwrap();
+        theirs.write_all(b"x").unwrap();
+        assert_eq!(
+            recv_with_credentials(ours.as_fd(), &mut buf).unwrap(),
+            (1, None)
+        );
+    }
+
+    #[test]
+    fn a_limit_past_the_end_of_time_is_still_a_wait() {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        theirs.write_all(b"x").unwrap();
+        assert!(wait_readable(ours.as_fd(), Duration::MAX).unwrap());
     }
 }
