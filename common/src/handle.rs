@@ -191,6 +191,16 @@ pub(crate) fn deadline_after(limit: Duration) -> Option<std::time::Instant> {
     std::time::Instant::now().checked_add(limit)
 }
 
+/// The instant `limit` from now, for a loop that compares with a deadline: a limit too far to
+/// name (`Duration::MAX`) becomes a century, which no wait outlives.
+pub(crate) fn deadline_in(limit: Duration) -> std::time::Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    let now = std::time::Instant::now();
+    now.checked_add(limit)
+        .or_else(|| now.checked_add(CENTURY))
+        .expect("a monotonic clock a century ahead fits in an Instant")
+}
+
 impl<R> Drop for TaskHandle<R> {
     /// A dropped handle reads nothing: a pool waiting for it to read its answer reads it itself.
     fn drop(&mut self) {

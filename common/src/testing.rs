@@ -107,7 +107,7 @@ impl Probe {
 
     /// Waits at most `limit` for the demo to end; `None` if it did not (it is then killed).
     pub fn wait_within(&mut self, limit: std::time::Duration) -> Option<std::process::ExitStatus> {
-        let deadline = std::time::Instant::now() + limit;
+        let deadline = crate::handle::deadline_in(limit);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Some(status);

@@ -11,7 +11,8 @@ mod harness;
 mod lifecycle;
 use harness::{check, Test};
 use lifecycle::user_panics::{
-    a_large_argument_that_panics, a_result_drop_that_panics, a_thread_initializer_that_panics,
+    a_large_argument_that_panics, a_result_drop_that_panics,
+    a_result_drop_that_panics_in_the_worker, a_thread_initializer_that_panics,
     an_argument_drop_that_panics,
 };
 
@@ -27,6 +28,10 @@ fn main() {
         Test("a_result_drop_that_panics_on_threads", || {
             a_result_drop_that_panics(&ThreadPool::new(1)?)
         }),
+        Test(
+            "a_result_drop_that_panics_in_the_worker",
+            a_result_drop_that_panics_in_the_worker,
+        ),
         Test("a_result_drop_that_panics_on_processes", || {
             a_result_drop_that_panics(&ProcessPool::new(1)?)
         }),

@@ -86,7 +86,7 @@ pub fn shm_entries(pattern: &str) -> Vec<PathBuf> {
 
 /// Polls `condition` every 10 ms until it holds or `limit` passes; returns whether it held.
 pub fn eventually(limit: std::time::Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + limit;
+    let deadline = crate::handle::deadline_in(limit);
     loop {
         if condition() {
             return true;

@@ -168,7 +168,12 @@ fn trampoline<A: Task, R: Task>(func: usize, input: Input<'_>, out: &mut Vec<u8>
     out.reserve(input.len().min(64 * 1024));
     for record in records {
         match run_record(f, record) {
-            Ok(value) => push_item(out, &value, "a result"),
+            Ok(value) => {
+                push_item(out, &value, "a result");
+                // The result's `Drop` is user code too: a panic there fails nothing (the answer is
+                // encoded), and must not end the worker with its batch-mates.
+                panics::catch_drop(|| drop(value));
+            }
             Err(error) => codec::push_failure(out, &error),
         }
     }
@@ -201,13 +206,18 @@ fn one_result<R: Task>(result: Result<R, Error>, out: &mut Vec<u8>) -> Output {
             return Output::Encoded;
         }
     };
-    if !super::answer::push_small(out, &value) {
-        match Streamed::try_new(value) {
-            Ok(streamed) => return Output::Streamed(streamed),
-            Err(value) => push_item(out, &value, "a result"),
+    if super::answer::push_small(out, &value) {
+        panics::catch_drop(|| drop(value));
+        return Output::Encoded;
+    }
+    match Streamed::try_new(value) {
+        Ok(streamed) => Output::Streamed(streamed),
+        Err(value) => {
+            push_item(out, &value, "a result");
+            panics::catch_drop(|| drop(value));
+            Output::Encoded
         }
     }
-    Output::Encoded
 }
 
 /// Appends `value` as one record; if its `Serialize` panics or fails, an error record instead.

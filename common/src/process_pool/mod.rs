@@ -1,5 +1,17 @@
 //! `ProcessPool`: workers are copies of this very program, each in its own process.
 //!
+//! Words, one meaning each, in every file of this module:
+//!
+//! - *worker*: a process running tasks; *supervisor*: the pool's thread that owns one worker.
+//! - *line*: one worker's socket pair and who holds it (`lend.rs`'s `Line`); *link*: the bytes
+//!   on it, read and written (`link.rs`'s `Link`).
+//! - *slot* (`Slot`): where one task's result waits for its caller. A supervisor's place in the
+//!   pool (0, 1, ...) is its index, not a slot.
+//! - *lent*, *held*, *handed over*, *ticket*: the lent line's states and counters (`lend.rs`).
+//! - *taken*: only a result taken out of its slot (`Error::AlreadyTaken`).
+//! - *batch*: items sent together; *frame*: a batch's bytes; *job*: a batch in the queue with
+//!   where its answer goes.
+//!
 //! How it fits together, file by file:
 //!
 //! - `builder.rs`: settings, and the start: each worker is started from `/proc/self/exe` (see
@@ -21,8 +33,10 @@
 //!   to do, a supervisor parks its worker where a caller can borrow it; `submit` writes the
 //!   task to an idle worker itself, and the task's `wait` reads the answer: two hops, like a
 //!   plain ping-pong with a child, where the supervisor's way takes four (measured: 1.71x the
-//!   ping-pong hot, 2.5x after idling; `lend.rs` gives the numbers). The supervisor reads it
-//!   instead when it has other work, when the pool closes, or when nobody waits.
+//!   ping-pong hot, 2.5x after idling; `benches/compare/NOTES.md` gives the numbers). The
+//!   supervisor reads it instead when it has other work, when the pool closes, or when nobody
+//!   waits. `lend.rs` holds the protocol's table of states and transitions, and its model
+//!   check (`lend/model.rs`).
 //! - `spawn.rs`: starting a worker with a bounded handshake, and replacing one that died or
 //!   retired, retrying with back-off while the pool lives.
 //! - Large payloads (each file gives the measurement that called for it): `big_buffer.rs` asks

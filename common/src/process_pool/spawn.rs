@@ -52,7 +52,7 @@ impl Worker {
         drop(cmd);
         let pid = child.pid();
         let limit = shared.handshake_timeout;
-        let deadline = Instant::now() + limit;
+        let deadline = crate::handle::deadline_in(limit);
         let hello = link.hello(pid, &mut || match child.try_wait()? {
             Some(status) => Err(io::Error::other(format!(
                 "{} before its handshake",

@@ -219,3 +219,41 @@ pub(crate) fn a_thread_initializer_that_panics() -> harness::Result {
         .build()?;
     still_works(&pool, WENT_OFF.load(SeqCst))
 }
+
+/// Its `Drop` panics in a process worker (which is this binary, started with the pool's
+/// variable set), never in the test process.
+#[derive(Serialize, Deserialize, PartialEq, Debug)]
+pub(crate) struct WorkerBomb(u32);
+
+impl Drop for WorkerBomb {
+    fn drop(&mut self) {
+        if std::env::var_os("COMMON_POOL_WORKER").is_some() {
+            panic!("a result's Drop went off in the worker");
+        }
+    }
+}
+
+fn worker_bomb(n: u32) -> WorkerBomb {
+    WorkerBomb(n)
+}
+
+/// A result whose `Drop` panics in the worker, after the worker encoded it: every value still
+/// arrives, alone and in batches, and the worker is the same process after (not replaced).
+pub(crate) fn a_result_drop_that_panics_in_the_worker() -> harness::Result {
+    let pool = ProcessPool::new(1)?;
+    let before = pool.worker_pids();
+    let one = pool.submit(worker_bomb, 7).wait();
+    check(
+        one == Ok(WorkerBomb(7)),
+        &format!("a lone task's value: {one:?}"),
+    )?;
+    let many = pool.map_chunked(worker_bomb, 0..20, Chunk::Size(5));
+    check(
+        many == Ok((0..20).map(WorkerBomb).collect()),
+        &format!("every value of a chunked map: {many:?}"),
+    )?;
+    check(
+        pool.worker_pids() == before,
+        "the worker lived on: the same pid",
+    )
+}

@@ -200,7 +200,7 @@ impl Crew {
     /// # Errors
     /// `TimedOut` if no line came within `limit`.
     pub fn recv(&mut self, limit: Duration) -> io::Result<Option<(usize, String)>> {
-        let deadline = Instant::now() + limit;
+        let deadline = crate::handle::deadline_in(limit);
         while self.closed.contains(&false) {
             if let (index, Some(line)) = self.next(deadline, limit)? {
                 return Ok(Some((index, line)));
@@ -234,7 +234,7 @@ impl Crew {
     /// A `waitpid` error, or `TimedOut` naming the children that had to be killed.
     pub fn reap(&mut self, limit: Duration) -> io::Result<Vec<ExitStatus>> {
         self.close_stdins();
-        let deadline = Instant::now() + limit;
+        let deadline = crate::handle::deadline_in(limit);
         let mut statuses = Vec::new();
         let mut killed = Vec::new();
         for child in &mut self.children {

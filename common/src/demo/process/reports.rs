@@ -27,7 +27,7 @@ impl Crew {
     ) -> io::Result<Vec<String>> {
         let mut got: Vec<Option<String>> = vec![None; self.children.len()];
         while got.iter().any(Option::is_none) {
-            let deadline = Instant::now() + limit;
+            let deadline = crate::handle::deadline_in(limit);
             let (index, line) = match self.next(deadline, limit)? {
                 (index, Some(line)) => (index, line),
                 // A child may end right after its report: that is no error.
@@ -100,7 +100,7 @@ impl Crew {
         limit: Duration,
     ) -> io::Result<Vec<(usize, String)>> {
         self.close_stdins();
-        let deadline = Instant::now() + limit;
+        let deadline = crate::handle::deadline_in(limit);
         let mut got = Vec::new();
         while self.closed.contains(&false) {
             match self.next(deadline, limit) {

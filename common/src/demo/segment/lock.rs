@@ -57,7 +57,7 @@ impl<T> Lock<T> {
     /// # Errors
     /// As [`Lock::lock`].
     pub fn lock_within(&self, limit: Duration) -> io::Result<LockGuard<'_, T>> {
-        let deadline = Instant::now() + limit;
+        let deadline = crate::handle::deadline_in(limit);
         // `Acquire` pairs with the last holder's `Release`: we see what it wrote.
         while self
             .taken

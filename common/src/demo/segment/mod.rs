@@ -196,7 +196,7 @@ impl<T: Shareable> Segment<T> {
     /// # Errors
     /// `TimedOut`, saying how many opened it; the name is removed anyway when the segment drops.
     pub fn unlink_once_opened(&mut self, workers: usize, limit: Duration) -> io::Result<()> {
-        let deadline = Instant::now() + limit;
+        let deadline = crate::handle::deadline_in(limit);
         let opened = || self.layout().opened.load(Ordering::Relaxed);
         while opened() < workers as u64 {
             if Instant::now() >= deadline {

@@ -1,9 +1,10 @@
 //! The few Linux calls std does not offer, each behind a small safe function.
 //!
-//! Every `unsafe` block of `common` lives in one of four small wrappers, so a reader can audit
-//! them in one sitting: here (system calls), `src/process_pool/call.rs` (code addresses) and
-//! `big_buffer.rs` (memory advice), `src/thread_pool/in_place.rs` (the in-place map), and
-//! `src/demo/segment/` (typed views of a shared segment).
+//! Every `unsafe` block of `common` lives in one of five places, so a reader can audit them in
+//! one sitting: here (system calls, with `loader.rs`), `src/process_pool/call.rs` and
+//! `call/plain.rs` (code addresses), `big_buffer.rs` (memory advice),
+//! `src/thread_pool/in_place.rs` with `in_place/place.rs` (the in-place map), and
+//! `src/demo/segment/` (typed views of a shared segment); `.ci/unsafe-count --files` lists them.
 //!
 //! Where rustix offers a call (signals, `waitid`, `prctl`, `ppoll`, socket options and
 //! credentials), this module uses it: rustix checks the arguments and the memory, so no

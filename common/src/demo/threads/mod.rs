@@ -68,7 +68,7 @@ impl Voice {
     /// Looks every millisecond, for at most `limit`, whether the parent asks this worker to
     /// stop; says whether it did.
     pub fn stop_asked_within(&self, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
+        let deadline = crate::handle::deadline_in(limit);
         while !self.stop_asked() {
             if Instant::now() >= deadline {
                 return false;
@@ -202,7 +202,7 @@ impl<T: Send + 'static> Crew<T> {
     /// `TimedOut` if a worker is still running at the deadline: a thread cannot be killed, so
     /// it is left to run (and dropping the crew asks it to stop).
     pub fn join(&mut self, limit: Duration) -> io::Result<Vec<Ended<T>>> {
-        let deadline = Instant::now() + limit;
+        let deadline = crate::handle::deadline_in(limit);
         let mut ended = Vec::new();
         for (index, slot) in self.workers.iter_mut().enumerate() {
             let Some(worker) = slot.take() else {
