@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use common::demo::child::self_command;
 use common::demo::copies;
 use common::demo::narrate::{conclude, duration, header, pid_tag, plural};
-use common::demo::process::Crew;
+use common::demo::process::Children;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -38,7 +38,7 @@ pub fn run(out: &mut impl Write, workers: usize, size: usize) -> Result<()> {
     // Bytes copied to and from the workers, counted as they cross.
     let mut copied = 0usize;
 
-    let mut crew = Crew::new();
+    let mut crew = Children::new();
     for (index, part) in data.chunks(chunk).enumerate() {
         // Process boundary: a worker is this program started again; its slice goes as a copy.
         let mut cmd = self_command();

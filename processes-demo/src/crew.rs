@@ -31,7 +31,7 @@ impl Report {
 #[derive(Debug)]
 pub struct Crew {
     // Process boundary: common's crew of children, a reader thread on each one's stdout.
-    workers: common::demo::process::Crew,
+    workers: common::demo::process::Children,
 }
 
 impl Default for Crew {
@@ -43,7 +43,7 @@ impl Default for Crew {
 impl Crew {
     /// A crew with no workers yet.
     pub fn new() -> Crew {
-        let workers = common::demo::process::Crew::new();
+        let workers = common::demo::process::Children::new();
         Crew { workers }
     }
 

@@ -10,7 +10,7 @@
 use anyhow::{bail, ensure, Context, Result};
 use common::demo::child::self_command;
 use common::demo::narrate::{conclude, duration, header, ratio, speedup};
-use common::demo::process::Crew;
+use common::demo::process::Children;
 use common::demo::sys::describe_exit;
 use std::io::{ErrorKind, Write};
 use std::time::{Duration, Instant};
@@ -198,7 +198,7 @@ impl Progress {
 fn count_on(out: &mut impl Write, n: usize, limit: u64) -> Result<u64> {
     // Process boundary: a worker is this program started again, told its share in arguments;
     // progress and counts arrive as lines of text on its stdout.
-    let mut crew = Crew::new();
+    let mut crew = Children::new();
     for index in 0..n {
         let mut cmd = self_command();
         cmd.args(["child", "speedup", &index.to_string()]);

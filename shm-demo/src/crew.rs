@@ -1,8 +1,8 @@
 //! This crate's child processes, run by `common`'s one process layer, and how long they may take.
 //!
 //! Each child is this executable started again with the hidden `child` subcommand, in a
-//! [`Crew`] from `common::demo::process`. The parent writes commands to the child's stdin, one
-//! per line ([`Crew::send`], [`Crew::broadcast`]); the child reads them with
+//! [`Crew`] (`common::demo::process::Children`). The parent writes commands to the child's
+//! stdin, one per line ([`Crew::send`], [`Crew::broadcast`]); the child reads them with
 //! [`child::next_command`] and answers on its stdout. A line starting with `@` is a report for
 //! the parent (`@mapped`, `@done 1234`, sent with [`child::report`]); any other line is
 //! narration, which the parent copies to its own output, so a test reading the parent's output
@@ -12,7 +12,7 @@
 use anyhow::{Context, Result};
 use std::time::Duration;
 
-pub use common::demo::process::{child, Crew};
+pub use common::demo::process::{child, Children as Crew};
 
 /// How long any single report from a child may take before the parent gives up; also the bound
 /// on the children's exit once their stdin is closed.

@@ -1,8 +1,8 @@
 //! The start gate of this crate's child processes, over `common`'s one process layer.
 //!
 //! The children are this program started again with its hidden `child` subcommand, run by a
-//! [`Crew`] from `common::demo::process`: it reads their lines, talks to them and reaps them,
-//! every wait with a deadline. Lines that start with `@` are messages to the parent (`@ready`,
+//! [`Crew`] (`common::demo::process::Children`): it reads their lines, talks to them and reaps
+//! them, every wait with a deadline. Lines that start with `@` are messages to the parent (`@ready`,
 //! `@span 0 123 456`, sent with [`child::report`]), every other line is narration, copied to the
 //! parent's output. What this crate adds is the start gate: each child reports `@ready` and
 //! then waits for one line, `go`, on its stdin; the parent writes it to every child at once
@@ -10,7 +10,7 @@
 
 use anyhow::{bail, Result};
 
-pub use common::demo::process::{child, Crew};
+pub use common::demo::process::{child, Children as Crew};
 
 /// The line that opens the start gate.
 pub const GO: &str = "go";

@@ -35,7 +35,7 @@ impl Report {
 #[derive(Debug)]
 pub struct Crew<T = ()> {
     // common's crew of threads, which asks them to stop and joins them when dropped.
-    workers: common::demo::threads::Crew<Result<T>>,
+    workers: common::demo::threads::WorkerThreads<Result<T>>,
 }
 
 impl<T: Send + 'static> Default for Crew<T> {
@@ -47,7 +47,7 @@ impl<T: Send + 'static> Default for Crew<T> {
 impl<T: Send + 'static> Crew<T> {
     /// A crew with no workers yet.
     pub fn new() -> Crew<T> {
-        let workers = common::demo::threads::Crew::new();
+        let workers = common::demo::threads::WorkerThreads::new();
         Crew { workers }
     }
 

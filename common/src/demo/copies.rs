@@ -7,7 +7,7 @@
 //! the plainest there is, one decimal number per line, so a student can watch it with `cat`;
 //! a line that is not a number is a report (say, what the worker did), kept apart.
 
-use crate::demo::process::Crew;
+use crate::demo::process::Children;
 use std::io::{self, BufRead, BufWriter, Write};
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ use std::time::Duration;
 ///
 /// # Errors
 /// The child's stdin is closed.
-pub fn send(crew: &mut Crew, index: usize, numbers: &[u64]) -> io::Result<usize> {
+pub fn send(crew: &mut Children, index: usize, numbers: &[u64]) -> io::Result<usize> {
     let text: String = numbers.iter().map(|x| format!("{x}\n")).collect();
     crew.send(index, text.trim_end())?;
     Ok(text.len())
@@ -34,7 +34,7 @@ pub fn send(crew: &mut Crew, index: usize, numbers: &[u64]) -> io::Result<usize>
 /// report, `InvalidData` if a child sent more numbers than its place in `into` holds, `Other`
 /// if a child did not exit with status 0.
 pub fn receive(
-    crew: &mut Crew,
+    crew: &mut Children,
     into: &mut [u64],
     chunk: usize,
     limit: Duration,
@@ -113,7 +113,7 @@ pub fn write_stdout(numbers: &[u64], report: &str) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::{receive, send};
-    use crate::demo::process::Crew;
+    use crate::demo::process::Children;
     use std::process::Command;
     use std::time::Duration;
 
@@ -121,7 +121,7 @@ mod tests {
     #[test]
     fn numbers_go_there_and_back_into_place() {
         let script = "while read x; do echo $((x * 2)); done; echo doubled";
-        let mut crew = Crew::new();
+        let mut crew = Children::new();
         let mut data = vec![1, 2, 3, 4, 5];
         for (index, part) in data.chunks(3).enumerate() {
             crew.start(Command::new("sh").args(["-c", script])).unwrap();
@@ -139,7 +139,7 @@ mod tests {
     /// A child that sends back more than it was given is an error, not a write out of place.
     #[test]
     fn too_many_numbers_are_an_error() {
-        let mut crew = Crew::new();
+        let mut crew = Children::new();
         crew.start(Command::new("sh").args(["-c", "echo 1; echo 2; echo 3; echo done"]))
             .unwrap();
         let mut data = vec![0; 4];

@@ -68,7 +68,7 @@ impl ProcessPoolBuilder {
     /// per-process state: a connection, a cache, a seeded random generator in a `static`.
     ///
     /// It runs before the worker's handshake, so a panic in it is a start failure: `build`
-    /// returns [`Error::Spawn`] naming the panic, and a slot that cannot restart retries with
+    /// returns [`Error::Spawn`] naming the panic, and a supervisor that cannot restart its worker retries with
     /// back-off while tasks fail at once with that error (never a hang, never a silent loop).
     pub fn initializer(mut self, f: fn()) -> Self {
         self.initializer = Some(f);
@@ -125,13 +125,13 @@ impl ProcessPoolBuilder {
             shared: Arc::clone(&shared),
             supervisors: Vec::new(),
         };
-        for slot in 0..self.workers {
+        for index in 0..self.workers {
             let (shared, ready_tx) = (Arc::clone(&shared), ready_tx.clone());
             // Each worker is spawned by its supervisor thread, which outlives it: the worker's
             // PR_SET_PDEATHSIG fires when the thread that spawned it ends.
             let thread = std::thread::Builder::new()
-                .name(format!("pool-supervisor-{slot}"))
-                .spawn(move || Supervisor::start(shared, slot, ready_tx))
+                .name(format!("pool-supervisor-{index}"))
+                .spawn(move || Supervisor::start(shared, index, ready_tx))
                 .map_err(|e| Error::Spawn(format!("supervisor thread: {e}")))?;
             pool.supervisors.push(thread);
         }

@@ -58,8 +58,8 @@ impl ProcessPool {
         state.queue.push_back(job);
         let woken = super::park::choose_one(&mut state);
         drop(state);
-        if let Some(slot) = woken {
-            self.shared.nudge[slot].notify_one();
+        if let Some(index) = woken {
+            self.shared.nudge[index].notify_one();
         }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! What it wins, measured: a task's round trip takes two hops (caller, worker, caller) instead of
 //! four through the supervisor: 1.07-1.10x a raw socket ping-pong hot, against 1.8-2.1x before
-//! (the numbers and how they were taken: `benches/compare/NOTES.md`). A reader may skip this
+//! (the numbers and how they were measured: `benches/compare/NOTES.md`). A reader may skip this
 //! module: with it removed, every task goes through the supervisor, correct and slower.
 //!
 //! # Words
@@ -32,7 +32,7 @@
 //! | `Held` | `Dead` | caller, `lend` (the write failed) or `read::deliver` | the worker died; the task is requeued (not written) or fails with `WorkerDied` |
 //! | `Held` | `Idle` | caller, `read::deliver` | the answer is read and delivered |
 //! | `Lent` | `Held` | caller, `read::read_lent` | `wait`, `wait_timeout`, `is_finished` of *its own* task (ticket matches) |
-//! | `Lent` | `Busy` | supervisor, `park` | work queued, closing, terminated, handed over, or [`LEND_GRACE`] passed: the task goes in flight and the supervisor reads it |
+//! | `Lent` | `Busy` | supervisor, `park` | work queued, closing, terminated, handed over, or [`LEND_GRACE`] passed: the task goes in flight and the supervisor reads it (*reclaimed*) |
 //! | `Dead` | `Busy` | supervisor, `park` | always: it replaces the worker |
 //!
 //! Why nothing is lost:
@@ -48,7 +48,7 @@
 //!    closing wake one or all. Each sets the reason before it wakes, under the same lock, so a
 //!    supervisor that checks its reasons and then sleeps cannot miss one.
 //! 3. *Nothing waits for ever.* A supervisor's every sleep also ends after
-//!    [`IDLE_CHECK`](super::IDLE_CHECK), and a lent task left unread is taken back after
+//!    [`IDLE_CHECK`](super::IDLE_CHECK), and a lent task left unread is reclaimed after
 //!    [`LEND_GRACE`]. A caller never waits for the supervisor: it reads, or finds the task
 //!    not on the line (someone else reads it and fills its slot), or waits on its slot with
 //!    its own limit. A caller's read with a limit stops at the limit even half-way through a

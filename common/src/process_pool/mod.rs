@@ -8,7 +8,8 @@
 //! - *slot* (`Slot`): where one task's result waits for its caller. A supervisor's place in the
 //!   pool (0, 1, ...) is its index, not a slot.
 //! - *lent*, *held*, *handed over*, *ticket*: the lent line's states and counters (`lend.rs`).
-//! - *taken*: only a result taken out of its slot (`Error::AlreadyTaken`).
+//! - *taken*: only a result taken out of its slot (`Error::AlreadyTaken`); a supervisor that
+//!   takes its line back from a caller *reclaims* it.
 //! - *batch*: items sent together; *frame*: a batch's bytes; *job*: a batch in the queue with
 //!   where its answer goes.
 //!
@@ -94,7 +95,7 @@ struct State {
     closing: bool,
     /// The pool was terminated: stop now.
     cancelled: bool,
-    /// Set while no slot has a worker and the last attempt to start one failed: new batches fail
+    /// Set while no supervisor has a worker and the last attempt to start one failed: new batches fail
     /// at once with it, rather than wait for a worker that may never come. Cleared as soon as a
     /// worker starts again.
     broken: Option<Error>,
@@ -128,11 +129,11 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn set_pid(&self, slot: usize, pid: Option<u32>) {
-        self.pids()[slot] = pid;
+    fn set_pid(&self, index: usize, pid: Option<u32>) {
+        self.pids()[index] = pid;
     }
 
-    /// The workers' pids, by slot. `terminate` signals them while holding this lock, and a
+    /// The workers' pids, by supervisor. `terminate` signals them while holding this lock, and a
     /// worker's `Child` strikes its pid out under it before reaping (`strike_pid`), so the list
     /// never holds a reaped pid that a signal could reach.
     fn pids(&self) -> MutexGuard<'_, Vec<Option<u32>>> {
@@ -141,12 +142,12 @@ impl Shared {
         self.pids.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Strikes `pid` out of `slot`'s entry if it is still there (a newer worker's is left).
+    /// Strikes `pid` out of supervisor `index`'s entry if it is still there (a newer worker's is left).
     /// Called by the worker's `Child` once it has ended and before it is reaped.
-    fn strike_pid(&self, slot: usize, pid: u32) {
+    fn strike_pid(&self, index: usize, pid: u32) {
         if let Some(entry) = self
             .pids()
-            .get_mut(slot)
+            .get_mut(index)
             .filter(|entry| **entry == Some(pid))
         {
             *entry = None;

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 /// How a parked supervisor got its worker back.
 pub(super) enum Parked {
-    /// Alive, as far as anyone knows; a lent task taken over is now in flight.
+    /// Alive, as far as anyone knows; a lent task it reclaimed is now in flight.
     Back(Worker),
     /// Dead (a caller's read or write found it so, or the idle check did): replace it.
     Dead(Worker),
@@ -20,7 +20,7 @@ pub(super) enum Parked {
 impl Supervisor {
     /// Parks `worker` on the line, idle, and sleeps until there is a reason to take it back.
     ///
-    /// Taken back at once: with work queued, or the pool closing or terminated. A lent task
+    /// Reclaimed at once: with work queued, or the pool closing or terminated. A lent task
     /// goes in flight, so that its answer is read in order before anything else is sent. Every
     /// [`IDLE_CHECK`] it checks that an idle worker still lives, in place.
     pub(super) fn park(&mut self, worker: Worker) -> Parked {
@@ -29,13 +29,13 @@ impl Supervisor {
         let room = shared
             .max_tasks
             .map_or(usize::MAX, |max| max.saturating_sub(self.finished));
-        let desk = &mut state.lines[self.slot];
+        let desk = &mut state.lines[self.index];
         desk.line = Line::Idle(worker);
         desk.room = room;
         desk.lent_done = 0;
         loop {
             let busy = state.cancelled || state.closing || !state.queue.is_empty();
-            let desk = &mut state.lines[self.slot];
+            let desk = &mut state.lines[self.index];
             let ripe = match &desk.line {
                 Line::Lent { since, .. } => desk.handed_over || since.elapsed() >= LEND_GRACE,
                 _ => false,
@@ -57,38 +57,38 @@ impl Supervisor {
                 Line::Held if busy => {
                     desk.line = Line::Held;
                     // A caller holds the worker, to write or read: wait for it to come back.
-                    // A nudge for queued work may have reached this one as its line was taken:
+                    // A nudge for queued work may have reached this one while its line was held:
                     // pass it on, since this one cannot feed its worker until then.
                     if !state.queue.is_empty() {
                         nudge_one(&shared, &mut state);
                     }
-                    state.lines[self.slot].wanted = true;
-                    state = shared.nudge[self.slot]
+                    state.lines[self.index].wanted = true;
+                    state = shared.nudge[self.index]
                         .wait_timeout(state, IDLE_CHECK)
                         .unwrap_or_else(|p| p.into_inner())
                         .0;
-                    state.lines[self.slot].wanted = false;
+                    state.lines[self.index].wanted = false;
                     continue;
                 }
                 other => desk.line = other,
             }
             // Sleep until woken, until a lent task's grace is over, or until the idle check.
-            let limit = match &state.lines[self.slot].line {
+            let limit = match &state.lines[self.index].line {
                 Line::Lent { since, .. } => (*since + LEND_GRACE)
                     .saturating_duration_since(Instant::now())
                     .min(IDLE_CHECK),
                 _ => IDLE_CHECK,
             };
-            state.lines[self.slot].parked = true;
-            let (guard, waited) = shared.nudge[self.slot]
+            state.lines[self.index].parked = true;
+            let (guard, waited) = shared.nudge[self.index]
                 .wait_timeout(state, limit)
                 .unwrap_or_else(|p| p.into_inner());
             state = guard;
-            state.lines[self.slot].parked = false;
+            state.lines[self.index].parked = false;
             if waited.timed_out() {
-                if let Line::Idle(worker) = &mut state.lines[self.slot].line {
+                if let Line::Idle(worker) = &mut state.lines[self.index].line {
                     if !matches!(worker.child.try_wait(), Ok(None)) {
-                        let desk = &mut state.lines[self.slot];
+                        let desk = &mut state.lines[self.index];
                         let Line::Idle(worker) = std::mem::take(&mut desk.line) else {
                             unreachable!("matched just above");
                         };
@@ -102,11 +102,11 @@ impl Supervisor {
 }
 
 /// Wakes one parked supervisor whose worker can take work now (its line idle, or lent and
-/// so to be taken back), if any: for a batch just queued. Each supervisor sleeps on its own
+/// so to be reclaimed), if any: for a batch just queued. Each supervisor sleeps on its own
 /// condition variable, so a wake-up reaches one that can use it, and nobody else.
 pub(super) fn nudge_one(shared: &Shared, state: &mut State) {
-    if let Some(slot) = choose_one(state) {
-        shared.nudge[slot].notify_one();
+    if let Some(index) = choose_one(state) {
+        shared.nudge[index].notify_one();
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The first pause between attempts to start a replacement worker; it doubles up to
-/// [`RESPAWN_MAX_PAUSE`]. A slot never gives up while the pool lives: a fork that fails for a
+/// [`RESPAWN_MAX_PAUSE`]. A supervisor never gives up while the pool lives: a fork that fails for a
 /// moment (a full process table, a memory spike) must not cost the pool a worker for good.
 const RESPAWN_FIRST_PAUSE: Duration = Duration::from_millis(20);
 /// The longest pause between attempts to start a replacement worker.
@@ -25,9 +25,9 @@ pub(super) struct Worker {
 
 impl Worker {
     /// Starts a worker and waits, with a bound, for its handshake.
-    pub(super) fn start(shared: &Arc<Shared>, slot: usize) -> Result<Worker, Error> {
+    pub(super) fn start(shared: &Arc<Shared>, index: usize) -> Result<Worker, Error> {
         let spawn_error = |what: &str, e: &dyn std::fmt::Display| {
-            Error::Spawn(format!("worker {slot}: {what}: {e}"))
+            Error::Spawn(format!("worker {index}: {what}: {e}"))
         };
         let (mut link, theirs) = Link::pair().map_err(|e| spawn_error("socket pair", &e))?;
         let mut cmd = self_command();
@@ -44,7 +44,7 @@ impl Worker {
         let book = Arc::downgrade(shared);
         child.strike_before_reaping(move |pid| {
             if let Some(shared) = book.upgrade() {
-                shared.strike_pid(slot, pid);
+                shared.strike_pid(index, pid);
             }
         });
         // Our copy of the worker's end goes with `cmd`: from here on only the worker holds it,
@@ -65,7 +65,7 @@ impl Worker {
         });
         match hello {
             Ok(FromWorker::Hello { pid: said }) if said == pid => Ok(Worker { child, link }),
-            Ok(FromWorker::CannotServe(why)) => Err(Error::Spawn(format!("worker {slot}: {why}"))),
+            Ok(FromWorker::CannotServe(why)) => Err(Error::Spawn(format!("worker {index}: {why}"))),
             Ok(_) => Err(spawn_error("handshake", &"not a hello from our worker")),
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
                 // The worker closed its end before saying hello: it is exiting. Say how.
@@ -74,7 +74,7 @@ impl Worker {
                     Err(e) => format!("could not be reaped ({e})"),
                 };
                 Err(Error::Spawn(format!(
-                    "worker {slot} {how} before its handshake \
+                    "worker {index} {how} before its handshake \
                      (does `main` call common::init() first?)"
                 )))
             }
@@ -151,7 +151,7 @@ impl Supervisor {
             .finish(EXIT_GRACE)
             .map_or(crate::Exit::Unknown, crate::Exit::from);
         drop(worker);
-        self.shared.set_pid(self.slot, None);
+        self.shared.set_pid(self.index, None);
         if self.shared.state().cancelled {
             self.in_flight
                 .drain(..)
@@ -166,34 +166,34 @@ impl Supervisor {
         self.respawn()
     }
 
-    /// Starts a worker in this slot, retrying with back-off for as long as the pool lives and
+    /// Starts a worker in this supervisor's place, retrying with back-off for as long as the pool lives and
     /// needs one. `None` when the pool was terminated or is closing meanwhile.
     ///
-    /// While the slot is down it does not count as live. If no slot is live, queued batches fail
+    /// While it has no worker it does not count as live. If no supervisor has a worker, queued batches fail
     /// with the last start error (nobody would run them) and new ones fail at once; the first
     /// worker that starts again clears that, so the pool never keeps failing with a stale error.
     pub(super) fn respawn(&mut self) -> Option<Worker> {
         let mut pause = RESPAWN_FIRST_PAUSE;
         let mut down = false;
         loop {
-            match Worker::start(&self.shared, self.slot) {
+            match Worker::start(&self.shared, self.index) {
                 Ok(worker) => {
-                    self.shared.set_pid(self.slot, Some(worker.child.pid()));
+                    self.shared.set_pid(self.index, Some(worker.child.pid()));
                     self.finished = 0;
                     if down {
                         let mut state = self.shared.state();
                         state.live += 1;
                         state.broken = None;
-                        eprintln!("common: pool worker slot {} is running again", self.slot);
+                        eprintln!("common: pool worker {} is running again", self.index);
                     }
                     return Some(worker);
                 }
                 Err(error) => {
                     if !down {
                         eprintln!(
-                            "common: pool worker slot {} cannot start a worker ({error}); \
+                            "common: pool worker {} cannot start a worker ({error}); \
                              retrying every {RESPAWN_MAX_PAUSE:?} at most",
-                            self.slot
+                            self.index
                         );
                     }
                     self.mark_down(error, !down);
@@ -207,7 +207,7 @@ impl Supervisor {
                 .wake
                 .wait_timeout_while(state, pause, |s| !s.cancelled && !s.closing)
                 .unwrap_or_else(|p| p.into_inner());
-            // Closing: the slots that are live finish the queue; with none live it was failed.
+            // Closing: the supervisors that are live finish the queue; with none live it was failed.
             if state.cancelled || state.closing {
                 return None;
             }
@@ -215,7 +215,7 @@ impl Supervisor {
         }
     }
 
-    /// A start failed. `first` marks this slot as no longer live; if no slot is live, the queue
+    /// A start failed. `first` marks this supervisor as no longer live; if none is live, the queue
     /// fails with `error` and so do new batches until some worker starts again.
     fn mark_down(&self, error: Error, first: bool) {
         let orphans = {

@@ -25,7 +25,8 @@ pub(super) enum Take {
 /// The thread that owns one worker process: feeds it, reads its answers, replaces it.
 pub(super) struct Supervisor {
     pub(super) shared: Arc<Shared>,
-    pub(super) slot: usize,
+    /// Its place in the pool (0, 1, ...): which line, nudge and pid entry are its own.
+    pub(super) index: usize,
     /// Batches sent to the worker and not yet answered, oldest (the running one) first.
     pub(super) in_flight: VecDeque<Job>,
     /// Whether the last batch was short enough to make prefetching worthwhile.
@@ -37,10 +38,10 @@ pub(super) struct Supervisor {
 impl Supervisor {
     pub(super) fn start(
         shared: Arc<Shared>,
-        slot: usize,
+        index: usize,
         ready: crossbeam_channel::Sender<Result<(), Error>>,
     ) {
-        let worker = Worker::start(&shared, slot);
+        let worker = Worker::start(&shared, index);
         let worker = match worker {
             Ok(worker) => worker,
             Err(e) => {
@@ -48,12 +49,12 @@ impl Supervisor {
                 return;
             }
         };
-        shared.set_pid(slot, Some(worker.child.pid()));
+        shared.set_pid(index, Some(worker.child.pid()));
         shared.state().live += 1;
         let _ = ready.send(Ok(()));
         let mut me = Supervisor {
             shared,
-            slot,
+            index,
             in_flight: VecDeque::new(),
             short_tasks: false,
             finished: 0,
@@ -145,7 +146,7 @@ impl Supervisor {
         let pid = worker.child.pid();
         self.shared
             .timeline
-            .record(self.slot, pid, job.first, job.len, start, end);
+            .record(self.index, pid, job.first, job.len, start, end);
         (job.done)(Answer::Output(output));
         self.release_running_frame();
     }
@@ -181,13 +182,13 @@ impl Supervisor {
         link.hang_up(); // the worker reads end of file, and exits with status 0
         let _ = child.finish(EXIT_GRACE);
         drop(link); // only now, so the worker never writes to a closed socket
-        self.shared.set_pid(self.slot, None);
+        self.shared.set_pid(self.index, None);
     }
 
     /// The pool was terminated: kill the worker and cancel what it was doing.
     fn cancel(&mut self, mut worker: Worker) {
         let _ = worker.child.kill();
-        self.shared.set_pid(self.slot, None);
+        self.shared.set_pid(self.index, None);
         self.in_flight
             .drain(..)
             .for_each(|job| job.fail(Error::Cancelled));

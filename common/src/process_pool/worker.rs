@@ -112,9 +112,9 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let mut to_pool = line.try_clone()?;
     if let Some(init) = initializer() {
         // Before the hello: a pool whose initializer fails learns it while starting the worker
-        // (`new` fails; a replacement slot retries with back-off), never by a silent death.
+        // (`new` fails; a replacement retries with back-off), never by a silent death.
         if let Err(why) = run_initializer(init, &code) {
-            // The pool reports it (in `new`'s error, or once for a slot that cannot restart).
+            // The pool reports it (in `new`'s error, or once for a supervisor that cannot restart its worker).
             let _ = FromWorker::CannotServe(why).write_to(&mut to_pool);
             sys::exit_now(CANNOT_SERVE);
         }

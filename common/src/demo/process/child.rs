@@ -1,8 +1,8 @@
-//! The child's side of a [`super::Crew`]: reports and narration on stdout, commands from stdin.
+//! The child's side of a [`super::Children`]: reports and narration on stdout, commands from stdin.
 
 use std::io::{BufRead, Write};
 
-/// Sends the report `@tag words` to the parent (see [`super::Crew::expect_all`]).
+/// Sends the report `@tag words` to the parent (see [`super::Children::expect_all`]).
 pub fn report(tag: &str, words: impl std::fmt::Display) {
     let mut stdout = std::io::stdout().lock();
     // If the parent is gone, nobody is left to tell; the child ends at its next read.

@@ -4,15 +4,15 @@
 //!
 //! A demo writes out the spawning call itself where spawning is its lesson
 //! ([`crate::demo::child::self_command`] plus arguments), and hands the `Command` to
-//! [`Crew::start`]; everything after that is plumbing, and lives here:
+//! [`Children::start`]; everything after that is plumbing, and lives here:
 //!
 //! - Each child's stdout is a pipe read by a small thread, so the parent never blocks on one
-//!   child while another talks, and every wait has a deadline ([`Crew::recv`]). Lines that
+//!   child while another talks, and every wait has a deadline ([`Children::recv`]). Lines that
 //!   start with `@` are reports for the parent (`@ready`, `@done 1234`, see [`child::report`]);
-//!   [`Crew::expect_all`] collects them and copies every other line (narration) to the output.
-//! - Each child's stdin is the parent's voice: one command per line ([`Crew::send`],
-//!   [`Crew::broadcast`]); closing it ([`Crew::close_stdins`]) tells a child to finish.
-//! - [`Crew::reap`] waits a bounded time for every child and kills those still running, so none
+//!   [`Children::expect_all`] collects them and copies every other line (narration) to the output.
+//! - Each child's stdin is the parent's voice: one command per line ([`Children::send`],
+//!   [`Children::broadcast`]); closing it ([`Children::close_stdins`]) tells a child to finish.
+//! - [`Children::reap`] waits a bounded time for every child and kills those still running, so none
 //!   is left either way; dropping the crew kills and reaps what is left ([`Child`]'s `Drop`).
 //! - [`OneShot`] is ipc-channel's `IpcOneShotServer` with the two things it lacks: a deadline
 //!   on `accept`, and its socket directory registered with [`crate::demo::cleanup`], so Ctrl-C
@@ -35,9 +35,9 @@ pub(crate) type Line = (usize, Option<String>);
 /// The running children of one scenario, their stdins and the lines they print.
 ///
 /// ```
-/// use common::demo::process::Crew;
+/// use common::demo::process::Children;
 /// use std::time::Duration;
-/// let mut crew = Crew::new();
+/// let mut crew = Children::new();
 /// let mut cmd = std::process::Command::new("echo");
 /// cmd.arg("hello");
 /// let index = crew.start(&mut cmd).unwrap();
@@ -46,7 +46,7 @@ pub(crate) type Line = (usize, Option<String>);
 /// assert!(crew.reap(Duration::from_secs(10)).unwrap()[0].success());
 /// ```
 #[derive(Debug)]
-pub struct Crew {
+pub struct Children {
     children: Vec<Child>,
     stdins: Vec<Option<ChildStdin>>,
     tx: Sender<Line>,
@@ -55,17 +55,17 @@ pub struct Crew {
     closed: Vec<bool>,
 }
 
-impl Default for Crew {
-    fn default() -> Crew {
-        Crew::new()
+impl Default for Children {
+    fn default() -> Children {
+        Children::new()
     }
 }
 
-impl Crew {
-    /// An empty crew; [`Crew::start`] adds children.
-    pub fn new() -> Crew {
+impl Children {
+    /// An empty crew; [`Children::start`] adds children.
+    pub fn new() -> Children {
         let (tx, lines) = crossbeam_channel::unbounded();
-        Crew {
+        Children {
             children: Vec::new(),
             stdins: Vec::new(),
             tx,
@@ -75,16 +75,16 @@ impl Crew {
     }
 
     /// Starts this program again once per argument list, each as `child <args...>` (through
-    /// [`crate::demo::child::self_command`] and [`Crew::start`]), for demos where spawning is
-    /// not the lesson. Call it from the main thread (see [`Crew::start`]).
+    /// [`crate::demo::child::self_command`] and [`Children::start`]), for demos where spawning is
+    /// not the lesson. Call it from the main thread (see [`Children::start`]).
     ///
     /// # Errors
     /// A spawn error; the children started before it are killed and reaped when the partial
     /// crew is dropped.
     pub fn spawn<A: AsRef<std::ffi::OsStr>>(
         arg_lists: impl IntoIterator<Item = impl IntoIterator<Item = A>>,
-    ) -> io::Result<Crew> {
-        let mut crew = Crew::new();
+    ) -> io::Result<Children> {
+        let mut crew = Children::new();
         for args in arg_lists {
             let mut cmd = crate::demo::child::self_command();
             crew.start(cmd.arg("child").args(args))?;
@@ -104,11 +104,11 @@ impl Crew {
         self.start_with_stdin(cmd, Stdio::piped())
     }
 
-    /// Like [`Crew::start`], but the child reads `stdin` (a pipe from a sibling, a file)
-    /// instead of a pipe from us: the crew has no voice to it, so [`Crew::send`] to it fails.
+    /// Like [`Children::start`], but the child reads `stdin` (a pipe from a sibling, a file)
+    /// instead of a pipe from us: the crew has no voice to it, so [`Children::send`] to it fails.
     ///
     /// # Errors
-    /// As [`Crew::start`].
+    /// As [`Children::start`].
     pub fn start_with_stdin(&mut self, cmd: &mut Command, stdin: Stdio) -> io::Result<usize> {
         let index = self.children.len();
         cmd.stdin(stdin).stdout(Stdio::piped());
@@ -170,7 +170,7 @@ impl Crew {
     /// Sends one command line to child `index`.
     ///
     /// # Errors
-    /// The child's stdin is closed (it exited, or [`Crew::close_stdins`] closed it).
+    /// The child's stdin is closed (it exited, or [`Children::close_stdins`] closed it).
     pub fn send(&mut self, index: usize, command: &str) -> io::Result<()> {
         let stdin = self.stdins[index].as_mut().ok_or_else(|| {
             io::Error::new(
@@ -184,7 +184,7 @@ impl Crew {
     /// Sends the same command line to every child.
     ///
     /// # Errors
-    /// As [`Crew::send`].
+    /// As [`Children::send`].
     pub fn broadcast(&mut self, command: &str) -> io::Result<()> {
         (0..self.children.len()).try_for_each(|i| self.send(i, command))
     }

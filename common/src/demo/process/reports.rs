@@ -1,7 +1,7 @@
 //! Tagged reports: lines starting with `@` are for the parent ([`super::child::report`]); every
 //! other line a child prints is narration, copied to the parent's output.
 
-use super::Crew;
+use super::Children;
 use crate::demo::sys::describe_exit;
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
@@ -12,7 +12,7 @@ fn report<'a>(line: &'a str, tag: &str) -> Option<&'a str> {
     (rest.is_empty() || rest.starts_with(' ')).then(|| rest.trim_start())
 }
 
-impl Crew {
+impl Children {
     /// Waits until every child has sent the report `@tag ...` ([`super::child::report`]), copying
     /// narration (lines not starting with `@`) to `out`; returns each child's words after the
     /// tag, in index order. Each report may take at most `limit` after the one before.

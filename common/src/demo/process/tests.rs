@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn reap_kills_a_child_that_outlives_its_bound() {
-    let mut crew = Crew::new();
+    let mut crew = Children::new();
     let mut cmd = Command::new("sleep");
     cmd.arg("30");
     crew.start(&mut cmd).expect("sleep starts");
@@ -19,7 +19,7 @@ fn reap_kills_a_child_that_outlives_its_bound() {
 
 #[test]
 fn expect_all_copies_narration_and_collects_reports() {
-    let mut crew = Crew::new();
+    let mut crew = Children::new();
     for word in ["one", "two"] {
         let mut cmd = Command::new("sh");
         cmd.args(["-c", &format!("echo said {word}; echo @ready {word}")]);
@@ -48,7 +48,7 @@ fn expect_all_copies_narration_and_collects_reports() {
 
 #[test]
 fn finish_collects_late_reports_and_names_a_failed_child() {
-    let mut crew = Crew::new();
+    let mut crew = Children::new();
     for script in ["read line; echo @done ok; echo bye", "exit 3"] {
         let mut cmd = Command::new("sh");
         cmd.args(["-c", script]);
@@ -72,7 +72,7 @@ fn finish_collects_late_reports_and_names_a_failed_child() {
 fn spawn_starts_this_program_again_with_child_first() {
     // Here "this program" is the test harness: `child --list` lists the tests whose name contains
     // "child", and runs none of them.
-    let mut crew = Crew::spawn([["--list"]]).expect("the harness starts");
+    let mut crew = Children::spawn([["--list"]]).expect("the harness starts");
     let mut lines = Vec::new();
     while let Some((index, line)) = crew.recv(Duration::from_secs(30)).expect("in time") {
         assert_eq!(index, 0);
@@ -89,7 +89,7 @@ fn spawn_starts_this_program_again_with_child_first() {
 
 #[test]
 fn expect_n_counts_reports_from_any_child_and_fails_when_all_ended() {
-    let mut crew = Crew::new();
+    let mut crew = Children::new();
     for script in ["echo @span a; echo @span b", "echo hello; echo @span c"] {
         let mut cmd = Command::new("sh");
         cmd.args(["-c", script]);
@@ -113,7 +113,7 @@ fn expect_n_counts_reports_from_any_child_and_fails_when_all_ended() {
 
 #[test]
 fn a_child_with_its_own_stdin_reads_it_and_has_no_voice_from_us() {
-    let mut crew = Crew::new();
+    let mut crew = Children::new();
     let mut cmd = Command::new("sh");
     cmd.args(["-c", "read word; echo @got $word"]);
     let (reader, mut writer) = std::io::pipe().expect("a pipe");
@@ -132,7 +132,7 @@ fn a_child_with_its_own_stdin_reads_it_and_has_no_voice_from_us() {
 
 #[test]
 fn all_exited_is_false_while_a_child_runs() {
-    let mut crew = Crew::new();
+    let mut crew = Children::new();
     let mut cmd = Command::new("sleep");
     cmd.arg("30");
     crew.start(&mut cmd).expect("sleep starts");

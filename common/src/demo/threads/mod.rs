@@ -1,4 +1,4 @@
-//! The threads twin of [`crate::demo::process::Crew`]: worker threads that report lines to the
+//! The threads twin of [`crate::demo::process::WorkerThreads`]: worker threads that report lines to the
 //! parent, can be asked to stop, and are joined within a bound.
 //!
 //! threads-demo's scenarios call the same names on their crew as processes-demo's call on
@@ -50,7 +50,7 @@ impl Voice {
         self.index
     }
 
-    /// Sends `line` to the parent, which reads it with [`Crew::recv`].
+    /// Sends `line` to the parent, which reads it with [`WorkerThreads::recv`].
     ///
     /// # Errors
     /// `BrokenPipe` if the crew is gone.
@@ -59,7 +59,7 @@ impl Voice {
         self.tx.send((self.index, line)).map_err(gone)
     }
 
-    /// Whether the parent has asked this worker to stop ([`Crew::ask_to_stop`]).
+    /// Whether the parent has asked this worker to stop ([`WorkerThreads::ask_to_stop`]).
     pub fn stop_asked(&self) -> bool {
         let stops = stops(&self.stops);
         stops.all || stops.asked.contains(&self.index)
@@ -114,16 +114,16 @@ impl<T: std::fmt::Display, E: std::fmt::Display> Ended<Result<T, E>> {
 /// Named worker threads (`worker-0`, `worker-1`, ...) and the lines they send.
 ///
 /// ```
-/// use common::demo::threads::{Crew, Ended};
+/// use common::demo::threads::{WorkerThreads, Ended};
 /// use std::time::Duration;
-/// let mut crew = Crew::new();
+/// let mut crew = WorkerThreads::new();
 /// let voice = crew.voice();
 /// let index = crew.start(move || voice.say("hello".into())).unwrap();
 /// assert_eq!(crew.recv(Duration::from_secs(10)).unwrap(), (index, "hello".to_string()));
 /// assert!(matches!(crew.join(Duration::from_secs(10)).unwrap()[..], [Ended::Returned(Ok(()))]));
 /// ```
 #[derive(Debug)]
-pub struct Crew<T> {
+pub struct WorkerThreads<T> {
     /// `None` once joined.
     workers: Vec<Option<JoinHandle<T>>>,
     tx: Sender<Line>,
@@ -131,17 +131,17 @@ pub struct Crew<T> {
     stops: Arc<Mutex<Stops>>,
 }
 
-impl<T: Send + 'static> Default for Crew<T> {
-    fn default() -> Crew<T> {
-        Crew::new()
+impl<T: Send + 'static> Default for WorkerThreads<T> {
+    fn default() -> WorkerThreads<T> {
+        WorkerThreads::new()
     }
 }
 
-impl<T: Send + 'static> Crew<T> {
+impl<T: Send + 'static> WorkerThreads<T> {
     /// A crew with no workers yet.
-    pub fn new() -> Crew<T> {
+    pub fn new() -> WorkerThreads<T> {
         let (tx, lines) = crossbeam_channel::unbounded();
-        Crew {
+        WorkerThreads {
             workers: Vec::new(),
             tx,
             lines,
@@ -222,7 +222,7 @@ impl<T: Send + 'static> Crew<T> {
     }
 }
 
-impl<T> Drop for Crew<T> {
+impl<T> Drop for WorkerThreads<T> {
     fn drop(&mut self) {
         stops(&self.stops).all = true;
         let deadline = Instant::now() + DROP_LIMIT;

@@ -1,6 +1,6 @@
 //! The crew of threads: endings, requests to stop, bounded waits.
 
-use super::{Crew, Ended};
+use super::{Ended, WorkerThreads};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +8,7 @@ use std::time::Duration;
 /// A panic is one worker's ending, with its message; the others return.
 #[test]
 fn join_tells_each_ending() {
-    let mut crew = Crew::new();
+    let mut crew = WorkerThreads::new();
     crew.start(|| "seven".to_string()).unwrap();
     crew.start(|| panic!("on purpose, in a test")).unwrap();
     crew.start(super::current_tag).unwrap();
@@ -23,7 +23,7 @@ fn join_tells_each_ending() {
 /// A worker asked to stop sees it, and only that worker.
 #[test]
 fn only_the_worker_asked_sees_it() {
-    let mut crew = Crew::new();
+    let mut crew = WorkerThreads::new();
     let first = crew.voice();
     crew.start(|| 0).unwrap();
     let second = crew.voice();
@@ -43,7 +43,7 @@ fn only_the_worker_asked_sees_it() {
 #[test]
 fn join_is_bounded_and_drop_stops_the_rest() {
     let ended = Arc::new(AtomicBool::new(false));
-    let mut crew = Crew::new();
+    let mut crew = WorkerThreads::new();
     let (voice, done) = (crew.voice(), Arc::clone(&ended));
     crew.start(move || {
         while !voice.stop_asked() {
@@ -63,7 +63,7 @@ fn join_is_bounded_and_drop_stops_the_rest() {
 /// No line within the limit is `TimedOut`.
 #[test]
 fn recv_is_bounded() {
-    let crew = Crew::<()>::new();
+    let crew = WorkerThreads::<()>::new();
     let e = crew.recv(Duration::from_millis(10)).unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
 }

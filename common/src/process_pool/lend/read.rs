@@ -162,18 +162,12 @@ fn deliver(
             shared
                 .timeline
                 .record(line, pid, job.first, job.len, start, end);
-            // Decoding runs the result's `Deserialize`, user code that may panic: the line must
-            // go back even then, or its supervisor would wait for it forever.
-            let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                (job.done)(Answer::Output(output))
-            }));
+            // Decoding runs the result's `Deserialize`, user code: `done` catches its panic
+            // (see `Job::framed`), so the line always goes back.
+            (job.done)(Answer::Output(output));
             let mut state = shared.state();
             state.lines[line].lent_done += 1;
             put_back(shared, &mut state, line, Line::Idle(worker));
-            drop(state);
-            if let Err(panic) = delivered {
-                std::panic::resume_unwind(panic);
-            }
             return;
         }
         other => {
