@@ -5,7 +5,7 @@
 //! `common::plumbing::run_batch` runs it: every rank runs this same executable, so the
 //! addresses mean the same function here. A rank that runs another build (one host has a
 //! rebuilt binary) calls nothing: it answers with an error that names both builds, and the
-//! program reports it (see [`refused`]).
+//! program reports it (see `refused`).
 
 use crate::backoff::{Backoff, Pause, WORKER_CAP};
 use crate::launch::Role;

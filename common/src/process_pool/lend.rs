@@ -26,7 +26,7 @@
 //! |---|---|---|---|
 //! | `Busy` | `Idle` | supervisor, `Supervisor::park` | nothing queued or in flight |
 //! | `Idle` | `Busy` | supervisor, `park` | work queued, or the pool closing or terminated |
-//! | `Idle` | `Dead` | supervisor, `park` (idle check) | the idle worker exited |
+//! | `Idle` | `Busy` | supervisor, `park` (its idle check) | the idle worker exited: it replaces it |
 //! | `Idle` | `Held` | caller, [`ProcessPool::lend`] | `submit` with nothing queued: it writes the task |
 //! | `Held` | `Lent` | caller, `lend` (after the write) or `read::read_lent` (deadline first) | the task is on the line; part of its answer may be read and kept ([`Link`](super::link::Link)'s partial read) |
 //! | `Held` | `Dead` | caller, `lend` (the write failed) or `read::deliver` | the worker died; the task is requeued (not written) or fails with `WorkerDied` |
