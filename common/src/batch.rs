@@ -1,8 +1,8 @@
 //! A batch's way back: its results, and the sink a pool delivers them to; how `map` cuts items
 //! into batches and joins their results in order.
 
+use crate::feed::Fed;
 use crate::handle::{CancelToken, Slot};
-use crate::pool::{Pool, Task};
 use crate::Error;
 use crossbeam_channel::{Receiver, Sender};
 use serde::Serialize;
@@ -98,18 +98,45 @@ pub struct Sink<R>(pub(crate) SinkTo<R>);
 
 #[derive(Debug)]
 pub(crate) enum SinkTo<R> {
-    /// One batch of a map; the flag, shared by every batch of that map, cancels them all.
-    Channel(Sender<BatchResult<R>>, Arc<AtomicBool>),
+    /// One batch of a map, items `first..first + len`; the flag, shared by every batch of that
+    /// map, cancels them all. The sender is taken when the batch is answered: a sink dropped
+    /// with it still there answers `Cancelled` for its items, so a map's stream always hears
+    /// from every batch it dispatched (see `feed.rs`: its own sender keeps the channel open).
+    Channel {
+        to: Option<Sender<BatchResult<R>>>,
+        cancel: Arc<AtomicBool>,
+        first: usize,
+        len: usize,
+    },
     Slot(Arc<Slot<R>>),
+}
+
+impl<R> SinkTo<R> {
+    /// The sink of one batch of a map (see [`SinkTo::Channel`]).
+    pub(crate) fn channel(
+        to: Sender<BatchResult<R>>,
+        cancel: &Arc<AtomicBool>,
+        first: usize,
+        len: usize,
+    ) -> SinkTo<R> {
+        SinkTo::Channel {
+            to: Some(to),
+            cancel: Arc::clone(cancel),
+            first,
+            len,
+        }
+    }
 }
 
 impl<R> Sink<R> {
     /// Delivers the batch's results. A receiver that is gone (a dropped handle, an abandoned
     /// iterator) simply does not want them.
-    pub fn send(self, batch: BatchResult<R>) {
-        match &self.0 {
-            SinkTo::Channel(channel, _) => {
-                let _ = channel.send(batch);
+    pub fn send(mut self, batch: BatchResult<R>) {
+        match &mut self.0 {
+            SinkTo::Channel { to, .. } => {
+                if let Some(to) = to.take() {
+                    let _ = to.send(batch);
+                }
             }
             SinkTo::Slot(slot) => {
                 slot.fill(batch.results.into_first().unwrap_or(Err(Error::Cancelled)))
@@ -121,7 +148,7 @@ impl<R> Sink<R> {
     /// (see the type's docs). Call it once, right before running or sending the batch.
     pub fn try_start(&self) -> bool {
         match &self.0 {
-            SinkTo::Channel(_, cancelled) => !cancelled.load(Acquire),
+            SinkTo::Channel { cancel, .. } => !cancel.load(Acquire),
             SinkTo::Slot(slot) => slot.try_start(),
         }
     }
@@ -130,7 +157,7 @@ impl<R> Sink<R> {
     /// may use it to skip a cancelled batch early.
     pub fn is_cancelled(&self) -> bool {
         match &self.0 {
-            SinkTo::Channel(_, cancelled) => cancelled.load(Acquire),
+            SinkTo::Channel { cancel, .. } => cancel.load(Acquire),
             SinkTo::Slot(slot) => slot.is_cancelled(),
         }
     }
@@ -141,7 +168,7 @@ impl<R: Send + 'static> Sink<R> {
     /// pool whose queue holds type-erased jobs: ask it instead of the sink.
     pub fn cancel_token(&self) -> CancelToken {
         match &self.0 {
-            SinkTo::Channel(_, cancelled) => CancelToken::flag(Arc::clone(cancelled)),
+            SinkTo::Channel { cancel, .. } => CancelToken::flag(Arc::clone(cancel)),
             SinkTo::Slot(slot) => CancelToken::task(Arc::clone(slot)),
         }
     }
@@ -149,38 +176,17 @@ impl<R: Send + 'static> Sink<R> {
 
 impl<R> Drop for Sink<R> {
     fn drop(&mut self) {
-        if let SinkTo::Slot(slot) = &self.0 {
-            slot.abandon(); // no effect if the result was sent
+        match &mut self.0 {
+            SinkTo::Slot(slot) => slot.abandon(), // no effect if the result was sent
+            SinkTo::Channel { to, first, len, .. } => {
+                // Unanswered (a pool terminated, or one that dropped a cancelled batch): its
+                // items are cancelled, and the stream that waits for them hears so.
+                if let Some(to) = to.take() {
+                    let _ = to.send(BatchResult::failed(*first, *len, &Error::Cancelled));
+                }
+            }
         }
     }
-}
-
-/// Cuts `items` into batches of `sizes` (from [`Chunk::batches_for`](crate::Chunk::batches_for)),
-/// dispatches each, and returns where the results arrive and the flag that cancels every batch
-/// not yet started.
-pub(crate) fn send_batches<P: Pool + ?Sized, A: Task, R: Task>(
-    pool: &P,
-    f: fn(A) -> R,
-    mut items: Vec<A>,
-    sizes: &[usize],
-) -> (Receiver<BatchResult<R>>, Arc<AtomicBool>) {
-    let (sink, results) = crossbeam_channel::unbounded();
-    let cancel = Arc::new(AtomicBool::new(false));
-    // Cut from the back with `split_off`, which moves each tail with one memcpy; the first
-    // batch keeps the caller's own buffer. (Taking items one by one cost a third of `map`.)
-    let mut tails = Vec::new();
-    let firsts: Vec<usize> = firsts(sizes).collect();
-    for &first in firsts.iter().skip(1).rev() {
-        tails.push((first, items.split_off(first)));
-    }
-    if !items.is_empty() {
-        tails.push((0, items));
-    }
-    for (first, batch) in tails.into_iter().rev() {
-        let to = SinkTo::Channel(sink.clone(), Arc::clone(&cancel));
-        pool.dispatch(f, first, batch, Sink(to));
-    }
-    (results, cancel)
 }
 
 /// The index of each batch's first item.
@@ -192,51 +198,62 @@ pub(crate) fn firsts(sizes: &[usize]) -> impl Iterator<Item = usize> + '_ {
     })
 }
 
-/// Waits for every batch of a map and joins their results in item order.
+/// Feeds a map to its end and joins its results in item order: batches come back in any
+/// order, are kept until every batch before them is in, and the input is pulled as they land.
 ///
 /// # Errors
-/// The first failed item's error; [`Error::Cancelled`] if the pool was terminated;
-/// `Error::Timeout(limit)` if the `(deadline, limit)` passed first.
+/// The first failed item's error, after every item has run; [`Error::Cancelled`] for items
+/// the pool will never run (it was terminated); `Error::Timeout(limit)` if the
+/// `(deadline, limit)` passed first.
 pub(crate) fn collect_in_order<R>(
+    feed: &mut Fed<'_>,
     results: &Receiver<BatchResult<R>>,
-    sizes: &[usize],
     deadline: Option<(Instant, Duration)>,
 ) -> Result<Vec<R>, Error> {
-    // Batches come back in any order; slot each by its position, then join them in order.
-    // Sizes differ (`Chunk::Auto` decreases), so the position is found among the firsts.
-    let firsts: Vec<usize> = firsts(sizes).collect();
-    let mut batches: Vec<Option<Results<R>>> = Vec::new();
-    batches.resize_with(sizes.len(), || None);
-    for _ in 0..batches.len() {
+    let mut out = Vec::new();
+    let mut early: BTreeMap<usize, Results<R>> = BTreeMap::new();
+    let mut failed: Option<Error> = None;
+    while feed.in_flight() > 0 {
         let batch = match deadline {
+            // The feed keeps a sender, and every batch it dispatched answers once (a dropped
+            // sink answers `Cancelled`): this ends.
             None => results.recv().map_err(|_| Error::Cancelled),
             Some((deadline, limit)) => results.recv_deadline(deadline).map_err(|e| match e {
                 crossbeam_channel::RecvTimeoutError::Timeout => Error::Timeout(limit),
                 crossbeam_channel::RecvTimeoutError::Disconnected => Error::Cancelled,
             }),
-        };
-        // Disconnected: every sender was dropped unanswered, the pool was terminated.
-        let batch = batch?;
-        // A pool answers each batch it was given, with the `first` it was given.
-        let position = firsts.binary_search(&batch.first);
-        let position = position.expect("a pool answers a batch with the first it was given");
-        batches[position] = Some(batch.results);
-    }
-    let mut out = Vec::with_capacity(sizes.iter().sum());
-    for batch in batches.into_iter().flatten() {
-        match batch {
-            Results::Values(mut values) => out.append(&mut values),
-            Results::Each(each) => {
-                for result in each {
-                    out.push(result?);
+        }?;
+        feed.landed();
+        // Every item runs, even after one failed (the contract of `map`).
+        feed.top_up();
+        early.insert(batch.first, batch.results);
+        // Append every batch that is next in item order.
+        while let Some(entry) = early.first_entry() {
+            if *entry.key() != out.len() || failed.is_some() {
+                break;
+            }
+            match entry.remove() {
+                Results::Values(mut values) => out.append(&mut values),
+                Results::Each(each) => {
+                    for result in each {
+                        match result {
+                            Ok(value) => out.push(value),
+                            Err(error) => {
+                                failed = Some(error);
+                                break;
+                            }
+                        }
+                    }
                 }
             }
         }
+        if failed.is_some() {
+            // Later batches need not be kept: the map fails with this item's error.
+            early.clear();
+        }
     }
-    Ok(out)
-}
-
-/// `first -> len` of every batch that `send_batches` will send.
-pub(crate) fn batch_ranges(sizes: &[usize]) -> BTreeMap<usize, usize> {
-    firsts(sizes).zip(sizes.iter().copied()).collect()
+    match failed {
+        Some(error) => Err(error),
+        None => Ok(out),
+    }
 }

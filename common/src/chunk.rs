@@ -75,17 +75,49 @@ impl Chunk {
 /// Guided self-scheduling with the share `1 / (2 * workers)`: half of the classic `1 /
 /// workers`, so that no early batch is so big that it becomes the tail.
 fn guided(len: usize, workers: usize) -> Vec<usize> {
-    let share = 2 * workers.max(1);
-    let cap = len.div_ceil(2 * share).max(1);
-    let floor = len.div_ceil(16 * share).max(1);
-    let mut sizes = Vec::new();
-    let mut left = len;
-    while left > 0 {
-        let size = left.div_ceil(share).min(cap).max(floor).min(left);
-        sizes.push(size);
-        left -= size;
+    Guided::new(len, workers, usize::MAX).collect()
+}
+
+/// The sizes of [`guided`], one at a time, none above `max` (a stream's batches are capped, so
+/// that its window of batches bounds its memory: see `feed.rs`).
+#[derive(Clone, Debug)]
+pub(crate) struct Guided {
+    left: usize,
+    share: usize,
+    cap: usize,
+    floor: usize,
+}
+
+impl Guided {
+    pub(crate) fn new(len: usize, workers: usize, max: usize) -> Guided {
+        let share = 2 * workers.max(1);
+        let cap = len.div_ceil(2 * share).clamp(1, max.max(1));
+        let floor = len.div_ceil(16 * share).clamp(1, cap);
+        Guided {
+            left: len,
+            share,
+            cap,
+            floor,
+        }
     }
-    sizes
+}
+
+impl Iterator for Guided {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        if self.left == 0 {
+            return None;
+        }
+        let size = self
+            .left
+            .div_ceil(self.share)
+            .min(self.cap)
+            .max(self.floor)
+            .min(self.left);
+        self.left -= size;
+        Some(size)
+    }
 }
 
 #[cfg(test)]

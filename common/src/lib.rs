@@ -88,6 +88,7 @@ mod chunk;
 mod codec;
 pub mod demo;
 mod error;
+mod feed;
 mod handle;
 mod map_iter;
 mod panics;

@@ -1,12 +1,15 @@
 //! `MapIter`: the results of [`Pool::map_iter`] in item order, each as soon as it is ready.
 //!
-//! Every batch is dispatched at once, as by `map`; batches come back in any order. The iterator
-//! keeps those that arrive early (`early`) until every batch before them has been yielded, so a
-//! slow first item holds back the rest, exactly as in Python's `imap`. For results in
-//! completion order use [`Pool::map_unordered`].
+//! Items are pulled lazily (see `feed.rs`): a bounded window of batches is in flight, and each
+//! batch that comes back makes room for the next, so an endless iterator works and memory
+//! follows the window. Batches come back in any order; the iterator keeps those that arrive
+//! early (`early`) until every batch before them has been yielded, so a slow first item holds
+//! back the rest, exactly as in Python's `imap`. For results in completion order use
+//! [`Pool::map_unordered`].
 
-use crate::pool::{send_batches, BatchResult, Pool, Results, Task};
-use crate::Error;
+use crate::feed::{self, Fed};
+use crate::pool::{BatchResult, Pool, Results, Task};
+use crate::{Chunk, Error};
 use crossbeam_channel::Receiver;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering::Release};
@@ -15,15 +18,16 @@ use std::sync::Arc;
 /// Results in item order from [`Pool::map_iter`]: one `Result` per item, each yielded as soon
 /// as it and every item before it are done.
 ///
-/// Dropping it before the end cancels the batches that have not started.
-#[derive(Debug)]
+/// It borrows its pool: items are pulled from the input, and dispatched, as results are read
+/// (at most [`MapIter::in_flight`] batches ahead). Dropping it stops pulling and cancels the
+/// batches that have not started.
 #[must_use = "results arrive only as the iterator is iterated; dropping it cancels what has not started"]
-pub struct MapIter<R> {
+pub struct MapIter<'a, R> {
+    feed: Fed<'a>,
     results: Receiver<BatchResult<R>>,
     /// Cancels every batch not yet started; set when the iterator is dropped.
     cancel: Arc<AtomicBool>,
-    /// Items in all, and the index of the next one to yield.
-    len: usize,
+    /// The index of the next item to yield.
     next: usize,
     /// The batch being yielded, item by item.
     current: Current<R>,
@@ -31,6 +35,14 @@ pub struct MapIter<R> {
     early: BTreeMap<usize, Results<R>>,
 }
 
+impl<R> std::fmt::Debug for MapIter<'_, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MapIter")
+            .field("next", &self.next)
+            .field("in_flight", &self.feed.in_flight())
+            .finish_non_exhaustive()
+    }
+}
 #[derive(Debug)]
 enum Current<R> {
     Values(std::vec::IntoIter<R>),
@@ -53,70 +65,94 @@ impl<R> Current<R> {
     }
 }
 
-impl<R: Task> MapIter<R> {
-    /// Dispatches `items` in batches of `sizes` and returns the iterator over their results.
-    pub(crate) fn start<P: Pool + ?Sized, A: Task>(
-        pool: &P,
+impl<'a, R: Task> MapIter<'a, R> {
+    /// Starts feeding `items` in batches cut by `chunk`, and returns the iterator over their
+    /// results.
+    ///
+    /// # Errors
+    /// [`Error::ZeroChunk`].
+    pub(crate) fn start<P, A, I>(
+        pool: &'a P,
         f: fn(A) -> R,
-        items: Vec<A>,
-        sizes: &[usize],
-    ) -> MapIter<R> {
-        let len = items.len();
-        let (results, cancel) = send_batches(pool, f, items, sizes);
-        MapIter {
+        items: I,
+        chunk: Chunk,
+    ) -> Result<MapIter<'a, R>, Error>
+    where
+        P: Pool + ?Sized,
+        A: Task,
+        I: IntoIterator<Item = A>,
+        I::IntoIter: 'a,
+    {
+        let cancel = Arc::new(AtomicBool::new(false));
+        let (feed, results) = feed::start(
+            pool,
+            f,
+            items,
+            chunk,
+            feed::Reader::Stream,
+            Arc::clone(&cancel),
+        )?;
+        Ok(MapIter {
+            feed,
             results,
             cancel,
-            len,
             next: 0,
             current: Current::Values(Vec::new().into_iter()),
             early: BTreeMap::new(),
-        }
+        })
     }
 }
 
-impl<R> Iterator for MapIter<R> {
+impl<R> MapIter<'_, R> {
+    /// Keeps at most `batches` batches in flight (at least 1) from now on: dispatched and not
+    /// yet read, Python's `buffersize`. The default is four per worker, and the first window
+    /// goes out when the iterator is made, so work starts at once. More keeps every worker
+    /// busy when tasks vary; fewer holds less of the input and of the results at once.
+    ///
+    /// ```
+    /// use common::{Pool, ThreadPool};
+    /// let pool = ThreadPool::new(2).unwrap();
+    /// // An endless input: only what the window needs is ever pulled.
+    /// let squares = pool.map_iter(|n: u64| n * n, 0..).in_flight(2);
+    /// assert_eq!(squares.take(4).collect::<Result<Vec<_>, _>>(), Ok(vec![0, 1, 4, 9]));
+    /// ```
+    pub fn in_flight(mut self, batches: usize) -> Self {
+        self.feed.set_window(batches);
+        self
+    }
+}
+
+impl<R> Iterator for MapIter<'_, R> {
     type Item = Result<R, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.next == self.len {
-            return None;
-        }
         loop {
             if let Some(result) = self.current.next() {
                 self.next += 1;
                 return Some(result);
             }
             // The batch that starts at `next` is the one to yield now: wait until it is here.
+            // A batch leaves the window when its turn comes, not when it arrives: batches that
+            // arrive early wait in `early`, and count, so a slow first item cannot make the
+            // feed pull without bound.
             if let Some(batch) = self.early.remove(&self.next) {
                 self.current = Current::from(batch);
+                self.feed.landed();
+                self.feed.top_up();
                 continue;
             }
-            match self.results.recv() {
-                Ok(batch) if batch.first == self.next => {
-                    self.current = Current::from(batch.results);
-                }
-                Ok(batch) => {
-                    self.early.insert(batch.first, batch.results);
-                }
-                Err(_) => {
-                    // Every sender was dropped unanswered: the pool was terminated, and what is
-                    // still missing will never run.
-                    self.next += 1;
-                    return Some(Err(Error::Cancelled));
-                }
+            if self.feed.in_flight() == 0 {
+                return None; // the input is exhausted, and every batch was yielded
             }
+            // The feed keeps a sender, and every batch it dispatched answers once (a sink
+            // dropped unanswered answers `Cancelled`): this returns.
+            let batch = self.results.recv().ok()?;
+            self.early.insert(batch.first, batch.results);
         }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.len - self.next;
-        (left, Some(left))
     }
 }
 
-impl<R> ExactSizeIterator for MapIter<R> {}
-
-impl<R> Drop for MapIter<R> {
+impl<R> Drop for MapIter<'_, R> {
     fn drop(&mut self) {
         // Nobody will read what is still to come: batches not yet started need not run.
         self.cancel.store(true, Release);

@@ -12,7 +12,7 @@
 //! accepted non-serializable values, code written for it would fail to compile on `ProcessPool`.
 //! Demanding the same bounds on both keeps `fn work<P: Pool>(pool: &P)` honest.
 
-pub(crate) use crate::batch::{batch_ranges, collect_in_order, send_batches, SinkTo};
+pub(crate) use crate::batch::SinkTo;
 pub use crate::batch::{BatchResult, Results, Sink};
 pub use crate::chunk::Chunk;
 pub use crate::handle::{CancelToken, HasSlot, Slot, TaskHandle};
@@ -21,8 +21,6 @@ pub(crate) use crate::timeline::Timeline;
 pub use crate::unordered::Unordered;
 use crate::Error;
 use serde::{de::DeserializeOwned, Serialize};
-use std::collections::VecDeque;
-use std::sync::atomic::Ordering::Release;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -124,10 +122,7 @@ pub trait Pool {
         items: impl IntoIterator<Item = A>,
         chunk: Chunk,
     ) -> Result<Vec<R>, Error> {
-        let items: Vec<A> = items.into_iter().collect();
-        let sizes = chunk.batches_for(items.len(), self.workers())?;
-        let (results, _) = send_batches(self, f, items, &sizes);
-        collect_in_order(&results, &sizes, None)
+        crate::feed::map(self, f, items, chunk, None)
     }
 
     /// [`Pool::map`] with a deadline for the whole call (Python's `map_async(...).get(timeout)`).
@@ -159,20 +154,14 @@ pub trait Pool {
     ) -> Result<Vec<R>, Error> {
         // A limit too far to name (`Duration::MAX`) is no limit.
         let deadline = crate::handle::deadline_after(limit).map(|at| (at, limit));
-        let items: Vec<A> = items.into_iter().collect();
-        let sizes = Chunk::Auto.batches_for(items.len(), self.workers())?;
-        let (results, cancel) = send_batches(self, f, items, &sizes);
-        let out = collect_in_order(&results, &sizes, deadline);
-        if let Err(Error::Timeout(_)) = out {
-            // Batches still queued see the flag before they start, and never run.
-            cancel.store(true, Release);
-        }
-        out
+        crate::feed::map(self, f, items, Chunk::Auto, deadline)
     }
 
     /// Applies `f` to every item and yields the results in item order, each as soon as it and
     /// every item before it are done (Python's `imap`). Items are cut into batches as by
-    /// [`Pool::map`] and all sent at once; the iterator only decides when you see them.
+    /// [`Pool::map`] and pulled lazily: at most a window of batches is in flight (four per
+    /// worker by default, see [`MapIter::in_flight`](crate::iter::MapIter::in_flight)), so an
+    /// endless iterator works and memory follows the window, not the input.
     ///
     /// ```
     /// use common::{Pool, ThreadPool};
@@ -184,16 +173,12 @@ pub trait Pool {
     /// ```
     ///
     /// Dropping the iterator early cancels the batches that have not started.
-    fn map_iter<A: Task, R: Task>(
-        &self,
-        f: fn(A) -> R,
-        items: impl IntoIterator<Item = A>,
-    ) -> crate::MapIter<R> {
-        let items: Vec<A> = items.into_iter().collect();
-        let sizes = Chunk::Auto
-            .batches_for(items.len(), self.workers())
-            .expect("only Chunk::Size(0) fails");
-        crate::MapIter::start(self, f, items, &sizes)
+    fn map_iter<'a, A: Task, R: Task, I>(&'a self, f: fn(A) -> R, items: I) -> crate::MapIter<'a, R>
+    where
+        I: IntoIterator<Item = A>,
+        I::IntoIter: 'a,
+    {
+        crate::MapIter::start(self, f, items, Chunk::Auto).expect("only Chunk::Size(0) fails")
     }
 
     /// [`Pool::map_iter`] with an explicit batch size: `Chunk::Size(1)` yields each result the
@@ -201,56 +186,45 @@ pub trait Pool {
     ///
     /// # Errors
     /// [`Error::ZeroChunk`].
-    fn map_iter_chunked<A: Task, R: Task>(
-        &self,
+    fn map_iter_chunked<'a, A: Task, R: Task, I>(
+        &'a self,
         f: fn(A) -> R,
-        items: impl IntoIterator<Item = A>,
+        items: I,
         chunk: Chunk,
-    ) -> Result<crate::MapIter<R>, Error> {
-        let items: Vec<A> = items.into_iter().collect();
-        let sizes = chunk.batches_for(items.len(), self.workers())?;
-        Ok(crate::MapIter::start(self, f, items, &sizes))
+    ) -> Result<crate::MapIter<'a, R>, Error>
+    where
+        I: IntoIterator<Item = A>,
+        I::IntoIter: 'a,
+    {
+        crate::MapIter::start(self, f, items, chunk)
     }
 
     /// Applies `f` to every item, one item per batch, and yields `(index, result)` pairs as the
-    /// tasks finish, fastest first (Python's `imap_unordered`).
-    fn map_unordered<A: Task, R: Task>(
-        &self,
-        f: fn(A) -> R,
-        items: impl IntoIterator<Item = A>,
-    ) -> Unordered<R> {
-        let items: Vec<A> = items.into_iter().collect();
-        let sizes = vec![1; items.len()];
-        let pending = batch_ranges(&sizes);
-        let (results, cancel) = send_batches(self, f, items, &sizes);
-        Unordered {
-            results,
-            cancel,
-            pending,
-            ready: VecDeque::new(),
-        }
+    /// tasks finish, fastest first (Python's `imap_unordered`). Items are pulled lazily, as by
+    /// [`Pool::map_iter`].
+    fn map_unordered<'a, A: Task, R: Task, I>(&'a self, f: fn(A) -> R, items: I) -> Unordered<'a, R>
+    where
+        I: IntoIterator<Item = A>,
+        I::IntoIter: 'a,
+    {
+        Unordered::start(self, f, items, Chunk::Size(1)).expect("only Chunk::Size(0) fails")
     }
 
     /// [`Pool::map_unordered`] with an explicit batch size.
     ///
     /// # Errors
     /// [`Error::ZeroChunk`].
-    fn map_unordered_chunked<A: Task, R: Task>(
-        &self,
+    fn map_unordered_chunked<'a, A: Task, R: Task, I>(
+        &'a self,
         f: fn(A) -> R,
-        items: impl IntoIterator<Item = A>,
+        items: I,
         chunk: Chunk,
-    ) -> Result<Unordered<R>, Error> {
-        let items: Vec<A> = items.into_iter().collect();
-        let sizes = chunk.batches_for(items.len(), self.workers())?;
-        let pending = batch_ranges(&sizes);
-        let (results, cancel) = send_batches(self, f, items, &sizes);
-        Ok(Unordered {
-            results,
-            cancel,
-            pending,
-            ready: VecDeque::new(),
-        })
+    ) -> Result<Unordered<'a, R>, Error>
+    where
+        I: IntoIterator<Item = A>,
+        I::IntoIter: 'a,
+    {
+        Unordered::start(self, f, items, chunk)
     }
 }
 

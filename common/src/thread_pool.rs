@@ -240,17 +240,27 @@ impl Pool for ThreadPool {
         TaskHandle::new(task)
     }
 
-    /// As [`Pool::map_chunked`] documents; each batch writes its results in place, into one
-    /// output (see `thread_pool/in_place.rs` for why).
+    /// As [`Pool::map_chunked`] documents. Items of plain data (no `Drop`, so no memory of
+    /// their own) whose count the input states are mapped in place, each batch writing its
+    /// results into one output (see `thread_pool/in_place.rs` for why); any other input is
+    /// pulled lazily in batches, as on every pool (see `feed.rs`), so that memory follows the
+    /// output and not input plus output.
     fn map_chunked<A: Task, R: Task>(
         &self,
         f: fn(A) -> R,
         items: impl IntoIterator<Item = A>,
         chunk: Chunk,
     ) -> Result<Vec<R>, Error> {
-        let items: Vec<A> = items.into_iter().collect();
-        let sizes = chunk.batches_for(items.len(), self.workers())?;
-        map::map(self, f, items, &sizes, None)
+        let items = items.into_iter();
+        match in_place_len::<A>(items.size_hint()) {
+            Some(_) => {
+                // Sized from what was collected, not from the hint: an iterator may misstate it.
+                let items: Vec<A> = items.collect();
+                let sizes = chunk.batches_for(items.len(), self.workers())?;
+                map::map(self, f, items, &sizes, None)
+            }
+            None => crate::feed::map(self, f, items, chunk, None),
+        }
     }
 
     /// As [`Pool::map_timeout`] documents, in place as [`ThreadPool::map_chunked`].
@@ -262,13 +272,31 @@ impl Pool for ThreadPool {
     ) -> Result<Vec<R>, Error> {
         // A limit too far to name (`Duration::MAX`) is no limit.
         let deadline = crate::handle::deadline_after(limit).map(|at| (at, limit));
-        let items: Vec<A> = items.into_iter().collect();
-        let sizes = Chunk::Auto.batches_for(items.len(), self.workers())?;
-        map::map(self, f, items, &sizes, deadline)
+        let items = items.into_iter();
+        match in_place_len::<A>(items.size_hint()) {
+            Some(_) => {
+                let items: Vec<A> = items.collect();
+                let sizes = Chunk::Auto.batches_for(items.len(), self.workers())?;
+                map::map(self, f, items, &sizes, deadline)
+            }
+            None => crate::feed::map(self, f, items, Chunk::Auto, deadline),
+        }
     }
 
     fn timeline(&self) -> Vec<Span> {
         self.shared.timeline.spans()
+    }
+}
+
+/// The number of items to map in place, or `None` to stream them: in place only items of plain
+/// data (a type with no `Drop` owns no memory beyond its own bytes, so the one buffer of
+/// `len` places is the whole of the input and, in place, of the output), and only when the
+/// input states its length exactly. A `Vec<String>`, or a lazily made input of buffers, streams.
+fn in_place_len<A>(hint: (usize, Option<usize>)) -> Option<usize> {
+    // (The length used is the collected one; the hint only chooses the way.)
+    match hint {
+        (low, Some(high)) if low == high && !std::mem::needs_drop::<A>() => Some(low),
+        _ => None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! What Python users reach for, checked on both pools: `map_iter` (imap), `is_finished`
 //! (done), `cancel`, a dropped `map_unordered` (imap_unordered), `as_completed` (and `wait`),
-//! `map_timeout`, the initializer, and a task handle awaited as a `Future`.
+//! `map_timeout`, the initializer, a task handle awaited as a `Future`, and lazy input (an
+//! endless iterator; 1 GiB streamed in little memory: Python 3.14's `buffersize`).
 //!
 //! Own `main` (harness = false), because `ProcessPool` workers re-enter this binary and
 //! `common::init()` must run first. One generic body per behaviour runs on both pools. Tasks
@@ -18,6 +19,7 @@ use features::init_and_async::{
     handles_on_both_pools_awaited_together, thread_initializer_runs_once_per_thread,
 };
 use features::ordering::{cancel, is_finished, map_iter, unordered_drop};
+use features::streaming::{a_gibibyte_streams_in_little_memory, endless_input};
 use harness::Test;
 
 /// Workers in every pool of these tests.
@@ -61,6 +63,14 @@ fn main() {
         }),
         Test("handles_on_both_pools_awaited_together", || {
             swept(handles_on_both_pools_awaited_together)
+        }),
+        Test("endless_input_on_threads", || endless_input(&threads()?)),
+        Test("endless_input_on_processes", || endless_input(&processes()?)),
+        Test("a_gibibyte_streams_on_threads", || {
+            a_gibibyte_streams_in_little_memory(&threads()?)
+        }),
+        Test("a_gibibyte_streams_on_processes", || {
+            a_gibibyte_streams_in_little_memory(&processes()?)
         }),
     ]);
 }

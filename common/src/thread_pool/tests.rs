@@ -25,7 +25,12 @@ fn stuck(_: ()) -> bool {
 fn terminate_cancels_queued_tasks_while_every_thread_is_stuck() {
     let pool = ThreadPool::new(2).unwrap();
     let running: Vec<_> = (0..2).map(|_| pool.submit(stuck, ())).collect();
-    let batch = pool.map_iter_chunked(|x: u32| x, 0..4, crate::Chunk::Size(2));
+    // A map's batch, queued behind them (a map's stream borrows its pool, so terminate cannot
+    // run while one is read: the batch is dispatched on its own).
+    let (to, batch) = crossbeam_channel::unbounded();
+    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sink = crate::batch::Sink(crate::pool::SinkTo::channel(to, &cancel, 0, 4));
+    pool.dispatch(|x: u32| x, 0, vec![0, 1, 2, 3], sink);
     let mut queued: Vec<_> = (0..3).map(|i| pool.submit(|x: u32| x, i)).collect();
     // Bounded wait until both threads are inside a stuck task.
     for _ in 0..30_000 {
@@ -41,8 +46,15 @@ fn terminate_cancels_queued_tasks_while_every_thread_is_stuck() {
         let answer = handle.wait_timeout(Duration::from_secs(10));
         assert_eq!(answer, Err(Error::Cancelled), "a queued task is cancelled");
     }
-    let batch: Vec<_> = batch.unwrap().collect();
-    assert_eq!(batch, vec![Err(Error::Cancelled); 4], "queued batches too");
+    let batch = batch
+        .recv_timeout(Duration::from_secs(10))
+        .expect("answered");
+    assert_eq!(batch.first, 0);
+    assert_eq!(
+        batch.results.into_vec(),
+        vec![Err(Error::Cancelled); 4],
+        "queued batches too"
+    );
     assert_eq!(STARTED.load(SeqCst), 2, "the stuck tasks still run");
     *RELEASED.0.lock().unwrap() = true;
     RELEASED.1.notify_all();
