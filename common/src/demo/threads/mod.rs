@@ -1,4 +1,4 @@
-//! The threads twin of [`crate::demo::process::WorkerThreads`]: worker threads that report lines to the
+//! The threads twin of [`crate::demo::process::Children`]: worker threads that report lines to the
 //! parent, can be asked to stop, and are joined within a bound.
 //!
 //! threads-demo's scenarios call the same names on their crew as processes-demo's call on
