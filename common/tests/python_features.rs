@@ -65,7 +65,10 @@ fn main() {
             swept(handles_on_both_pools_awaited_together)
         }),
         Test("endless_input_on_threads", || endless_input(&threads()?)),
-        Test("endless_input_on_processes", || endless_input(&processes()?)),
+        Test(
+            "endless_input_on_processes",
+            || endless_input(&processes()?),
+        ),
         Test("a_gibibyte_streams_on_threads", || {
             a_gibibyte_streams_in_little_memory(&threads()?)
         }),

@@ -39,6 +39,7 @@
 //! - [`timeline`]: who ran which batch when, drawn in ASCII (and SVG with `--svg`).
 //! - [`crash`]: a panicking and an aborting task on both pools.
 //! - [`sizing`]: 1 to 2N workers on CPU-bound work; logical vs physical CPUs.
+//! - [`streaming`]: input pulled lazily: eager vs streamed peak memory, and an endless input.
 //! - [`bench`](mod@bench): the larger comparison behind the README's table, with a progress bar.
 //! - [`tasks`]: the task functions every scenario sends to the pools.
 //! - [`picture`]: the ASCII timeline picture, and the timeline consistency check.
@@ -54,6 +55,7 @@ pub mod ordered_vs_completed;
 pub mod picture;
 pub mod same_interface;
 pub mod sizing;
+pub mod streaming;
 pub mod tasks;
 pub mod timeline;
 pub mod workloads;
@@ -65,7 +67,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Every scenario of the default run, in order (`bench` is run on its own).
-pub const TOUR: [&str; 8] = [
+pub const TOUR: [&str; 9] = [
     "same-interface",
     "ordered-vs-completed",
     "blocking-vs-handles",
@@ -74,6 +76,7 @@ pub const TOUR: [&str; 8] = [
     "timeline",
     "crash",
     "sizing",
+    "streaming",
 ];
 
 /// Each shared knob and the scenarios it changes: a knob given for any other scenario is
@@ -91,6 +94,7 @@ pub const FLAGS: &[(&str, &[&str])] = &[
             "timeline",
             "crash",
             "bench",
+            "streaming",
         ],
     ),
     ("--chunk", &["chunking", "workloads", "timeline", "bench"]),

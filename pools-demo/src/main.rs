@@ -5,7 +5,7 @@ use clap::builder::RangedU64ValueParser;
 use clap::{value_parser, CommandFactory, FromArgMatches, Parser, Subcommand};
 use pools_demo::{
     bench, blocking_vs_handles, chunking, crash, ordered_vs_completed, same_interface, sizing,
-    timeline, workloads, Settings,
+    streaming, timeline, workloads, Settings,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +56,8 @@ enum Scenario {
     Crash,
     /// 1 to 2N workers on CPU-bound work; logical vs physical CPUs.
     Sizing,
+    /// Input pulled lazily: eager vs streamed peak memory, and an endless input.
+    Streaming,
     /// The larger comparison with a progress bar and a table of ratios.
     Bench {
         /// Repetitions of each run (the table shows medians).
@@ -83,6 +85,7 @@ impl Scenario {
             Scenario::Timeline => "timeline",
             Scenario::Crash => "crash",
             Scenario::Sizing => "sizing",
+            Scenario::Streaming => "streaming",
             Scenario::Bench { .. } => "bench",
             Scenario::AbortInThreadPool => "abort-in-thread-pool",
         }
@@ -117,6 +120,7 @@ fn run(cli: Cli, given: &[&str]) -> anyhow::Result<()> {
             timeline::run(out, &settings)?;
             crash::run(out, &settings)?;
             sizing::run(out)?;
+            streaming::run(out, &settings)?;
         }
         Scenario::SameInterface => same_interface::run(out, &settings)?,
         Scenario::OrderedVsCompleted => ordered_vs_completed::run(out, &settings)?,
@@ -126,6 +130,7 @@ fn run(cli: Cli, given: &[&str]) -> anyhow::Result<()> {
         Scenario::Timeline => timeline::run(out, &settings)?,
         Scenario::Crash => crash::run(out, &settings)?,
         Scenario::Sizing => sizing::run(out)?,
+        Scenario::Streaming => streaming::run(out, &settings)?,
         Scenario::Bench { reps, scale } => bench::run(out, &settings, reps, scale)?,
         Scenario::AbortInThreadPool => crash::child_main(settings.workers)?,
     }

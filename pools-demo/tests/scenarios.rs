@@ -171,3 +171,13 @@ fn svg_charts_are_well_formed() {
     );
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
+
+/// Both pools weigh the whole input eager and streamed, and an endless input ends.
+#[test]
+fn streaming_weighs_everything_and_ends_an_endless_input() {
+    let out = run_ok(&["streaming", "--workers", "2"]);
+    assert!(result_line(&out).starts_with(
+        "result: both pools weighed all 128 MiB, eager and streamed, and read 100 results of an \
+         endless input pulling at most 676 items [ok]"
+    ));
+}

@@ -17,12 +17,18 @@ pub(crate) fn endless_input<P: Pool>(pool: &P) -> harness::Result {
         .map_iter(|n: u64| n * 2, counted)
         .take(50)
         .collect::<Result<_, _>>()?;
-    check(firsts == (0..50).map(|n| n * 2).collect::<Vec<_>>(), "results in order")?;
+    check(
+        firsts == (0..50).map(|n| n * 2).collect::<Vec<_>>(),
+        "results in order",
+    )?;
     // Batches of unknown length double up to 64 items; four per worker in flight beyond the
     // one being read.
     let bound = 50 + (4 * pool.workers() + 1) * 64;
     let n = pulled.load(SeqCst);
-    check(n <= bound, &format!("map_iter pulled {n} items for 50 (bound {bound})"))?;
+    check(
+        n <= bound,
+        &format!("map_iter pulled {n} items for 50 (bound {bound})"),
+    )?;
     let pulled = AtomicUsize::new(0);
     let counted = (0u64..).inspect(|_| {
         pulled.fetch_add(1, SeqCst);
@@ -31,7 +37,10 @@ pub(crate) fn endless_input<P: Pool>(pool: &P) -> harness::Result {
     let bound = 50 + 4 * pool.workers();
     let n = pulled.load(SeqCst);
     check(seen == 50, "50 results")?;
-    check(n <= bound, &format!("map_unordered pulled {n} items for 50 (bound {bound})"))
+    check(
+        n <= bound,
+        &format!("map_unordered pulled {n} items for 50 (bound {bound})"),
+    )
 }
 
 /// The peak resident memory of this process since the last [`reset_peak`], in bytes.
