@@ -86,6 +86,8 @@ pub enum Scenario {
     HolderDies,
     /// Event, barrier, read-write lock, bounded buffer.
     Classics,
+    /// A task that waits on a task of its own pool: the trap, the pool's answer, the cures.
+    PoolDeadlock,
     /// A child process of this demo (internal).
     #[command(hide = true)]
     Child {

@@ -18,6 +18,7 @@ pub enum Scenario {
     DiningPhilosophers,
     HolderDies,
     Classics,
+    PoolDeadlock,
 }
 
 impl Scenario {
@@ -33,6 +34,7 @@ impl Scenario {
             Scenario::DiningPhilosophers => "dining-philosophers",
             Scenario::HolderDies => "holder-dies",
             Scenario::Classics => "classics",
+            Scenario::PoolDeadlock => "pool-deadlock",
         }
     }
 
@@ -47,13 +49,15 @@ impl Scenario {
             Scenario::Semaphore => (100, 1, 256, ""),
             Scenario::DiningPhilosophers => (5, 2, 32, "a cycle needs at least two philosophers"),
             Scenario::Classics => (4, 2, 64, "sharing a lock needs at least two readers"),
-            Scenario::All | Scenario::Deadlock | Scenario::HolderDies => return None,
+            Scenario::All | Scenario::Deadlock | Scenario::HolderDies | Scenario::PoolDeadlock => {
+                return None
+            }
         })
     }
 }
 
 /// Every scenario the tour runs, in order.
-pub const ALL: [Scenario; 8] = [
+pub const ALL: [Scenario; 9] = [
     Scenario::IndependentOrder,
     Scenario::AgreedOrder,
     Scenario::Mutex,
@@ -62,6 +66,7 @@ pub const ALL: [Scenario; 8] = [
     Scenario::DiningPhilosophers,
     Scenario::HolderDies,
     Scenario::Classics,
+    Scenario::PoolDeadlock,
 ];
 
 /// Every knob's flag, as `given` names them.

@@ -47,6 +47,7 @@
 //! - [`wait_for_graph`]: locks that see a circular wait (used by the two above).
 //! - [`holder_dies`]: poisoning, a file lock released by the kernel, a shared mutex left locked.
 //! - [`classics`]: event, barrier, read-write lock, bounded buffer.
+//! - [`pool_deadlock`]: a task that waits on its own pool; the pool's answer and the cures.
 //! - [`cli`]: the command line (clap), with every default but the per-scenario worker counts.
 //! - [`tour`]: runs one scenario, or all in order, for threads and processes; a child's role.
 //! - [`knobs`]: which knob applies to which scenario, the values each one needs, worker counts.
@@ -69,6 +70,7 @@ pub mod knobs;
 pub mod mutex;
 pub mod order;
 pub mod output;
+pub mod pool_deadlock;
 pub mod record_locks;
 pub mod semaphore;
 pub mod sys;

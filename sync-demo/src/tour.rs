@@ -9,7 +9,7 @@ use crate::cli::{Parsed, Role, Scenario, With};
 use crate::knobs::{self, Scenario as Name};
 use crate::{
     agreed_order, classics, deadlock, dining_philosophers, holder_dies, independent_order, mutex,
-    output, record_locks, semaphore,
+    output, pool_deadlock, record_locks, semaphore,
 };
 
 fn child(role: Role) -> Result<()> {
@@ -48,6 +48,7 @@ fn name_of(scenario: &Scenario) -> Option<Name> {
         Scenario::DiningPhilosophers => Name::DiningPhilosophers,
         Scenario::HolderDies => Name::HolderDies,
         Scenario::Classics => Name::Classics,
+        Scenario::PoolDeadlock => Name::PoolDeadlock,
         Scenario::Child { .. } => return None,
     })
 }
@@ -152,6 +153,14 @@ pub fn run(parsed: Parsed) -> Result<()> {
         }
         if processes {
             classics::processes(out, workers)?;
+        }
+    }
+    if runs(Name::PoolDeadlock) {
+        if threads {
+            pool_deadlock::threads(out)?;
+        }
+        if processes {
+            pool_deadlock::processes(out)?;
         }
     }
     Ok(())

@@ -241,3 +241,19 @@ fn classics_processes() {
 fn everything_by_default() {
     results("all", &[], 15);
 }
+
+/// Threads: a `ThreadPool(1)` task that waits on its own pool gets 25 (the waiter runs it).
+#[test]
+fn pool_deadlock_threads() {
+    let (out, r) = results("pool-threads", &["pool-deadlock", "--with", "threads"], 1);
+    assert!(r[0].contains("own pool: 25 after"), "{}", r[0]);
+    assert!(out.contains("polled is_finished for 200 ms: false"), "{out}");
+    assert!(r[0].contains("nested scope 285"), "{}", r[0]);
+}
+
+/// Processes: a `ProcessPool` task cannot find its parent's pool.
+#[test]
+fn pool_deadlock_processes() {
+    let (_, r) = results("pool-processes", &["pool-deadlock", "--with", "processes"], 1);
+    assert!(r[0].contains("found its parent's pool: false"), "{}", r[0]);
+}
