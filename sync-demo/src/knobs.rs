@@ -18,6 +18,7 @@ pub enum Scenario {
     DiningPhilosophers,
     HolderDies,
     Classics,
+    Barrier,
     PoolDeadlock,
 }
 
@@ -34,6 +35,7 @@ impl Scenario {
             Scenario::DiningPhilosophers => "dining-philosophers",
             Scenario::HolderDies => "holder-dies",
             Scenario::Classics => "classics",
+            Scenario::Barrier => "barrier",
             Scenario::PoolDeadlock => "pool-deadlock",
         }
     }
@@ -49,6 +51,7 @@ impl Scenario {
             Scenario::Semaphore => (100, 1, 256, ""),
             Scenario::DiningPhilosophers => (5, 2, 32, "a cycle needs at least two philosophers"),
             Scenario::Classics => (4, 2, 64, "sharing a lock needs at least two readers"),
+            Scenario::Barrier => (4, 2, 32, "a barrier needs at least two parties"),
             Scenario::All | Scenario::Deadlock | Scenario::HolderDies | Scenario::PoolDeadlock => {
                 return None
             }
@@ -57,7 +60,7 @@ impl Scenario {
 }
 
 /// Every scenario the tour runs, in order.
-pub const ALL: [Scenario; 9] = [
+pub const ALL: [Scenario; 10] = [
     Scenario::IndependentOrder,
     Scenario::AgreedOrder,
     Scenario::Mutex,
@@ -66,6 +69,7 @@ pub const ALL: [Scenario; 9] = [
     Scenario::DiningPhilosophers,
     Scenario::HolderDies,
     Scenario::Classics,
+    Scenario::Barrier,
     Scenario::PoolDeadlock,
 ];
 
@@ -154,6 +158,7 @@ pub fn check(scenario: Scenario, given: &Knobs, processes_only: bool) -> anyhow:
                 Semaphore,
                 DiningPhilosophers,
                 Classics,
+                Barrier,
             ],
         ),
         ("--lines", &[Mutex]),

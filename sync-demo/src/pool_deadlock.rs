@@ -115,7 +115,10 @@ pub fn threads(out: &mut impl Write) -> Result<()> {
         out,
         "[{outer_on}] wait_on_future submitted pow(5, 2) to its own pool"
     )?;
-    writeln!(out, "[{outer_on}] {note}: the one thread that could run it polls")?;
+    writeln!(
+        out,
+        "[{outer_on}] {note}: the one thread that could run it polls"
+    )?;
     writeln!(
         out,
         "[{pow_on}] ran pow(5, 2) = {answer} inside the wait: the waiter ran it itself"

@@ -247,13 +247,37 @@ fn everything_by_default() {
 fn pool_deadlock_threads() {
     let (out, r) = results("pool-threads", &["pool-deadlock", "--with", "threads"], 1);
     assert!(r[0].contains("own pool: 25 after"), "{}", r[0]);
-    assert!(out.contains("polled is_finished for 200 ms: false"), "{out}");
+    assert!(
+        out.contains("polled is_finished for 200 ms: false"),
+        "{out}"
+    );
     assert!(r[0].contains("nested scope 285"), "{}", r[0]);
 }
 
 /// Processes: a `ProcessPool` task cannot find its parent's pool.
 #[test]
 fn pool_deadlock_processes() {
-    let (_, r) = results("pool-processes", &["pool-deadlock", "--with", "processes"], 1);
+    let (_, r) = results(
+        "pool-processes",
+        &["pool-deadlock", "--with", "processes"],
+        1,
+    );
     assert!(r[0].contains("found its parent's pool: false"), "{}", r[0]);
+}
+
+/// Nobody starts a phase early; a party that dies breaks the barrier for the others within 1 s.
+fn barrier(with: &str) {
+    let (_, r) = results(&format!("barrier-{with}"), &["barrier", "--with", with], 1);
+    assert!(r[0].contains("0 started a phase early"), "{}", r[0]);
+    assert!(r[0].contains("3 of 3 others failed"), "{}", r[0]);
+}
+
+#[test]
+fn barrier_threads() {
+    barrier("threads");
+}
+
+#[test]
+fn barrier_processes() {
+    barrier("processes");
 }
