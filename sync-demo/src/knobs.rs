@@ -18,6 +18,7 @@ pub enum Scenario {
     DiningPhilosophers,
     HolderDies,
     Classics,
+    DeadlockCures,
     Barrier,
     PoolDeadlock,
 }
@@ -35,6 +36,7 @@ impl Scenario {
             Scenario::DiningPhilosophers => "dining-philosophers",
             Scenario::HolderDies => "holder-dies",
             Scenario::Classics => "classics",
+            Scenario::DeadlockCures => "deadlock-cures",
             Scenario::Barrier => "barrier",
             Scenario::PoolDeadlock => "pool-deadlock",
         }
@@ -52,15 +54,17 @@ impl Scenario {
             Scenario::DiningPhilosophers => (5, 2, 32, "a cycle needs at least two philosophers"),
             Scenario::Classics => (4, 2, 64, "sharing a lock needs at least two readers"),
             Scenario::Barrier => (4, 2, 32, "a barrier needs at least two parties"),
-            Scenario::All | Scenario::Deadlock | Scenario::HolderDies | Scenario::PoolDeadlock => {
-                return None
-            }
+            Scenario::All
+            | Scenario::Deadlock
+            | Scenario::HolderDies
+            | Scenario::PoolDeadlock
+            | Scenario::DeadlockCures => return None,
         })
     }
 }
 
 /// Every scenario the tour runs, in order.
-pub const ALL: [Scenario; 10] = [
+pub const ALL: [Scenario; 11] = [
     Scenario::IndependentOrder,
     Scenario::AgreedOrder,
     Scenario::Mutex,
@@ -69,6 +73,7 @@ pub const ALL: [Scenario; 10] = [
     Scenario::DiningPhilosophers,
     Scenario::HolderDies,
     Scenario::Classics,
+    Scenario::DeadlockCures,
     Scenario::Barrier,
     Scenario::PoolDeadlock,
 ];
@@ -182,6 +187,11 @@ pub fn check(scenario: Scenario, given: &Knobs, processes_only: bool) -> anyhow:
         return Err(usage(
             "dining-philosophers runs with threads only (the processes' deadlock is `deadlock`)"
                 .into(),
+        ));
+    }
+    if scenario == DeadlockCures && processes_only {
+        return Err(usage(
+            "deadlock-cures runs with threads only (the processes' deadlock is `deadlock`)".into(),
         ));
     }
     let targets: &[Scenario] = if scenario == All { &ALL } else { &[scenario] };

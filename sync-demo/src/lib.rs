@@ -47,6 +47,7 @@
 //! - [`wait_for_graph`]: locks that see a circular wait (used by the two above).
 //! - [`holder_dies`]: poisoning, a file lock released by the kernel, a shared mutex left locked.
 //! - [`classics`]: event, barrier, read-write lock, bounded buffer.
+//! - [`deadlock_cures`]: one transfer workload, four cures timed; try-lock's livelock.
 //! - [`barrier`]: workers in phases; a party that dies breaks the barrier for the others.
 //! - [`shared_barrier`]: a barrier that can break, in memory or in a shared segment (futex).
 //! - [`pool_deadlock`]: a task that waits on its own pool; the pool's answer and the cures.
@@ -66,6 +67,7 @@ pub mod cli;
 pub mod counting_semaphore;
 pub mod crew;
 pub mod deadlock;
+pub mod deadlock_cures;
 pub mod dining_philosophers;
 pub mod holder_dies;
 pub mod independent_order;

@@ -8,8 +8,8 @@ use anyhow::Result;
 use crate::cli::{Parsed, Role, Scenario, With};
 use crate::knobs::{self, Scenario as Name};
 use crate::{
-    agreed_order, barrier, classics, deadlock, dining_philosophers, holder_dies, independent_order,
-    mutex, output, pool_deadlock, record_locks, semaphore,
+    agreed_order, barrier, classics, deadlock, deadlock_cures, dining_philosophers, holder_dies,
+    independent_order, mutex, output, pool_deadlock, record_locks, semaphore,
 };
 
 fn child(role: Role) -> Result<()> {
@@ -54,6 +54,7 @@ fn name_of(scenario: &Scenario) -> Option<Name> {
         Scenario::DiningPhilosophers => Name::DiningPhilosophers,
         Scenario::HolderDies => Name::HolderDies,
         Scenario::Classics => Name::Classics,
+        Scenario::DeadlockCures => Name::DeadlockCures,
         Scenario::Barrier => Name::Barrier,
         Scenario::PoolDeadlock => Name::PoolDeadlock,
         Scenario::Child { .. } => return None,
@@ -161,6 +162,9 @@ pub fn run(parsed: Parsed) -> Result<()> {
         if processes {
             classics::processes(out, workers)?;
         }
+    }
+    if runs(Name::DeadlockCures) && threads {
+        deadlock_cures::threads(out)?;
     }
     if runs(Name::Barrier) {
         let workers = workers(Name::Barrier);

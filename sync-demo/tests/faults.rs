@@ -46,6 +46,10 @@ fn bad_input_gets_status_2_and_a_message() {
             &["deadlock", "--philosophers", "1"],
             &["deadlock", "--meals", "0"],
             &["classics", "--workers", "0"],
+            &["barrier", "--workers", "1"],
+            &["barrier", "--workers", "33"],
+            &["pool-deadlock", "--workers", "2"],
+            &["deadlock-cures", "--with", "processes"],
         ],
     );
 }

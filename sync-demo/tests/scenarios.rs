@@ -281,3 +281,15 @@ fn barrier_threads() {
 fn barrier_processes() {
     barrier("processes");
 }
+
+/// Every cure keeps the total; try-lock without back-off counts retries.
+#[test]
+fn deadlock_cures_threads() {
+    let (_, r) = results("cures", &["deadlock-cures"], 1);
+    assert!(
+        r[0].contains("totals 2000, 2000, 2000, 2000 (expected 2000 each)"),
+        "{}",
+        r[0]
+    );
+    assert!(number_after(&r[0], "without back-off: ") > 0, "{}", r[0]);
+}
