@@ -51,7 +51,10 @@ fn a_task_that_maps_over_its_own_pool_of_one_finishes() {
 /// Two tasks on a pool of two, each waiting on a task it submitted: every thread waits at once.
 fn wait_on_child(x: u64) -> u64 {
     let pool = TWO.get().expect("set before the tasks run");
-    pool.submit(|y: u64| y * 10, x).wait().expect("the child runs") + 1
+    pool.submit(|y: u64| y * 10, x)
+        .wait()
+        .expect("the child runs")
+        + 1
 }
 
 #[test]
@@ -59,7 +62,10 @@ fn every_thread_waiting_on_its_own_pool_still_finishes() {
     let pool = TWO.get_or_init(|| ThreadPool::new(2).expect("a pool of two"));
     let mut handles: Vec<_> = (0..8).map(|x| pool.submit(wait_on_child, x)).collect();
     for (x, h) in handles.iter_mut().enumerate() {
-        assert_eq!(h.wait_timeout(Duration::from_secs(1)), Ok(x as u64 * 10 + 1));
+        assert_eq!(
+            h.wait_timeout(Duration::from_secs(1)),
+            Ok(x as u64 * 10 + 1)
+        );
     }
 }
 
