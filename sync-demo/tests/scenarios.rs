@@ -239,7 +239,7 @@ fn classics_processes() {
 /// No subcommand runs everything, both variants: 15 checked results.
 #[test]
 fn everything_by_default() {
-    results("all", &[], 15);
+    results("all", &[], 20);
 }
 
 /// Threads: a `ThreadPool(1)` task that waits on its own pool gets 25 (the waiter runs it).
