@@ -17,6 +17,7 @@
 mod builder;
 mod in_place;
 mod map;
+mod nested;
 pub use builder::ThreadPoolBuilder;
 
 use crate::pool::Timeline;
@@ -41,6 +42,8 @@ struct SingleTask<A, R> {
     f: fn(A) -> R,
     arg: Mutex<Option<A>>,
     slot: Slot<R>,
+    /// The pool it was submitted to (`nested::pool_id`): its workers may run it inline.
+    pool: usize,
 }
 
 trait RunOnce: Send + Sync {
@@ -81,6 +84,11 @@ impl<A: Task, R: Task> HasSlot<R> for SingleTask<A, R> {
         }
         self.slot.abandon();
         true
+    }
+
+    /// From a worker of its own pool, runs the task inline if it has not started (`nested.rs`).
+    fn wait(&self, timeout: Option<Duration>) -> Result<R, Error> {
+        self.wait_or_help(timeout)
     }
 }
 
@@ -235,6 +243,7 @@ impl Pool for ThreadPool {
             f,
             arg: Mutex::new(Some(arg)),
             slot: Slot::default(),
+            pool: nested::pool_id(&self.shared),
         });
         self.enqueue(Job::Single(Arc::clone(&task) as Arc<dyn RunOnce>));
         TaskHandle::new(task)
@@ -304,6 +313,10 @@ impl ThreadPool {
     fn enqueue(&self, job: Job) {
         // `jobs` is only None after terminate(self) or during drop, when no call can reach here.
         let Some(jobs) = &self.jobs else { return };
+        // A batch dispatched by a worker of this pool runs here: its caller waits for it.
+        let Some(job) = nested::run_batch_here(&self.shared, job) else {
+            return;
+        };
         // Sending fails only if every worker thread is gone, which cannot happen while the pool
         // lives. If it did, the waiter is told Error::Cancelled rather than left to hang: a
         // batch's sink does that when dropped, a single task must be told.

@@ -86,6 +86,12 @@ pub enum Scenario {
     HolderDies,
     /// Event, barrier, read-write lock, bounded buffer.
     Classics,
+    /// One two-lock transfer workload, its deadlock cured four ways and timed; a livelock.
+    DeadlockCures,
+    /// N workers in phases: nobody starts the next phase before all finish this one.
+    Barrier,
+    /// A task that waits on a task of its own pool: the trap, the pool's answer, the cures.
+    PoolDeadlock,
     /// A child process of this demo (internal).
     #[command(hide = true)]
     Child {
@@ -136,6 +142,12 @@ pub enum Role {
     },
     SharedReader {
         path: PathBuf,
+    },
+    BarrierParty {
+        segment: String,
+        parties: usize,
+        index: usize,
+        part: String,
     },
 }
 

@@ -18,6 +18,9 @@ pub enum Scenario {
     DiningPhilosophers,
     HolderDies,
     Classics,
+    DeadlockCures,
+    Barrier,
+    PoolDeadlock,
 }
 
 impl Scenario {
@@ -33,6 +36,9 @@ impl Scenario {
             Scenario::DiningPhilosophers => "dining-philosophers",
             Scenario::HolderDies => "holder-dies",
             Scenario::Classics => "classics",
+            Scenario::DeadlockCures => "deadlock-cures",
+            Scenario::Barrier => "barrier",
+            Scenario::PoolDeadlock => "pool-deadlock",
         }
     }
 
@@ -47,13 +53,18 @@ impl Scenario {
             Scenario::Semaphore => (100, 1, 256, ""),
             Scenario::DiningPhilosophers => (5, 2, 32, "a cycle needs at least two philosophers"),
             Scenario::Classics => (4, 2, 64, "sharing a lock needs at least two readers"),
-            Scenario::All | Scenario::Deadlock | Scenario::HolderDies => return None,
+            Scenario::Barrier => (4, 2, 32, "a barrier needs at least two parties"),
+            Scenario::All
+            | Scenario::Deadlock
+            | Scenario::HolderDies
+            | Scenario::PoolDeadlock
+            | Scenario::DeadlockCures => return None,
         })
     }
 }
 
 /// Every scenario the tour runs, in order.
-pub const ALL: [Scenario; 8] = [
+pub const ALL: [Scenario; 11] = [
     Scenario::IndependentOrder,
     Scenario::AgreedOrder,
     Scenario::Mutex,
@@ -62,6 +73,9 @@ pub const ALL: [Scenario; 8] = [
     Scenario::DiningPhilosophers,
     Scenario::HolderDies,
     Scenario::Classics,
+    Scenario::DeadlockCures,
+    Scenario::Barrier,
+    Scenario::PoolDeadlock,
 ];
 
 /// Every knob's flag, as `given` names them.
@@ -149,6 +163,7 @@ pub fn check(scenario: Scenario, given: &Knobs, processes_only: bool) -> anyhow:
                 Semaphore,
                 DiningPhilosophers,
                 Classics,
+                Barrier,
             ],
         ),
         ("--lines", &[Mutex]),
@@ -172,6 +187,11 @@ pub fn check(scenario: Scenario, given: &Knobs, processes_only: bool) -> anyhow:
         return Err(usage(
             "dining-philosophers runs with threads only (the processes' deadlock is `deadlock`)"
                 .into(),
+        ));
+    }
+    if scenario == DeadlockCures && processes_only {
+        return Err(usage(
+            "deadlock-cures runs with threads only (the processes' deadlock is `deadlock`)".into(),
         ));
     }
     let targets: &[Scenario] = if scenario == All { &ALL } else { &[scenario] };

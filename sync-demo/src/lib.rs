@@ -47,6 +47,10 @@
 //! - [`wait_for_graph`]: locks that see a circular wait (used by the two above).
 //! - [`holder_dies`]: poisoning, a file lock released by the kernel, a shared mutex left locked.
 //! - [`classics`]: event, barrier, read-write lock, bounded buffer.
+//! - [`deadlock_cures`]: one transfer workload, four cures timed; try-lock's livelock.
+//! - [`barrier`]: workers in phases; a party that dies breaks the barrier for the others.
+//! - [`shared_barrier`]: a barrier that can break, in memory or in a shared segment (futex).
+//! - [`pool_deadlock`]: a task that waits on its own pool; the pool's answer and the cures.
 //! - [`cli`]: the command line (clap), with every default but the per-scenario worker counts.
 //! - [`tour`]: runs one scenario, or all in order, for threads and processes; a child's role.
 //! - [`knobs`]: which knob applies to which scenario, the values each one needs, worker counts.
@@ -57,11 +61,13 @@
 #![warn(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 pub mod agreed_order;
+pub mod barrier;
 pub mod classics;
 pub mod cli;
 pub mod counting_semaphore;
 pub mod crew;
 pub mod deadlock;
+pub mod deadlock_cures;
 pub mod dining_philosophers;
 pub mod holder_dies;
 pub mod independent_order;
@@ -69,8 +75,10 @@ pub mod knobs;
 pub mod mutex;
 pub mod order;
 pub mod output;
+pub mod pool_deadlock;
 pub mod record_locks;
 pub mod semaphore;
+pub mod shared_barrier;
 pub mod sys;
 pub mod tour;
 pub mod wait_for_graph;

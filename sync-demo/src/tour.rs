@@ -8,8 +8,8 @@ use anyhow::Result;
 use crate::cli::{Parsed, Role, Scenario, With};
 use crate::knobs::{self, Scenario as Name};
 use crate::{
-    agreed_order, classics, deadlock, dining_philosophers, holder_dies, independent_order, mutex,
-    output, record_locks, semaphore,
+    agreed_order, barrier, classics, deadlock, deadlock_cures, dining_philosophers, holder_dies,
+    independent_order, mutex, output, pool_deadlock, record_locks, semaphore,
 };
 
 fn child(role: Role) -> Result<()> {
@@ -34,6 +34,12 @@ fn child(role: Role) -> Result<()> {
         Role::FlockHolder { path } => holder_dies::child_flock(&path),
         Role::ShmHolder { os_id } => holder_dies::child_shm(&os_id),
         Role::SharedReader { path } => classics::child_reader(&path),
+        Role::BarrierParty {
+            segment,
+            parties,
+            index,
+            part,
+        } => barrier::child(&segment, parties, index, &part),
     }
 }
 
@@ -48,6 +54,9 @@ fn name_of(scenario: &Scenario) -> Option<Name> {
         Scenario::DiningPhilosophers => Name::DiningPhilosophers,
         Scenario::HolderDies => Name::HolderDies,
         Scenario::Classics => Name::Classics,
+        Scenario::DeadlockCures => Name::DeadlockCures,
+        Scenario::Barrier => Name::Barrier,
+        Scenario::PoolDeadlock => Name::PoolDeadlock,
         Scenario::Child { .. } => return None,
     })
 }
@@ -152,6 +161,26 @@ pub fn run(parsed: Parsed) -> Result<()> {
         }
         if processes {
             classics::processes(out, workers)?;
+        }
+    }
+    if runs(Name::DeadlockCures) && threads {
+        deadlock_cures::threads(out)?;
+    }
+    if runs(Name::Barrier) {
+        let workers = workers(Name::Barrier);
+        if threads {
+            barrier::threads(out, workers)?;
+        }
+        if processes {
+            barrier::processes(out, workers)?;
+        }
+    }
+    if runs(Name::PoolDeadlock) {
+        if threads {
+            pool_deadlock::threads(out)?;
+        }
+        if processes {
+            pool_deadlock::processes(out)?;
         }
     }
     Ok(())

@@ -35,7 +35,7 @@ fn commands() -> Vec<String> {
 /// the tour is wider than 100 columns.
 #[test]
 fn headers_are_commands_and_files_and_lines_fit() {
-    let (out, _) = support::results("faces-tour", &[], 15);
+    let (out, _) = support::results("faces-tour", &[], 20);
     let commands = commands();
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut headers = 0;
@@ -53,7 +53,7 @@ fn headers_are_commands_and_files_and_lines_fit() {
         let file = src.join(format!("{}.rs", name.replace('-', "_")));
         assert!(file.exists(), "no {} for header {name}", file.display());
     }
-    assert_eq!(headers, 15, "{out}");
+    assert_eq!(headers, 20, "{out}");
 }
 
 /// `sync-demo | head -1`: the demo ends by itself, quietly, leaving nothing.
@@ -116,6 +116,12 @@ fn knobs_that_do_not_apply_are_refused() {
         &["dining-philosophers", "--with", "processes"],
         "threads only",
     );
+    refused(&["deadlock-cures", "--with", "processes"], "threads only");
+    refused(
+        &["deadlock-cures", "--workers", "3"],
+        "not to deadlock-cures",
+    );
+    refused(&["pool-deadlock", "--workers", "2"], "not to pool-deadlock");
 }
 
 /// A value that cannot show the lesson is refused with the reason.
@@ -125,6 +131,7 @@ fn values_that_cannot_show_the_lesson_are_refused() {
     refused(&["agreed-order", "--workers", "1"], "two workers");
     refused(&["semaphore", "--workers", "6"], "nothing to limit");
     refused(&["dining-philosophers", "--workers", "40"], "at most 32");
+    refused(&["barrier", "--workers", "1"], "two parties");
 }
 
 /// A missing TMPDIR is named, in one line, before anything runs.
@@ -145,7 +152,7 @@ fn a_missing_tmpdir_is_named() {
 /// Knobs go before or after the scenario's name, and on the tour reach every scenario.
 #[test]
 fn knobs_go_before_or_after_the_name() {
-    let (out, _) = support::results("tour-steps", &["--steps", "2", "--with", "threads"], 8);
+    let (out, _) = support::results("tour-steps", &["--steps", "2", "--with", "threads"], 11);
     assert_eq!(out.matches("workers=4 steps=2").count(), 2, "{out}");
     support::results(
         "before",

@@ -7,7 +7,7 @@ use common::testing::{bad_input, ctrl_c_anywhere, fault_rounds, parent_killed};
 const BIN: &str = env!("CARGO_BIN_EXE_sync-demo");
 
 /// About how long a run of every scenario takes here (debug build): interrupts land within it.
-const RUN_MS: u64 = 2400;
+const RUN_MS: u64 = 3100;
 
 /// Ctrl-C anywhere in a run of every scenario: exit within 2 s, nothing left behind.
 #[test]
@@ -46,6 +46,10 @@ fn bad_input_gets_status_2_and_a_message() {
             &["deadlock", "--philosophers", "1"],
             &["deadlock", "--meals", "0"],
             &["classics", "--workers", "0"],
+            &["barrier", "--workers", "1"],
+            &["barrier", "--workers", "33"],
+            &["pool-deadlock", "--workers", "2"],
+            &["deadlock-cures", "--with", "processes"],
         ],
     );
 }

@@ -239,5 +239,57 @@ fn classics_processes() {
 /// No subcommand runs everything, both variants: 15 checked results.
 #[test]
 fn everything_by_default() {
-    results("all", &[], 15);
+    results("all", &[], 20);
+}
+
+/// Threads: a `ThreadPool(1)` task that waits on its own pool gets 25 (the waiter runs it).
+#[test]
+fn pool_deadlock_threads() {
+    let (out, r) = results("pool-threads", &["pool-deadlock", "--with", "threads"], 1);
+    assert!(r[0].contains("own pool: 25 after"), "{}", r[0]);
+    assert!(
+        out.contains("polled is_finished for 200 ms: false"),
+        "{out}"
+    );
+    assert!(r[0].contains("nested scope 285"), "{}", r[0]);
+}
+
+/// Processes: a `ProcessPool` task cannot find its parent's pool.
+#[test]
+fn pool_deadlock_processes() {
+    let (_, r) = results(
+        "pool-processes",
+        &["pool-deadlock", "--with", "processes"],
+        1,
+    );
+    assert!(r[0].contains("found its parent's pool: false"), "{}", r[0]);
+}
+
+/// Nobody starts a phase early; a party that dies breaks the barrier for the others within 1 s.
+fn barrier(with: &str) {
+    let (_, r) = results(&format!("barrier-{with}"), &["barrier", "--with", with], 1);
+    assert!(r[0].contains("0 started a phase early"), "{}", r[0]);
+    assert!(r[0].contains("3 of 3 others failed"), "{}", r[0]);
+}
+
+#[test]
+fn barrier_threads() {
+    barrier("threads");
+}
+
+#[test]
+fn barrier_processes() {
+    barrier("processes");
+}
+
+/// Every cure keeps the total; try-lock without back-off counts retries.
+#[test]
+fn deadlock_cures_threads() {
+    let (_, r) = results("cures", &["deadlock-cures"], 1);
+    assert!(
+        r[0].contains("totals 2000, 2000, 2000, 2000 (expected 2000 each)"),
+        "{}",
+        r[0]
+    );
+    assert!(number_after(&r[0], "without back-off: ") > 0, "{}", r[0]);
 }

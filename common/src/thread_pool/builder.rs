@@ -90,6 +90,7 @@ impl ThreadPoolBuilder {
             let thread = std::thread::Builder::new()
                 .name(format!("pool-thread-{index}"))
                 .spawn(move || {
+                    super::nested::serve(&worker); // a wait on this pool from here may help
                     if let Some(init) = initializer {
                         // Run as a task is run, so that a panic becomes an error with its place.
                         let outcome = panics::run_batch(|init: fn()| init(), vec![init]);
