@@ -7,13 +7,15 @@
 //! at most four per worker ahead (Python 3.14's `buffersize`), so only that window is alive.
 //! The rise of this process's peak memory shows the difference (the kernel's `VmHWM`, reset
 //! between runs). Then an endless input, `0..`, of which only 100 results are read: the count
-//! of items the pool pulled is bounded by the window, and the program ends.
+//! of items the pool pulled is bounded by the window, and the program ends. On a terminal, a
+//! progress bar (on stderr) follows the streamed results as they arrive.
 
 use crate::{process_pool, thread_pool, Settings};
 use common::demo::narrate::{conclude, header};
 use common::Pool;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_bytes::ByteBuf;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 /// Buffers of the weighed input, and the size of each: 128 MiB in all.
@@ -76,6 +78,22 @@ fn rise<T>(work: impl FnOnce() -> T) -> (T, Option<u64>) {
     (value, rise)
 }
 
+/// A progress bar on stderr, fed by the results as they arrive, when stdout is a terminal; a
+/// hidden one otherwise (a pipe, a file, a test), so the narration stays clean.
+fn progress(label: &str) -> ProgressBar {
+    if !std::io::stdout().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(BUFFERS as u64), ProgressDrawTarget::stderr());
+    // The template is a constant, so parsing it cannot fail at run time; fall back to the default.
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} buffers  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(label.to_string());
+    bar
+}
+
 fn mib(rise: Option<u64>) -> String {
     rise.map_or_else(|| "not measurable here".to_string(), |m| format!("{m} MiB"))
 }
@@ -94,7 +112,13 @@ fn compare<P: Pool>(out: &mut impl Write, pool: &P) -> anyhow::Result<Seen> {
         "{kind:<7} pool, eager:    collected first, then map: peak rose by {}",
         mib(eager_mib)
     )?;
-    let (streamed, streamed_mib) = rise(|| pool.map_iter(weigh, made()).sum::<Result<u64, _>>());
+    let bar = progress(&format!("{kind} pool, streaming"));
+    let (streamed, streamed_mib) = rise(|| {
+        pool.map_iter(weigh, made())
+            .inspect(|_| bar.inc(1))
+            .sum::<Result<u64, _>>()
+    });
+    bar.finish_and_clear();
     let streamed_sum = streamed?;
     writeln!(
         out,
