@@ -82,6 +82,7 @@
     missing_docs
 )]
 
+mod array;
 mod as_completed;
 mod batch;
 mod chunk;
@@ -106,6 +107,7 @@ mod unordered;
 use demo::{child, cleanup, sys};
 
 // The user's API: at most 15 names at the root (DESIGN.md; checked by a test below).
+pub use array::Array;
 pub use as_completed::as_completed;
 pub use error::{Error, Exit};
 pub use pool::{Chunk, Pool, Span, Task, TaskHandle};

@@ -19,7 +19,9 @@ use features::init_and_async::{
     handles_on_both_pools_awaited_together, thread_initializer_runs_once_per_thread,
 };
 use features::ordering::{cancel, is_finished, map_iter, unordered_drop};
-use features::streaming::{a_gibibyte_streams_in_little_memory, endless_input};
+use features::streaming::{
+    a_gibibyte_streams_in_little_memory, arrays_cross_exactly, endless_input,
+};
 use harness::Test;
 
 /// Workers in every pool of these tests.
@@ -69,6 +71,12 @@ fn main() {
             "endless_input_on_processes",
             || endless_input(&processes()?),
         ),
+        Test("arrays_cross_exactly_on_threads", || {
+            arrays_cross_exactly(&threads()?)
+        }),
+        Test("arrays_cross_exactly_on_processes", || {
+            arrays_cross_exactly(&processes()?)
+        }),
         Test("a_gibibyte_streams_on_threads", || {
             a_gibibyte_streams_in_little_memory(&threads()?)
         }),

@@ -6,7 +6,7 @@
 //! with the peak memory above the idle level in pool and worker.
 
 use crate::measure::{interleaved, median, time, Row, Target};
-use common::{Pool, ProcessPool};
+use common::{Array, Pool, ProcessPool};
 use serde_bytes::ByteBuf;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -18,6 +18,11 @@ const MIB64: usize = 64 << 20;
 
 fn trivial(x: u64) -> u64 {
     x * 2 + 1
+}
+
+fn negate(mut values: Array<f64>) -> Array<f64> {
+    values.iter_mut().for_each(|v| *v = -*v);
+    values
 }
 
 fn flip(mut bytes: ByteBuf) -> ByteBuf {
@@ -187,11 +192,34 @@ pub fn large_payload(pool: &ProcessPool, runs: usize) -> Vec<Row> {
         ratio: bytes as f64 / MIB64 as f64,
         target: Target::AtMost(1.5),
     };
+    // The same 64 MiB as numbers: an `Array<f64>` travels as its bytes (one copy back into
+    // aligned memory on each side), against the `ByteBuf`, interleaved.
+    let numbers = vec![0.5f64; MIB64 / 8];
+    let (as_array, as_bytes) = interleaved(
+        runs,
+        || {
+            let argument = Array::from(numbers.clone());
+            let (took, back) = time(|| pool.submit(negate, argument).wait().expect("negated"));
+            assert!(back.len() == MIB64 / 8 && back.iter().all(|&v| v == -0.5));
+            took
+        },
+        || {
+            let argument = ByteBuf::from(payload.clone());
+            time(|| pool.submit(flip, argument).wait().expect("flipped")).0
+        },
+    );
     vec![
         Row::times(work, ours, "raw UnixStream", floor, Target::AtMost(1.0)),
         Row::times(work, ours, "memcpy there and back", copies, Target::None),
         peak("pool", our_peak),
         peak("worker", worker_peak),
+        Row::times(
+            "64 MiB Array<f64> to a worker and back",
+            as_array,
+            "the same as a ByteBuf",
+            as_bytes,
+            Target::AtMost(1.2),
+        ),
     ]
 }
 

@@ -84,3 +84,31 @@ pub(crate) fn a_gibibyte_streams_in_little_memory<P: Pool>(pool: &P) -> harness:
         &format!("the peak rose by {} MiB (limit 64 MiB)", rise >> 20),
     )
 }
+
+fn negate(mut values: common::Array<f64>) -> common::Array<f64> {
+    values.iter_mut().for_each(|v| *v = -*v);
+    values
+}
+
+/// An `Array<f64>` crosses as its bytes and comes back exact: small ones in a batch, and a
+/// 3 MiB one alone (the path that receives a large byte string apart).
+pub(crate) fn arrays_cross_exactly<P: Pool>(pool: &P) -> harness::Result {
+    let odd = |n: usize| {
+        (0..n)
+            .map(|i| i as f64 * 0.25 - 7.0)
+            .collect::<common::Array<f64>>()
+    };
+    let small: Vec<common::Array<f64>> = (0..20).map(odd).collect();
+    let back = pool.map(negate, small.clone())?;
+    let expected: Vec<_> = small
+        .iter()
+        .map(|a| a.iter().map(|v| -v).collect())
+        .collect();
+    check(back == expected, "twenty small arrays, negated, in order")?;
+    let large = odd(3 << 17); // 3 MiB of f64
+    let back = pool.submit(negate, large.clone()).wait()?;
+    check(
+        back.len() == large.len() && back.iter().zip(large.iter()).all(|(b, a)| *b == -a),
+        "a 3 MiB array, negated",
+    )
+}
