@@ -99,7 +99,7 @@ impl<'de, T: Pod> Visitor<'de> for Raw<T> {
 
     fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<Array<T>, E> {
         let size = std::mem::size_of::<T>();
-        if size == 0 || bytes.len() % size != 0 {
+        if size == 0 || !bytes.len().is_multiple_of(size) {
             return Err(E::invalid_length(bytes.len(), &self));
         }
         // One copy into memory aligned for `T`: a byte buffer is not.
