@@ -134,3 +134,21 @@ pub fn check(
     }
     Ok(Ok(format!("no update lost at {} workers", seen.join(", "))))
 }
+
+#[cfg(all(test, feature = "solutions"))]
+mod tests {
+    /// The other cure, the lock, passes too, and the forced schedule stays in force with it
+    /// (the segment's lock passes its turn on instead of sleeping).
+    #[test]
+    fn the_lock_cures_it_too() {
+        let mut out = Vec::new();
+        let rr = crate::replay::Schedule::RoundRobin;
+        let verdict = super::check(&mut out, &rr, crate::solutions::lost_update::add_one_locked);
+        assert!(
+            verdict.unwrap().is_ok(),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        assert!(!String::from_utf8_lossy(&out).contains("let go"));
+    }
+}
