@@ -1,8 +1,8 @@
 //! # barrier: nobody goes on until everybody has arrived
 //!
-//! **Goal.** Workers compute in phases; none may start phase 2 before all have finished phase
-//! 1. Write [`Barrier::wait`]: the last of `parties` workers to arrive wakes the others, and
-//! the barrier is then ready for the next phase (it is used again and again).
+//! **Goal.** Workers compute in phases; none may start the next phase before all have ended
+//! this one. Write [`Barrier::wait`]: the last of `parties` workers to arrive wakes the others,
+//! and the barrier is then ready for the next phase (it is used again and again).
 //!
 //! **Run.** `cargo run -p exercises -- check barrier` (at 2, 3 and 4 workers, three phases;
 //! the check holds the last worker back until the others are asleep in `wait`, so a barrier

@@ -47,7 +47,7 @@ pub fn check(
             }
         }
     }
-    let checks: [(&[u32], Option<(u64, u32)>); 3] = [
+    let checks: [Case<'_>; 3] = [
         (&expected, Some((6_171, 261))),
         (&[3, 7, 1, 7], Some((2, 7))),
         (&[], None),
@@ -80,6 +80,9 @@ pub fn check(
     )?;
     Ok(Ok("the same answers on both pools as a plain loop".into()))
 }
+
+/// Steps given to `longest`, and the answer it must give.
+type Case<'a> = (&'a [u32], Option<(u64, u32)>);
 
 fn run<P: Pool + Send + 'static>(
     all_steps: AllSteps<P>,
