@@ -9,7 +9,7 @@
 //!
 //! A fixed exercise may block a worker outside any point: the lock it added (a `std` `Mutex`
 //! sleeps in the kernel). Waiting for that worker's turn would then wait forever, so whoever
-//! waits looks at the worker in `/proc`: asleep (`S`) outside a point three times in a row,
+//! waits looks at the worker in `/proc`: asleep (`S`) outside a point five times in a row,
 //! 1 ms apart, means it is blocked on something the schedule does not know, and the schedule
 //! *lets go*: from then on the workers run free. A worker that takes no step for
 //! [`LET_GO_AFTER`] (a spin lock) lets it go too. An unfixed exercise blocks nowhere but at its
@@ -223,7 +223,7 @@ impl Turns {
             asleep = if sleeping { asleep + 1 } else { 0 };
             state = self.lock();
             if state.turn == seen_turn && state.let_go.is_none() {
-                if asleep >= 3 {
+                if asleep >= 5 {
                     state.let_go = Some(format!("worker {watched} slept in a lock"));
                 } else if since.elapsed() >= LET_GO_AFTER {
                     state.let_go = Some(format!("worker {watched} took no step for 2 s"));
