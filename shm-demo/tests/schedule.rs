@@ -7,7 +7,10 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_shm-demo");
 
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(BIN).args(args).output().expect("shm-demo runs");
+    let out = Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("shm-demo runs");
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     (out.status.code(), text(&out.stdout), text(&out.stderr))
 }
@@ -16,10 +19,30 @@ fn run(args: &[&str]) -> (Option<i32>, String, String) {
 #[test]
 fn the_prediction_comes_true() {
     let cases = [
-        ("2", "rr", "predicted total 500, lost 500", "plain 500 (lost 500, predicted 500)"),
-        ("2", "0011", "predicted total 1000, lost 0", "plain 1000 (lost 0, predicted 1000)"),
-        ("2", "001", "predicted total 750, lost 250", "plain 750 (lost 250, predicted 750)"),
-        ("3", "rr", "predicted total 500, lost 1000", "plain 500 (lost 1000, predicted 500)"),
+        (
+            "2",
+            "rr",
+            "predicted total 500, lost 500",
+            "plain 500 (lost 500, predicted 500)",
+        ),
+        (
+            "2",
+            "0011",
+            "predicted total 1000, lost 0",
+            "plain 1000 (lost 0, predicted 1000)",
+        ),
+        (
+            "2",
+            "001",
+            "predicted total 750, lost 250",
+            "plain 750 (lost 250, predicted 750)",
+        ),
+        (
+            "3",
+            "rr",
+            "predicted total 500, lost 1000",
+            "plain 500 (lost 1000, predicted 500)",
+        ),
     ];
     for (workers, schedule, before, after) in cases {
         for round in 0..5 {
@@ -28,9 +51,15 @@ fn the_prediction_comes_true() {
             assert_eq!(code, Some(0), "{schedule}, round {round}: {out}{err}");
             let predicted = out.find(before).expect("the prediction is printed");
             let plain = out.find("plain: total").expect("the plain way ran");
-            assert!(predicted < plain, "the prediction comes before the run: {out}");
+            assert!(
+                predicted < plain,
+                "the prediction comes before the run: {out}"
+            );
             let result = result_lines(&out).join("");
-            assert!(result.contains(after), "{schedule}, round {round}: {result}");
+            assert!(
+                result.contains(after),
+                "{schedule}, round {round}: {result}"
+            );
         }
     }
 }
@@ -42,13 +71,19 @@ fn schedules_that_cannot_run_are_refused() {
         (&["--schedule", "0"], "never names child 1"),
         (&["--schedule", "012"], "names child 2"),
         (&["--schedule", "0x1"], "give rr, free, or child numbers"),
-        (&["--schedule", "rr", "--increments", "1000000"], "--increments 40000 or fewer"),
+        (
+            &["--schedule", "rr", "--increments", "1000000"],
+            "--increments 40000 or fewer",
+        ),
     ];
     for (extra, words) in cases {
         let args = [&["lost-update", "--workers", "2"][..], extra].concat();
         let (code, out, err) = run(&args);
         assert_eq!(code, Some(2), "{args:?}: {out}{err}");
-        assert!(err.starts_with("error: ") && err.contains(words), "{args:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(words),
+            "{args:?}: {err}"
+        );
     }
     let (code, _, err) = run(&["separate-memory", "--schedule", "rr"]);
     assert_eq!(code, Some(2));
