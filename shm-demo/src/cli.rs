@@ -42,6 +42,11 @@ pub struct Knobs {
     #[arg(long, global = true, default_value_t = 1_000_000,
           value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub increments: u64,
+    /// lost-update: force the plain way's steps (each load, each store) into this order and
+    /// predict the lost updates first: rr (each child in turn), free (no forcing), or child
+    /// numbers such as 0101, repeated
+    #[arg(long, global = true, default_value = "free")]
+    pub schedule: String,
     /// shared-segment: image width in pixels
     #[arg(long, global = true, default_value_t = 640,
           value_parser = clap::value_parser!(u64).range(16..=8192))]
@@ -103,6 +108,8 @@ pub enum Role {
         os_id: String,
         count: u64,
         of: usize,
+        index: usize,
+        plan: String,
     },
     CopyVsShare {
         index: usize,
@@ -166,7 +173,7 @@ fn given_flags(matches: &clap::ArgMatches) -> Vec<&'static str> {
 }
 
 /// The scenarios each knob applies to (`None` for the tour: all of them).
-pub const APPLIES: [(&str, &[&str]); 6] = [
+pub const APPLIES: [(&str, &[&str]); 7] = [
     (
         "--workers",
         &["shared-segment", "lost-update", "copy-vs-share", "cleanup"],
@@ -174,6 +181,7 @@ pub const APPLIES: [(&str, &[&str]); 6] = [
     ("--mib", &["copy-vs-share"]),
     ("--rounds", &["copy-vs-share"]),
     ("--increments", &["lost-update"]),
+    ("--schedule", &["lost-update"]),
     ("--width", &["shared-segment"]),
     ("--height", &["shared-segment"]),
 ];
@@ -210,6 +218,9 @@ pub fn check(name: &str, k: &Knobs, given: &[&str]) -> Result<()> {
             k.increments,
             lost_update::MOST_IN_ALL
         )));
+    }
+    if name == "all" || name == "lost-update" {
+        lost_update::check_schedule(&k.schedule, workers, k.increments).map_err(usage)?;
     }
     // Process boundary: ipc-channel makes its sockets in TMPDIR; without one it cannot start.
     let tmp = std::env::temp_dir();

@@ -61,7 +61,7 @@ pub fn run(parsed: Parsed) -> Result<()> {
         shared_segment::run(&mut out, workers, width, height)?;
     }
     if runs("lost-update") {
-        lost_update::run(&mut out, workers, increments)?;
+        lost_update::run(&mut out, workers, increments, &k.schedule)?;
     }
     if runs("copy-vs-share") {
         copy_vs_share::run(&mut out, workers, mib, rounds)?;
@@ -82,7 +82,13 @@ fn child(role: Role) -> Result<()> {
             first,
             end,
         } => shared_segment::child(&os_id, cols, lines, first, end),
-        Role::LostUpdate { os_id, count, of } => lost_update::child(&os_id, count, of),
+        Role::LostUpdate {
+            os_id,
+            count,
+            of,
+            index,
+            plan,
+        } => lost_update::child(&os_id, count, of, index, &plan),
         Role::CopyVsShare { index, of, len } => copy_vs_share::child(index, of, len),
         Role::Leak => cleanup::leak_child(),
         Role::Hold { os_id, index } => cleanup::hold_child(&os_id, index),
