@@ -44,6 +44,22 @@ fn shared_memory_counts_exactly_and_leaves_no_segment() {
         .all(|p| !p.exists()));
 }
 
+/// Each worker's own counter reaches its count in both layouts; the ratio is printed, never
+/// asserted (the segment is gone afterwards).
+#[test]
+fn false_sharing_counts_exactly_in_both_layouts() {
+    let out = run("false_sharing", &["false-sharing", "--workers", "3"]);
+    assert_passed(
+        "false_sharing",
+        &out,
+        "adjacent 3000000, padded 3000000 (expected 3000000)",
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("as fast"));
+    assert!(common::testing::shm_entries("processes-demo-")
+        .iter()
+        .all(|p| !p.exists()));
+}
+
 /// Every message arrives, each producer's in order, through a small bound.
 #[test]
 fn messages_all_arrive_in_order() {

@@ -43,6 +43,19 @@ fn shared_memory_counts_exactly() {
     );
 }
 
+/// Each worker's own counter reaches its count in both layouts; the ratio is printed, never
+/// asserted.
+#[test]
+fn false_sharing_counts_exactly_in_both_layouts() {
+    let out = run("false_sharing", &["false-sharing", "--workers", "3"]);
+    assert_passed(
+        "false_sharing",
+        &out,
+        "adjacent 3000000, padded 3000000 (expected 3000000)",
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("as fast"));
+}
+
 /// Every message arrives, each producer's in order, through a small bound.
 #[test]
 fn messages_all_arrive_in_order() {
