@@ -110,6 +110,10 @@ pub struct Knobs {
     #[arg(long, global = true, default_value_t = speedup::PRIME_LIMIT,
           value_parser = RangedU64ValueParser::<u64>::new().range(1_000..=1_000_000_000))]
     pub limit: u64,
+    /// The share of speedup's work made serial, in percent (Amdahl's law)
+    #[arg(long, global = true, value_name = "PCT", default_value_t = speedup::SERIAL_PCT,
+          value_parser = RangedU64ValueParser::<u64>::new().range(0..=99))]
+    pub serial: u64,
     /// Tasks in pool
     #[arg(long, global = true, default_value_t = pool::TASKS,
           value_parser = RangedU64ValueParser::<usize>::new().range(1..=100_000))]
@@ -172,6 +176,7 @@ pub const FLAGS: &[(&str, &[&str])] = &[
     ("--messages", &["messages"]),
     ("--capacity", &["messages"]),
     ("--limit", &["speedup", "pool"]),
+    ("--serial", &["speedup"]),
     ("--tasks", &["pool"]),
     ("--size", &["borrow-stack"]),
 ];
@@ -263,7 +268,7 @@ pub fn run(scenario: Scenario, knobs: &Knobs, out: &mut impl Write) -> Result<()
         Scenario::FalseSharing => false_sharing::run(out, k.workers),
         Scenario::Messages => messages::run(out, k.workers, k.messages, k.capacity),
         Scenario::Crash => crash::run(out, k.workers),
-        Scenario::Speedup => speedup::run(out, k.workers, k.limit),
+        Scenario::Speedup => speedup::run(out, k.workers, k.limit, k.serial),
         Scenario::Pool => pool::run(out, k.workers, k.tasks, k.limit),
         Scenario::BorrowStack => borrow_stack::run(out, k.workers, k.size),
     }
@@ -302,7 +307,7 @@ pub fn child_main(scenario: &str, index: usize, params: &[String]) -> Result<()>
         "false-sharing" => false_sharing::child(index, text(0)?),
         "messages" => messages::producer(index, number(0)?, number(1)?, text(2)?),
         "crash" => crash::child(index),
-        "speedup" => speedup::worker(index, number(0)?, number(1)?),
+        "speedup" => speedup::worker(index, number(0)?, number(1)?, number(2)?),
         "borrow-stack" => borrow_stack::worker(index),
         other => Err(UsageError(format!("no worker for scenario \"{other}\"")).into()),
     }

@@ -107,6 +107,10 @@ pub struct Knobs {
     #[arg(long, global = true, default_value_t = speedup::PRIME_LIMIT,
           value_parser = RangedU64ValueParser::<u64>::new().range(1_000..=1_000_000_000))]
     pub limit: u64,
+    /// The share of speedup's work made serial, in percent (Amdahl's law)
+    #[arg(long, global = true, value_name = "PCT", default_value_t = speedup::SERIAL_PCT,
+          value_parser = RangedU64ValueParser::<u64>::new().range(0..=99))]
+    pub serial: u64,
     /// Tasks in pool
     #[arg(long, global = true, default_value_t = pool::TASKS,
           value_parser = RangedU64ValueParser::<usize>::new().range(1..=100_000))]
@@ -169,6 +173,7 @@ pub const FLAGS: &[(&str, &[&str])] = &[
     ("--messages", &["messages"]),
     ("--capacity", &["messages"]),
     ("--limit", &["speedup", "pool"]),
+    ("--serial", &["speedup"]),
     ("--tasks", &["pool"]),
     ("--size", &["borrow-stack"]),
 ];
@@ -250,7 +255,7 @@ pub fn run(scenario: Scenario, knobs: &Knobs, out: &mut impl Write) -> Result<()
         Scenario::FalseSharing => false_sharing::run(out, k.workers),
         Scenario::Messages => messages::run(out, k.workers, k.messages, k.capacity),
         Scenario::Crash => crash::run(out, k.workers),
-        Scenario::Speedup => speedup::run(out, k.workers, k.limit),
+        Scenario::Speedup => speedup::run(out, k.workers, k.limit, k.serial),
         Scenario::Pool => pool::run(out, k.workers, k.tasks, k.limit),
         Scenario::BorrowStack => borrow_stack::run(out, k.workers, k.size),
     }
