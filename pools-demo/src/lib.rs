@@ -39,6 +39,9 @@
 //! - [`timeline`]: who ran which batch when, drawn in ASCII (and SVG with `--svg`).
 //! - [`crash`]: a panicking and an aborting task on both pools.
 //! - [`sizing`]: 1 to 2N workers on CPU-bound work; logical vs physical CPUs.
+//! - [`imbalance`]: a skewed image split in blocks, interleaved, or dynamically: who waited.
+//! - [`start_methods`]: fork, fork + exec, and the pool's re-exec, timed; fork after threads.
+//! - [`sys`](mod@sys): `fork` and `waitpid` behind safe calls: the crate's only `unsafe`.
 //! - [`bench`](mod@bench): the larger comparison behind the README's table, with a progress bar.
 //! - [`tasks`]: the task functions every scenario sends to the pools.
 //! - [`picture`]: the ASCII timeline picture, and the timeline consistency check.
@@ -50,10 +53,13 @@ pub mod blocking_vs_handles;
 pub mod charts;
 pub mod chunking;
 pub mod crash;
+pub mod imbalance;
 pub mod ordered_vs_completed;
 pub mod picture;
 pub mod same_interface;
 pub mod sizing;
+pub mod start_methods;
+pub mod sys;
 pub mod tasks;
 pub mod timeline;
 pub mod workloads;
@@ -65,7 +71,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Every scenario of the default run, in order (`bench` is run on its own).
-pub const TOUR: [&str; 8] = [
+pub const TOUR: [&str; 10] = [
     "same-interface",
     "ordered-vs-completed",
     "blocking-vs-handles",
@@ -74,6 +80,8 @@ pub const TOUR: [&str; 8] = [
     "timeline",
     "crash",
     "sizing",
+    "imbalance",
+    "start-methods",
 ];
 
 /// Each shared knob and the scenarios it changes: a knob given for any other scenario is
@@ -91,6 +99,7 @@ pub const FLAGS: &[(&str, &[&str])] = &[
             "timeline",
             "crash",
             "bench",
+            "imbalance",
         ],
     ),
     ("--chunk", &["chunking", "workloads", "timeline", "bench"]),
