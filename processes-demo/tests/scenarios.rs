@@ -52,7 +52,7 @@ fn false_sharing_counts_exactly_in_both_layouts() {
     assert_passed(
         "false_sharing",
         &out,
-        "adjacent 3000000, padded 3000000 (expected 3000000)",
+        "adjacent 12000000, padded 12000000 (expected 12000000)",
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("as fast"));
     assert!(common::testing::shm_entries("processes-demo-")
