@@ -40,6 +40,9 @@
 //! - [`crash`]: a panicking and an aborting task on both pools.
 //! - [`sizing`]: 1 to 2N workers on CPU-bound work; logical vs physical CPUs.
 //! - [`streaming`]: input pulled lazily: eager vs streamed peak memory, and an endless input.
+//! - [`imbalance`]: a skewed image split in blocks, interleaved, or dynamically: who waited.
+//! - [`start_methods`]: fork, fork + exec, and the pool's re-exec, timed; fork after threads.
+//! - [`sys`](mod@sys): `fork` and `waitpid` behind safe calls: the crate's only `unsafe`.
 //! - [`bench`](mod@bench): the larger comparison behind the README's table, with a progress bar.
 //! - [`tasks`]: the task functions every scenario sends to the pools.
 //! - [`picture`]: the ASCII timeline picture, and the timeline consistency check.
@@ -51,11 +54,14 @@ pub mod blocking_vs_handles;
 pub mod charts;
 pub mod chunking;
 pub mod crash;
+pub mod imbalance;
 pub mod ordered_vs_completed;
 pub mod picture;
 pub mod same_interface;
 pub mod sizing;
+pub mod start_methods;
 pub mod streaming;
+pub mod sys;
 pub mod tasks;
 pub mod timeline;
 pub mod workloads;
@@ -67,7 +73,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Every scenario of the default run, in order (`bench` is run on its own).
-pub const TOUR: [&str; 9] = [
+pub const TOUR: [&str; 11] = [
     "same-interface",
     "ordered-vs-completed",
     "blocking-vs-handles",
@@ -77,6 +83,8 @@ pub const TOUR: [&str; 9] = [
     "crash",
     "sizing",
     "streaming",
+    "imbalance",
+    "start-methods",
 ];
 
 /// Each shared knob and the scenarios it changes: a knob given for any other scenario is
@@ -95,6 +103,7 @@ pub const FLAGS: &[(&str, &[&str])] = &[
             "crash",
             "bench",
             "streaming",
+            "imbalance",
         ],
     ),
     ("--chunk", &["chunking", "workloads", "timeline", "bench"]),

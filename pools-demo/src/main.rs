@@ -4,8 +4,8 @@
 use clap::builder::RangedU64ValueParser;
 use clap::{value_parser, CommandFactory, FromArgMatches, Parser, Subcommand};
 use pools_demo::{
-    bench, blocking_vs_handles, chunking, crash, ordered_vs_completed, same_interface, sizing,
-    streaming, timeline, workloads, Settings,
+    bench, blocking_vs_handles, chunking, crash, imbalance, ordered_vs_completed, same_interface,
+    sizing, start_methods, streaming, timeline, workloads, Settings,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,6 +58,10 @@ enum Scenario {
     Sizing,
     /// Input pulled lazily: eager vs streamed peak memory, and an endless input.
     Streaming,
+    /// A skewed image split in blocks, interleaved, or dynamically: who waited.
+    Imbalance,
+    /// fork, fork + exec and the pool's re-exec, timed; a lock held at fork stays held.
+    StartMethods,
     /// The larger comparison with a progress bar and a table of ratios.
     Bench {
         /// Repetitions of each run (the table shows medians).
@@ -70,6 +74,9 @@ enum Scenario {
     /// Runs the aborting task on a thread pool; started by `crash` as a child process.
     #[command(name = "abort-in-thread-pool", hide = true)]
     AbortInThreadPool,
+    /// A fresh start of this program for start-methods: takes its own lock, exits.
+    #[command(name = "start-methods-child", hide = true)]
+    StartMethodsChild,
 }
 
 impl Scenario {
@@ -88,13 +95,19 @@ impl Scenario {
             Scenario::Streaming => "streaming",
             Scenario::Bench { .. } => "bench",
             Scenario::AbortInThreadPool => "abort-in-thread-pool",
+            Scenario::Imbalance => "imbalance",
+            Scenario::StartMethods => "start-methods",
+            Scenario::StartMethodsChild => "start-methods-child",
         }
     }
 }
 
 fn run(cli: Cli, given: &[&str]) -> anyhow::Result<()> {
     let scenario = cli.scenario.unwrap_or(Scenario::All);
-    if !matches!(scenario, Scenario::AbortInThreadPool) {
+    if !matches!(
+        scenario,
+        Scenario::AbortInThreadPool | Scenario::StartMethodsChild
+    ) {
         common::demo::cli::check_flags(scenario.name(), given, pools_demo::FLAGS)?;
     }
     let svg = cli
@@ -121,6 +134,8 @@ fn run(cli: Cli, given: &[&str]) -> anyhow::Result<()> {
             crash::run(out, &settings)?;
             sizing::run(out)?;
             streaming::run(out, &settings)?;
+            imbalance::run(out, &settings)?;
+            start_methods::run(out)?;
         }
         Scenario::SameInterface => same_interface::run(out, &settings)?,
         Scenario::OrderedVsCompleted => ordered_vs_completed::run(out, &settings)?,
@@ -133,6 +148,9 @@ fn run(cli: Cli, given: &[&str]) -> anyhow::Result<()> {
         Scenario::Streaming => streaming::run(out, &settings)?,
         Scenario::Bench { reps, scale } => bench::run(out, &settings, reps, scale)?,
         Scenario::AbortInThreadPool => crash::child_main(settings.workers)?,
+        Scenario::Imbalance => imbalance::run(out, &settings)?,
+        Scenario::StartMethods => start_methods::run(out)?,
+        Scenario::StartMethodsChild => start_methods::child_main()?,
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use common::testing::{bad_input, ctrl_c_anywhere, fault_rounds, parent_killed};
 const BIN: &str = env!("CARGO_BIN_EXE_pools-demo");
 
 /// About how long a run of every scenario takes here (debug build): interrupts land within it.
-const RUN_MS: u64 = 3400;
+const RUN_MS: u64 = 5000;
 
 /// Ctrl-C anywhere in a run of every scenario: exit within 2 s, nothing left behind.
 #[test]

@@ -83,3 +83,77 @@ fn sigkill_leaves_no_process() {
     let (status, _) = interrupt("sigkill", libc::SIGKILL);
     assert_eq!(status.signal(), Some(libc::SIGKILL));
 }
+
+/// start-methods forks children of its own (not through a pool): after a normal run none is
+/// left, the one stuck on the held lock included.
+#[test]
+fn start_methods_leaves_no_process() {
+    let (mut cmd, value) = marked("start-normal", &["start-methods"]);
+    let status = cmd.status().expect("the demo runs");
+    assert!(status.success());
+    assert_eq!(processes_with_env(MARKER, &value), Vec::<u32>::new());
+}
+
+/// Starts start-methods, waits until its forked child is stuck on the held lock, sends
+/// `signal`, and checks that the stuck child is gone soon after. Returns the demo's status.
+fn interrupt_while_stuck(test: &str, signal: i32) -> std::process::ExitStatus {
+    use std::io::BufRead;
+    let (mut cmd, value) = marked(test, &["start-methods"]);
+    cmd.stdout(Stdio::piped());
+    let mut demo = cmd.spawn().expect("the demo starts");
+    let stdout = demo.stdout.take().expect("piped");
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let stuck = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains("forked: only the main thread was copied") => break true,
+            Ok(_) => {}
+            Err(_) => break false,
+        }
+    };
+    if !stuck {
+        let _ = demo.kill();
+        let _ = demo.wait();
+        panic!("the forked child never reported");
+    }
+    // The child is waiting on the lock now (the demo waits up to 1 s before it kills it).
+    assert!(
+        processes_with_env(MARKER, &value).len() > 1,
+        "no child seen"
+    );
+    common::demo::sys::send_signal(demo.id(), signal).expect("signal the demo");
+    let status = demo.wait().expect("reap the demo");
+    let gone = eventually(Duration::from_secs(5), || {
+        processes_with_env(MARKER, &value).is_empty()
+    });
+    assert!(
+        gone,
+        "left behind: {:?}",
+        processes_with_env(MARKER, &value)
+    );
+    status
+}
+
+/// Ctrl-C while the forked child is stuck: the handler kills it; exit status 130.
+#[test]
+fn ctrl_c_while_a_child_is_stuck_leaves_no_process() {
+    let status = interrupt_while_stuck("start-sigint", libc::SIGINT);
+    assert_eq!(status.code(), Some(130), "{status}");
+}
+
+/// SIGKILL while the forked child is stuck: it dies with its parent (PR_SET_PDEATHSIG).
+#[test]
+fn sigkill_while_a_child_is_stuck_leaves_no_process() {
+    use std::os::unix::process::ExitStatusExt;
+    let status = interrupt_while_stuck("start-sigkill", libc::SIGKILL);
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+}

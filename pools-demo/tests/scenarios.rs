@@ -107,6 +107,44 @@ fn sizing_is_right_at_every_size() {
     );
 }
 
+/// Every split of the skewed image gives the same checksum, on both pools, with 3 workers too.
+#[test]
+fn imbalance_gives_one_checksum_under_every_split() {
+    use pools_demo::imbalance::{rows_checksum, ROWS};
+    let expected = rows_checksum((0, 1, ROWS));
+    for workers in ["2", "3"] {
+        let out = run_ok(&["imbalance", "--workers", workers]);
+        let wanted = format!(
+            "result: checksum {expected} under all 3 splits on both pools (6 runs agree) [ok]"
+        );
+        assert!(result_line(&out).starts_with(&wanted), "{out}");
+        assert!(
+            out.contains("max/min") || out.contains("a worker did nothing"),
+            "{out}"
+        );
+    }
+}
+
+/// The child forked while another thread held the lock is found stuck, killed and reaped,
+/// every time; the re-executed child takes its own lock.
+#[test]
+fn start_methods_finds_the_stuck_child_every_time() {
+    for _ in 0..common::testing::fault_rounds(2, 10) {
+        let out = run_ok(&["start-methods"]);
+        let result = result_line(&out);
+        assert!(
+            result.starts_with("result: the forked child stuck on the held lock was found after"),
+            "{out}"
+        );
+        assert!(result.contains("[ok]"), "{out}");
+        assert!(out.contains("killed by signal 9 (SIGKILL)"), "{out}");
+        assert!(
+            out.contains("its LOCK is a fresh one; exited with code 0"),
+            "{out}"
+        );
+    }
+}
+
 /// The bench (at its smallest) prints its ratio table and checks every run.
 #[test]
 fn bench_checks_every_run() {

@@ -38,6 +38,7 @@
 //! - [`spawn_join`]: N processes say who they are; the parent reaps every one.
 //! - [`private_memory`]: every variable, even a `static`, is private to a process.
 //! - [`shared_memory`]: one counter shared through a shared-memory segment.
+//! - [`false_sharing`]: own counters in one shared page, in one cache line or padded apart.
 //! - [`messages`]: producers and a consumer over ipc-channel, bounded by credits.
 //! - [`crash`]: a child that panics, aborts or is killed, read from its exit status.
 //! - [`speedup`]: the same CPU-bound work on 1, 2, ... N processes.
@@ -48,6 +49,7 @@
 pub mod borrow_stack;
 pub mod crash;
 pub mod crew;
+pub mod false_sharing;
 pub mod messages;
 pub mod pool;
 pub mod private_memory;
@@ -71,6 +73,8 @@ pub enum Scenario {
     PrivateMemory,
     /// One counter in a shared-memory segment: a lock and an atomic give the exact total
     SharedMemory,
+    /// Own counters side by side or a cache line apart: false sharing, timed
+    FalseSharing,
     /// Producers and a consumer over a bounded channel: back-pressure, a timeout, messages/s
     Messages,
     /// A worker that panics or aborts, seen from the parent
@@ -106,6 +110,10 @@ pub struct Knobs {
     #[arg(long, global = true, default_value_t = speedup::PRIME_LIMIT,
           value_parser = RangedU64ValueParser::<u64>::new().range(1_000..=1_000_000_000))]
     pub limit: u64,
+    /// The share of speedup's work made serial, in percent (Amdahl's law)
+    #[arg(long, global = true, value_name = "PCT", default_value_t = speedup::SERIAL_PCT,
+          value_parser = RangedU64ValueParser::<u64>::new().range(0..=99))]
+    pub serial: u64,
     /// Tasks in pool
     #[arg(long, global = true, default_value_t = pool::TASKS,
           value_parser = RangedU64ValueParser::<usize>::new().range(1..=100_000))]
@@ -117,10 +125,11 @@ pub struct Knobs {
 }
 
 /// Every scenario, in the order `all` runs them.
-pub const TOUR: [Scenario; 8] = [
+pub const TOUR: [Scenario; 9] = [
     Scenario::SpawnJoin,
     Scenario::PrivateMemory,
     Scenario::SharedMemory,
+    Scenario::FalseSharing,
     Scenario::Messages,
     Scenario::Crash,
     Scenario::Speedup,
@@ -136,6 +145,7 @@ impl Scenario {
             Scenario::SpawnJoin => "spawn-join",
             Scenario::PrivateMemory => "private-memory",
             Scenario::SharedMemory => "shared-memory",
+            Scenario::FalseSharing => "false-sharing",
             Scenario::Messages => "messages",
             Scenario::Crash => "crash",
             Scenario::Speedup => "speedup",
@@ -155,6 +165,7 @@ pub const FLAGS: &[(&str, &[&str])] = &[
             "spawn-join",
             "private-memory",
             "shared-memory",
+            "false-sharing",
             "messages",
             "speedup",
             "pool",
@@ -165,6 +176,7 @@ pub const FLAGS: &[(&str, &[&str])] = &[
     ("--messages", &["messages"]),
     ("--capacity", &["messages"]),
     ("--limit", &["speedup", "pool"]),
+    ("--serial", &["speedup"]),
     ("--tasks", &["pool"]),
     ("--size", &["borrow-stack"]),
 ];
@@ -253,9 +265,10 @@ pub fn run(scenario: Scenario, knobs: &Knobs, out: &mut impl Write) -> Result<()
         Scenario::SpawnJoin => spawn_join::run(out, k.workers),
         Scenario::PrivateMemory => private_memory::run(out, k.workers),
         Scenario::SharedMemory => shared_memory::run(out, k.workers, k.increments),
+        Scenario::FalseSharing => false_sharing::run(out, k.workers),
         Scenario::Messages => messages::run(out, k.workers, k.messages, k.capacity),
         Scenario::Crash => crash::run(out, k.workers),
-        Scenario::Speedup => speedup::run(out, k.workers, k.limit),
+        Scenario::Speedup => speedup::run(out, k.workers, k.limit, k.serial),
         Scenario::Pool => pool::run(out, k.workers, k.tasks, k.limit),
         Scenario::BorrowStack => borrow_stack::run(out, k.workers, k.size),
     }
@@ -291,9 +304,10 @@ pub fn child_main(scenario: &str, index: usize, params: &[String]) -> Result<()>
         "spawn-join" => spawn_join::worker(index, crew::Report),
         "private-memory" => private_memory::worker(index, number(0)?, crew::Report),
         "shared-memory" => shared_memory::child(index, number(0)?, text(1)?),
+        "false-sharing" => false_sharing::child(index, text(0)?),
         "messages" => messages::producer(index, number(0)?, number(1)?, text(2)?),
         "crash" => crash::child(index),
-        "speedup" => speedup::worker(index, number(0)?, number(1)?),
+        "speedup" => speedup::worker(index, number(0)?, number(1)?, number(2)?),
         "borrow-stack" => borrow_stack::worker(index),
         other => Err(UsageError(format!("no worker for scenario \"{other}\"")).into()),
     }

@@ -4,8 +4,16 @@
 //! state, dealt out in blocks of 1000 numbers (block `b` goes to worker `b % n`) so every worker
 //! gets large and small numbers alike. Ideal speed-up on `n` workers is `n`x; what you see is
 //! less, because starting workers costs time (here a whole program start each: a fork and an
-//! exec) and because the CPUs are shared with everything else on the machine. Beyond the number of physical cores, extra workers mostly take turns.
+//! exec) and because the CPUs are shared with everything else on the machine. Beyond the number
+//! of physical cores, extra workers mostly take turns.
 //! The timings vary between runs; the prime count must not, and that is what is checked.
+//!
+//! Amdahl's law: if a share `s` of the work can only run on one worker, `n` workers take
+//! `T(n) = T(1) * (s + (1 - s) / n)`, and no number of workers goes faster than `1 / s`.
+//! `--serial PCT` makes `PCT` % of the blocks serial (the parent counts them alone, before the
+//! workers start), and the run fits `s` back from its own times (see [`fit_serial`]): the
+//! injected share plus what starting and joining the workers costs. Only rows with at most as
+//! many workers as CPUs are fitted: beyond that, workers take turns and the law does not apply.
 
 use anyhow::{bail, ensure, Context, Result};
 use common::demo::child::self_command;
@@ -44,20 +52,50 @@ pub fn count_primes(start: u64, end: u64, stride: u64) -> u64 {
         .count() as u64
 }
 
+/// Each worker count is timed this many times, and the fastest time kept: a round that lost
+/// its CPU to another program for a moment says nothing about the work.
+pub const REPEATS: usize = 3;
+
+/// The share of the work made serial, by default (`--serial`, in percent).
+pub const SERIAL_PCT: u64 = 0;
+
 /// Numbers are dealt to workers in blocks of this many: block `b` goes to worker `b % n`.
 /// Dealing single numbers round-robin would give worker 0 of 2 every even number (each one
 /// rejected after a single division) and worker 1 all the real work: no speed-up at all, as a
 /// first version of this demo showed. Blocks mix cheap and costly numbers evenly.
 pub const BLOCK: u64 = 1000;
 
-/// The primes in worker `index`'s share of `0..limit`, when `n` workers split it by blocks.
-pub fn count_share(index: u64, n: u64, limit: u64) -> u64 {
-    count_share_reporting(index, n, limit, || {})
+/// Whether block `b` is serial when `serial` % of the work is: `serial` blocks of every 100,
+/// spread out (37 and 100 share no factor, so `b * 37 % 100` visits 0..100 once per 100
+/// blocks), so that serial and parallel blocks hold small and large numbers alike.
+pub fn is_serial(b: u64, serial: u64) -> bool {
+    b * 37 % 100 < serial
+}
+
+/// The primes in the serial blocks of `0..limit`, counted by the caller alone.
+pub fn count_serial(limit: u64, serial: u64) -> u64 {
+    (0..limit.div_ceil(BLOCK))
+        .filter(|&b| is_serial(b, serial))
+        .map(|b| count_primes(b * BLOCK, ((b + 1) * BLOCK).min(limit), 1))
+        .sum()
+}
+
+/// The primes in worker `index`'s share of the parallel blocks of `0..limit`, when `n` workers
+/// split them.
+pub fn count_share(index: u64, n: u64, limit: u64, serial: u64) -> u64 {
+    count_share_reporting(index, n, limit, serial, || {})
 }
 
 /// [`count_share`], calling `block_done` after each block, so the parent can show progress.
-pub fn count_share_reporting(index: u64, n: u64, limit: u64, mut block_done: impl FnMut()) -> u64 {
+pub fn count_share_reporting(
+    index: u64,
+    n: u64,
+    limit: u64,
+    serial: u64,
+    mut block_done: impl FnMut(),
+) -> u64 {
     (0..limit.div_ceil(BLOCK))
+        .filter(|&b| !is_serial(b, serial))
         .skip(index as usize)
         .step_by(n.max(1) as usize)
         .map(|b| {
@@ -82,16 +120,41 @@ pub fn worker_counts(workers: usize) -> Vec<usize> {
     counts
 }
 
-/// Times the prime count on each worker count and prints time, speed-up and efficiency.
+/// Fits Amdahl's serial fraction `s` to `(workers, time)` rows: the least-squares solution of
+/// `T(n) / T(1) = s + (1 - s) / n` over the rows with `1 < n <= cpus`, with `T(1)` the row of
+/// one worker. With `x = 1/n` and `y = T(n)/T(1)` that is `y - x = s * (1 - x)`, a line through
+/// the origin, so `s = sum((y - x)(1 - x)) / sum((1 - x)^2)`, kept within `0..=1`. `None` when
+/// no row has `1 < n <= cpus`.
+pub fn fit_serial(rows: &[(usize, Duration)], cpus: usize) -> Option<f64> {
+    let t1 = rows.iter().find(|(n, _)| *n == 1)?.1.as_secs_f64();
+    let (mut num, mut den) = (0.0, 0.0);
+    for &(n, t) in rows.iter().filter(|(n, _)| (2..=cpus).contains(n)) {
+        let (x, y) = (1.0 / n as f64, t.as_secs_f64() / t1);
+        (num, den) = (num + (y - x) * (1.0 - x), den + (1.0 - x) * (1.0 - x));
+    }
+    (den > 0.0).then(|| (num / den).clamp(0.0, 1.0))
+}
+
+/// Amdahl's speed-up on `n` workers with serial fraction `s`: `1 / (s + (1 - s) / n)`.
+pub fn amdahl(s: f64, n: usize) -> f64 {
+    1.0 / (s + (1.0 - s) / n as f64)
+}
+
+/// Times the prime count on each worker count and prints time, speed-up and efficiency, then
+/// the serial fraction fitted from those times beside the injected one.
 ///
 /// # Errors
 /// A failed spawn, a stuck round, or counts that differ.
-pub fn run(out: &mut impl Write, workers: usize, limit: u64) -> Result<()> {
+pub fn run(out: &mut impl Write, workers: usize, limit: u64, serial: u64) -> Result<()> {
     header(
         out,
         "speedup",
         "the same CPU-bound work on 1, 2, ... N workers",
-        &[("workers", workers as u64), ("limit", limit)],
+        &[
+            ("workers", workers as u64),
+            ("limit", limit),
+            ("serial", serial),
+        ],
     )?;
     let (logical, physical) = (num_cpus::get(), num_cpus::get_physical());
     writeln!(
@@ -107,15 +170,20 @@ pub fn run(out: &mut impl Write, workers: usize, limit: u64) -> Result<()> {
     let busy = common::demo::narrate::load_warning(out)?;
     writeln!(
         out,
-        "{:>8} {:>12} {:>9} {:>11} {:>8}",
+        "{:>8} {:>12} {:>9} {:>11} {:>8}   (time: the fastest of {REPEATS} rounds)",
         "workers", "time", "speed-up", "efficiency", "primes"
     )?;
     let mut baseline = None;
-    let (mut counts, mut best) = (Vec::new(), 1.0f64);
+    let (mut counts, mut best, mut rows) = (Vec::new(), 1.0f64, Vec::new());
     for n in worker_counts(workers) {
-        let started = Instant::now();
-        let primes = count_on(out, n, limit)?;
-        let took = started.elapsed();
+        let (mut primes, mut took) = (0, Duration::MAX);
+        for _ in 0..REPEATS {
+            let started = Instant::now();
+            // The serial part: the parent alone, before any worker starts.
+            primes = count_serial(limit, serial) + count_on(out, n, limit, serial)?;
+            took = took.min(started.elapsed());
+        }
+        rows.push((n, took));
         let base = *baseline.get_or_insert(took);
         let efficiency = 100.0 * ratio(base, took) / n as f64;
         writeln!(
@@ -127,6 +195,8 @@ pub fn run(out: &mut impl Write, workers: usize, limit: u64) -> Result<()> {
         counts.push(primes);
         best = best.max(ratio(base, took));
     }
+    let fitted = fit_serial(&rows, logical);
+    amdahl_lines(out, serial, fitted, workers.min(logical))?;
     let first = counts[0];
     let same = counts.iter().all(|&c| c == first);
     conclude(
@@ -136,26 +206,74 @@ pub fn run(out: &mut impl Write, workers: usize, limit: u64) -> Result<()> {
             "{first} primes below {limit} on every worker count ({} runs agree)",
             counts.len()
         ),
-        lesson(workers, logical, best, busy),
+        &lesson(workers, logical, best, busy, fitted, serial),
     )?;
     Ok(())
 }
 
-/// The lesson, chosen from the measurement: a speed-up that did not show is not claimed.
-fn lesson(workers: usize, logical: usize, best: f64, busy: bool) -> &'static str {
-    if workers == 1 {
+/// Prints the fitted serial fraction beside the injected one, and what Amdahl predicts.
+fn amdahl_lines(out: &mut impl Write, serial: u64, fit: Option<f64>, n: usize) -> Result<()> {
+    let Some(s) = fit else {
+        writeln!(out, "amdahl: no row with 2 to {n} workers to fit")?;
+        return Ok(());
+    };
+    writeln!(
+        out,
+        "amdahl: T(n)/T(1) = s + (1 - s)/n, s by least squares over n = 2..{n} (n <= CPUs)"
+    )?;
+    let ceiling = if s > 0.0 {
+        format!("at most {} on any number of workers", times(1.0 / s))
+    } else {
+        "no ceiling".to_string()
+    };
+    writeln!(
+        out,
+        "serial share: injected {serial}%, fitted {:.1}%: {ceiling}, {} on {n}",
+        100.0 * s,
+        times(amdahl(s, n))
+    )?;
+    Ok(())
+}
+
+/// A speed-up factor in the workspace's format (`1.93x`, `81.9x`).
+fn times(factor: f64) -> String {
+    speedup(Duration::from_secs_f64(factor), Duration::from_secs(1))
+}
+
+/// The lesson, chosen from the measurement: a speed-up that did not show is not claimed, and
+/// a fit taken on a busy machine is not trusted.
+fn lesson(
+    workers: usize,
+    logical: usize,
+    best: f64,
+    busy: bool,
+    fit: Option<f64>,
+    serial: u64,
+) -> String {
+    let words = if workers == 1 {
         "one worker is only the baseline: rerun with --workers 2 or more to see a speed-up"
     } else if logical == 1 {
         "one CPU: the workers took turns on it, so more workers could not go faster"
+    } else if busy {
+        "the machine was busy, so the times and the fitted share may mislead: rerun"
     } else if best < 1.2 {
-        if busy {
-            "the machine was busy: rerun to see the speed-up"
+        "little speed-up this time: other programs may have had the CPUs; rerun"
+    } else if let Some(s) = fit.filter(|&s| s >= 0.05) {
+        // More serial time than was injected: starting and joining the workers is serial too.
+        let extra = if 100.0 * s > serial as f64 + 5.0 {
+            " (more than injected: starting workers is serial too)"
         } else {
-            "little speed-up this time: other programs may have had the CPUs; rerun"
-        }
+            ""
+        };
+        return format!(
+            "a serial share of {:.0}%{extra} caps the speed-up at {:.1}x",
+            100.0 * s,
+            1.0 / s
+        );
     } else {
         "processes split CPU work too, paying a program start each; the cores cap the speed-up"
-    }
+    };
+    words.to_string()
 }
 
 /// How often a long round reports how far it got.
@@ -195,14 +313,14 @@ impl Progress {
 }
 
 /// Counts the primes below `limit` on `n` processes, showing progress if the round runs long.
-fn count_on(out: &mut impl Write, n: usize, limit: u64) -> Result<u64> {
+fn count_on(out: &mut impl Write, n: usize, limit: u64, serial: u64) -> Result<u64> {
     // Process boundary: a worker is this program started again, told its share in arguments;
     // progress and counts arrive as lines of text on its stdout.
     let mut crew = Children::new();
     for index in 0..n {
         let mut cmd = self_command();
         cmd.args(["child", "speedup", &index.to_string()]);
-        cmd.args([n.to_string(), limit.to_string()]);
+        cmd.args([n.to_string(), limit.to_string(), serial.to_string()]);
         crew.start(&mut cmd)
             .with_context(|| format!("spawning worker {index}"))?;
     }
@@ -244,7 +362,7 @@ fn count_on(out: &mut impl Write, n: usize, limit: u64) -> Result<u64> {
 ///
 /// # Errors
 /// Only a closed stdout (the parent is gone).
-pub fn worker(index: usize, n: u64, limit: u64) -> Result<()> {
+pub fn worker(index: usize, n: u64, limit: u64, serial: u64) -> Result<()> {
     // Our stdout is a pipe to the parent, which adds the counts up.
     let mut stdout = std::io::stdout();
     let mut done = 0u64;
@@ -255,7 +373,7 @@ pub fn worker(index: usize, n: u64, limit: u64) -> Result<()> {
             let _ = writeln!(stdout, "blocks {done}");
         }
     };
-    let count = count_share_reporting(index as u64, n, limit, tick);
+    let count = count_share_reporting(index as u64, n, limit, serial, tick);
     writeln!(std::io::stdout(), "{count}").context("writing stdout")?;
     Ok(())
 }
@@ -287,8 +405,33 @@ mod tests {
     fn shares_add_up_to_the_whole() {
         let whole = count_primes(0, 10_500, 1);
         for n in 1..=5 {
-            let shares: u64 = (0..n).map(|i| count_share(i, n, 10_500)).sum();
+            let shares: u64 = (0..n).map(|i| count_share(i, n, 10_500, 0)).sum();
             assert_eq!(shares, whole, "{n} workers");
         }
+    }
+
+    #[test]
+    fn serial_and_parallel_blocks_add_up_to_the_whole() {
+        let whole = count_primes(0, 250_000, 1);
+        for serial in [0, 20, 99] {
+            let shares: u64 = (0..3).map(|i| count_share(i, 3, 250_000, serial)).sum();
+            assert_eq!(
+                count_serial(250_000, serial) + shares,
+                whole,
+                "serial {serial}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_fit_recovers_amdahls_serial_share() {
+        let t = |n: usize| Duration::from_secs_f64(10.0 / amdahl(0.25, n));
+        let rows: Vec<_> = [1, 2, 3, 4, 8].into_iter().map(|n| (n, t(n))).collect();
+        let s = fit_serial(&rows, 4).unwrap();
+        assert!((s - 0.25).abs() < 1e-9, "{s}");
+        // Rows beyond the CPUs are left out; one row alone fits nothing.
+        assert_eq!(fit_serial(&rows[..1], 4), None);
+        assert_eq!(fit_serial(&rows, 1), None);
+        assert!((amdahl(0.0, 4) - 4.0).abs() < 1e-9);
     }
 }

@@ -35,6 +35,7 @@
 //! - [`spawn_join`]: N threads say who they are; the parent joins every one.
 //! - [`private_memory`]: moved copies and `thread_local!` stay private to a thread.
 //! - [`shared_memory`]: one counter shared through `Arc<Mutex<_>>` and through an atomic.
+//! - [`false_sharing`]: own counters in one cache line, then padded apart: the cost, timed.
 //! - [`messages`]: producers and a consumer over a bounded crossbeam channel.
 //! - [`crash`]: a panicking thread is reported by `join`; an abort takes every thread with it.
 //! - [`speedup`]: the same CPU-bound work on 1, 2, ... N threads.
@@ -45,6 +46,7 @@
 pub mod borrow_stack;
 pub mod crash;
 pub mod crew;
+pub mod false_sharing;
 pub mod messages;
 pub mod pool;
 pub mod private_memory;
@@ -68,6 +70,8 @@ pub enum Scenario {
     PrivateMemory,
     /// One counter shared on purpose: a Mutex and an atomic give the exact total
     SharedMemory,
+    /// Own counters side by side or a cache line apart: false sharing, timed
+    FalseSharing,
     /// Producers and a consumer over a bounded channel: back-pressure, a timeout, messages/s
     Messages,
     /// A worker that panics or aborts, seen from the parent
@@ -103,6 +107,10 @@ pub struct Knobs {
     #[arg(long, global = true, default_value_t = speedup::PRIME_LIMIT,
           value_parser = RangedU64ValueParser::<u64>::new().range(1_000..=1_000_000_000))]
     pub limit: u64,
+    /// The share of speedup's work made serial, in percent (Amdahl's law)
+    #[arg(long, global = true, value_name = "PCT", default_value_t = speedup::SERIAL_PCT,
+          value_parser = RangedU64ValueParser::<u64>::new().range(0..=99))]
+    pub serial: u64,
     /// Tasks in pool
     #[arg(long, global = true, default_value_t = pool::TASKS,
           value_parser = RangedU64ValueParser::<usize>::new().range(1..=100_000))]
@@ -114,10 +122,11 @@ pub struct Knobs {
 }
 
 /// Every scenario, in the order `all` runs them.
-pub const TOUR: [Scenario; 8] = [
+pub const TOUR: [Scenario; 9] = [
     Scenario::SpawnJoin,
     Scenario::PrivateMemory,
     Scenario::SharedMemory,
+    Scenario::FalseSharing,
     Scenario::Messages,
     Scenario::Crash,
     Scenario::Speedup,
@@ -133,6 +142,7 @@ impl Scenario {
             Scenario::SpawnJoin => "spawn-join",
             Scenario::PrivateMemory => "private-memory",
             Scenario::SharedMemory => "shared-memory",
+            Scenario::FalseSharing => "false-sharing",
             Scenario::Messages => "messages",
             Scenario::Crash => "crash",
             Scenario::Speedup => "speedup",
@@ -152,6 +162,7 @@ pub const FLAGS: &[(&str, &[&str])] = &[
             "spawn-join",
             "private-memory",
             "shared-memory",
+            "false-sharing",
             "messages",
             "speedup",
             "pool",
@@ -162,6 +173,7 @@ pub const FLAGS: &[(&str, &[&str])] = &[
     ("--messages", &["messages"]),
     ("--capacity", &["messages"]),
     ("--limit", &["speedup", "pool"]),
+    ("--serial", &["speedup"]),
     ("--tasks", &["pool"]),
     ("--size", &["borrow-stack"]),
 ];
@@ -240,9 +252,10 @@ pub fn run(scenario: Scenario, knobs: &Knobs, out: &mut impl Write) -> Result<()
         Scenario::SpawnJoin => spawn_join::run(out, k.workers),
         Scenario::PrivateMemory => private_memory::run(out, k.workers),
         Scenario::SharedMemory => shared_memory::run(out, k.workers, k.increments),
+        Scenario::FalseSharing => false_sharing::run(out, k.workers),
         Scenario::Messages => messages::run(out, k.workers, k.messages, k.capacity),
         Scenario::Crash => crash::run(out, k.workers),
-        Scenario::Speedup => speedup::run(out, k.workers, k.limit),
+        Scenario::Speedup => speedup::run(out, k.workers, k.limit, k.serial),
         Scenario::Pool => pool::run(out, k.workers, k.tasks, k.limit),
         Scenario::BorrowStack => borrow_stack::run(out, k.workers, k.size),
     }

@@ -15,6 +15,7 @@ fn absurd_sizes() {
     assert_usage_error(&run("workers", &["--workers", "100000"]));
     assert_usage_error(&run("size", &["borrow-stack", "--size", "100000000000"]));
     assert_usage_error(&run("limit", &["speedup", "--limit", "-5"]));
+    assert_usage_error(&run("serial", &["speedup", "--serial", "100"]));
 }
 
 /// An unknown scenario is refused by clap.
