@@ -35,19 +35,25 @@
 //!   [`dead_rank`], [`across_hosts`].
 #![warn(clippy::undocumented_unsafe_blocks, missing_docs)]
 
+pub mod abort_on_panic;
 pub mod across_hosts;
 pub mod backoff;
 pub mod batch_size;
 pub mod child_job;
+pub mod collectives;
 pub mod dead_rank;
+pub mod guard;
 pub mod latency;
 pub mod launch;
 pub mod mpi_pool;
 mod mpi_thread;
+pub mod ring_deadlock;
 pub mod same_interface;
 pub mod session;
 pub mod speedup;
 pub mod sys;
+pub mod team;
+pub mod watchdog;
 pub mod worker;
 
 pub use launch::Launch;
