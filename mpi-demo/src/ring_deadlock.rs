@@ -422,19 +422,23 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
     }
     let hung = stuck.killed.is_some() && !stuck.stdout.contains("completed");
     match (stuck.killed, stuck.after_trigger) {
-        (Some(killed), Some(after)) => writeln!(
-            out,
-            "   watchdog: no rank got past its send in {}: it ended the job ({}), {} after\n   \
-             the last send began; {} of the job left",
-            duration(PATIENCE),
-            plural(killed, "process", "processes"),
-            duration(after),
-            if stuck.left == 0 {
-                "nothing".to_string()
-            } else {
-                plural(stuck.left, "process", "processes")
-            }
-        )?,
+        (Some(killed), Some(after)) => {
+            writeln!(
+                out,
+                "   watchdog: no rank got past its send in {}: it ended the job ({})",
+                duration(PATIENCE),
+                plural(killed, "process", "processes"),
+            )?;
+            writeln!(
+                out,
+                "   the job was gone {} after the last send began; {} of it left",
+                duration(after),
+                match stuck.left {
+                    0 => "nothing".to_string(),
+                    n => plural(n, "process", "processes"),
+                }
+            )?
+        }
         _ => writeln!(
             out,
             "   the job ended by itself ({}): no deadlock this time",
