@@ -26,8 +26,13 @@ use mpi::traits::*;
 use std::io::Write;
 use std::time::Duration;
 
-/// How long a job may run on after its panic before the watchdog ends it.
+/// How long the unguarded job may run on after its panic before the watchdog ends it.
 pub const PATIENCE: Duration = Duration::from_secs(2);
+/// How long every rank of a guarded job may live on after the panic: the guard's promise.
+pub const GUARDED: Duration = Duration::from_secs(2);
+/// The watchdog's bound on a guarded job, `mpirun` included (it lingers after its ranks: see
+/// `tell`); past it, the guard failed.
+const GUARDED_BOUND: Duration = Duration::from_secs(10);
 /// The tag of the message the waiting ranks expect (never sent).
 const SHARE: i32 = 42;
 /// The bound on a whole child job, panic or not.
@@ -112,7 +117,7 @@ fn watch_job(workers: usize, panicker: Panicker, guarded: bool) -> anyhow::Resul
     let panicked = |line: &str| line.contains("panicked");
     let watch = Watch {
         trigger: &panicked,
-        patience: PATIENCE,
+        patience: if guarded { GUARDED_BOUND } else { PATIENCE },
         limit: JOB_LIMIT,
     };
     let who = match panicker {
@@ -146,12 +151,12 @@ fn tell(out: &mut impl Write, job: &Watched, message: &str) -> anyhow::Result<bo
     for line in job.stderr.lines().map(str::trim).filter(wanted) {
         writeln!(out, "   {}", fit(line, 96))?;
     }
-    let after = job.after_trigger.map_or("?".to_string(), duration);
     let left = if job.left == 0 {
         "nothing left".to_string()
     } else {
         format!("{} left", plural(job.left, "process", "processes"))
     };
+    let time = |d: Option<Duration>| d.map_or("?".to_string(), duration);
     match job.killed {
         Some(killed) => writeln!(
             out,
@@ -159,13 +164,33 @@ fn tell(out: &mut impl Write, job: &Watched, message: &str) -> anyhow::Result<bo
             duration(PATIENCE),
             plural(killed, "process", "processes")
         )?,
-        None => writeln!(
-            out,
-            "   the job ended by itself {after} after the panic ({}); {left}",
-            describe_exit(job.status)
-        )?,
+        None => {
+            writeln!(
+                out,
+                "   every rank gone {} after the panic; mpirun ended {} after it",
+                time(job.ranks_gone),
+                time(job.after_trigger),
+            )?;
+            // After a rank dies, Open MPI's mpirun signals the ranks it still counts as alive
+            // and waits a second (odls_base_sigkill_timeout), gone or not; after MPI_Abort it
+            // does not wait.
+            let grace = job
+                .after_trigger
+                .is_some_and(|d| d >= Duration::from_millis(900));
+            writeln!(
+                out,
+                "   mpirun {}{}; {left}",
+                describe_exit(job.status),
+                if grace {
+                    " (after a death it waits 1 s per signal)"
+                } else {
+                    ""
+                }
+            )?;
+        }
     }
     Ok(job.killed.is_none()
+        && job.ranks_gone.is_some_and(|d| d < GUARDED)
         && !job.status.success()
         && job.stderr.contains(message)
         && job.left == 0)
@@ -195,6 +220,7 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
         &[
             ("workers", workers.to_string()),
             ("patience", duration(PATIENCE)),
+            ("guarded", format!("<{}", duration(GUARDED))),
         ],
     )?;
     let waiting = match workers {

@@ -56,12 +56,12 @@ pub fn run_guarded<T>(program: impl FnOnce() -> T) -> T {
     match catch_unwind(AssertUnwindSafe(program)) {
         Ok(value) => value,
         Err(payload) => {
-            let ended = end_local_ranks();
+            let others = other_local_ranks();
             let line = format!(
                 "error: {} panicked outside any task ({}); the guard ends the job{}\n",
                 crate::rank_tag(crate::rank()),
                 panic_message(payload.as_ref()),
-                match ended {
+                match others.len() {
                     0 => String::new(),
                     n => format!(
                         " ({} here)",
@@ -72,36 +72,37 @@ pub fn run_guarded<T>(program: impl FnOnce() -> T) -> T {
             use std::io::Write;
             // One write: the line stays whole beside the other ranks' output.
             let _ = std::io::stderr().write_all(line.as_bytes());
+            // The kills and the exit back to back: `mpirun` ends a job quickly only when it
+            // finds every rank already gone (otherwise it signals those left and waits 1 s).
+            for pid in others {
+                let _ = common::demo::sys::send_signal(pid, libc::SIGKILL);
+            }
             // Like `_exit`: no destructors (the pool's shutdown would wait), no MPI_Finalize.
             common::demo::sys::exit_now(PANIC_STATUS)
         }
     }
 }
 
-/// Under `mpirun`: kills the other ranks of this job on this host (they carry our job's
-/// `PMIX_NAMESPACE`, set by `mpirun`); how many. `mpirun` would end them too once this process
-/// is gone, but only after a grace of about 1.5 s (it asks with SIGTERM, then waits a second);
+/// Under `mpirun`: the other ranks of this job on this host (they carry our job's
+/// `PMIX_NAMESPACE`, set by `mpirun`), which the guard kills. `mpirun` would end them too once
+/// this process is gone, but only after a grace of a second or more (SIGTERM, then a wait);
 /// `MPI_Abort` is quick, but may not be called from this thread. Ranks on other hosts are ended
 /// by `mpirun`. Started alone, there is no such job (the spawned ranks are another one): the
 /// run's janitor ends them when this process ends.
-fn end_local_ranks() -> usize {
+fn other_local_ranks() -> Vec<u32> {
     // From the environment this process started with: Open MPI may be changing the live one
     // on the MPI thread, and reading it meanwhile would race.
-    let Some(job) = initial_env("PMIX_NAMESPACE") else {
-        return 0;
+    let (Some(job), Some(_)) = (
+        initial_env("PMIX_NAMESPACE"),
+        initial_env("OMPI_COMM_WORLD_RANK"),
+    ) else {
+        return Vec::new(); // not started by mpirun: nothing of ours to end here
     };
-    if initial_env("OMPI_COMM_WORLD_RANK").is_none() {
-        return 0; // not started by mpirun: nothing of ours to end
-    }
     let me = std::process::id();
-    let ranks: Vec<u32> = common::demo::procfs::processes_with_env("PMIX_NAMESPACE", &job)
+    common::demo::procfs::processes_with_env("PMIX_NAMESPACE", &job)
         .into_iter()
         .filter(|&pid| pid != me)
-        .collect();
-    for &pid in &ranks {
-        let _ = common::demo::sys::send_signal(pid, libc::SIGKILL);
-    }
-    ranks.len()
+        .collect()
 }
 
 /// The value of `key` in the environment this process was started with.

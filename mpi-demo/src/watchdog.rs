@@ -37,6 +37,9 @@ pub struct Watched {
     pub stderr: String,
     /// From the trigger's line to the end of the job's last process; `None` without a trigger.
     pub after_trigger: Option<Duration>,
+    /// From the trigger's line to the moment no rank was left (`mpirun` may take longer: after
+    /// a rank dies, it signals the others and waits a grace of its own, even for ranks gone).
+    pub ranks_gone: Option<Duration>,
     /// How many processes the watchdog killed (`mpirun` and ranks); `None` if the job ended by
     /// itself.
     pub killed: Option<usize>,
@@ -119,11 +122,24 @@ pub fn run(
         text.push('\n');
     };
     let mut killed = None;
+    let mut ranks_gone: Option<Instant> = None;
+    let mut looked = Instant::now();
     let status = loop {
         if let Some(status) = mpirun.try_wait()? {
             break status;
         }
         let now = Instant::now();
+        // After the trigger, every 5 ms: are the ranks gone (everything but `mpirun`)?
+        if triggered.is_some()
+            && ranks_gone.is_none()
+            && now.duration_since(looked) >= Duration::from_millis(5)
+        {
+            looked = now;
+            let me = mpirun.pid();
+            if processes_of(&folder).iter().all(|&pid| pid == me) {
+                ranks_gone = Some(now);
+            }
+        }
         if triggered.is_some_and(|t| now.duration_since(t) >= watch.patience) {
             let (count, status) = end_job(&mut mpirun, &folder)?;
             killed = Some(count);
@@ -169,6 +185,7 @@ pub fn run(
         stdout,
         stderr,
         after_trigger: triggered.map(|t| ended.saturating_duration_since(t)),
+        ranks_gone: triggered.map(|t| ranks_gone.unwrap_or(ended).saturating_duration_since(t)),
         killed,
         left,
     })
