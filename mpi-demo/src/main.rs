@@ -43,9 +43,9 @@ enum Scenario {
     DeadRank,
     /// The same job over TCP only (what crossing hosts changes) and shared memory.
     AcrossHosts,
-    /// Reduce, all_reduce, broadcast, scatter, gather and a barrier among the worker ranks.
+    /// Reduce, all_reduce, broadcast, scatter, gather, barrier among worker ranks.
     Collectives,
-    /// Blocking sends around a ring: fine at 1 KiB, a deadlock at 4 MiB; the cures; the limit.
+    /// Blocking sends around a ring: fine at 1 KiB, stuck at 4 MiB; cures; the limit.
     RingDeadlock,
     /// A panic outside a task: the job hangs without a guard; with it, the job ends.
     AbortOnPanic,

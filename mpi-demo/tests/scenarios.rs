@@ -55,7 +55,7 @@ fn check_part_two(stdout: &str, how: &str) {
         "   watchdog: no rank got past its send in 1.00 s: it ended the job (",
         "a blocking ring at ",
         "the watchdog ended it",
-        "MPI_ABORT was invoked",
+        "panicked in a team task ([rank 2] found no share to add); MPI_Abort ends the job",
     ] {
         assert!(stdout.contains(seen), "{how}: no {seen:?}:\n{stdout}");
     }
@@ -132,4 +132,23 @@ fn collectives_under_mpirun_4() {
         assert!(stdout.contains(&format!("   [rank {rank}] got the table (sum 1240)")));
     }
     run.assert_nothing_left(Duration::from_secs(5), "collectives under mpirun -n 4");
+}
+
+/// The tours above run every scenario `--help` lists (and `.ci/run` relies on it): a new
+/// scenario cannot be left out of them.
+#[test]
+fn the_tours_cover_every_listed_scenario() {
+    let (status, help, _, _run) = Run::alone(&["--help"]).finish(Duration::from_secs(30));
+    assert!(status.success());
+    let listed: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        // A command's line starts with two spaces; a wrapped description with more.
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| !["all", "help"].contains(c))
+        .collect();
+    assert_eq!(listed, SCENARIOS, "--help:\n{help}");
 }
