@@ -9,6 +9,7 @@
 use crate::launch::scrub_mpi_env;
 use common::demo::cleanup::PathGuard;
 use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -26,6 +27,54 @@ pub struct Finished {
     pub took: Duration,
 }
 
+/// A new folder for one child job, named with our pid (so that a later run sweeps it if we are
+/// SIGKILLed), under the run's own folder when started alone; removed when the guard drops.
+///
+/// # Errors
+/// The folder cannot be made.
+pub fn folder() -> std::io::Result<(PathBuf, PathGuard)> {
+    static JOBS: AtomicUsize = AtomicUsize::new(0);
+    let folder = std::env::temp_dir().join(format!(
+        "mpi-demo-{}-child-{}",
+        std::process::id(),
+        JOBS.fetch_add(1, Relaxed)
+    ));
+    let guard = PathGuard::new(&folder);
+    std::fs::create_dir_all(&folder)?;
+    Ok((folder, guard))
+}
+
+/// The command `mpirun -n <ranks> <this program> <args>` with `env` added, its files (and every
+/// rank's `TMPDIR`) in `folder`, stdout and stderr piped.
+///
+/// # Errors
+/// This program's path cannot be found.
+pub fn command(
+    ranks: usize,
+    args: &[&str],
+    env: &[(&str, &str)],
+    folder: &Path,
+) -> std::io::Result<Command> {
+    let exe = std::env::current_exe()?;
+    let mut cmd = Command::new("mpirun");
+    scrub_mpi_env(&mut cmd);
+    cmd.args(["-n", &ranks.to_string(), "--bind-to", "none"])
+        .arg(&exe)
+        .args(args)
+        .env("TMPDIR", folder)
+        .env("OMPI_MCA_btl_vader_backing_directory", folder)
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if crate::launch::is_root() {
+        cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+    }
+    Ok(cmd)
+}
+
 /// Runs `mpirun -n <ranks> <this program> <args>` with `env` added, for at most `limit`.
 ///
 /// # Errors
@@ -37,33 +86,8 @@ pub fn run(
     env: &[(&str, &str)],
     limit: Duration,
 ) -> anyhow::Result<Finished> {
-    static JOBS: AtomicUsize = AtomicUsize::new(0);
-    // Under the run's own folder when started alone; named with our pid in any case, so that a
-    // later run sweeps it if we are SIGKILLed.
-    let folder = std::env::temp_dir().join(format!(
-        "mpi-demo-{}-child-{}",
-        std::process::id(),
-        JOBS.fetch_add(1, Relaxed)
-    ));
-    let guard = PathGuard::new(&folder);
-    std::fs::create_dir_all(&folder)?;
-    let exe = std::env::current_exe()?;
-    let mut cmd = Command::new("mpirun");
-    scrub_mpi_env(&mut cmd);
-    cmd.args(["-n", &ranks.to_string(), "--bind-to", "none"])
-        .arg(&exe)
-        .args(args)
-        .env("TMPDIR", &folder)
-        .env("OMPI_MCA_btl_vader_backing_directory", &folder)
-        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if crate::launch::is_root() {
-        cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
-    }
+    let (folder, guard) = folder()?;
+    let mut cmd = command(ranks, args, env, &folder)?;
     let started = Instant::now();
     let mut child = common::demo::child::Child::spawn(&mut cmd)
         .map_err(|e| anyhow::anyhow!("starting mpirun (is Open MPI installed?): {e}"))?;

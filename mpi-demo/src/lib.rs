@@ -13,6 +13,10 @@
 //!   between hosts; waiting for an answer means polling, and how to poll matters;
 //! - failure: a rank that dies ends the whole job, where a `ProcessPool` replaces its worker.
 //!
+//! Then what a pool cannot do: collectives among the worker ranks (one task per rank, meeting
+//! over a communicator of their own), a deadlock that appears only past a message size, and a
+//! guard that ends the job when a panic would leave ranks waiting for ever.
+//!
 //! # How to run it
 //!
 //! ```text
@@ -30,24 +34,33 @@
 //! - [`backoff`]: spin, then sleep: how to wait for MPI without the back-off trap.
 //! - [`launch`]: which role this process has, and the run's own folder for Open MPI's files.
 //! - [`child_job`]: a child `mpirun` job of this program, in a folder of its own.
+//! - [`watchdog`]: a child job watched line by line, and ended, with every rank, if it hangs.
+//! - [`team`]: every worker rank running one task at once, over a communicator of their own.
+//! - [`guard`]: a panic that would hang the job ends it instead (on every run).
 //! - [`sys`]: the one system call std lacks (non-blocking pipes), behind a safe function.
 //! - one module per scenario: [`same_interface`], [`speedup`], [`latency`], [`batch_size`],
-//!   [`dead_rank`], [`across_hosts`].
+//!   [`dead_rank`], [`across_hosts`], [`collectives`], [`ring_deadlock`], [`abort_on_panic`].
 #![warn(clippy::undocumented_unsafe_blocks, missing_docs)]
 
+pub mod abort_on_panic;
 pub mod across_hosts;
 pub mod backoff;
 pub mod batch_size;
 pub mod child_job;
+pub mod collectives;
 pub mod dead_rank;
+pub mod guard;
 pub mod latency;
 pub mod launch;
 pub mod mpi_pool;
 mod mpi_thread;
+pub mod ring_deadlock;
 pub mod same_interface;
 pub mod session;
 pub mod speedup;
 pub mod sys;
+pub mod team;
+pub mod watchdog;
 pub mod worker;
 
 pub use launch::Launch;

@@ -43,6 +43,12 @@ enum Scenario {
     DeadRank,
     /// The same job over TCP only (what crossing hosts changes) and shared memory.
     AcrossHosts,
+    /// Reduce, all_reduce, broadcast, scatter, gather, barrier among worker ranks.
+    Collectives,
+    /// Blocking sends around a ring: fine at 1 KiB, stuck at 4 MiB; cures; the limit.
+    RingDeadlock,
+    /// A panic outside a task: the job hangs without a guard; with it, the job ends.
+    AbortOnPanic,
     /// One line of numbers for bench/against-mpi4py.
     #[command(name = "bench-line", hide = true)]
     BenchLine,
@@ -55,6 +61,18 @@ enum Scenario {
     /// Runs a job in which a worker rank kills itself; started by `dead-rank`.
     #[command(name = "dead-rank-job", hide = true)]
     DeadRankJob,
+    /// Runs rings of worker ranks; started by `ring-deadlock`.
+    #[command(name = "ring-deadlock-job", hide = true)]
+    RingDeadlockJob {
+        #[arg(long)]
+        hang: bool,
+    },
+    /// Runs a job in which a rank panics; started by `abort-on-panic`.
+    #[command(name = "abort-on-panic-job", hide = true)]
+    AbortOnPanicJob {
+        #[arg(long, value_enum)]
+        panicker: mpi_demo::abort_on_panic::Panicker,
+    },
     /// Times one workload on an MPI pool; started by `across-hosts` with a transport set.
     #[command(name = "across-hosts-job", hide = true)]
     AcrossHostsJob,
@@ -105,6 +123,9 @@ fn run(cli: Cli, launch: &Launch) -> anyhow::Result<()> {
             mpi_demo::batch_size::run(out, s, 10_000)?;
             mpi_demo::dead_rank::run(out, s)?;
             mpi_demo::across_hosts::run(out, s)?;
+            mpi_demo::collectives::run(out, s)?;
+            mpi_demo::ring_deadlock::run(out, s)?;
+            mpi_demo::abort_on_panic::run(out, s)?;
         }
         Scenario::SameInterface => mpi_demo::same_interface::run(out, s)?,
         Scenario::Speedup => mpi_demo::speedup::run(out, s)?,
@@ -112,9 +133,18 @@ fn run(cli: Cli, launch: &Launch) -> anyhow::Result<()> {
         Scenario::BatchSize { tasks } => mpi_demo::batch_size::run(out, s, tasks)?,
         Scenario::DeadRank => mpi_demo::dead_rank::run(out, s)?,
         Scenario::AcrossHosts => mpi_demo::across_hosts::run(out, s)?,
+        Scenario::Collectives => mpi_demo::collectives::run(out, s)?,
+        Scenario::RingDeadlock => mpi_demo::ring_deadlock::run(out, s)?,
+        Scenario::AbortOnPanic => mpi_demo::abort_on_panic::run(out, s)?,
         Scenario::BenchLine => mpi_demo::batch_size::bench_line(out, s.workers)?,
         Scenario::PipeEcho { spin } => mpi_demo::latency::echo_main(spin)?,
         Scenario::DeadRankJob => mpi_demo::dead_rank::job_main(out, s.workers)?,
+        Scenario::RingDeadlockJob { hang } => {
+            mpi_demo::ring_deadlock::job_main(out, s.workers, hang)?
+        }
+        Scenario::AbortOnPanicJob { panicker } => {
+            mpi_demo::abort_on_panic::job_main(s.workers, panicker)?
+        }
         Scenario::AcrossHostsJob => mpi_demo::across_hosts::job_main(out, s.workers)?,
     }
     Ok(())
@@ -129,10 +159,11 @@ fn main() -> ExitCode {
         Err(e) if e.use_stderr() => common::demo::cli::refuse(e.render()),
         Err(e) => e.exit(),
     };
-    match run(cli, &program.launch) {
+    // A panic that reaches here ends the job at once, so no rank waits for ever (see `guard`).
+    match mpi_demo::guard::run_guarded(|| run(cli, &program.launch)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            common::demo::cli::fail(format!("{e:#}"), e.downcast_ref::<UsageError>().is_some())
-        }
+        // One `error:` line (status 2 for bad input), or quietly 141 when a reader such as
+        // `head -1` closed stdout.
+        Err(e) => common::demo::cli::exit_status(e.as_ref()),
     }
 }

@@ -15,6 +15,9 @@ fn bad_arguments_exit_2_with_one_line() {
             &["--workers", "17"],
             &["no-such-scenario"],
             &["latency", "--tasks", "5"],
+            &["ring-deadlock", "--tasks", "5"],
+            &["collectives", "--hang"],
+            &["abort-on-panic-job", "--panicker", "nobody"],
         ],
     );
 }
@@ -62,6 +65,9 @@ fn help_lists_every_scenario() {
         "batch-size",
         "dead-rank",
         "across-hosts",
+        "collectives",
+        "ring-deadlock",
+        "abort-on-panic",
     ] {
         assert!(
             stdout.contains(scenario),
