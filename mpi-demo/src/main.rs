@@ -131,8 +131,7 @@ fn main() -> ExitCode {
     };
     match run(cli, &program.launch) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            common::demo::cli::fail(format!("{e:#}"), e.downcast_ref::<UsageError>().is_some())
-        }
+        // Bad input: status 2; a resource this machine lacks: 71; a failed check: 1.
+        Err(e) => common::demo::cli::fail_with(e.as_ref()),
     }
 }
