@@ -67,6 +67,25 @@
 //! assert_eq!(twice(&pool, |s: String| s + "!", vec!["hi".into()]), ["hi!!"]);
 //! ```
 //!
+//! A task's argument and result are owned values: [`Task`] asks `DeserializeOwned` and
+//! `'static`. A process worker decodes its argument from bytes that are gone once the task
+//! starts, so a borrowed `&str` would point into nothing; the thread pool keeps the same rule,
+//! so that one generic function runs on both. A borrowed argument does not compile (rustc says
+//! "implementation of `Deserialize` is not general enough"); a `String` does:
+//!
+//! ```compile_fail
+//! use common::{Pool, ThreadPool};
+//! let pool = ThreadPool::new(2).unwrap();
+//! let lengths = pool.map(|s: &'static str| s.len(), vec!["a", "bc"]).unwrap();
+//! ```
+//!
+//! ```
+//! use common::{Pool, ThreadPool};
+//! let pool = ThreadPool::new(2).unwrap();
+//! let owned: Vec<String> = ["a", "bc"].map(String::from).into();
+//! assert_eq!(pool.map(|s: String| s.len(), owned).unwrap(), [1, 2]);
+//! ```
+//!
 //! Beside the root:
 //!
 //! - [`iter`]: the iterators that [`Pool::map_unordered`], [`Pool::map_iter`] and

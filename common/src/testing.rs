@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 pub mod faces;
+pub mod hostile;
 
 pub use crate::demo::procfs::{
     children_of, descendants_of, eventually, is_running, parent_of, process_state,

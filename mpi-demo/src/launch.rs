@@ -107,11 +107,12 @@ const JOB_PREFIX: &str = "mpi-demo-";
 /// backing directory inside one folder of our own, one `remove_dir_all` removes everything,
 /// and the next run's sweep finds a killed run's folder by the pid in its name.
 pub(crate) fn prepare_alone() -> std::io::Result<PathGuard> {
-    let tmp = std::env::temp_dir();
+    // A missing or read-only TMPDIR is refused (exit status 71), never created.
+    let tmp = common::demo::machine::writable_tmpdir().map_err(std::io::Error::other)?;
     common::demo::cleanup::sweep_stale(&tmp, JOB_PREFIX);
     let job: PathBuf = tmp.join(format!("{JOB_PREFIX}{}-job", std::process::id()));
     let guard = PathGuard::new(&job);
-    std::fs::create_dir_all(&job)?;
+    std::fs::create_dir(&job)?;
     start_janitor(&job)?;
     // Still one thread that reads the environment: `main` has not started any.
     std::env::set_var("TMPDIR", &job);

@@ -129,7 +129,9 @@ pub fn init() -> Program {
             }
             Err(e) => {
                 eprintln!("error: making this run's folder for Open MPI: {e}");
-                std::process::exit(1);
+                // A missing or read-only TMPDIR is the machine's state (common::demo::cli).
+                let machine = common::demo::machine::lack(&e).is_some();
+                std::process::exit(if machine { 71 } else { 1 });
             }
         },
         Role::Mpirun { rank: 0, size } => {

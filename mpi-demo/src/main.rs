@@ -162,8 +162,8 @@ fn main() -> ExitCode {
     // A panic that reaches here ends the job at once, so no rank waits for ever (see `guard`).
     match mpi_demo::guard::run_guarded(|| run(cli, &program.launch)) {
         Ok(()) => ExitCode::SUCCESS,
-        // One `error:` line (status 2 for bad input), or quietly 141 when a reader such as
-        // `head -1` closed stdout.
+        // One `error:` line: status 2 for bad input, 71 for a resource this machine lacks, 1 for
+        // a failed check; quietly 141 when a reader such as `head -1` closed stdout.
         Err(e) => common::demo::cli::exit_status(e.as_ref()),
     }
 }

@@ -12,7 +12,7 @@
 //! so the overlap shows on any machine, however many cores it has.
 
 use crate::{process_pool, thread_pool, Settings};
-use common::demo::narrate::{conclude, duration, header, ratio};
+use common::demo::narrate::{conclude, duration, header, plural, ratio};
 use common::Pool;
 use std::future::Future;
 use std::io::Write;
@@ -74,8 +74,9 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
     let blocking = start.elapsed();
     writeln!(
         out,
-        "[parent] map: blocked {} for {tasks} results, then its own work: {} in all",
+        "[parent] map: blocked {} for {}, then its own work: {} in all",
         duration(waited),
+        plural(tasks as usize, "result", "results"),
         duration(blocking)
     )?;
 
@@ -137,7 +138,8 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
         out,
         right,
         format_args!(
-            "map, submit and await gave the same {tasks} answers (map {}, submit {}, await {})",
+            "map, submit and await gave the same {} (map {}, submit {}, await {})",
+            plural(tasks as usize, "answer", "answers"),
             duration(blocking),
             duration(handing),
             duration(awaiting)

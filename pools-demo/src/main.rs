@@ -172,7 +172,8 @@ fn main() -> ExitCode {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| parse_failed(e));
     match run(cli, &pools_demo::given_flags(&matches)) {
         Ok(()) => ExitCode::SUCCESS,
-        // Bad input: status 2; stdout closed by its reader (`| head`): quietly; else status 1.
+        // Bad input: 2; a resource this machine lacks: 71; stdout closed by its reader
+        // (`| head`): quietly; a failed check: 1 (see common::demo::cli).
         Err(e) => common::demo::cli::exit_status(e.as_ref()),
     }
 }

@@ -210,14 +210,10 @@ impl Knobs {
     pub fn check(&self, scenario: Scenario, given: &[&str]) -> Result<()> {
         common::demo::cli::check_flags(scenario.name(), given, FLAGS)?;
         // Process boundary: ipc-channel's one-shot servers put a socket in the temporary
-        // directory, and fail with an assertion if it is missing. Say so instead.
-        let tmp = std::env::temp_dir();
-        if matches!(scenario, Scenario::All | Scenario::Messages) && !tmp.is_dir() {
-            let why = format!(
-                "TMPDIR {} does not exist; messages needs it for ipc-channel's sockets",
-                tmp.display()
-            );
-            return Err(UsageError(why).into());
+        // directory, and fail with an assertion if it is missing or read-only. Say so instead.
+        if matches!(scenario, Scenario::All | Scenario::Messages) {
+            let tmp = common::demo::machine::writable_tmpdir();
+            tmp.context("messages needs it for ipc-channel's sockets")?;
         }
         let sharing = matches!(scenario, Scenario::All | Scenario::SharedMemory);
         if sharing && self.workers < 2 {

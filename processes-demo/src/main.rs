@@ -68,7 +68,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        // Bad input: status 2; stdout closed by its reader (`| head`): quietly; else status 1.
+        // Bad input: 2; a resource this machine lacks: 71; stdout closed by its reader
+        // (`| head`): quietly; a failed check: 1 (see common::demo::cli).
         Err(e) => common::demo::cli::exit_status(e.as_ref()),
     }
 }

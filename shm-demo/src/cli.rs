@@ -223,12 +223,7 @@ pub fn check(name: &str, k: &Knobs, given: &[&str]) -> Result<()> {
         lost_update::check_schedule(&k.schedule, workers, k.increments).map_err(usage)?;
     }
     // Process boundary: ipc-channel makes its sockets in TMPDIR; without one it cannot start.
-    let tmp = std::env::temp_dir();
-    if !tmp.is_dir() {
-        return Err(usage(format!(
-            "TMPDIR={} is not a directory: set TMPDIR to a writable one (or unset it for /tmp)",
-            tmp.display()
-        )));
-    }
+    // (Not bad input: the machine's state, exit status 71.)
+    common::demo::machine::writable_tmpdir()?;
     Ok(())
 }

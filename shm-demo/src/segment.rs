@@ -17,7 +17,9 @@
 //!
 //! Before a segment is created, the free space of `/dev/shm` is checked ([`free_space`]): a
 //! segment larger than the file system's free space can be created and mapped, but the first
-//! write past the free space kills the process with `SIGBUS`, not an error.
+//! write past the free space kills the process with `SIGBUS`, not an error. Right after it is
+//! created, every page is reserved (`fallocate`, [`common::demo::machine::reserve`]), so that
+//! another program filling `/dev/shm` in between is an error here, never a `SIGBUS` later.
 //!
 //! # The only `unsafe` of the crate: checked, typed views
 //!

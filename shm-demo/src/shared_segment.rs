@@ -10,7 +10,7 @@
 
 use crate::crew::{self, child, REPORT_LIMIT};
 use crate::output::{conclude, load_warning, parent_is, PARENT};
-use crate::segment::{self, Opened, Segment};
+use crate::segment::{Opened, Segment};
 use anyhow::{bail, Context, Result};
 use common::demo::narrate::{duration, header, speedup};
 use std::io::Write;
@@ -43,17 +43,12 @@ const LARGE: usize = 4 << 20;
 /// would kill the demo with SIGBUS), naming the free space.
 ///
 /// # Errors
-/// A [`common::demo::cli::UsageError`] if it does not fit; the `statvfs` error.
+/// A [`common::demo::cli::UsageError`] if it could never fit, a
+/// [`common::demo::machine::MachineError`] if it does not fit now; the `statvfs` error.
 pub fn check_space(width: usize, height: usize) -> Result<()> {
-    let (needed, free) = ((width * height * 4) as u64, segment::free_space()?);
-    if needed > free {
-        let msg = format!(
-            "shared-segment: a {width}x{height} image needs {} in /dev/shm, which has {} free",
-            segment::mib(needed),
-            segment::mib(free)
-        );
-        return Err(common::demo::cli::UsageError(msg).into());
-    }
+    let needed = (width * height * 4) as u64;
+    let what = format!("shared-segment: a {width}x{height} image");
+    common::demo::machine::check_room(std::path::Path::new("/dev/shm"), needed, &what)?;
     Ok(())
 }
 

@@ -26,9 +26,7 @@ fn main() -> ExitCode {
         {
             ExitCode::from(141)
         }
-        Err(e) => common::demo::cli::fail(
-            format!("{e:#}"),
-            e.downcast_ref::<common::demo::cli::UsageError>().is_some(),
-        ),
+        // Bad input: status 2; a resource this machine lacks: 71; a failed check: 1.
+        Err(e) => common::demo::cli::fail_with(e.as_ref()),
     }
 }

@@ -143,31 +143,46 @@ pub fn threads(
         let gate = Event::new();
         let started = Instant::now();
         std::thread::scope(|s| -> Result<()> {
-            let handles: Vec<_> = (0..workers)
-                .map(|w| {
-                    let (semaphores, inside, most, gate) = (&semaphores, &inside, &most, &gate);
-                    s.spawn(move || -> Result<()> {
-                        let kind = w % 3;
-                        anyhow::ensure!(gate.wait_timeout(PATIENCE), "the start gate never opened");
-                        let permit = match limited {
-                            true => Some(
-                                semaphores[kind]
-                                    .acquire_timeout(PATIENCE)
-                                    .context("no permit in time")?,
-                            ),
-                            false => None,
-                        };
-                        let now = inside[kind].fetch_add(1, SeqCst) + 1;
-                        most[kind].fetch_max(now, SeqCst);
-                        std::thread::sleep(work); // the work itself
-                                                  // Leave before giving the permit back, or the next worker could count us.
-                        inside[kind].fetch_sub(1, SeqCst);
-                        drop(permit);
-                        Ok(())
-                    })
-                })
-                .collect();
+            // Builder, not `s.spawn`: with few threads allowed (`ulimit -u`, a container's pids
+            // limit) a spawn fails, and `s.spawn` would panic where this says which limit.
+            let mut handles = Vec::with_capacity(workers);
+            let mut refused = None;
+            for w in 0..workers {
+                let (semaphores, inside, most, gate) = (&semaphores, &inside, &most, &gate);
+                let spawned = std::thread::Builder::new().spawn_scoped(s, move || -> Result<()> {
+                    let kind = w % 3;
+                    anyhow::ensure!(gate.wait_timeout(PATIENCE), "the start gate never opened");
+                    let permit = match limited {
+                        true => Some(
+                            semaphores[kind]
+                                .acquire_timeout(PATIENCE)
+                                .context("no permit in time")?,
+                        ),
+                        false => None,
+                    };
+                    let now = inside[kind].fetch_add(1, SeqCst) + 1;
+                    most[kind].fetch_max(now, SeqCst);
+                    std::thread::sleep(work); // the work itself
+                                              // Leave before giving the permit back, or the next worker could count us.
+                    inside[kind].fetch_sub(1, SeqCst);
+                    drop(permit);
+                    Ok(())
+                });
+                match spawned {
+                    Ok(handle) => handles.push(handle),
+                    Err(e) => {
+                        refused = Some(
+                            anyhow::Error::new(e)
+                                .context(format!("starting thread {} of {workers}", w + 1)),
+                        );
+                        break;
+                    }
+                }
+            }
             gate.set(); // every worker is waiting (or about to): let them all go at once
+            if let Some(e) = refused {
+                return Err(e); // the scope still joins the workers that started
+            }
             if limited && expected(workers, limits, work) > SLOW {
                 // A long run: say every second how far it is.
                 let all_done = || Ok(handles.iter().all(|h| h.is_finished()));

@@ -77,15 +77,9 @@ pub fn run(parsed: Parsed) -> Result<()> {
     };
     // Refuses what does not apply or cannot show the lesson, before anything runs.
     let knobs = knobs::check(name, &parsed.knobs, parsed.with == With::Processes)?;
-    // Process boundary: the mutex and the locks share files in TMPDIR; say so if it is missing.
-    let tmp = std::env::temp_dir();
-    if !tmp.is_dir() {
-        return Err(common::demo::cli::UsageError(format!(
-            "TMPDIR={} is not a directory: set TMPDIR to a writable one (or unset it for /tmp)",
-            tmp.display()
-        ))
-        .into());
-    }
+    // Process boundary: the mutex and the locks share files in TMPDIR; say so if it is missing
+    // or read-only (the machine's state, exit status 71, not bad input).
+    common::demo::machine::writable_tmpdir()?;
     let (threads, processes) = (parsed.with != With::Processes, parsed.with != With::Threads);
     let out = &mut output::stdout();
     // A run killed by SIGKILL could not remove its named semaphores, segment or files; their

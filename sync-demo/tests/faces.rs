@@ -134,7 +134,7 @@ fn values_that_cannot_show_the_lesson_are_refused() {
     refused(&["barrier", "--workers", "1"], "two parties");
 }
 
-/// A missing TMPDIR is named, in one line, before anything runs.
+/// A missing TMPDIR is named, in one line, before anything runs: the machine's state, status 71.
 #[test]
 fn a_missing_tmpdir_is_named() {
     let output = Scratch::new("no-tmp")
@@ -143,7 +143,7 @@ fn a_missing_tmpdir_is_named() {
         .output()
         .expect("run the demo");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(output.status.code(), Some(71), "{stderr}");
     assert!(stderr.starts_with("error: TMPDIR=/nonexistent"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(output.stdout.is_empty());

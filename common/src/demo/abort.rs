@@ -58,12 +58,17 @@ impl Aborted {
 }
 
 impl std::fmt::Display for Aborted {
-    /// `process killed by signal 6 (SIGABRT), sibling stopped at step 3`.
+    /// `its child process aborted: killed by signal 6 (SIGABRT), sibling stopped at step 3`:
+    /// the words of the thread that watched it (an abort itself never returns to `join`).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let how = crate::demo::sys::describe_exit(self.status);
         match self.sibling_finished {
-            true => write!(f, "process {how}, sibling finished"),
-            false => write!(f, "process {how}, sibling stopped at step {}", self.steps),
+            true => write!(f, "its child process aborted: {how}, sibling finished"),
+            false => write!(
+                f,
+                "its child process aborted: {how}, sibling stopped at step {}",
+                self.steps
+            ),
         }
     }
 }
@@ -125,7 +130,7 @@ mod tests {
         assert!(seen.as_expected(), "{seen}");
         assert_eq!(
             seen.to_string(),
-            "process killed by signal 6 (SIGABRT), sibling stopped at step 2"
+            "its child process aborted: killed by signal 6 (SIGABRT), sibling stopped at step 2"
         );
     }
 

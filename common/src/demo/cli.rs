@@ -1,8 +1,21 @@
-//! What every demo's `main` shares: bad input ends with exit status 2, anything else with 1.
+//! What every demo's `main` shares: one exit-status policy, the same in every demo.
+//!
+//! | status | meaning | on stderr |
+//! |---|---|---|
+//! | 0 | every check passed | nothing of the demo's own |
+//! | 1 | a check failed, or the demo itself went wrong | `error: ...` |
+//! | 2 | bad input: the command line asks what cannot be done | `error: ...`, the flag |
+//! | 71 | this machine cannot run it: a resource is missing or full | `error: ...`, the fix |
+//! | 130 | interrupted (Ctrl-C) | nothing |
+//! | 141 | stdout's reader left (`demo \| head`) | nothing |
+//!
+//! 71 is `EX_OSERR` of `sysexits.h` ([`MACHINE_STATUS`]): a read-only, missing or full
+//! `TMPDIR`, a full `/dev/shm`, too few descriptors (`ulimit -n`) or processes (`ulimit -u`).
+//! See [`crate::demo::machine`] for how such a failure is recognised.
 //!
 //! clap checks what it can parse-check (unknown scenario, a value out of its `range`); `main`
 //! hands its refusal to [`refuse`], which prints it on one line and exits with status 2. Checks
-//! that need more than one argument, or the machine (is there memory for `--size`?), return a
+//! that need more than one argument, or the machine (could `--size` ever fit in its memory?), return a
 //! [`UsageError`], which `main` maps to status 2 as well:
 //!
 //! ```
@@ -17,14 +30,16 @@
 //!
 //! let code = match run(0) {
 //!     Ok(()) => ExitCode::SUCCESS,
-//!     Err(e) => common::demo::cli::fail(format!("{e:#}"), e.downcast_ref::<common::demo::cli::UsageError>().is_some()),
+//!     Err(e) => common::demo::cli::exit_status(e.as_ref()),
 //! };
 //! assert_eq!(code, ExitCode::from(2));
 //! ```
 //!
-//! Most mains need only [`exit_status`], which also ends quietly when stdout was closed early
-//! (`demo | head -1`): see [`is_broken_pipe`].
+//! Every main ends with [`exit_status`], which also ends quietly when stdout was closed early
+//! (`demo | head -1`): see [`is_broken_pipe`]. A main that tells a closed stdout apart itself
+//! calls [`fail_with`] for every other error.
 
+pub use crate::demo::machine::{MachineError, MACHINE_STATUS};
 use std::process::ExitCode;
 
 /// Bad input found after parsing. Its message names the argument and the problem.
@@ -108,10 +123,12 @@ pub fn find_in_chain<T: std::error::Error + 'static>(
 /// - interrupted: nothing printed, the interrupt's status (see [`exit_code`]);
 /// - stdout closed by its reader: nothing printed, [`BROKEN_PIPE_STATUS`];
 /// - a [`UsageError`] anywhere in the chain: status 2;
+/// - a resource this machine lacks ([`crate::demo::machine::lack`]): [`MACHINE_STATUS`];
 /// - anything else: status 1.
 ///
-/// The message is the chain of errors joined by `: `, as anyhow's `{:#}` prints it. With
-/// anyhow: `Err(e) => common::demo::cli::exit_status(e.as_ref())`.
+/// The message is the chain of errors joined by `: `, as anyhow's `{:#}` prints it, and for a
+/// lacking resource, what to change. With anyhow:
+/// `Err(e) => common::demo::cli::exit_status(e.as_ref())`.
 ///
 /// ```
 /// let err = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
@@ -132,6 +149,22 @@ pub fn exit_status(err: &(dyn std::error::Error + 'static)) -> ExitCode {
         }
         return ExitCode::from(BROKEN_PIPE_STATUS);
     }
+    fail_with(err)
+}
+
+/// Reports `err` on one line and returns its status: 2 for a [`UsageError`] in its chain,
+/// [`MACHINE_STATUS`] for a resource this machine lacks (the line then says what to change),
+/// 1 for anything else. Nothing is printed during an interrupt (see [`fail`]).
+///
+/// ```
+/// use common::demo::cli::{fail_with, MachineError};
+/// let full = std::io::Error::other(MachineError("/dev/shm is full".into()));
+/// assert_eq!(fail_with(&full), std::process::ExitCode::from(71));
+/// let emfile = std::io::Error::from_raw_os_error(libc::EMFILE);
+/// assert_eq!(fail_with(&emfile), std::process::ExitCode::from(71));
+/// assert_eq!(fail_with(&std::io::Error::other("3, not 4")), std::process::ExitCode::from(1));
+/// ```
+pub fn fail_with(err: &(dyn std::error::Error + 'static)) -> ExitCode {
     let mut message = err.to_string();
     let mut next = err.source();
     while let Some(e) = next {
@@ -139,7 +172,17 @@ pub fn exit_status(err: &(dyn std::error::Error + 'static)) -> ExitCode {
         message.push_str(&e.to_string());
         next = e.source();
     }
-    fail(message, find_in_chain::<UsageError>(err))
+    if find_in_chain::<UsageError>(err) {
+        return fail(message, true);
+    }
+    let Some(lack) = crate::demo::machine::lack(err) else {
+        return fail(message, false);
+    };
+    // A MachineError's own words are the whole message; an errno's advice follows the chain.
+    if !message.contains(&lack) {
+        message = format!("{message} ({lack})");
+    }
+    report(message, Some(MACHINE_STATUS))
 }
 
 /// Refuses a flag given for a scenario it does not apply to.
@@ -185,7 +228,13 @@ pub fn check_flags(
 /// handler just killed: then nothing is printed, and the status is the handler's (see
 /// [`exit_code`]).
 pub fn fail(message: impl std::fmt::Display, is_usage_error: bool) -> ExitCode {
-    if !is_usage_error {
+    report(message, is_usage_error.then_some(2))
+}
+
+/// Prints `error: <message>` unless interrupted, and returns `status` (1 if `None`), or the
+/// interrupt's.
+fn report(message: impl std::fmt::Display, status: Option<u8>) -> ExitCode {
+    if status != Some(2) {
         // Ctrl-C reaches the children too: one may die, and fail us, a moment before our own
         // handler records the interrupt. Give it that moment, so the failure is not reported.
         std::thread::sleep(std::time::Duration::from_millis(100));
@@ -193,7 +242,10 @@ pub fn fail(message: impl std::fmt::Display, is_usage_error: bool) -> ExitCode {
     if crate::cleanup::interrupted_by().is_none() {
         eprintln!("error: {message}");
     }
-    exit_code(is_usage_error)
+    match status {
+        Some(status) if crate::cleanup::interrupted_by().is_none() => ExitCode::from(status),
+        _ => exit_code(false),
+    }
 }
 
 /// Ends the program for arguments the parser refused: one line on stderr, exit status 2.

@@ -6,7 +6,10 @@
 //!
 //! - [`copies`]: numbers copied to a child and back over its stdin and stdout.
 //! - [`narrate`]: headers, actor tags, durations, speed-ups and the checked `result:` line.
-//! - [`cli`]: exit status 2 for bad input, 1 for a failed check.
+//! - [`cli`]: one exit-status policy: 1 for a failed check, 2 for bad input, 71 for a machine
+//!   that cannot run it.
+//! - [`machine`]: what a machine may lack (a writable `TMPDIR`, room in `/dev/shm`,
+//!   descriptors, processes), found before it fails or recognised in the error.
 //! - [`cleanup`]: on Ctrl-C, kill registered children and remove registered files.
 //! - [`abort`]: a child process that aborts beside a sibling thread, and the parent's watch.
 //! - [`child`]: this program started again as a child that dies with its parent.
@@ -24,6 +27,7 @@ pub mod child;
 pub mod cleanup;
 pub mod cli;
 pub mod copies;
+pub mod machine;
 pub mod narrate;
 pub mod process;
 pub mod procfs;

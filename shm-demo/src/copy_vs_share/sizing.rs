@@ -31,16 +31,15 @@ pub fn check_memory(size_mib: usize) -> Result<()> {
 /// free space it read. Writing past the free space would kill the demo with SIGBUS.
 ///
 /// # Errors
-/// If not even 1 MiB fits twice (a usage error naming the free space), or `statvfs` failed.
+/// If not even 1 MiB fits twice, with 1 MiB to spare (a refusal naming the free space, see
+/// [`common::demo::machine::check_room`]), or `statvfs` failed.
 pub(super) fn fit_in_dev_shm(asked: usize) -> Result<(usize, u64)> {
     let free = segment::free_space()?;
     let fits = ((free / MIB as u64).saturating_sub(1) / 2) as usize;
     if fits == 0 {
-        let msg = format!(
-            "copy-vs-share needs room for two 1 MiB segments in /dev/shm, which has {} free",
-            segment::mib(free)
-        );
-        return Err(common::demo::cli::UsageError(msg).into());
+        let (dev_shm, least) = (std::path::Path::new("/dev/shm"), 3 * MIB as u64);
+        let what = "copy-vs-share: two 1 MiB segments and 1 MiB to spare";
+        common::demo::machine::check_room(dev_shm, least, what)?;
     }
     Ok((asked.min(fits), free))
 }

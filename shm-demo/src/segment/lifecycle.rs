@@ -1,13 +1,13 @@
 //! A segment's life: created under a recognisable name, guarded, unlinked once mapped; test
 //! hooks. (The views of its bytes, and every `unsafe` block, are in `segment.rs`.)
 
-use super::{free_space, Opened, Segment, PREFIX};
-use anyhow::{bail, Context, Result};
+use super::{Opened, Segment, PREFIX};
+use anyhow::{Context, Result};
 use common::demo::cleanup::PathGuard;
 use shared_memory::ShmemConf;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -52,14 +52,8 @@ impl Segment {
             SEQ.fetch_add(1, Relaxed)
         );
         let path = dev_shm_path(&os_id);
-        let free = free_space()?;
-        if len as u64 > free {
-            bail!(
-                "a {} segment does not fit in /dev/shm, which has {} free",
-                mib(len as u64),
-                mib(free)
-            );
-        }
+        let what = format!("a {} segment", mib(len as u64));
+        common::demo::machine::check_room(Path::new("/dev/shm"), len as u64, &what)?;
         // Registered before the name exists, so that no signal can fall between the two.
         let guard = PathGuard::new(&path);
         let shmem = ShmemConf::new()
@@ -67,6 +61,15 @@ impl Segment {
             .size(len)
             .create()
             .with_context(|| format!("creating shared memory segment {os_id} of {len} bytes"))?;
+        // shared_memory sizes the segment with ftruncate, which promises pages it may not have:
+        // another process can fill /dev/shm before we write, and a write to a page without
+        // room ends us with SIGBUS. Reserve every page now, so that can only be an error here.
+        let file = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        common::demo::machine::reserve(&file, len as u64, &format!("segment {os_id}"))?;
         // shared_memory asks shm_open for mode 0600, which the umask can only narrow. Make the
         // mode exactly 0600 anyway, so the segment is readable and writable by this user alone.
         let mode = std::fs::metadata(&path)

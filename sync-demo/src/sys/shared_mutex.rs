@@ -27,6 +27,11 @@ impl SharedMutex {
             .os_id(os_id)
             .create()
             .map_err(shm_error)?;
+        // ftruncate promised the page; reserve it, so a full /dev/shm is this error, not a
+        // SIGBUS when the mutex is first written.
+        let path = format!("/dev/shm/{}", os_id.trim_start_matches('/'));
+        let file = std::fs::File::options().read(true).write(true).open(path)?;
+        common::demo::machine::reserve(&file, 4096, &format!("segment {os_id}"))?;
         let base = shmem.as_ptr();
         // SAFETY: (1) `base` points to 4096 writable bytes mapped for the life of `shmem`, which
         // outlives `lock` (field order); (2) a pthread mutex plus its data pointer fit in far

@@ -33,8 +33,12 @@ where
     /// A new server and the name a child passes to `IpcSender::connect`.
     ///
     /// # Errors
-    /// The server could not be created (e.g. `$TMPDIR` does not exist).
+    /// The server could not be created. `$TMPDIR` is checked first (it exists, and this
+    /// process may write there): a [`MachineError`](crate::demo::machine::MachineError) names
+    /// the folder and what to do. ipc-channel itself would assert, not return an error, when
+    /// it cannot make its directory there (the `tempfile` error it gets has no errno).
     pub fn new() -> io::Result<(OneShot<T>, String)> {
+        crate::demo::machine::writable_tmpdir().map_err(io::Error::other)?;
         let (server, name) = ipc_channel::ipc::IpcOneShotServer::new()?;
         // The name is the socket's path; its parent is the directory ipc-channel made for it.
         let dir = std::path::Path::new(&name).parent().map(PathGuard::new);

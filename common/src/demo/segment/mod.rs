@@ -109,8 +109,14 @@ impl<T: Shareable> Segment<T> {
     /// it. The name is registered for removal on Ctrl-C before it exists, and removed when
     /// the segment is dropped, if [`Segment::unlink_once_opened`] has not removed it before.
     ///
+    /// Every page is reserved before it is mapped ([`crate::demo::machine::reserve`]): with
+    /// `/dev/shm` full, creation fails with a message saying so, where a segment merely sized
+    /// with `ftruncate` would be created and then kill its first writer with `SIGBUS`.
+    ///
     /// # Errors
-    /// The name exists already, or `shm_open`, `ftruncate` or `mmap` failed.
+    /// The name exists already; no room in `/dev/shm` (a
+    /// [`MachineError`](crate::demo::machine::MachineError) inside, naming the bytes needed and
+    /// those free); or `shm_open`, `fallocate` or `mmap` failed.
     pub fn create(tag: &str) -> io::Result<Segment<T>> {
         let program = std::env::current_exe()?;
         let program = program
@@ -125,7 +131,9 @@ impl<T: Shareable> Segment<T> {
         let guard = PathGuard::new(format!("/dev/shm/{name}"));
         let flags = libc::O_CREAT | libc::O_EXCL | libc::O_RDWR;
         let file = shm_open(&name, flags)?;
-        file.set_len(size_of::<Layout<T>>() as u64)?; // ftruncate: the new bytes are zeros
+        // fallocate, not ftruncate: every page gets its room now (the new bytes are zeros).
+        let what = format!("segment {name}");
+        crate::demo::machine::reserve(&file, size_of::<Layout<T>>() as u64, &what)?;
         header::write::<T>(&file)?; // before anyone can be given the name
         let layout = map::<T>(&file)?;
         let guard = Some(guard);
