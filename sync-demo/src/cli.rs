@@ -151,6 +151,15 @@ pub enum Role {
         index: usize,
         part: String,
     },
+    ClassicsParty {
+        segment: String,
+        index: usize,
+        parties: usize,
+    },
+    ClassicsProducer {
+        segment: String,
+        items: u32,
+    },
     CvActor {
         segment: String,
         schedule: usize,

@@ -41,6 +41,12 @@ fn child(role: Role) -> Result<()> {
             index,
             part,
         } => barrier::child(&segment, parties, index, &part),
+        Role::ClassicsParty {
+            segment,
+            index,
+            parties,
+        } => classics::child_party(&segment, index, parties),
+        Role::ClassicsProducer { segment, items } => classics::child_producer(&segment, items),
         Role::CvActor {
             segment,
             schedule,

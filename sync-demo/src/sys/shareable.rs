@@ -4,6 +4,7 @@
 use common::demo::segment::Shareable;
 
 use crate::bounded_buffer::Buffer;
+use crate::classics::{Ring, SharedClassics};
 use crate::forced_schedule::Stage;
 use crate::shared_barrier::BarrierWords;
 use crate::shared_condvar::FifoCondvar;
@@ -28,3 +29,13 @@ unsafe impl Shareable for FifoCondvar {}
 // log word that decodes to nothing is skipped; 2. no address; 3. `Sync`, every change atomic
 // or under the lock. `#[repr(C)]` fixes the layout.
 unsafe impl Shareable for Stage {}
+
+// SAFETY: 1. `u32`s only; indices into `items` are taken modulo its length, and `len` is
+// compared, never trusted as an index; 2. no address; 3. plain integers are `Sync`, and the ring
+// changes only under its `Lock`. `#[repr(C)]` fixes the layout.
+unsafe impl Shareable for Ring {}
+
+// SAFETY: 1. every field is `Shareable` (atomics, a barrier, a `Lock<Ring>`, condition
+// variables); 2. no address; 3. `Sync`, every change atomic or under the lock. `#[repr(C)]`
+// fixes the layout.
+unsafe impl Shareable for SharedClassics {}
