@@ -114,12 +114,17 @@ pub fn child(segment: &str, schedule: usize, me: usize) -> Result<()> {
 }
 
 fn intro(out: &mut impl Write) -> Result<()> {
-    writeln!(
-        out,
-        "   a buffer of {CAPACITY}: producers wait on `empty` while it is full, consumers on `fill` while it\n   \
-         is empty (with one cv, both on `cv`); a script of turns says who goes on at each hook\n   \
-         point (taking the lock, falling asleep, waking); an actor asleep when named is passed over"
-    )?;
+    let lines = [
+        format!("a buffer of {CAPACITY}: producers wait on `empty` while it is full, consumers on"),
+        "`fill` while it is empty (with one cv, both on `cv`); a script of turns says who goes on"
+            .into(),
+        "at each hook point (taking the lock, falling asleep, waking); an actor asleep when named"
+            .into(),
+        "is passed over".into(),
+    ];
+    for line in lines {
+        writeln!(out, "   {line}")?;
+    }
     Ok(())
 }
 

@@ -7,9 +7,9 @@
 //!
 //! | hook point | where | what happens |
 //! |---|---|---|
-//! | lock | before an actor takes the lock for its next `put` or `get` | it ends its turn, then waits for the next |
-//! | asleep | in `wait`, after taking a ticket and letting go of the lock | it ends its turn and sleeps |
-//! | woken | in `wait`, once signalled, before taking the lock again | it waits for its turn |
+//! | lock | before taking the lock for the next `put` or `get` | ends its turn, waits for one |
+//! | asleep | in `wait`, with a ticket, after letting go of the lock | ends its turn and sleeps |
+//! | woken | in `wait`, once signalled, before taking the lock again | waits for its turn |
 //!
 //! The script names whose turn comes next. An actor asleep (not yet signalled) or done when the
 //! script names it is passed over, so one script serves all four variants. When the script
@@ -28,9 +28,16 @@ use std::time::{Duration, Instant};
 
 use common::demo::segment::{Lock, LockGuard};
 
+mod events;
+mod schedules;
+
+pub use events::Event;
+pub use schedules::SCHEDULES;
+
 use crate::bounded_buffer::{self, Broke, Buffer, Change, Monitor, Variant, VARIANTS};
 use crate::shared_condvar::{FifoCondvar, Wake};
 use crate::sys::{wait_while, wake_all};
+use events::{decode, encode};
 
 /// Actors in every schedule.
 pub const ACTORS: usize = 3;
@@ -108,53 +115,6 @@ pub struct Schedule {
     pub expected: [Outcome; 4],
 }
 
-use Outcome::{AllAsleep, OverFull, Passed, TookNothing};
-use Side::{Consumer, Producer};
-
-/// The three schedules: between them, each wrong variant breaks and the right one passes.
-pub const SCHEDULES: [Schedule; 3] = [
-    Schedule {
-        name: "a consumer barges in",
-        actors: [
-            ("producer", Producer, 2),
-            ("consumer 1", Consumer, 1),
-            ("consumer 2", Consumer, 1),
-        ],
-        // Consumer 1 waits; the producer puts and signals it; consumer 2 takes the item
-        // before consumer 1 runs again; consumer 1 runs.
-        script: &[1, 0, 2, 1, 0, 1],
-        shown: Variant::new(false, true),
-        expected: [TookNothing, TookNothing, Passed, Passed],
-    },
-    Schedule {
-        name: "a producer barges in",
-        actors: [
-            ("producer 1", Producer, 2),
-            ("producer 2", Producer, 1),
-            ("consumer", Consumer, 3),
-        ],
-        // Producer 1 fills the buffer and waits; the consumer takes and signals it; producer 2
-        // fills the buffer before producer 1 runs again; producer 1 runs.
-        script: &[0, 0, 2, 1, 0, 2, 0, 2],
-        shown: Variant::new(false, true),
-        expected: [OverFull, OverFull, Passed, Passed],
-    },
-    Schedule {
-        name: "a consumer wakes a consumer",
-        actors: [
-            ("producer", Producer, 2),
-            ("consumer 1", Consumer, 1),
-            ("consumer 2", Consumer, 1),
-        ],
-        // Both consumers wait; the producer puts, signals (consumer 1 wakes) and waits on a
-        // full buffer; consumer 1 takes and signals: with one condition variable its signal
-        // goes to consumer 2, first in line, not to the producer.
-        script: &[1, 2, 0, 0, 1, 2, 0, 2],
-        shown: Variant::new(true, false),
-        expected: [TookNothing, Passed, AllAsleep, Passed],
-    },
-];
-
 /// One run's shared state: the buffer under its lock, two condition variables, the turns, the
 /// outcome and a log of events. All zeros is a new run (as a new segment is).
 #[derive(Debug, Default)]
@@ -174,21 +134,6 @@ pub struct Stage {
     done: [AtomicU32; ACTORS],
     log: [AtomicU32; LOG],
     logged: AtomicU32,
-}
-
-/// One event of a run, for narration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Event {
-    /// The buffer was full or empty (`count` items): the actor waits on condition variable `cv`.
-    Waits { cv: usize, count: u32 },
-    /// Signalled, the actor has its turn and the lock again.
-    Woken,
-    /// The buffer changed.
-    Changed(Change),
-    /// The actor signalled `cv`, which woke actor `woke` (or nobody).
-    Signals { cv: usize, woke: Option<usize> },
-    /// The actor broke the buffer.
-    Broke(Outcome),
 }
 
 impl Stage {
@@ -268,43 +213,6 @@ impl Stage {
     }
 }
 
-fn encode(actor: usize, event: Event) -> u32 {
-    let (kind, a, b) = match event {
-        Event::Waits { cv, count } => (1, cv as u32, count),
-        Event::Woken => (2, 0, 0),
-        Event::Changed(Change::Put { item, count }) => (3, item, count),
-        Event::Changed(Change::Got { item, count }) => (4, item, count),
-        Event::Signals { cv, woke } => (5, cv as u32, woke.map_or(0, |w| w as u32 + 1)),
-        Event::Broke(outcome) => (6, outcome as u32, 0),
-    };
-    (actor as u32) << 24 | kind << 16 | (a & 0xff) << 8 | (b & 0xff)
-}
-
-fn decode(word: u32) -> Option<(usize, Event)> {
-    let (actor, kind, a, b) = (
-        (word >> 24) as usize,
-        (word >> 16) & 0xff,
-        (word >> 8) & 0xff,
-        word & 0xff,
-    );
-    let event = match kind {
-        1 => Event::Waits {
-            cv: a as usize,
-            count: b,
-        },
-        2 => Event::Woken,
-        3 => Event::Changed(Change::Put { item: a, count: b }),
-        4 => Event::Changed(Change::Got { item: a, count: b }),
-        5 => Event::Signals {
-            cv: a as usize,
-            woke: (b as usize).checked_sub(1),
-        },
-        6 => Event::Broke(Outcome::from_word(a)),
-        _ => return None,
-    };
-    (actor < ACTORS).then_some((actor, event))
-}
-
 /// One actor of a run: the monitor through which its `put`s and `get`s go, with the hook points.
 pub struct Actor<'a> {
     stage: &'a Stage,
@@ -351,8 +259,8 @@ impl Actor<'_> {
         let (_, side, items) = self.schedule.actors[self.me];
         for _ in 0..items {
             let done = match side {
-                Producer => bounded_buffer::put(self, self.variant),
-                Consumer => bounded_buffer::get(self, self.variant).map(drop),
+                Side::Producer => bounded_buffer::put(self, self.variant),
+                Side::Consumer => bounded_buffer::get(self, self.variant).map(drop),
             };
             let broke = match done {
                 Ok(()) => continue,
@@ -470,24 +378,6 @@ mod tests {
                 let expected = schedule.expected[k / RUNS];
                 assert_eq!(stage.outcome(), expected, "{}, run {k}", schedule.name);
             }
-        }
-    }
-
-    #[test]
-    fn events_survive_their_encoding() {
-        let events = [
-            Event::Waits { cv: 1, count: 0 },
-            Event::Woken,
-            Event::Changed(Change::Got { item: 2, count: 0 }),
-            Event::Signals {
-                cv: 0,
-                woke: Some(2),
-            },
-            Event::Signals { cv: 1, woke: None },
-            Event::Broke(Outcome::OverFull),
-        ];
-        for e in events {
-            assert_eq!(decode(encode(2, e)), Some((2, e)));
         }
     }
 }

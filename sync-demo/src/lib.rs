@@ -46,7 +46,7 @@
 //! - [`dining_philosophers`]: the N-way deadlock and its cure.
 //! - [`wait_for_graph`]: locks that see a circular wait (used by the two above).
 //! - [`holder_dies`]: poisoning, a file lock released by the kernel, a shared mutex left locked.
-//! - [`classics`]: event, barrier, read-write lock, bounded buffer.
+//! - [`classics`]: event, barrier, read-write lock, bounded buffer; processes share a segment.
 //! - [`deadlock_cures`]: one transfer workload, four cures timed; try-lock's livelock.
 //! - [`barrier`]: workers in phases; a party that dies breaks the barrier for the others.
 //! - [`shared_barrier`]: a barrier that can break, in memory or in a shared segment (futex).

@@ -8,8 +8,8 @@
 //!
 //! | word | meaning | changed by |
 //! |---|---|---|
-//! | `tickets` | places handed out so far | a waiter, holding the lock ([`FifoCondvar::enqueue`]) |
-//! | `woken` | places woken so far: ticket `t` is woken once `woken > t` | a signaller, holding the lock (+1 or up to `tickets`) |
+//! | `tickets` | places handed out so far | a waiter, holding the lock |
+//! | `woken` | places woken so far: ticket `t` once `woken > t` | a signaller, holding the lock |
 //!
 //! A waiter takes a ticket while it holds the lock, lets go of the lock, and sleeps on `woken`
 //! (a futex, `sys::wait_while`) until `woken` passes its ticket. No wake-up is lost: the ticket

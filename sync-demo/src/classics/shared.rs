@@ -1,5 +1,5 @@
-//! The classics between processes: an event, a barrier and a bounded buffer in one shared
-//! segment, and the child processes that use them.
+//! What the classics share between processes: an event, a barrier and a bounded buffer in one
+//! segment.
 //!
 //! Threads share a `Mutex` and a `Condvar`; processes share only what they map. So the event is
 //! a word that waiters sleep on (a futex: `set` stores 1 and wakes them all), the barrier is
@@ -9,14 +9,13 @@
 
 use std::sync::atomic::{
     AtomicU32,
-    Ordering::{AcqRel, Acquire, Release},
+    Ordering::{Acquire, Release},
 };
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use common::demo::segment::{Lock, Segment};
+use common::demo::segment::Lock;
 
-use crate::crew::child::report;
 use crate::shared_barrier::BarrierWords;
 use crate::shared_condvar::FifoCondvar;
 use crate::sys::{wait_while, wake_all};
@@ -26,7 +25,7 @@ const PATIENCE: Duration = Duration::from_secs(10);
 /// Items the buffer holds.
 pub const CAPACITY: u32 = 2;
 
-/// A ring of [`CAPACITY`] items; any bits are a ring (indices are taken modulo its size).
+/// A ring of `CAPACITY` (2) items; any bits are a ring (indices are taken modulo its size).
 #[derive(Debug, Default)]
 #[repr(C)]
 pub struct Ring {
@@ -54,9 +53,9 @@ impl Ring {
 pub struct SharedClassics {
     /// Non-zero once the event is set.
     event: AtomicU32,
-    barrier: BarrierWords,
+    pub barrier: BarrierWords,
     /// Parties that finished phase 1.
-    phase1: AtomicU32,
+    pub phase1: AtomicU32,
     buffer: Lock<Ring>,
     not_full: FifoCondvar,
     not_empty: FifoCondvar,
@@ -70,7 +69,7 @@ impl SharedClassics {
     }
 
     /// Waits at most `limit` for the event; whether it was set.
-    fn wait_event(&self, limit: Duration) -> bool {
+    pub fn wait_event(&self, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
         while self.event.load(Acquire) == 0 {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -83,7 +82,10 @@ impl SharedClassics {
     }
 
     /// Puts `item`, waiting while the buffer is full; how many items it holds after.
-    fn push(&self, item: u32) -> Result<u32> {
+    ///
+    /// # Errors
+    /// The buffer stayed full past the bound, or its lock stayed taken.
+    pub fn push(&self, item: u32) -> Result<u32> {
         let mut ring = self.buffer.lock()?;
         while ring.len >= CAPACITY {
             ring = (self.not_full)
@@ -110,38 +112,4 @@ impl SharedClassics {
         self.not_full.signal();
         Ok(item)
     }
-}
-
-/// In a child: party `index` of `parties`. Reports `@ready`, waits for the event and reports
-/// `@woke 1` (or 0); then arrives at the barrier at its own time and reports `@phase2 1` if it
-/// passed before every party had finished phase 1 (0 otherwise).
-///
-/// # Errors
-/// The segment could not be opened, or the barrier failed.
-pub fn party(segment: &str, index: usize, parties: usize) -> Result<()> {
-    let shared = Segment::<SharedClassics>::open(segment).context("opening the segment")?;
-    report("ready", "");
-    report("woke", u8::from(shared.wait_event(PATIENCE)));
-    std::thread::sleep(Duration::from_millis(2 * index as u64)); // on purpose: arrive apart
-    shared.phase1.fetch_add(1, AcqRel);
-    shared.barrier.wait(parties as u32, PATIENCE)?;
-    let early = shared.phase1.load(Acquire) < parties as u32;
-    report("phase2", u8::from(early));
-    Ok(())
-}
-
-/// In a child: waits for the start gate, then puts items `0..items` into the buffer as fast as
-/// it can and reports `@fullest N`, the most the buffer held after a put.
-///
-/// # Errors
-/// The segment could not be opened, or a put waited past its bound.
-pub fn producer(segment: &str, items: u32) -> Result<()> {
-    let shared = Segment::<SharedClassics>::open(segment).context("opening the segment")?;
-    crate::crew::wait_for_go()?;
-    let mut fullest = 0;
-    for item in 0..items {
-        fullest = fullest.max(shared.push(item)?);
-    }
-    report("fullest", fullest);
-    Ok(())
 }
