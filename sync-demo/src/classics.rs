@@ -4,21 +4,28 @@
 //! fact that shows what it is for: an event wakes every waiter at once; no thread passes a
 //! barrier before all have reached it; a read-write lock lets readers in together but a writer
 //! alone; a bounded buffer makes a fast producer wait for a slow consumer instead of growing.
-//! Across processes the same ideas need the kernel: the read-write lock becomes `flock` in its
-//! shared and exclusive modes, shown with three reader processes.
+//! Across processes (`classics/shared.rs`) the same four run with the same result line, on what
+//! processes can share: the event, the barrier and the buffer live in a shared segment (a futex
+//! word, `shared_barrier.rs`'s barrier, a ring under a lock with `shared_condvar.rs`'s condition
+//! variables), and the read-write lock becomes `flock` in its shared and exclusive modes, which
+//! the kernel keeps.
+
+mod processes;
+mod shared;
 
 use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Barrier, Condvar, Mutex, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use common::demo::narrate::{header, plural, thread_tag};
 
 use crate::output::conclude;
 
-use crate::crew::Crew;
+pub use processes::{child_party, child_producer, child_reader, processes};
+pub use shared::{Ring, SharedClassics};
 
 const PATIENCE: Duration = Duration::from_secs(10);
 
@@ -205,90 +212,57 @@ pub fn threads(out: &mut impl Write, workers: usize) -> Result<()> {
         plural(received.len(), "item", "items")
     )?;
 
-    let passed = woke == workers
-        && early == 0
-        && (workers < 2 || most_readers >= 2)
-        && writer_saw == 0
-        && fullest <= 2
-        && in_order;
-    let what = format!("event woke {woke}/{workers}; barrier early 0={}; readers together {most_readers}, writer alone; buffer max {fullest}/2, in order", early == 0);
-    conclude(
-        out,
-        passed,
-        &what,
-        "each classic is a condition waited on under a lock",
-    )?;
-    Ok(())
+    let facts = Facts {
+        woke,
+        workers,
+        early,
+        most_readers,
+        writer_alone: writer_saw == 0,
+        fullest,
+        in_order,
+    };
+    facts.conclude(out)
 }
 
-/// Processes: `workers` reader processes hold a shared file lock together; a writer is refused.
-///
-/// # Errors
-/// A spawn or file operation failed, or the check did not hold.
-pub fn processes(out: &mut impl Write, workers: usize) -> Result<()> {
-    header(
-        out,
-        "classics (processes)",
-        "a read-write lock between processes: flock shared/exclusive",
-        &[("workers", workers)],
-    )?;
-    writeln!(
-        out,
-        "   (between processes, the event and the barrier are the start gate of every scenario\n   \
-         here: one line on each child's stdin)"
-    )?;
-    let guard = common::demo::cleanup::PathGuard::new(
-        std::env::temp_dir().join(format!("sync-demo-{}-rwlock", std::process::id())),
-    );
-    let file = std::fs::File::create(guard.path()).context("creating the lock file")?;
-    let path = guard.path().display().to_string();
-    let mut crew = Crew::spawn((0..workers).map(|_| ["shared-reader", path.as_str()]))
-        .context("spawning the readers")?;
-    let started = Instant::now();
-    crew.expect_all(out, "shared", PATIENCE)?;
-    writeln!(
-        out,
-        "   all {workers} readers hold the shared lock at once (after {})",
-        common::demo::narrate::duration(started.elapsed())
-    )?;
-    let refused = matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock));
-    writeln!(
-        out,
-        "   writer: try_lock (exclusive) while they read: {}",
-        if refused {
-            "refused (it would block)"
-        } else {
-            "granted?!"
-        }
-    )?;
-    crew.broadcast(crate::crew::GO)
-        .context("opening the start gate")?;
-    crew.finish(out, "done", PATIENCE)?;
-    let granted = file.try_lock().is_ok();
-    writeln!(
-        out,
-        "   writer: try_lock after they left: {}",
-        if granted { "granted" } else { "refused?!" }
-    )?;
-    let what = format!("{workers} readers together; writer refused while they read: {refused}, granted after: {granted}");
-    conclude(
-        out,
-        refused && granted,
-        &what,
-        "flock's shared mode is a read-write lock the kernel keeps",
-    )?;
-    Ok(())
+/// What each classic showed; threads and processes conclude with the same line.
+pub(crate) struct Facts {
+    woke: usize,
+    workers: usize,
+    early: usize,
+    most_readers: usize,
+    writer_alone: bool,
+    fullest: usize,
+    in_order: bool,
 }
 
-/// In a child: holds a shared lock on `path` until the parent says go.
-///
-/// # Errors
-/// A file operation failed or the parent went away.
-pub fn child_reader(path: &std::path::Path) -> Result<()> {
-    let file = std::fs::File::open(path).context("opening the lock file")?;
-    file.lock_shared().context("taking the shared lock")?;
-    crate::crew::child::say("holds the shared lock");
-    crate::crew::child::report("shared", "");
-    crate::crew::wait_for_go()?;
-    Ok(())
+impl Facts {
+    pub(crate) fn conclude(&self, out: &mut impl Write) -> Result<()> {
+        let Facts {
+            woke,
+            workers,
+            early,
+            most_readers,
+            writer_alone,
+            fullest,
+            in_order,
+        } = *self;
+        let passed = woke == workers
+            && early == 0
+            && (workers < 2 || most_readers >= 2)
+            && writer_alone
+            && fullest <= 2
+            && in_order;
+        let what = format!(
+            "event woke {woke}/{workers}; barrier early 0={}; readers together {most_readers}, \
+             writer alone; buffer max {fullest}/2, in order",
+            early == 0
+        );
+        conclude(
+            out,
+            passed,
+            &what,
+            "each classic is a condition waited on under a lock",
+        )?;
+        Ok(())
+    }
 }

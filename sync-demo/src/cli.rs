@@ -92,6 +92,8 @@ pub enum Scenario {
     Barrier,
     /// A task that waits on a task of its own pool: the trap, the pool's answer, the cures.
     PoolDeadlock,
+    /// A bounded buffer in OSTEP's four variants: forced schedules break the wrong ones.
+    ConditionVariable,
     /// A child process of this demo (internal).
     #[command(hide = true)]
     Child {
@@ -148,6 +150,20 @@ pub enum Role {
         parties: usize,
         index: usize,
         part: String,
+    },
+    ClassicsParty {
+        segment: String,
+        index: usize,
+        parties: usize,
+    },
+    ClassicsProducer {
+        segment: String,
+        items: u32,
+    },
+    CvActor {
+        segment: String,
+        schedule: usize,
+        actor: usize,
     },
 }
 

@@ -21,6 +21,7 @@ pub enum Scenario {
     DeadlockCures,
     Barrier,
     PoolDeadlock,
+    ConditionVariable,
 }
 
 impl Scenario {
@@ -39,6 +40,7 @@ impl Scenario {
             Scenario::DeadlockCures => "deadlock-cures",
             Scenario::Barrier => "barrier",
             Scenario::PoolDeadlock => "pool-deadlock",
+            Scenario::ConditionVariable => "condition-variable",
         }
     }
 
@@ -58,13 +60,14 @@ impl Scenario {
             | Scenario::Deadlock
             | Scenario::HolderDies
             | Scenario::PoolDeadlock
+            | Scenario::ConditionVariable
             | Scenario::DeadlockCures => return None,
         })
     }
 }
 
 /// Every scenario the tour runs, in order.
-pub const ALL: [Scenario; 11] = [
+pub const ALL: [Scenario; 12] = [
     Scenario::IndependentOrder,
     Scenario::AgreedOrder,
     Scenario::Mutex,
@@ -76,6 +79,7 @@ pub const ALL: [Scenario; 11] = [
     Scenario::DeadlockCures,
     Scenario::Barrier,
     Scenario::PoolDeadlock,
+    Scenario::ConditionVariable,
 ];
 
 /// Every knob's flag, as `given` names them.

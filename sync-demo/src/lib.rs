@@ -46,11 +46,16 @@
 //! - [`dining_philosophers`]: the N-way deadlock and its cure.
 //! - [`wait_for_graph`]: locks that see a circular wait (used by the two above).
 //! - [`holder_dies`]: poisoning, a file lock released by the kernel, a shared mutex left locked.
-//! - [`classics`]: event, barrier, read-write lock, bounded buffer.
+//! - [`classics`]: event, barrier, read-write lock, bounded buffer; processes share a segment.
 //! - [`deadlock_cures`]: one transfer workload, four cures timed; try-lock's livelock.
 //! - [`barrier`]: workers in phases; a party that dies breaks the barrier for the others.
 //! - [`shared_barrier`]: a barrier that can break, in memory or in a shared segment (futex).
 //! - [`pool_deadlock`]: a task that waits on its own pool; the pool's answer and the cures.
+//! - [`condition_variable`]: OSTEP's bounded buffer, four variants, forced schedules that break
+//!   the wrong ones every run.
+//! - [`bounded_buffer`]: the buffer's `put` and `get` over a monitor, in the four variants.
+//! - [`forced_schedule`]: a script of turns at named hook points; the schedules.
+//! - [`shared_condvar`]: a condition variable that wakes in arrival order (futex, shareable).
 //! - [`cli`]: the command line (clap), with every default but the per-scenario worker counts.
 //! - [`tour`]: runs one scenario, or all in order, for threads and processes; a child's role.
 //! - [`knobs`]: which knob applies to which scenario, the values each one needs, worker counts.
@@ -62,13 +67,16 @@
 
 pub mod agreed_order;
 pub mod barrier;
+pub mod bounded_buffer;
 pub mod classics;
 pub mod cli;
+pub mod condition_variable;
 pub mod counting_semaphore;
 pub mod crew;
 pub mod deadlock;
 pub mod deadlock_cures;
 pub mod dining_philosophers;
+pub mod forced_schedule;
 pub mod holder_dies;
 pub mod independent_order;
 pub mod knobs;
@@ -79,6 +87,7 @@ pub mod pool_deadlock;
 pub mod record_locks;
 pub mod semaphore;
 pub mod shared_barrier;
+pub mod shared_condvar;
 pub mod sys;
 pub mod tour;
 pub mod wait_for_graph;

@@ -8,8 +8,9 @@ use anyhow::Result;
 use crate::cli::{Parsed, Role, Scenario, With};
 use crate::knobs::{self, Scenario as Name};
 use crate::{
-    agreed_order, barrier, classics, deadlock, deadlock_cures, dining_philosophers, holder_dies,
-    independent_order, mutex, output, pool_deadlock, record_locks, semaphore,
+    agreed_order, barrier, classics, condition_variable, deadlock, deadlock_cures,
+    dining_philosophers, holder_dies, independent_order, mutex, output, pool_deadlock,
+    record_locks, semaphore,
 };
 
 fn child(role: Role) -> Result<()> {
@@ -40,6 +41,17 @@ fn child(role: Role) -> Result<()> {
             index,
             part,
         } => barrier::child(&segment, parties, index, &part),
+        Role::ClassicsParty {
+            segment,
+            index,
+            parties,
+        } => classics::child_party(&segment, index, parties),
+        Role::ClassicsProducer { segment, items } => classics::child_producer(&segment, items),
+        Role::CvActor {
+            segment,
+            schedule,
+            actor,
+        } => condition_variable::child(&segment, schedule, actor),
     }
 }
 
@@ -57,6 +69,7 @@ fn name_of(scenario: &Scenario) -> Option<Name> {
         Scenario::DeadlockCures => Name::DeadlockCures,
         Scenario::Barrier => Name::Barrier,
         Scenario::PoolDeadlock => Name::PoolDeadlock,
+        Scenario::ConditionVariable => Name::ConditionVariable,
         Scenario::Child { .. } => return None,
     })
 }
@@ -175,6 +188,14 @@ pub fn run(parsed: Parsed) -> Result<()> {
         }
         if processes {
             pool_deadlock::processes(out)?;
+        }
+    }
+    if runs(Name::ConditionVariable) {
+        if threads {
+            condition_variable::threads(out)?;
+        }
+        if processes {
+            condition_variable::processes(out)?;
         }
     }
     Ok(())

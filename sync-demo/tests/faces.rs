@@ -35,7 +35,7 @@ fn commands() -> Vec<String> {
 /// the tour is wider than 100 columns.
 #[test]
 fn headers_are_commands_and_files_and_lines_fit() {
-    let (out, _) = support::results("faces-tour", &[], 20);
+    let (out, _) = support::results("faces-tour", &[], 22);
     let commands = commands();
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut headers = 0;
@@ -53,7 +53,7 @@ fn headers_are_commands_and_files_and_lines_fit() {
         let file = src.join(format!("{}.rs", name.replace('-', "_")));
         assert!(file.exists(), "no {} for header {name}", file.display());
     }
-    assert_eq!(headers, 20, "{out}");
+    assert_eq!(headers, 22, "{out}");
 }
 
 /// `sync-demo | head -1`: the demo ends by itself, quietly, leaving nothing.
@@ -122,6 +122,14 @@ fn knobs_that_do_not_apply_are_refused() {
         "not to deadlock-cures",
     );
     refused(&["pool-deadlock", "--workers", "2"], "not to pool-deadlock");
+    refused(
+        &["condition-variable", "--workers", "3"],
+        "not to condition-variable",
+    );
+    refused(
+        &["condition-variable", "--lines", "3"],
+        "--lines applies to mutex",
+    );
 }
 
 /// A value that cannot show the lesson is refused with the reason.
@@ -152,7 +160,7 @@ fn a_missing_tmpdir_is_named() {
 /// Knobs go before or after the scenario's name, and on the tour reach every scenario.
 #[test]
 fn knobs_go_before_or_after_the_name() {
-    let (out, _) = support::results("tour-steps", &["--steps", "2", "--with", "threads"], 11);
+    let (out, _) = support::results("tour-steps", &["--steps", "2", "--with", "threads"], 12);
     assert_eq!(out.matches("workers=4 steps=2").count(), 2, "{out}");
     support::results(
         "before",
@@ -240,4 +248,17 @@ fn a_long_run_shows_progress() {
 #[test]
 fn help_fits_in_100_columns() {
     common::testing::faces::help_fits(env!("CARGO_BIN_EXE_sync-demo"), 100);
+}
+
+/// `| head` at any line of the new scenarios, both variants: status 0 or 141, nothing on stderr.
+#[test]
+fn a_closed_pipe_ends_the_new_scenarios_quietly() {
+    for scenario in ["condition-variable", "classics"] {
+        common::testing::faces::closed_stdout_ends_quietly(
+            env!("CARGO_BIN_EXE_sync-demo"),
+            &[scenario],
+            common::testing::fault_rounds(3, 20),
+            |_| false,
+        );
+    }
 }
