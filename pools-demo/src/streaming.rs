@@ -147,7 +147,7 @@ fn compare<P: Pool>(out: &mut impl Write, pool: &P) -> anyhow::Result<Seen> {
     })
 }
 
-/// Runs [`compare`] on both pools and checks the weights and the endless input's results.
+/// Runs `compare` on both pools and checks the weights and the endless input's results.
 ///
 /// # Errors
 /// A pool that cannot start, or a failed check.
