@@ -138,10 +138,12 @@ impl ProcessPool {
         let shared = &self.shared;
         let mut state = shared.state();
         let open = state.queue.is_empty() && !state.closing && !state.cancelled;
-        let idle = state
-            .lines
-            .iter()
-            .position(|d| matches!(d.line, Line::Idle(_)) && d.lent_done < d.room);
+        let idle = (0..state.lines.len()).find(|&i| {
+            let desk = &state.lines[i];
+            matches!(desk.line, Line::Idle(_))
+                && desk.lent_done < desk.room
+                && state.targeted[i].is_empty()
+        });
         let (Some(line), true) = (idle, open && state.broken.is_none()) else {
             return Err(arg);
         };
@@ -167,12 +169,13 @@ impl ProcessPool {
         let slot = Arc::new(Slot::default());
         let sink = Sink(SinkTo::Slot(Arc::clone(&slot)));
         let sent = sent.is_ok();
-        // Never sent again once delivered: if the worker dies, this task is the one it ran.
-        // Once sent, the frame's buffer goes back to the line, for its next lent task.
-        let (frame, kept) = if sent {
-            (Vec::new(), frame)
-        } else {
-            (frame, Vec::new())
+        // Never sent again once delivered, if the pool has no retries: if the worker dies,
+        // this task is the one it ran. Once sent, the frame's buffer goes back to the line,
+        // for its next lent task; with retries the task keeps a copy, to be sent again.
+        let (frame, kept) = match (sent, shared.retries) {
+            (true, 0) => (Vec::new(), frame),
+            (true, _) => (frame.clone(), frame),
+            (false, _) => (frame, Vec::new()),
         };
         let mut job = Job::framed(frame, None, 0, 1, sink);
         // Nobody else holds the slot yet, so nobody can have cancelled it: this claims it.
@@ -202,7 +205,7 @@ impl ProcessPool {
 /// Puts a worker's line back in `state`, and wakes its supervisor if it waits for it, or if it
 /// is parked and now has something to do: a dead worker to replace, or work queued meanwhile.
 pub(super) fn put_back(shared: &Shared, state: &mut State, line: usize, now: Line) {
-    let busy = !state.queue.is_empty() || state.closing || state.cancelled;
+    let busy = state.has_work(line) || state.closing || state.cancelled;
     let desk = &mut state.lines[line];
     let dead = matches!(now, Line::Dead(_));
     desk.line = now;
