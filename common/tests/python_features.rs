@@ -18,7 +18,11 @@ use features::init_and_async::{
     handles_on_both_pools_awaited_together, thread_initializer_runs_once_per_thread,
 };
 use features::ordering::{cancel, is_finished, map_iter, unordered_drop};
-use harness::Test;
+use features::stopping::{
+    broadcast_reaches_every_worker, initializer_with_on_both_pools, shutdown_cancels_the_queue,
+    shutdown_finishes_the_queue,
+};
+use harness::{check, Test};
 
 /// Workers in every pool of these tests.
 const WORKERS: usize = 2;
@@ -62,7 +66,45 @@ fn main() {
         Test("handles_on_both_pools_awaited_together", || {
             swept(handles_on_both_pools_awaited_together)
         }),
+        Test("shutdown_cancels_the_queue_on_threads", || {
+            swept(|| shutdown_cancels_the_queue(&threads()?))
+        }),
+        Test("shutdown_cancels_the_queue_on_processes", || {
+            swept(|| reaped_after(shutdown_cancels_the_queue))
+        }),
+        Test("shutdown_finishes_the_queue_on_threads", || {
+            swept(|| shutdown_finishes_the_queue(&threads()?))
+        }),
+        Test("shutdown_finishes_the_queue_on_processes", || {
+            swept(|| reaped_after(shutdown_finishes_the_queue))
+        }),
+        Test("broadcast_on_threads", || {
+            swept(|| broadcast_reaches_every_worker(&threads()?))
+        }),
+        Test("broadcast_on_processes", || {
+            swept(|| broadcast_reaches_every_worker(&processes()?))
+        }),
+        Test("initializer_with_on_both_pools", || {
+            swept(initializer_with_on_both_pools)
+        }),
     ]);
+}
+
+/// Runs a body that shuts a process pool down, then checks that every worker was reaped by
+/// the time `shutdown` returned (not even a zombie left), and that the pool then drops.
+fn reaped_after(body: fn(&ProcessPool) -> harness::Result) -> harness::Result {
+    let pool = processes()?;
+    let pids = pool.worker_pids();
+    body(&pool)?;
+    check(
+        pool.worker_pids().is_empty()
+            && pids
+                .iter()
+                .all(|&pid| common::testing::process_state(pid).is_none()),
+        "every worker was reaped when shutdown returned",
+    )?;
+    drop(pool);
+    Ok(())
 }
 
 fn threads() -> Result<ThreadPool, Error> {

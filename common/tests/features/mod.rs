@@ -4,3 +4,4 @@ pub mod completion;
 pub mod files;
 pub mod init_and_async;
 pub mod ordering;
+pub mod stopping;
