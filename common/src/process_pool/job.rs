@@ -29,6 +29,10 @@ pub(super) struct Job {
     pub(super) claimed: bool,
     /// How many of its runs ended in its worker's death (see `retries`).
     pub(super) deaths: u32,
+    /// Its worker said it began it (only said with `retries`, see `ENV_ANNOUNCE`).
+    pub(super) started: bool,
+    /// Deaths of its worker before it began it: not attempts, but bounded (see `blame`).
+    pub(super) misses: u32,
     /// The map it belongs to, for the prefetch policy, which learns per map (`prefetch.rs`).
     pub(super) group: Group,
 }
@@ -61,6 +65,23 @@ pub(super) enum Answer {
 }
 
 impl Job {
+    /// Its worker died while this was its oldest batch in flight: whether that counts as an
+    /// attempt (then `deaths` counts it). Without retries it always does (at most once: it
+    /// may have begun). With retries only if the worker said it began it; a batch that a
+    /// worker dies on every time before saying so (one whose frame cannot even be read) is
+    /// counted after `retries + 1` such misses, so that it cannot kill workers for ever.
+    pub(super) fn blame(&mut self, retries: u32) -> bool {
+        let counts = retries == 0 || self.started || {
+            self.misses += 1;
+            self.misses > retries + 1
+        };
+        if counts {
+            self.deaths += 1;
+        }
+        self.started = false;
+        counts
+    }
+
     pub(super) fn fail(self, error: Error) {
         (self.done)(Answer::Failed(error));
     }
@@ -183,6 +204,8 @@ impl Job {
             cancel,
             claimed: false,
             deaths: 0,
+            started: false,
+            misses: 0,
             group,
         }
     }

@@ -14,6 +14,12 @@ pub(crate) const ENV_WORKER: &str = "COMMON_POOL_WORKER";
 /// (`initializer_with`: a function and its argument, a batch of one item).
 pub(crate) const ENV_INIT: &str = "COMMON_POOL_INIT";
 
+/// Set in a worker's environment when the pool retries tasks whose worker died: the worker
+/// then says [`FromWorker::Started`] as it begins each batch, so that a death is blamed only
+/// on a batch that had begun (one still waiting at the worker is sent again without counting
+/// an attempt). Without retries nothing is sent again, and the message would only cost.
+pub(crate) const ENV_ANNOUNCE: &str = "COMMON_POOL_ANNOUNCE";
+
 /// [`ENV_INIT`]'s value when the initializer comes as a frame on the line.
 pub(crate) const INIT_FRAME: &str = "frame";
 
@@ -26,6 +32,7 @@ pub(super) const DONE: u8 = 1;
 pub(super) const REFUSED: u8 = 2;
 pub(super) const CANNOT_SERVE: u8 = 3;
 pub(super) const INIT_FAILED: u8 = 4;
+pub(super) const STARTED: u8 = 5;
 
 /// The bytes in front of a `Done` message's output: its length, its kind, `start` and `end`.
 pub(crate) const DONE_HEAD: usize = 21;
@@ -61,6 +68,8 @@ pub(crate) enum FromWorker {
     /// The worker cannot serve (its `main` reached a pool before `init`, `init` ran off the main
     /// thread); it exits at once.
     CannotServe(String),
+    /// The worker begins its next batch (only with [`ENV_ANNOUNCE`]).
+    Started,
     /// The pool's initializer failed ([`Error::InitializerPanicked`] with the panic's message
     /// and place, or an argument that did not decode); the worker exits at once.
     InitFailed(Error),
@@ -86,6 +95,7 @@ impl FromWorker {
             }
             FromWorker::Refused(why) => (REFUSED, Vec::new(), why.as_bytes()),
             FromWorker::CannotServe(why) => (CANNOT_SERVE, Vec::new(), why.as_bytes()),
+            FromWorker::Started => (STARTED, Vec::new(), &[]),
             FromWorker::InitFailed(error) => {
                 let mut encoded = Vec::new();
                 crate::codec::encode_value(&mut encoded, error).map_err(io::Error::other)?;
@@ -129,6 +139,7 @@ impl FromWorker {
             }),
             REFUSED => Some(FromWorker::Refused(text(rest))),
             CANNOT_SERVE => Some(FromWorker::CannotServe(text(rest))),
+            STARTED if rest.is_empty() => Some(FromWorker::Started),
             INIT_FAILED => crate::codec::decode::<Error>(rest)
                 .ok()
                 .map(FromWorker::InitFailed),

@@ -1,6 +1,6 @@
 //! Starting a worker process with a bounded handshake, and replacing one that died or retired.
 
-use super::link::{FromWorker, Link, ENV_INIT, ENV_WORKER, INIT_FRAME};
+use super::link::{FromWorker, Link, ENV_ANNOUNCE, ENV_INIT, ENV_WORKER, INIT_FRAME};
 use super::supervisor::Supervisor;
 use super::Initializer;
 use super::{Job, Shared, EXIT_GRACE};
@@ -35,6 +35,9 @@ impl Worker {
         cmd.env(ENV_WORKER, "1")
             .stdin(std::process::Stdio::from(OwnedFd::from(theirs)));
         cmd.envs(shared.env.iter().map(|(k, v)| (k, v)));
+        if shared.retries > 0 {
+            cmd.env(ENV_ANNOUNCE, "1");
+        }
         match &shared.initializer {
             Some(Initializer::Plain(init)) => {
                 cmd.env(ENV_INIT, init.to_string());
@@ -191,8 +194,10 @@ impl Supervisor {
         if let Some(mut running) = self.in_flight.pop_front() {
             match self.shared.task_timeout {
                 Some(limit) if timed_out => running.fail(Error::TaskTimedOut { limit }),
+                // With retries the worker says when it begins a batch: one it never began is
+                // sent again without counting an attempt (see `Job::blame`).
+                _ if !running.blame(self.shared.retries) => again.push(running),
                 _ => {
-                    running.deaths += 1;
                     if running.deaths <= self.shared.retries {
                         again.push(running); // sent again first, before the others
                     } else {
@@ -207,6 +212,7 @@ impl Supervisor {
             }
         }
         again.extend(self.in_flight.drain(..));
+        again.iter_mut().for_each(|job| job.started = false);
         self.requeue(again);
         self.respawn()
     }

@@ -147,6 +147,23 @@ impl Supervisor {
     /// Waits for the worker's next answer and delivers it; `false` if the worker is dead, or
     /// was killed because its running batch passed `task_timeout`.
     fn receive(&mut self, worker: &mut Worker) -> bool {
+        loop {
+            match self.receive_one(worker) {
+                Some(FromWorker::Started) => {
+                    // Said as the worker begins a batch: the oldest in flight.
+                    if let Some(front) = self.in_flight.front_mut() {
+                        front.started = true;
+                    }
+                }
+                Some(answer) => return self.deliver(worker, answer),
+                None => return false,
+            }
+        }
+    }
+
+    /// The worker's next message; `None` if it is dead, or was killed for running past
+    /// `task_timeout`.
+    fn receive_one(&mut self, worker: &mut Worker) -> Option<FromWorker> {
         let answer = match self.running_deadline() {
             None => worker.receive(),
             Some(deadline) => match worker.receive_until(deadline) {
@@ -158,17 +175,22 @@ impl Supervisor {
                     // reports the batch and starts another worker.
                     let _ = worker.child.kill();
                     self.timed_out = true;
-                    return false;
+                    return None;
                 }
                 Err(e) => Err(e),
             },
         };
+        answer.ok()
+    }
+
+    /// Delivers the worker's answer; `false` if it was not one (the worker misbehaved).
+    fn deliver(&mut self, worker: &mut Worker, answer: FromWorker) -> bool {
         match answer {
-            Ok(FromWorker::Done { start, end, output }) => {
+            FromWorker::Done { start, end, output } => {
                 self.finish_front(worker, start, end, output);
                 true
             }
-            Ok(FromWorker::Refused(why)) => {
+            FromWorker::Refused(why) => {
                 // Cannot happen with a worker of our own executable; treat it as a death.
                 eprintln!(
                     "common: worker {} refused a batch: {why}",
@@ -176,10 +198,7 @@ impl Supervisor {
                 );
                 false
             }
-            Ok(
-                FromWorker::Hello { .. } | FromWorker::CannotServe(_) | FromWorker::InitFailed(_),
-            )
-            | Err(_) => false,
+            _ => false,
         }
     }
 

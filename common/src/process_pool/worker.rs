@@ -6,7 +6,7 @@
 
 use super::answer::{self, Answer};
 use super::call::{self, Input, Output};
-use super::link::{FromWorker, ENV_INIT, ENV_WORKER, INIT_FRAME};
+use super::link::{FromWorker, ENV_ANNOUNCE, ENV_INIT, ENV_WORKER, INIT_FRAME};
 use super::owned_bytes::{opens_lone_byte_string, LONE_HEAD, WORTH_IT};
 use super::wire::{unframe, CALL_LEN};
 use crate::sys;
@@ -124,12 +124,17 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
             sys::exit_now(CANNOT_SERVE);
         }
     }
+    let announce = std::env::var_os(ENV_ANNOUNCE).is_some();
+    std::env::remove_var(ENV_ANNOUNCE);
     FromWorker::Hello {
         pid: std::process::id(),
     }
     .write_to(&mut to_pool)?;
     // End of file (the pool dropped its end: shutdown, or its process died) is time to go.
     while let Some(frame) = read_frame(&mut from_pool, &mut body)? {
+        if announce {
+            FromWorker::Started.write_to(&mut to_pool)?;
+        }
         let start = sys::monotonic_nanos();
         let short = "a frame too short to hold a call";
         let records = answer.records();

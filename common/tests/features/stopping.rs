@@ -101,7 +101,10 @@ pub(crate) fn shutdown_finishes_the_queue<P: Pool + Sync>(pool: &P) -> harness::
         files.release()?;
         stopper.join().map_err(|_| "shutdown panicked")?;
         for handle in early {
-            check(answer(handle) == Ok(1), "a task queued before the close ran")?;
+            check(
+                answer(handle) == Ok(1),
+                "a task queued before the close ran",
+            )?;
         }
         Ok::<(), Box<dyn std::error::Error>>(())
     })?;

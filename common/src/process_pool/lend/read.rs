@@ -105,7 +105,7 @@ fn read_lent(ticket: &Ticket, deadline: Option<Instant>) -> Read {
     }
     let Line::Lent {
         mut worker,
-        job,
+        mut job,
         since,
     } = std::mem::replace(&mut desk.line, Line::Held)
     else {
@@ -121,11 +121,18 @@ fn read_lent(ticket: &Ticket, deadline: Option<Instant>) -> Read {
         (Some(deadline), Some(due)) => Some(deadline.min(due)),
         (deadline, due) => deadline.or(due),
     };
-    let answer = match until {
-        None => worker.receive().map(Some),
-        Some(until) => {
-            let Worker { child, link } = &mut worker;
-            link.receive_until(until, &mut || watch(child))
+    let answer = loop {
+        let answer = match until {
+            None => worker.receive().map(Some),
+            Some(until) => {
+                let Worker { child, link } = &mut worker;
+                link.receive_until(until, &mut || watch(child))
+            }
+        };
+        match answer {
+            // Said as the worker begins it (with retries): read on, for the answer.
+            Ok(Some(FromWorker::Started)) => job.started = true,
+            other => break other,
         }
     };
     let past_due = due.is_some_and(|due| Instant::now() >= due);
@@ -202,8 +209,8 @@ fn deliver(
                 job.fail(Error::Cancelled);
                 return put_back(shared, &mut shared.state(), line, Line::Dead(worker));
             }
-            job.deaths += 1;
-            if job.deaths <= shared.retries {
+            // A task its worker never began (it says so, with retries) costs no attempt.
+            if !job.blame(shared.retries) || job.deaths <= shared.retries {
                 // Sent again first, by whichever supervisor takes it (its frame was kept).
                 state.queue.push_front(job);
                 put_back(shared, &mut state, line, Line::Dead(worker));
