@@ -25,14 +25,15 @@
 //! | from | to | who, in which function | when |
 //! |---|---|---|---|
 //! | `Busy` | `Idle` | supervisor, `Supervisor::park` | nothing queued or in flight |
-//! | `Idle` | `Busy` | supervisor, `park` | work queued, or the pool closing or terminated |
+//! | `Idle` | `Busy` | supervisor, `park` | work queued (the pool's, or a broadcast's for this worker), or the pool closing (drop, `shutdown`) or terminated |
 //! | `Idle` | `Busy` | supervisor, `park` (its idle check) | the idle worker exited: it replaces it |
-//! | `Idle` | `Held` | caller, [`ProcessPool::lend`] | `submit` with nothing queued: it writes the task |
+//! | `Idle` | `Held` | caller, [`ProcessPool::lend`] | `submit` with nothing queued (for the pool or for this worker): it writes the task |
 //! | `Held` | `Lent` | caller, `lend` (after the write) or `read::read_lent` (deadline first) | the task is on the line; part of its answer may be read and kept ([`Link`](super::link::Link)'s partial read) |
-//! | `Held` | `Dead` | caller, `lend` (the write failed) or `read::deliver` | the worker died; the task is requeued (not written) or fails with `WorkerDied` |
+//! | `Held` | `Dead` | caller, `lend` (the write failed) or `read::deliver` | the worker died; the task is requeued (not written, or with `retries` left) or fails with `WorkerDied` |
+//! | `Held` | `Dead` | caller, `read::read_lent` | the task passed `task_timeout` with no answer begun: the caller kills the worker, the task fails with `TaskTimedOut` |
 //! | `Held` | `Idle` | caller, `read::deliver` | the answer is read and delivered |
 //! | `Lent` | `Held` | caller, `read::read_lent` | `wait`, `wait_timeout`, `is_finished` of *its own* task (ticket matches) |
-//! | `Lent` | `Busy` | supervisor, `park` | work queued, closing, terminated, handed over, or [`LEND_GRACE`] passed: the task goes in flight and the supervisor reads it (*reclaimed*) |
+//! | `Lent` | `Busy` | supervisor, `park` | work queued, closing, terminated, handed over, or [`LEND_GRACE`] passed: the task goes in flight and the supervisor reads it (*reclaimed*), its `task_timeout` counted from when it was written |
 //! | `Dead` | `Busy` | supervisor, `park` | always: it replaces the worker |
 //!
 //! Why nothing is lost:
@@ -58,7 +59,12 @@
 //! interleaving of a caller that waits, waits with a limit or drops its handle, a supervisor,
 //! a worker that answers or dies, and the pool closing; each answer delivered once, the line
 //! back with its supervisor, no thread stuck. Its knock-out tests remove one transition each
-//! and show the check fail.
+//! and show the check fail. The `Held` -> `Dead` of a timed-out task is, to the model, the
+//! worker dying while its caller reads (a kill is a death), which it checks.
+//!
+//! With `retries` the worker says `Started` as it begins each task; a reader reads past it
+//! (`read::read_lent`, the supervisor's `receive`) and notes it on the task, which moves no
+//! line.
 
 mod frame;
 #[cfg(all(test, loom))]
