@@ -27,13 +27,35 @@ pub enum Error {
         /// `file:line:column` of the `panic!`, when known.
         location: Option<String>,
     },
-    /// The worker process died while running the task (abort, a signal, `exit`).
+    /// The worker process died while running the task (abort, a signal, `exit`), on its last
+    /// attempt: a pool built with `ProcessPoolBuilder::retries(n)` runs a task whose worker
+    /// died again, up to `n` more times, and reports the death only after the last.
     WorkerDied {
-        /// The worker's process id.
+        /// The last worker's process id.
         pid: u32,
         /// How it ended: `Exit::Signal(9)` reads "killed by signal 9 (SIGKILL)".
         cause: Exit,
+        /// How many times the task was started, each ending in its worker's death: 1 by
+        /// default (at most once), up to `1 + n` with `retries(n)`.
+        attempts: u32,
     },
+    /// The task ran past the pool's `ProcessPoolBuilder::task_timeout`: its worker was killed
+    /// and replaced, and the other tasks went on.
+    TaskTimedOut {
+        /// The pool's limit per task.
+        limit: Duration,
+    },
+    /// The pool's initializer panicked (`initializer`, `initializer_with`), on either pool:
+    /// `build` fails with it, and so do a process pool's tasks while no replacement worker
+    /// can get past it.
+    InitializerPanicked {
+        /// The panic message (`"<non-string payload>"` if it was not a string).
+        message: String,
+        /// `file:line:column` of the `panic!`, when known.
+        location: Option<String>,
+    },
+    /// The pool was shut down (`Pool::shutdown`): it takes no new tasks.
+    ShutDown,
     /// A worker process could not be started or did not finish its handshake in time.
     Spawn(String),
     /// The task was cancelled (`TaskHandle::cancel`, a map's deadline) or its pool terminated
@@ -103,9 +125,33 @@ impl fmt::Display for Error {
                 message,
                 location: None,
             } => write!(f, "task panicked: {message}"),
-            Error::WorkerDied { pid, cause } => {
-                write!(f, "worker process {pid} died during the task: {cause}")
-            }
+            Error::WorkerDied {
+                pid,
+                cause,
+                attempts: 0 | 1,
+            } => write!(f, "worker process {pid} died during the task: {cause}"),
+            Error::WorkerDied {
+                pid,
+                cause,
+                attempts,
+            } => write!(
+                f,
+                "worker process {pid} died during the task's attempt {attempts} of {attempts} \
+                 (each attempt's worker died): {cause}"
+            ),
+            Error::TaskTimedOut { limit } => write!(
+                f,
+                "the task ran past the pool's task_timeout of {limit:?}: its worker was killed"
+            ),
+            Error::InitializerPanicked {
+                message,
+                location: Some(at),
+            } => write!(f, "the pool's initializer panicked at {at}: {message}"),
+            Error::InitializerPanicked {
+                message,
+                location: None,
+            } => write!(f, "the pool's initializer panicked: {message}"),
+            Error::ShutDown => write!(f, "the pool was shut down: it takes no new tasks"),
             Error::Spawn(why) => write!(f, "could not start a worker process: {why}"),
             Error::Cancelled => write!(f, "the task was cancelled, or its pool terminated"),
             Error::Timeout(after) => write!(f, "the task did not finish within {after:?}"),
@@ -116,6 +162,20 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+impl Error {
+    /// A panic caught while running a pool's initializer, as the error both pools report:
+    /// [`Error::InitializerPanicked`] with the panic's message and place. Other errors (an
+    /// argument that did not decode) are left as they are.
+    pub(crate) fn in_initializer(self) -> Error {
+        match self {
+            Error::Panicked { message, location } => {
+                Error::InitializerPanicked { message, location }
+            }
+            other => other,
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -130,10 +190,21 @@ mod tests {
         let died = Error::WorkerDied {
             pid: 42,
             cause: Exit::Code(3),
+            attempts: 1,
         };
         assert_eq!(
             died.to_string(),
             "worker process 42 died during the task: exited with code 3"
+        );
+        let retried = Error::WorkerDied {
+            pid: 42,
+            cause: Exit::Signal(9),
+            attempts: 3,
+        };
+        assert_eq!(
+            retried.to_string(),
+            "worker process 42 died during the task's attempt 3 of 3 (each attempt's worker \
+             died): killed by signal 9 (SIGKILL)"
         );
         assert_eq!(
             Error::ZeroTasksPerWorker.to_string(),

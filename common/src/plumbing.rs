@@ -49,6 +49,16 @@ pub fn encode_batch<A: Task, R: Task>(f: fn(A) -> R, items: &[A]) -> Result<Vec<
     wire::frame(call::encode(f), items).map_err(|e| Error::Serde(format!("encoding a batch: {e}")))
 }
 
+/// Encodes a broadcast's batch: `f` called once, with nothing to pass it (see
+/// [`crate::Pool::broadcast`]). A worker runs it with [`run_batch`] like any batch of one item.
+///
+/// # Errors
+/// [`Error::Serde`] only if encoding fails, which a frame with no items cannot.
+pub fn encode_broadcast<R: Task>(f: fn() -> R) -> Result<Vec<u8>, Error> {
+    wire::frame(call::encode_nullary(f), &[()])
+        .map_err(|e| Error::Serde(format!("encoding a broadcast: {e}")))
+}
+
 /// The worker's side: runs the batch in `frame` and returns its encoded results (for
 /// [`decode_results`]). A task that panics yields an error for its item; the others run on.
 ///

@@ -226,6 +226,52 @@ pub trait Pool {
     {
         Unordered::start(self, f, items, chunk)
     }
+
+    /// Stops the pool gracefully (Python's `Executor.shutdown(wait=True, cancel_futures=...)`):
+    /// the tasks already running finish; with `cancel_pending`, the tasks still queued end
+    /// `Err(`[`Error::Cancelled`]`)` and never run (without it, they run first); every task
+    /// submitted from now on is refused with [`Error::ShutDown`]. Returns when every worker
+    /// has been joined (threads) or reaped (processes).
+    ///
+    /// It takes `&self`, so another thread can call it while the pool is in use, a Ctrl-C
+    /// handler for one; the pool is still dropped as usual afterwards, at no cost. "Running"
+    /// means what [`TaskHandle::cancel`] means by it: started on a thread, or already sent to
+    /// a process worker. Compare [`crate::ThreadPool::terminate`] and
+    /// [`crate::ProcessPool::terminate`], which stop at once.
+    ///
+    /// ```
+    /// use common::{Error, Pool, ThreadPool};
+    /// let pool = ThreadPool::new(1).unwrap();
+    /// let nap = |ms: u64| std::thread::sleep(std::time::Duration::from_millis(ms));
+    /// let handles: Vec<_> = (0..3).map(|_| pool.submit(nap, 100)).collect();
+    /// std::thread::sleep(std::time::Duration::from_millis(20)); // the first one starts
+    /// pool.shutdown(true);
+    /// let outcomes: Vec<_> = handles.into_iter().map(|h| h.wait()).collect();
+    /// assert_eq!(outcomes, [Ok(()), Err(Error::Cancelled), Err(Error::Cancelled)]);
+    /// assert_eq!(pool.submit(nap, 1).wait(), Err(Error::ShutDown));
+    /// ```
+    fn shutdown(&self, cancel_pending: bool);
+
+    /// Runs `f` once on every worker and returns one result per worker, in worker order
+    /// (rayon's `broadcast`, Dask's `Client.run`): to set up or read per-worker state after
+    /// the pool started, a cache to clear, a counter to collect.
+    ///
+    /// Each worker runs it after the task it is running (and, on a process pool, the batches
+    /// already sent to it), ahead of the tasks still queued; every result comes from a
+    /// different worker.
+    ///
+    /// ```
+    /// use common::{Pool, ThreadPool};
+    /// let pool = ThreadPool::new(3).unwrap();
+    /// let names = pool.broadcast(|| std::thread::current().name().map(String::from)).unwrap();
+    /// assert_eq!(names.len(), 3);
+    /// ```
+    ///
+    /// # Errors
+    /// The first worker's error, in worker order: [`Error::Panicked`] if `f` panicked there,
+    /// [`Error::WorkerDied`] if a process worker died running it, [`Error::ShutDown`] after
+    /// [`Pool::shutdown`], [`Error::Cancelled`] if the pool was terminated meanwhile.
+    fn broadcast<R: Task>(&self, f: fn() -> R) -> Result<Vec<R>, Error>;
 }
 
 #[cfg(test)]

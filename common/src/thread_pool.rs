@@ -13,6 +13,16 @@
 //! rather than wait for a thread to come by) and leaves running ones to finish in the
 //! background. A [`crate::ProcessPool`] can kill its workers, because the kernel cleans up after
 //! a process.
+//!
+//! For the same reason a thread pool has no per-task time limit (a process pool's
+//! `task_timeout`) and no retries: a limit could only stop *waiting* for a task, not stop the
+//! task, which would go on holding its thread (and whatever locks it holds) after its error
+//! was reported; and a task on a thread cannot die alone, so there is nothing to retry. For a
+//! bounded wait, use `wait_timeout` or `map_timeout`, which give up waiting and say so.
+//!
+//! Each thread has a mailbox of its own besides the shared queue, for [`Pool::broadcast`]:
+//! it looks there before it takes the next queued job, so a broadcast runs on every thread
+//! right after the job each is running, ahead of the queue.
 
 mod builder;
 mod in_place;
@@ -20,12 +30,13 @@ mod map;
 mod nested;
 pub use builder::ThreadPoolBuilder;
 
+use crate::pool::SinkTo;
 use crate::pool::Timeline;
 use crate::pool::{BatchResult, Chunk, HasSlot, Pool, Sink, Slot, Span, Task, TaskHandle};
 use crate::{panics, sys, Error};
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Release};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -50,6 +61,8 @@ trait RunOnce: Send + Sync {
     fn run(&self, worker: &Worker);
     /// Answers the task `Cancelled` without running it (the pool was terminated).
     fn abandon(&self);
+    /// Answers the task `ShutDown` without running it (it came after `shutdown`).
+    fn refuse(&self);
 }
 
 impl<A: Task, R: Task> RunOnce for SingleTask<A, R> {
@@ -68,6 +81,11 @@ impl<A: Task, R: Task> RunOnce for SingleTask<A, R> {
     fn abandon(&self) {
         drop(self.arg.lock().unwrap_or_else(|p| p.into_inner()).take());
         self.slot.abandon();
+    }
+
+    fn refuse(&self) {
+        drop(self.arg.lock().unwrap_or_else(|p| p.into_inner()).take());
+        self.slot.fill(Err(Error::ShutDown));
     }
 }
 
@@ -94,8 +112,12 @@ impl<A: Task, R: Task> HasSlot<R> for SingleTask<A, R> {
 
 /// What every worker thread sees.
 struct Shared {
-    /// Set by `terminate`: jobs that have not started are answered with `Error::Cancelled`.
+    /// Set by `terminate` and `shutdown(true)`: jobs that have not started are answered with
+    /// `Error::Cancelled`.
     cancelled: AtomicBool,
+    /// Set only in the context that answers jobs sent after `shutdown` (see
+    /// `ThreadPool::refuser`): they end `Error::ShutDown`.
+    refusing: bool,
     /// The batches run so far, if the pool records its timeline.
     timeline: Timeline,
 }
@@ -104,6 +126,20 @@ struct Shared {
 struct Worker {
     index: usize,
     shared: Arc<Shared>,
+}
+
+impl Shared {
+    /// Why a job must not start now, if it must not: the pool was terminated or shut down
+    /// with its queue cancelled (`Cancelled`), or the job came after `shutdown` (`ShutDown`).
+    fn stopped(&self) -> Option<Error> {
+        if self.refusing {
+            Some(Error::ShutDown)
+        } else if self.cancelled.load(Acquire) {
+            Some(Error::Cancelled)
+        } else {
+            None
+        }
+    }
 }
 
 /// A pool of threads running [`Pool`] tasks.
@@ -117,17 +153,28 @@ struct Worker {
 /// assert_eq!(pool.map(|x: i32| x + 1, vec![1, 2, 3]).unwrap(), vec![2, 3, 4]);
 /// ```
 pub struct ThreadPool {
-    jobs: Option<Sender<Job>>,
+    /// Where jobs are queued; `None` once the pool is shut down or terminated. A sender holds
+    /// the read lock while it sends, and `shutdown` takes the write lock to close the queue:
+    /// no job can slip in after the close, to wait for ever in a queue nobody reads.
+    jobs: RwLock<Option<Sender<Job>>>,
     /// The other end of `jobs`, kept so that `terminate` can empty the queue itself.
     queue: Receiver<Job>,
-    threads: Vec<JoinHandle<()>>,
+    /// Each thread's mailbox (see the module docs), and its other end, kept to empty it.
+    mailboxes: Vec<(Sender<Job>, Receiver<Job>)>,
+    /// Joined by `shutdown` or the drop, whichever comes first (hence the lock: `shutdown`
+    /// takes `&self`).
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    /// How many threads the pool started; it stays the same after they are joined.
+    size: usize,
     shared: Arc<Shared>,
+    /// The context that answers jobs sent after `shutdown`: `ShutDown`, never run.
+    refuser: Worker,
 }
 
 impl std::fmt::Debug for ThreadPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ThreadPool")
-            .field("workers", &self.threads.len())
+            .field("workers", &self.size)
             .field("queued", &self.queue.len())
             .finish()
     }
@@ -178,28 +225,52 @@ impl ThreadPool {
     /// Tasks already running cannot be stopped (a thread cannot be killed, see the module
     /// docs): they finish in the background and their threads exit after them. Use a
     /// [`crate::ProcessPool`] when a task must be stoppable.
-    pub fn terminate(mut self) {
+    pub fn terminate(self) {
         self.shared.cancelled.store(true, Release);
-        self.jobs = None;
-        // Empty the queue here rather than wait for busy threads to come by: run each job as
-        // a worker would, which, with the flag set, answers it `Cancelled` without running it.
+        drop(self.close());
+        self.cancel_queued();
+        // Detach: joining would wait for the running tasks, which is what terminate avoids.
+        self.threads().clear();
+    }
+
+    /// Closes the queue: jobs sent from now on are refused. Returns the sender, whose drop
+    /// lets each worker's loop end once the queue is empty.
+    fn close(&self) -> Option<Sender<Job>> {
+        // Nothing panics while this lock is held (a send, a swap).
+        self.jobs.write().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// Empties the queue and the mailboxes here, rather than wait for busy threads to come by:
+    /// runs each job as a worker would, which, with `cancelled` set, answers it `Cancelled`
+    /// without running it.
+    fn cancel_queued(&self) {
         let canceller = Worker {
             index: usize::MAX,
             shared: Arc::clone(&self.shared),
         };
-        while let Ok(job) = self.queue.try_recv() {
-            canceller.run(job);
+        let mailboxes = self.mailboxes.iter().map(|(_, mailbox)| mailbox);
+        for queue in std::iter::once(&self.queue).chain(mailboxes) {
+            while let Ok(job) = queue.try_recv() {
+                panics::catch_drop(|| canceller.run(job));
+            }
         }
-        // Detach: joining would wait for the running tasks, which is what terminate avoids.
-        self.threads.clear();
     }
-}
 
-impl Drop for ThreadPool {
-    /// Finishes every submitted task, then joins every thread.
-    fn drop(&mut self) {
-        self.jobs = None; // Closing the channel ends each worker's loop once the queue is empty.
-        for thread in self.threads.drain(..) {
+    fn threads(&self) -> MutexGuard<'_, Vec<JoinHandle<()>>> {
+        // Held only to push, clear or join; a join cannot panic (see `join_threads`).
+        self.threads.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Joins every thread; another caller waits here until they are all joined.
+    fn join_threads(&self) {
+        let mut threads = self.threads();
+        let me = std::thread::current().id();
+        for thread in threads.drain(..) {
+            // A task that shuts down its own pool cannot wait for its own thread: that thread
+            // ends after the task, on its own.
+            if thread.thread().id() == me {
+                continue;
+            }
             // A worker thread cannot panic (its jobs, and the drops after them, run under
             // catch_unwind), so join cannot fail.
             let _ = thread.join();
@@ -207,9 +278,18 @@ impl Drop for ThreadPool {
     }
 }
 
+impl Drop for ThreadPool {
+    /// Finishes every submitted task, then joins every thread.
+    fn drop(&mut self) {
+        // Closing the channel ends each worker's loop once the queue is empty.
+        drop(self.close());
+        self.join_threads();
+    }
+}
+
 impl Pool for ThreadPool {
     fn workers(&self) -> usize {
-        self.threads.len()
+        self.size
     }
 
     fn kind(&self) -> &'static str {
@@ -224,8 +304,12 @@ impl Pool for ThreadPool {
         sink: Sink<R>,
     ) {
         let job = Job::Batch(Box::new(move |worker: &Worker| {
-            // Terminated, or cancelled by its caller: it never runs.
-            if worker.shared.cancelled.load(Acquire) || !sink.try_start() {
+            // Terminated, shut down, or cancelled by its caller: it never runs.
+            if let Some(error) = worker.shared.stopped() {
+                sink.send(BatchResult::failed(first, items.len(), &error));
+                return;
+            }
+            if !sink.try_start() {
                 sink.send(BatchResult::failed(first, items.len(), &Error::Cancelled));
                 return;
             }
@@ -295,6 +379,48 @@ impl Pool for ThreadPool {
     fn timeline(&self) -> Vec<Span> {
         self.shared.timeline.spans()
     }
+
+    /// As [`Pool::shutdown`] documents: closes the queue, cancels what is queued if asked,
+    /// and joins every thread. A task that never returns blocks it, as it blocks the drop.
+    fn shutdown(&self, cancel_pending: bool) {
+        let jobs = self.close();
+        if cancel_pending {
+            self.shared.cancelled.store(true, Release);
+            self.cancel_queued();
+        }
+        drop(jobs); // each worker's loop ends once the queue is empty
+        self.join_threads();
+    }
+
+    /// As [`Pool::broadcast`] documents: one job in each thread's mailbox, which the thread
+    /// takes before the next queued job.
+    fn broadcast<R: Task>(&self, f: fn() -> R) -> Result<Vec<R>, Error> {
+        let handles: Vec<TaskHandle<R>> = {
+            let jobs = self.jobs.read().unwrap_or_else(|p| p.into_inner());
+            (0..self.size)
+                .map(|index| {
+                    let slot = Arc::new(Slot::default());
+                    let sink = Sink(SinkTo::Slot(Arc::clone(&slot)));
+                    let job = Job::Batch(Box::new(move |worker: &Worker| {
+                        if let Some(error) = worker.shared.stopped() {
+                            return sink.send(BatchResult::failed(0, 1, &error));
+                        }
+                        let start = sys::monotonic_nanos();
+                        let results = panics::run_batch(|f: fn() -> R| f(), vec![f]);
+                        worker.record(0, 1, start);
+                        sink.send(BatchResult { first: 0, results });
+                    }));
+                    match &*jobs {
+                        // The mailbox lives as long as the pool: the send cannot fail.
+                        Some(_) => drop(self.mailboxes[index].0.send(job)),
+                        None => self.refuser.run(job),
+                    }
+                    TaskHandle::new(slot)
+                })
+                .collect()
+        };
+        handles.into_iter().map(TaskHandle::wait).collect()
+    }
 }
 
 /// The number of items to map in place, or `None` to stream them: in place only items of plain
@@ -311,16 +437,22 @@ fn in_place_len<A>(hint: (usize, Option<usize>)) -> Option<usize> {
 
 impl ThreadPool {
     fn enqueue(&self, job: Job) {
-        // `jobs` is only None after terminate(self) or during drop, when no call can reach here.
-        let Some(jobs) = &self.jobs else { return };
+        let jobs = self.jobs.read().unwrap_or_else(|p| p.into_inner());
+        let Some(sender) = &*jobs else {
+            // Shut down or terminated: refused, never run.
+            return match job {
+                Job::Single(task) => task.refuse(),
+                batch => self.refuser.run(batch),
+            };
+        };
         // A batch dispatched by a worker of this pool runs here: its caller waits for it.
         let Some(job) = nested::run_batch_here(&self.shared, job) else {
             return;
         };
-        // Sending fails only if every worker thread is gone, which cannot happen while the pool
-        // lives. If it did, the waiter is told Error::Cancelled rather than left to hang: a
-        // batch's sink does that when dropped, a single task must be told.
-        if let Err(crossbeam_channel::SendError(Job::Single(task))) = jobs.send(job) {
+        // Sending fails only if every worker thread is gone, which cannot happen while the
+        // queue is open. If it did, the waiter is told Error::Cancelled rather than left to
+        // hang: a batch's sink does that when dropped, a single task must be told.
+        if let Err(crossbeam_channel::SendError(Job::Single(task))) = sender.send(job) {
             task.abandon();
         }
     }

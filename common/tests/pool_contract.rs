@@ -33,7 +33,14 @@ use contract::lifecycle::{
     drop_reaps_every_worker, pool_owner, terminate_stops_running_tasks,
     thread_pool_terminate_cancels_pending, workers_die_with_a_killed_parent,
 };
-use contract::storm::{kill_storm, long_batches_after_short_ones_are_shared};
+use contract::limits::{
+    a_poison_task_fails_after_its_attempts, a_task_past_its_timeout,
+    a_task_retried_after_its_worker_died,
+};
+use contract::storm::{
+    a_map_after_tiny_tasks_is_shared_evenly, kill_storm, kill_storm_with_retries,
+    long_batches_after_short_ones_are_shared,
+};
 use harness::Test;
 
 /// Makes a worker misbehave before it connects, to test the handshake's bounds.
@@ -138,6 +145,20 @@ fn main() {
             terminate_while_a_caller_reads,
         ),
         Test("kill_storm", kill_storm),
+        Test("kill_storm_with_retries", kill_storm_with_retries),
+        Test("a_task_past_its_timeout", a_task_past_its_timeout),
+        Test(
+            "a_task_retried_after_its_worker_died",
+            a_task_retried_after_its_worker_died,
+        ),
+        Test(
+            "a_poison_task_fails_after_its_attempts",
+            a_poison_task_fails_after_its_attempts,
+        ),
+        Test(
+            "a_map_after_tiny_tasks_is_shared_evenly",
+            a_map_after_tiny_tasks_is_shared_evenly,
+        ),
         Test(
             "long_batches_after_short_ones_are_shared",
             long_batches_after_short_ones_are_shared,

@@ -19,10 +19,14 @@ use features::init_and_async::{
     handles_on_both_pools_awaited_together, thread_initializer_runs_once_per_thread,
 };
 use features::ordering::{cancel, is_finished, map_iter, unordered_drop};
+use features::stopping::{
+    broadcast_reaches_every_worker, initializer_with_on_both_pools, shutdown_cancels_the_queue,
+    shutdown_finishes_the_queue,
+};
 use features::streaming::{
     a_gibibyte_streams_in_little_memory, arrays_cross_exactly, endless_input,
 };
-use harness::Test;
+use harness::{check, Test};
 
 /// Workers in every pool of these tests.
 const WORKERS: usize = 2;
@@ -83,7 +87,45 @@ fn main() {
         Test("a_gibibyte_streams_on_processes", || {
             a_gibibyte_streams_in_little_memory(&processes()?)
         }),
+        Test("shutdown_cancels_the_queue_on_threads", || {
+            swept(|| shutdown_cancels_the_queue(&threads()?))
+        }),
+        Test("shutdown_cancels_the_queue_on_processes", || {
+            swept(|| reaped_after(shutdown_cancels_the_queue))
+        }),
+        Test("shutdown_finishes_the_queue_on_threads", || {
+            swept(|| shutdown_finishes_the_queue(&threads()?))
+        }),
+        Test("shutdown_finishes_the_queue_on_processes", || {
+            swept(|| reaped_after(shutdown_finishes_the_queue))
+        }),
+        Test("broadcast_on_threads", || {
+            swept(|| broadcast_reaches_every_worker(&threads()?))
+        }),
+        Test("broadcast_on_processes", || {
+            swept(|| broadcast_reaches_every_worker(&processes()?))
+        }),
+        Test("initializer_with_on_both_pools", || {
+            swept(initializer_with_on_both_pools)
+        }),
     ]);
+}
+
+/// Runs a body that shuts a process pool down, then checks that every worker was reaped by
+/// the time `shutdown` returned (not even a zombie left), and that the pool then drops.
+fn reaped_after(body: fn(&ProcessPool) -> harness::Result) -> harness::Result {
+    let pool = processes()?;
+    let pids = pool.worker_pids();
+    body(&pool)?;
+    check(
+        pool.worker_pids().is_empty()
+            && pids
+                .iter()
+                .all(|&pid| common::testing::process_state(pid).is_none()),
+        "every worker was reaped when shutdown returned",
+    )?;
+    drop(pool);
+    Ok(())
 }
 
 fn threads() -> Result<ThreadPool, Error> {

@@ -129,9 +129,11 @@ fn panicking_initializer() -> harness::Result {
         .build()
         .err()
         .ok_or("the pool should not start")?;
+    // The same kind as a thread pool's, with the panic's message and place (issue 26).
     check(
-        matches!(&err, Error::Spawn(why) if why.contains("initializer panicked: no database today")),
-        &format!("the error names the panic: {err}"),
+        matches!(&err, Error::InitializerPanicked { message, location: Some(at) }
+            if message == "no database today" && at.contains("worker_lifecycle.rs")),
+        &format!("the error names the panic and its place: {err:?}"),
     )
 }
 

@@ -9,11 +9,15 @@
 //! MPI job (Open MPI has no recovery here), where a process pool reports `WorkerDied` for one
 //! task and replaces the worker.
 
-use crate::session::{self, Order, RankInfo};
+use crate::session::{self, Done, Order, Queued, RankInfo, To};
 use common::plumbing::Task;
-use common::plumbing::{decode_results, encode_batch, BatchResult, Results, Sink};
+use common::plumbing::{
+    decode_results, encode_batch, encode_broadcast, BatchResult, Results, Sink,
+};
 use common::{Error, Pool, Span};
 use crossbeam_channel::Sender;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 /// How long `new` waits for its worker ranks (spawning takes a few hundred ms).
@@ -24,6 +28,47 @@ const START_LIMIT: Duration = Duration::from_secs(60);
 pub struct MpiPool {
     ranks: Vec<RankInfo>,
     orders: Sender<Order>,
+    /// What `shutdown` needs: whether the pool still takes work, and its batches not yet
+    /// answered. (The ranks outlive the pool: a later pool reuses them.)
+    books: Arc<Books>,
+}
+
+/// A pool's open batches, and whether it is shut down. Each batch holds a [`Ticket`] until it
+/// is answered or dropped; `shutdown` waits for the count to reach 0.
+#[derive(Debug, Default)]
+struct Books {
+    /// (shut down, batches dispatched and not yet answered).
+    state: Mutex<(bool, usize)>,
+    answered: Condvar,
+    /// Set by `shutdown(true)`: the MPI thread drops this pool's queued batches unsent.
+    cancelled: Arc<AtomicBool>,
+}
+
+impl Books {
+    fn state(&self) -> std::sync::MutexGuard<'_, (bool, usize)> {
+        // Each critical section is a plain read or increment: a poisoned lock holds a whole value.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A ticket for one more batch, or `None` once the pool is shut down.
+    fn open(self: &Arc<Self>) -> Option<Ticket> {
+        let mut state = self.state();
+        if state.0 {
+            return None;
+        }
+        state.1 += 1;
+        Some(Ticket(Arc::clone(self)))
+    }
+}
+
+/// One open batch: dropped when its answer has been handed over, or its order dropped unsent.
+struct Ticket(Arc<Books>);
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.0.state().1 -= 1;
+        self.0.answered.notify_all();
+    }
 }
 
 impl MpiPool {
@@ -46,7 +91,11 @@ impl MpiPool {
             .recv_timeout(START_LIMIT)
             .map_err(|_| Error::Spawn("no worker ranks within 60 s".into()))?
             .map_err(Error::Spawn)?;
-        Ok(MpiPool { ranks, orders })
+        Ok(MpiPool {
+            ranks,
+            orders,
+            books: Arc::default(),
+        })
     }
 
     /// Who the worker ranks are: rank, pid and host of each.
@@ -93,6 +142,9 @@ impl Pool for MpiPool {
         sink: Sink<R>,
     ) {
         let len = items.len();
+        let Some(ticket) = self.books.open() else {
+            return sink.send(BatchResult::failed(first, len, &Error::ShutDown));
+        };
         let frame = match encode_batch(f, &items) {
             Ok(frame) => frame,
             Err(e) => return sink.send(BatchResult::failed(first, len, &e)),
@@ -105,18 +157,76 @@ impl Pool for MpiPool {
                 Err(why) => Results::failed(len, &Error::Serde(why)),
             };
             sink.send(BatchResult { first, results });
+            drop(ticket);
         });
-        // If the MPI thread is gone, the order (and its sink) is dropped: the caller sees
-        // `Error::Cancelled`, never a hang.
-        let _ = self.orders.send(Order::Batch {
-            limit: self.ranks.len(),
-            frame,
-            done,
-        });
+        self.send(To::AnyOf(self.ranks.len()), frame, done);
+    }
+
+    /// As [`Pool::shutdown`] documents. The worker ranks are not stopped: they belong to the
+    /// MPI session, and a later pool uses them again; this waits for this pool's batches.
+    fn shutdown(&self, cancel_pending: bool) {
+        let mut state = self.books.state();
+        state.0 = true;
+        if cancel_pending {
+            self.books.cancelled.store(true, Relaxed);
+        }
+        while state.1 > 0 {
+            state = self
+                .books
+                .answered
+                .wait(state)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// As [`Pool::broadcast`] documents: one batch for each worker rank alone, queued ahead of
+    /// every ordinary batch.
+    fn broadcast<R: Task>(&self, f: fn() -> R) -> Result<Vec<R>, Error> {
+        let frame = encode_broadcast(f)?;
+        let (answers, results) = crossbeam_channel::bounded(self.ranks.len());
+        for w in 0..self.ranks.len() {
+            let Some(ticket) = self.books.open() else {
+                return Err(Error::ShutDown);
+            };
+            let answers = answers.clone();
+            let done = Box::new(move |answer: Result<Vec<u8>, String>| {
+                let result = match answer {
+                    Ok(bytes) => decode_results::<R>(&bytes, 1).into_first(),
+                    Err(why) => Some(Err(Error::Serde(why))),
+                };
+                let _ = answers.send((w, result.unwrap_or(Err(Error::Cancelled))));
+                drop(ticket);
+            });
+            self.send(To::Only(w), frame.clone(), done);
+        }
+        drop(answers);
+        let mut by_rank: Vec<Option<Result<R, Error>>> =
+            (0..self.ranks.len()).map(|_| None).collect();
+        // Ends when every `done` has answered or been dropped (a dropped one: `Cancelled`).
+        for (w, result) in results.iter() {
+            by_rank[w] = Some(result);
+        }
+        by_rank
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(Error::Cancelled)))
+            .collect()
     }
 
     /// Not recorded: worker ranks may run on other hosts, whose clocks are not ours.
     fn timeline(&self) -> Vec<Span> {
         Vec::new()
+    }
+}
+
+impl MpiPool {
+    /// Hands one batch to the MPI thread. If that thread is gone, the order (and its `done`,
+    /// and the sink inside) is dropped: the caller sees `Error::Cancelled`, never a hang.
+    fn send(&self, to: To, frame: Vec<u8>, done: Done) {
+        let _ = self.orders.send(Order::Batch(Queued {
+            to,
+            frame,
+            done,
+            cancelled: Arc::clone(&self.books.cancelled),
+        }));
     }
 }

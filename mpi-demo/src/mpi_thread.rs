@@ -10,7 +10,7 @@ mod ranks;
 mod traffic;
 
 use crate::backoff::{Backoff, Pause, PROGRAM_CAP};
-use crate::session::{tag, Done, Mode, Order, RankInfo, DRAIN_LIMIT, LIVENESS_EVERY};
+use crate::session::{tag, Done, Mode, Order, Queued, RankInfo, To, DRAIN_LIMIT, LIVENESS_EVERY};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use mpi::point_to_point::{Message, Status};
 use mpi::topology::{InterCommunicator, Process, SimpleCommunicator};
@@ -56,8 +56,8 @@ struct State {
     mode: Mode,
     comms: Vec<Comm>,
     workers: Vec<Worker>,
-    /// Batches no worker has taken yet: (how many of the first workers may run it, frame, done).
-    queue: VecDeque<(usize, Vec<u8>, Done)>,
+    /// Batches no worker has taken yet, broadcasts' first.
+    queue: VecDeque<Queued>,
 }
 
 pub(crate) fn mpi_thread(
@@ -162,7 +162,18 @@ impl State {
             Order::Ranks { workers, reply } => {
                 let _ = reply.send(self.ensure(universe, workers));
             }
-            Order::Batch { limit, frame, done } => self.queue.push_back((limit, frame, done)),
+            Order::Batch(queued) => match queued.to {
+                // Behind the broadcasts already queued, ahead of every ordinary batch.
+                To::Only(_) => {
+                    let at = self
+                        .queue
+                        .iter()
+                        .take_while(|q| matches!(q.to, To::Only(_)));
+                    let at = at.count();
+                    self.queue.insert(at, queued);
+                }
+                To::AnyOf(_) => self.queue.push_back(queued),
+            },
             Order::Ping {
                 worker,
                 rounds,

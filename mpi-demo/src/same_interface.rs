@@ -42,6 +42,10 @@ pub struct Summary {
     pub steps: Vec<u64>,
     /// `fragile` on 1..=5: which items failed, and the values of the others.
     pub fragile: (Vec<usize>, Vec<u64>),
+    /// How many answers a broadcast got: one from each worker.
+    pub broadcast: usize,
+    /// What a task submitted after `shutdown` got.
+    pub after_shutdown: Result<u64, Error>,
 }
 
 /// The one function all three pools run. It knows nothing about threads, processes or MPI.
@@ -85,9 +89,21 @@ pub fn summarize<P: Pool>(out: &mut impl Write, pool: &P) -> anyhow::Result<Summ
     for place in ran {
         writeln!(out, "   {place}")?;
     }
+    // Once on every worker (a per-worker setting, a cache to clear), then a graceful stop.
+    let broadcast = pool.broadcast(std::process::id)?.len();
+    pool.shutdown(false);
+    let after_shutdown = pool.submit(collatz_steps, 27).wait();
+    writeln!(
+        out,
+        "   broadcast: {}; a task after shutdown(false): {:?}",
+        plural(broadcast, "answer", "answers"),
+        after_shutdown
+    )?;
     Ok(Summary {
         steps,
         fragile: (failed, values),
+        broadcast,
+        after_shutdown,
     })
 }
 
@@ -116,6 +132,8 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
     let expected = Summary {
         steps: (1..=ITEMS).map(collatz_steps).collect(),
         fragile: (vec![2], vec![1, 4, 16, 25]),
+        broadcast: workers,
+        after_shutdown: Err(Error::ShutDown),
     };
     let same = threads == expected && processes == expected && mpi == expected;
     conclude(

@@ -74,6 +74,24 @@ pub struct RankInfo {
 /// What to do with a batch's answer: the results bytes, or why there are none.
 pub(crate) type Done = Box<dyn FnOnce(Result<Vec<u8>, String>) + Send>;
 
+/// Which worker ranks may run a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum To {
+    /// Whichever of the first `n` worker ranks is idle first: a pool's ordinary batch.
+    AnyOf(usize),
+    /// Worker `w` (0-based) alone, ahead of the queue: a broadcast's batch.
+    Only(usize),
+}
+
+/// A batch waiting for a worker rank.
+pub(crate) struct Queued {
+    pub(crate) to: To,
+    pub(crate) frame: Vec<u8>,
+    pub(crate) done: Done,
+    /// Its pool's "cancel what is still queued" (`Pool::shutdown(true)`).
+    pub(crate) cancelled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
 /// Orders for the MPI thread.
 pub(crate) enum Order {
     /// Make sure `workers` worker ranks exist (spawning if allowed) and say who they are.
@@ -81,12 +99,9 @@ pub(crate) enum Order {
         workers: usize,
         reply: Sender<Result<Vec<RankInfo>, String>>,
     },
-    /// Run a batch on one of the first `limit` worker ranks.
-    Batch {
-        limit: usize,
-        frame: Vec<u8>,
-        done: Done,
-    },
+    /// Run a batch on the worker ranks `to` names; not at all once `cancelled` is set (its
+    /// `done` is dropped, so its caller sees `Error::Cancelled`).
+    Batch(Queued),
     /// Ping-pong `rounds` times with worker `worker` (0-based); the time for all of them.
     Ping {
         worker: usize,

@@ -310,7 +310,7 @@ pub(crate) fn decode_results<R: Task>(output: &[u8], len: usize) -> Results<R> {
 mod build_id;
 mod plain;
 pub(crate) use build_id::fingerprint as build_fingerprint;
-pub(crate) use plain::{encode_plain, run_plain};
+pub(crate) use plain::{encode_nullary, encode_plain, run_plain};
 
 #[cfg(test)]
 mod tests;

@@ -3,8 +3,10 @@
 
 use super::{call, owned_bytes, streamed, wire, ProcessPool};
 use crate::panics::{self, DropsCaught};
-use crate::pool::{BatchResult, CancelToken, Results, Sink, Task};
+use crate::pool::{BatchResult, CancelToken, Results, Sink, SinkTo, Task};
 use crate::Error;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Weak};
 
 /// A batch waiting for, or running on, a worker.
 pub(super) struct Job {
@@ -25,6 +27,36 @@ pub(super) struct Job {
     pub(super) cancel: DropsCaught<CancelToken>,
     /// Claimed for running once; a batch requeued after its worker died is not claimed again.
     pub(super) claimed: bool,
+    /// How many of its runs ended in its worker's death (see `retries`).
+    pub(super) deaths: u32,
+    /// Its worker said it began it (only said with `retries`, see `ENV_ANNOUNCE`).
+    pub(super) started: bool,
+    /// Deaths of its worker before it began it: not attempts, but bounded (see `blame`).
+    pub(super) misses: u32,
+    /// The map it belongs to, for the prefetch policy, which learns per map (`prefetch.rs`).
+    pub(super) group: Group,
+}
+
+/// Which map a batch belongs to: the flag its map's batches share, held weakly (so that the
+/// address cannot be reused by a later map's flag while anyone holds it); `None` for a task
+/// from `submit` (all submitted tasks are one group).
+#[derive(Clone, Default)]
+pub(super) struct Group(Option<Weak<AtomicBool>>);
+
+impl Group {
+    fn of<R>(sink: &Sink<R>) -> Group {
+        match &sink.0 {
+            SinkTo::Channel { cancel, .. } => Group(Some(Arc::downgrade(cancel))),
+            SinkTo::Slot(_) => Group(None),
+        }
+    }
+
+    pub(super) fn same(&self, other: &Group) -> bool {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => a.ptr_eq(b),
+            (a, b) => a.is_none() && b.is_none(),
+        }
+    }
 }
 
 pub(super) enum Answer {
@@ -33,6 +65,23 @@ pub(super) enum Answer {
 }
 
 impl Job {
+    /// Its worker died while this was its oldest batch in flight: whether that counts as an
+    /// attempt (then `deaths` counts it). Without retries it always does (at most once: it
+    /// may have begun). With retries only if the worker said it began it; a batch that a
+    /// worker dies on every time before saying so (one whose frame cannot even be read) is
+    /// counted after `retries + 1` such misses, so that it cannot kill workers for ever.
+    pub(super) fn blame(&mut self, retries: u32) -> bool {
+        let counts = retries == 0 || self.started || {
+            self.misses += 1;
+            self.misses > retries + 1
+        };
+        if counts {
+            self.deaths += 1;
+        }
+        self.started = false;
+        counts
+    }
+
     pub(super) fn fail(self, error: Error) {
         (self.done)(Answer::Failed(error));
     }
@@ -48,10 +97,11 @@ impl Job {
 }
 
 impl ProcessPool {
-    /// Queues a batch for the supervisors, or fails it at once if no worker can start.
+    /// Queues a batch for the supervisors, or fails it at once: after `shutdown`, and while
+    /// no worker can start.
     pub(super) fn enqueue(&self, job: Job) {
         let mut state = self.shared.state();
-        if let Some(error) = state.broken.clone() {
+        if let Some(error) = refusal(&state) {
             drop(state);
             return job.fail(error);
         }
@@ -61,6 +111,37 @@ impl ProcessPool {
         if let Some(index) = woken {
             self.shared.nudge[index].notify_one();
         }
+    }
+
+    /// Queues a batch for supervisor `index`'s worker alone (a `broadcast`'s), or fails it at
+    /// once as [`ProcessPool::enqueue`] does.
+    pub(super) fn enqueue_to(&self, index: usize, job: Job) {
+        let mut state = self.shared.state();
+        if let Some(error) = refusal(&state) {
+            drop(state);
+            return job.fail(error);
+        }
+        state.targeted[index].push_back(job);
+        let desk = &mut state.lines[index];
+        // Parked, or waiting for a caller to give its line back: either way it looks again.
+        let wake = desk.parked || desk.wanted;
+        desk.parked = false;
+        drop(state);
+        if wake {
+            self.shared.nudge[index].notify_one();
+        }
+    }
+}
+
+/// Why a new batch is refused, if it is: the pool was shut down (or is being dropped, when
+/// no call can reach here), terminated, or has no worker that can start.
+fn refusal(state: &super::State) -> Option<Error> {
+    if state.cancelled {
+        Some(Error::Cancelled)
+    } else if state.closing {
+        Some(Error::ShutDown)
+    } else {
+        state.broken.clone()
     }
 }
 
@@ -102,6 +183,7 @@ impl Job {
         // a panic while decoding becomes the batch's error, one in a `Drop` after delivery is
         // caught (`panics::catch_drop`). Wrapped here, every caller of `done` is covered.
         let cancel = DropsCaught::new(sink.cancel_token());
+        let group = Group::of(&sink);
         let sink = DropsCaught::new(sink);
         let done = Box::new(move |answer: Answer| {
             let sink = sink.into_inner();
@@ -121,6 +203,10 @@ impl Job {
             done,
             cancel,
             claimed: false,
+            deaths: 0,
+            started: false,
+            misses: 0,
+            group,
         }
     }
 }

@@ -25,14 +25,15 @@
 //! | from | to | who, in which function | when |
 //! |---|---|---|---|
 //! | `Busy` | `Idle` | supervisor, `Supervisor::park` | nothing queued or in flight |
-//! | `Idle` | `Busy` | supervisor, `park` | work queued, or the pool closing or terminated |
+//! | `Idle` | `Busy` | supervisor, `park` | work queued (the pool's, or a broadcast's for this worker), or the pool closing (drop, `shutdown`) or terminated |
 //! | `Idle` | `Busy` | supervisor, `park` (its idle check) | the idle worker exited: it replaces it |
-//! | `Idle` | `Held` | caller, [`ProcessPool::lend`] | `submit` with nothing queued: it writes the task |
+//! | `Idle` | `Held` | caller, [`ProcessPool::lend`] | `submit` with nothing queued (for the pool or for this worker): it writes the task |
 //! | `Held` | `Lent` | caller, `lend` (after the write) or `read::read_lent` (deadline first) | the task is on the line; part of its answer may be read and kept ([`Link`](super::link::Link)'s partial read) |
-//! | `Held` | `Dead` | caller, `lend` (the write failed) or `read::deliver` | the worker died; the task is requeued (not written) or fails with `WorkerDied` |
+//! | `Held` | `Dead` | caller, `lend` (the write failed) or `read::deliver` | the worker died; the task is requeued (not written, or with `retries` left) or fails with `WorkerDied` |
+//! | `Held` | `Dead` | caller, `read::read_lent` | the task passed `task_timeout` with no answer begun: the caller kills the worker, the task fails with `TaskTimedOut` |
 //! | `Held` | `Idle` | caller, `read::deliver` | the answer is read and delivered |
 //! | `Lent` | `Held` | caller, `read::read_lent` | `wait`, `wait_timeout`, `is_finished` of *its own* task (ticket matches) |
-//! | `Lent` | `Busy` | supervisor, `park` | work queued, closing, terminated, handed over, or [`LEND_GRACE`] passed: the task goes in flight and the supervisor reads it (*reclaimed*) |
+//! | `Lent` | `Busy` | supervisor, `park` | work queued, closing, terminated, handed over, or [`LEND_GRACE`] passed: the task goes in flight and the supervisor reads it (*reclaimed*), its `task_timeout` counted from when it was written |
 //! | `Dead` | `Busy` | supervisor, `park` | always: it replaces the worker |
 //!
 //! Why nothing is lost:
@@ -58,7 +59,12 @@
 //! interleaving of a caller that waits, waits with a limit or drops its handle, a supervisor,
 //! a worker that answers or dies, and the pool closing; each answer delivered once, the line
 //! back with its supervisor, no thread stuck. Its knock-out tests remove one transition each
-//! and show the check fail.
+//! and show the check fail. The `Held` -> `Dead` of a timed-out task is, to the model, the
+//! worker dying while its caller reads (a kill is a death), which it checks.
+//!
+//! With `retries` the worker says `Started` as it begins each task; a reader reads past it
+//! (`read::read_lent`, the supervisor's `receive`) and notes it on the task, which moves no
+//! line.
 
 mod frame;
 #[cfg(all(test, loom))]
@@ -138,10 +144,12 @@ impl ProcessPool {
         let shared = &self.shared;
         let mut state = shared.state();
         let open = state.queue.is_empty() && !state.closing && !state.cancelled;
-        let idle = state
-            .lines
-            .iter()
-            .position(|d| matches!(d.line, Line::Idle(_)) && d.lent_done < d.room);
+        let idle = (0..state.lines.len()).find(|&i| {
+            let desk = &state.lines[i];
+            matches!(desk.line, Line::Idle(_))
+                && desk.lent_done < desk.room
+                && state.targeted[i].is_empty()
+        });
         let (Some(line), true) = (idle, open && state.broken.is_none()) else {
             return Err(arg);
         };
@@ -167,12 +175,13 @@ impl ProcessPool {
         let slot = Arc::new(Slot::default());
         let sink = Sink(SinkTo::Slot(Arc::clone(&slot)));
         let sent = sent.is_ok();
-        // Never sent again once delivered: if the worker dies, this task is the one it ran.
-        // Once sent, the frame's buffer goes back to the line, for its next lent task.
-        let (frame, kept) = if sent {
-            (Vec::new(), frame)
-        } else {
-            (frame, Vec::new())
+        // Never sent again once delivered, if the pool has no retries: if the worker dies,
+        // this task is the one it ran. Once sent, the frame's buffer goes back to the line,
+        // for its next lent task; with retries the task keeps a copy, to be sent again.
+        let (frame, kept) = match (sent, shared.retries) {
+            (true, 0) => (Vec::new(), frame),
+            (true, _) => (frame.clone(), frame),
+            (false, _) => (frame, Vec::new()),
         };
         let mut job = Job::framed(frame, None, 0, 1, sink);
         // Nobody else holds the slot yet, so nobody can have cancelled it: this claims it.
@@ -202,7 +211,7 @@ impl ProcessPool {
 /// Puts a worker's line back in `state`, and wakes its supervisor if it waits for it, or if it
 /// is parked and now has something to do: a dead worker to replace, or work queued meanwhile.
 pub(super) fn put_back(shared: &Shared, state: &mut State, line: usize, now: Line) {
-    let busy = !state.queue.is_empty() || state.closing || state.cancelled;
+    let busy = state.has_work(line) || state.closing || state.cancelled;
     let desk = &mut state.lines[line];
     let dead = matches!(now, Line::Dead(_));
     desk.line = now;

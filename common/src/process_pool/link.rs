@@ -13,7 +13,7 @@
 
 #[cfg(test)]
 use super::message::GLUE_LIMIT;
-pub(crate) use super::message::{FromWorker, ENV_INIT, ENV_WORKER};
+pub(crate) use super::message::{FromWorker, ENV_ANNOUNCE, ENV_INIT, ENV_WORKER, INIT_FRAME};
 #[cfg(test)]
 use super::owned_bytes::{Received, WORTH_IT};
 use crate::sys;
@@ -164,6 +164,16 @@ impl Link {
 }
 
 impl Link {
+    /// Whether a message was read in part (by a reader whose deadline came first): the
+    /// worker has begun an answer, so its task is done.
+    pub(crate) fn has_partial(&self) -> bool {
+        // A read that stopped before the first byte keeps an empty head: nothing has begun.
+        !matches!(
+            self.partial,
+            None | Some(receive::Partial::Head { filled: 0, .. })
+        )
+    }
+
     /// Tells the worker there is no more work: it reads end of file and exits. Its answers can
     /// still be read until the link is dropped.
     pub(crate) fn hang_up(&self) {

@@ -3,13 +3,25 @@
 //! A message is a little-endian `u32` length, then that many bytes: a kind, then its fields.
 
 use super::owned_bytes::{lone_head, Received};
+use crate::Error;
 use std::io::{self, Write};
 
 /// Set in a worker's environment; its presence is what makes [`crate::init`] serve a pool.
 pub(crate) const ENV_WORKER: &str = "COMMON_POOL_WORKER";
 
-/// Set in a worker's environment when the pool has an initializer: its code distance.
+/// Set in a worker's environment when the pool has an initializer: the code distance of a
+/// plain `fn()`, or [`INIT_FRAME`]: the first frame on the line is the initializer's call
+/// (`initializer_with`: a function and its argument, a batch of one item).
 pub(crate) const ENV_INIT: &str = "COMMON_POOL_INIT";
+
+/// Set in a worker's environment when the pool retries tasks whose worker died: the worker
+/// then says [`FromWorker::Started`] as it begins each batch, so that a death is blamed only
+/// on a batch that had begun (one still waiting at the worker is sent again without counting
+/// an attempt). Without retries nothing is sent again, and the message would only cost.
+pub(crate) const ENV_ANNOUNCE: &str = "COMMON_POOL_ANNOUNCE";
+
+/// [`ENV_INIT`]'s value when the initializer comes as a frame on the line.
+pub(crate) const INIT_FRAME: &str = "frame";
 
 /// Outputs up to this size travel in one `write` with their header; larger ones in two, so a
 /// big result is never copied just to glue 21 bytes in front of it.
@@ -19,6 +31,8 @@ pub(super) const HELLO: u8 = 0;
 pub(super) const DONE: u8 = 1;
 pub(super) const REFUSED: u8 = 2;
 pub(super) const CANNOT_SERVE: u8 = 3;
+pub(super) const INIT_FAILED: u8 = 4;
+pub(super) const STARTED: u8 = 5;
 
 /// The bytes in front of a `Done` message's output: its length, its kind, `start` and `end`.
 pub(crate) const DONE_HEAD: usize = 21;
@@ -52,8 +66,13 @@ pub(crate) enum FromWorker {
     /// The worker refused a batch (its addresses were not in its code) and will exit.
     Refused(String),
     /// The worker cannot serve (its `main` reached a pool before `init`, `init` ran off the main
-    /// thread, or the pool's initializer panicked); it exits at once.
+    /// thread); it exits at once.
     CannotServe(String),
+    /// The worker begins its next batch (only with [`ENV_ANNOUNCE`]).
+    Started,
+    /// The pool's initializer failed ([`Error::InitializerPanicked`] with the panic's message
+    /// and place, or an argument that did not decode); the worker exits at once.
+    InitFailed(Error),
 }
 
 impl FromWorker {
@@ -76,6 +95,12 @@ impl FromWorker {
             }
             FromWorker::Refused(why) => (REFUSED, Vec::new(), why.as_bytes()),
             FromWorker::CannotServe(why) => (CANNOT_SERVE, Vec::new(), why.as_bytes()),
+            FromWorker::Started => (STARTED, Vec::new(), &[]),
+            FromWorker::InitFailed(error) => {
+                let mut encoded = Vec::new();
+                crate::codec::encode_value(&mut encoded, error).map_err(io::Error::other)?;
+                return write_message(out, INIT_FAILED, &encoded);
+            }
         };
         let len = u32::try_from(1 + head.len() + body.len())
             .map_err(|_| io::Error::other("a result of 4 GiB or more"))?;
@@ -114,7 +139,21 @@ impl FromWorker {
             }),
             REFUSED => Some(FromWorker::Refused(text(rest))),
             CANNOT_SERVE => Some(FromWorker::CannotServe(text(rest))),
+            STARTED if rest.is_empty() => Some(FromWorker::Started),
+            INIT_FAILED => crate::codec::decode::<Error>(rest)
+                .ok()
+                .map(FromWorker::InitFailed),
             _ => None,
         }
     }
+}
+
+/// Writes a short message of `kind` with `body`, in one write.
+fn write_message(out: &mut impl Write, kind: u8, body: &[u8]) -> io::Result<()> {
+    let len = u32::try_from(1 + body.len()).map_err(|_| io::Error::other("a message of 4 GiB"))?;
+    let mut message = Vec::with_capacity(5 + body.len());
+    message.extend_from_slice(&len.to_le_bytes());
+    message.push(kind);
+    message.extend_from_slice(body);
+    out.write_all(&message)
 }

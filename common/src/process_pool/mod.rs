@@ -52,7 +52,19 @@
 //!
 //! What a process pool can do that a thread pool cannot: [`ProcessPool::terminate`] kills
 //! running tasks. The kernel reclaims a dead process's memory, files and locks, so nothing in
-//! the pool's own process is left half-done.
+//! the pool's own process is left half-done. The same makes two knobs possible that a thread
+//! pool cannot have: a time limit per task (`ProcessPoolBuilder::task_timeout`: the worker of
+//! a task past it is killed and replaced, in `supervisor.rs` and `lend/read.rs`), and retries
+//! after a worker's death (`ProcessPoolBuilder::retries`, in `spawn.rs`'s `replace`).
+//!
+//! At most once, or at least once? By default a task whose worker died is reported
+//! ([`Error::WorkerDied`]) and never run again: at most once, as Python's pools do, which is
+//! right for a task with effects outside the worker (a payment, an append to a file), since
+//! the pool cannot know how far it got. With `retries(n)` it is sent again, up to `n` more
+//! times: at least once, as Ray does by default, which is right for a task that only computes
+//! (its worker killed for memory, or by a node going away), and bounded, as Dask bounds it,
+//! so that a task that kills every worker it touches fails after `1 + n` deaths instead of
+//! killing workers for ever.
 
 mod answer;
 pub(crate) mod big_buffer;
@@ -88,6 +100,15 @@ const IDLE_CHECK: Duration = link::WATCH;
 /// How long a worker may take to exit after its channel closes before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(1);
 
+/// What every new worker runs before its hello (see `worker.rs`).
+pub(crate) enum Initializer {
+    /// A plain `fn()`: its code distance (see `call::encode_plain`), in the worker's
+    /// environment.
+    Plain(i64),
+    /// `initializer_with(f, arg)`: the frame of the batch `f(arg)`, sent first on the line.
+    Frame(Vec<u8>),
+}
+
 #[derive(Default)]
 struct State {
     queue: VecDeque<Job>,
@@ -103,6 +124,15 @@ struct State {
     live: usize,
     /// Each worker's line: who holds it, and whether it is lent to a caller (see `lend.rs`).
     lines: Vec<lend::Desk>,
+    /// Per supervisor, batches for its worker alone (a `broadcast`'s): taken before `queue`.
+    targeted: Vec<VecDeque<Job>>,
+}
+
+impl State {
+    /// Whether supervisor `index` has queued work: its own, or the pool's.
+    fn has_work(&self, index: usize) -> bool {
+        !self.queue.is_empty() || !self.targeted[index].is_empty()
+    }
 }
 
 struct Shared {
@@ -117,10 +147,14 @@ struct Shared {
     pids: Mutex<Vec<Option<u32>>>,
     handshake_timeout: Duration,
     env: Vec<(OsString, OsString)>,
-    /// The initializer's code distance (see `call::encode_plain`), run by every new worker.
-    initializer: Option<i64>,
+    /// Run by every new worker before its first task.
+    initializer: Option<Initializer>,
     /// Items a worker may run before it is retired and replaced.
     max_tasks: Option<usize>,
+    /// How long one item may run before its worker is killed (`task_timeout`).
+    task_timeout: Option<Duration>,
+    /// How many times a batch whose worker died is sent again (`retries`).
+    retries: u32,
 }
 
 impl Shared {
@@ -172,7 +206,9 @@ impl Shared {
 /// ```
 pub struct ProcessPool {
     shared: Arc<Shared>,
-    supervisors: Vec<JoinHandle<()>>,
+    /// Joined by `shutdown`, `terminate` or the drop, whichever comes first (hence the lock:
+    /// `shutdown` takes `&self`).
+    supervisors: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl ProcessPool {
@@ -196,11 +232,11 @@ impl ProcessPool {
 
     /// Stops at once: kills every worker (running tasks end with [`Error::Cancelled`]),
     /// cancels the queued tasks, and reaps every worker before returning.
-    pub fn terminate(mut self) {
+    pub fn terminate(self) {
         let queued = {
             let mut state = self.shared.state();
             state.cancelled = true;
-            std::mem::take(&mut state.queue)
+            take_queued(&mut state)
         };
         park::nudge_all(&self.shared);
         // Signal while holding the pids' lock: a worker's pid is struck out under it before the
@@ -218,8 +254,12 @@ impl ProcessPool {
         self.join_supervisors();
     }
 
-    fn join_supervisors(&mut self) {
-        for thread in self.supervisors.drain(..) {
+    /// Joins every supervisor (each reaps its worker first); another caller waits here until
+    /// they are all joined.
+    fn join_supervisors(&self) {
+        // Held only to push or join; a join's panic is caught below.
+        let mut supervisors = self.supervisors.lock().unwrap_or_else(|p| p.into_inner());
+        for thread in supervisors.drain(..) {
             // Supervisors catch nothing and run no user code, so a panic there is a bug in this
             // module; propagating it would abort the drop of a pool, so report and go on.
             if thread.join().is_err() {
@@ -227,6 +267,16 @@ impl ProcessPool {
             }
         }
     }
+}
+
+/// Every batch still queued, the pool's and each supervisor's own, taken out of `state`.
+fn take_queued(state: &mut State) -> Vec<Job> {
+    let mut queued: Vec<Job> = std::mem::take(&mut state.queue).into();
+    state
+        .targeted
+        .iter_mut()
+        .for_each(|own| queued.extend(own.drain(..)));
+    queued
 }
 
 impl std::fmt::Debug for ProcessPool {
@@ -239,7 +289,8 @@ impl std::fmt::Debug for ProcessPool {
 }
 
 impl Drop for ProcessPool {
-    /// Finishes every submitted task, then stops and reaps every worker.
+    /// Finishes every submitted task, then stops and reaps every worker (at once, if
+    /// `shutdown` or `terminate` did already).
     fn drop(&mut self) {
         self.shared.state().closing = true;
         park::nudge_all(&self.shared);
@@ -291,5 +342,40 @@ impl Pool for ProcessPool {
 
     fn timeline(&self) -> Vec<Span> {
         self.shared.timeline.spans()
+    }
+
+    /// As [`Pool::shutdown`] documents. "Running" includes the batches already sent to a
+    /// worker (several short ones may wait at it, see `prefetch.rs`) and a task lent to one:
+    /// they finish; what is still in the pool's queue is cancelled, if asked.
+    fn shutdown(&self, cancel_pending: bool) {
+        let cancelled = {
+            let mut state = self.shared.state();
+            state.closing = true;
+            if cancel_pending {
+                take_queued(&mut state)
+            } else {
+                Vec::new()
+            }
+        };
+        park::nudge_all(&self.shared);
+        cancelled
+            .into_iter()
+            .for_each(|job| job.fail(Error::Cancelled));
+        self.join_supervisors();
+    }
+
+    /// As [`Pool::broadcast`] documents: one batch for each supervisor's worker alone, which
+    /// it sends before anything from the pool's queue.
+    fn broadcast<R: Task>(&self, f: fn() -> R) -> Result<Vec<R>, Error> {
+        let frame = wire::frame(call::encode_nullary(f), &[()]).map_err(Error::Serde)?;
+        let handles: Vec<TaskHandle<R>> = (0..self.workers())
+            .map(|index| {
+                let slot = Arc::new(Slot::default());
+                let sink = Sink(SinkTo::Slot(Arc::clone(&slot)));
+                self.enqueue_to(index, Job::framed(frame.clone(), None, 0, 1, sink));
+                TaskHandle::new(slot)
+            })
+            .collect();
+        handles.into_iter().map(TaskHandle::wait).collect()
     }
 }

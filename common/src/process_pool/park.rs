@@ -34,7 +34,7 @@ impl Supervisor {
         desk.room = room;
         desk.lent_done = 0;
         loop {
-            let busy = state.cancelled || state.closing || !state.queue.is_empty();
+            let busy = state.cancelled || state.closing || state.has_work(self.index);
             let desk = &mut state.lines[self.index];
             let ripe = match &desk.line {
                 Line::Lent { since, .. } => desk.handed_over || since.elapsed() >= LEND_GRACE,
@@ -49,9 +49,11 @@ impl Supervisor {
                     self.finished += desk.lent_done;
                     return Parked::Back(worker);
                 }
-                Line::Lent { worker, job, .. } if busy || ripe => {
+                Line::Lent { worker, job, since } if busy || ripe => {
                     self.finished += desk.lent_done;
                     self.in_flight.push_back(job);
+                    // It has run since it was written (its worker was idle).
+                    self.running_since = Some(since);
                     return Parked::Back(worker);
                 }
                 Line::Held if busy => {

@@ -1,7 +1,8 @@
 //! Starting a worker process with a bounded handshake, and replacing one that died or retired.
 
-use super::link::{FromWorker, Link, ENV_INIT, ENV_WORKER};
+use super::link::{FromWorker, Link, ENV_ANNOUNCE, ENV_INIT, ENV_WORKER, INIT_FRAME};
 use super::supervisor::Supervisor;
+use super::Initializer;
 use super::{Job, Shared, EXIT_GRACE};
 use crate::child::{self_command, Child};
 use crate::{sys, Error};
@@ -34,8 +35,17 @@ impl Worker {
         cmd.env(ENV_WORKER, "1")
             .stdin(std::process::Stdio::from(OwnedFd::from(theirs)));
         cmd.envs(shared.env.iter().map(|(k, v)| (k, v)));
-        if let Some(init) = shared.initializer {
-            cmd.env(ENV_INIT, init.to_string());
+        if shared.retries > 0 {
+            cmd.env(ENV_ANNOUNCE, "1");
+        }
+        match &shared.initializer {
+            Some(Initializer::Plain(init)) => {
+                cmd.env(ENV_INIT, init.to_string());
+            }
+            Some(Initializer::Frame(_)) => {
+                cmd.env(ENV_INIT, INIT_FRAME);
+            }
+            None => {}
         }
         let mut child = Child::spawn_group(&mut cmd).map_err(|e| spawn_error("spawn", &e))?;
         // Whoever reaps this worker (its supervisor, or a caller reading a lent answer), the
@@ -53,7 +63,7 @@ impl Worker {
         let pid = child.pid();
         let limit = shared.handshake_timeout;
         let deadline = crate::handle::deadline_in(limit);
-        let hello = link.hello(pid, &mut || match child.try_wait()? {
+        let mut alive = || match child.try_wait()? {
             Some(status) => Err(io::Error::other(format!(
                 "{} before its handshake",
                 sys::describe_exit(status)
@@ -62,10 +72,18 @@ impl Worker {
                 "gave no handshake within {limit:?}"
             ))),
             None => Ok(()),
-        });
+        };
+        // The initializer's call and argument go first, for the worker to run before its hello.
+        // A worker that exits instead of reading them shows in the hello below.
+        let sent = match &shared.initializer {
+            Some(Initializer::Frame(frame)) => link.send(&[frame], &mut alive),
+            _ => Ok(()),
+        };
+        let hello = sent.and_then(|()| link.hello(pid, &mut alive));
         match hello {
             Ok(FromWorker::Hello { pid: said }) if said == pid => Ok(Worker { child, link }),
             Ok(FromWorker::CannotServe(why)) => Err(Error::Spawn(format!("worker {index}: {why}"))),
+            Ok(FromWorker::InitFailed(error)) => Err(error),
             Ok(_) => Err(spawn_error("handshake", &"not a hello from our worker")),
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
                 // The worker closed its end before saying hello: it is exiting. Say how.
@@ -120,6 +138,13 @@ impl Worker {
         let Worker { child, link } = self;
         link.receive(&mut || watch(child))
     }
+
+    /// As [`Worker::receive`], until `deadline`: `None` if the message is not all in by then
+    /// (what came is kept on the link, see `link/receive.rs`).
+    pub(super) fn receive_until(&mut self, deadline: Instant) -> io::Result<Option<FromWorker>> {
+        let Worker { child, link } = self;
+        link.receive_until(deadline, &mut || watch(child))
+    }
 }
 
 /// Why batches could not be sent.
@@ -141,9 +166,16 @@ pub(super) fn watch(child: &mut Child) -> io::Result<()> {
 }
 
 impl Supervisor {
-    /// The worker died (or misbehaved): blame the running batch, requeue the rest, start anew.
-    /// Returns `None` when this supervisor should end.
+    /// The worker died (or misbehaved, or was killed for running past `task_timeout`): blame
+    /// the running batch, requeue the rest, start anew. Returns `None` when this supervisor
+    /// should end.
+    ///
+    /// The running batch fails with [`Error::TaskTimedOut`] if it timed out; after a death it
+    /// goes back to the queue's front while it has retries left (`retries`), and fails with
+    /// [`Error::WorkerDied`], counting its attempts, after the last.
     pub(super) fn replace(&mut self, mut worker: Worker) -> Option<Worker> {
+        let timed_out = std::mem::take(&mut self.timed_out);
+        self.running_since = None;
         let pid = worker.child.pid();
         // A child we cannot reap is one whose end we cannot know.
         let cause = worker
@@ -158,11 +190,30 @@ impl Supervisor {
                 .for_each(|job| job.fail(Error::Cancelled));
             return None;
         }
-        if let Some(running) = self.in_flight.pop_front() {
-            running.fail(Error::WorkerDied { pid, cause });
+        let mut again = Vec::new();
+        if let Some(mut running) = self.in_flight.pop_front() {
+            match self.shared.task_timeout {
+                Some(limit) if timed_out => running.fail(Error::TaskTimedOut { limit }),
+                // With retries the worker says when it begins a batch: one it never began is
+                // sent again without counting an attempt (see `Job::blame`).
+                _ if !running.blame(self.shared.retries) => again.push(running),
+                _ => {
+                    if running.deaths <= self.shared.retries {
+                        again.push(running); // sent again first, before the others
+                    } else {
+                        let attempts = running.deaths;
+                        running.fail(Error::WorkerDied {
+                            pid,
+                            cause,
+                            attempts,
+                        });
+                    }
+                }
+            }
         }
-        let waiting: Vec<Job> = self.in_flight.drain(..).collect();
-        self.requeue(waiting);
+        again.extend(self.in_flight.drain(..));
+        again.iter_mut().for_each(|job| job.started = false);
+        self.requeue(again);
         self.respawn()
     }
 
@@ -216,18 +267,21 @@ impl Supervisor {
     }
 
     /// A start failed. `first` marks this supervisor as no longer live; if none is live, the queue
-    /// fails with `error` and so do new batches until some worker starts again.
+    /// fails with `error` and so do new batches until some worker starts again. Batches for
+    /// this worker alone (a broadcast's) fail with it at once, since no other worker may run
+    /// them.
     fn mark_down(&self, error: Error, first: bool) {
         let orphans = {
             let mut state = self.shared.state();
+            let mut orphans: Vec<Job> = state.targeted[self.index].drain(..).collect();
             if first {
                 state.live -= 1;
             }
-            if state.live > 0 {
-                return;
+            if state.live == 0 {
+                state.broken = Some(error.clone());
+                orphans.extend(std::mem::take(&mut state.queue));
             }
-            state.broken = Some(error.clone());
-            std::mem::take(&mut state.queue)
+            orphans
         };
         orphans.into_iter().for_each(|job| job.fail(error.clone()));
     }

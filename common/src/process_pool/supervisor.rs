@@ -1,5 +1,6 @@
 //! The thread that owns one worker process: feeds it, reads its answers in order, replaces it.
 
+use super::job::Group;
 use super::link::FromWorker;
 use super::owned_bytes::Received;
 use super::park::Parked;
@@ -9,6 +10,7 @@ use super::{Answer, Job, Shared, EXIT_GRACE};
 use crate::{sys, Error};
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 
 pub(super) enum Take {
     Jobs(Vec<Job>),
@@ -31,6 +33,15 @@ pub(super) struct Supervisor {
     pub(super) in_flight: VecDeque<Job>,
     /// Whether the last batch was short enough to make prefetching worthwhile.
     pub(super) short_tasks: bool,
+    /// The map that last batch belonged to: `short_tasks` says nothing about another map's
+    /// batches (see `prefetch.rs`).
+    pub(super) learned_from: Group,
+    /// Since when the oldest batch in flight may have been running: when it was sent, or
+    /// when the answer before it came, whichever is later. `task_timeout` counts from here.
+    pub(super) running_since: Option<Instant>,
+    /// Set when the worker was killed for running past `task_timeout`: `replace` blames
+    /// the running batch for that, not for a death.
+    pub(super) timed_out: bool,
     /// Items the current worker has finished (for `max_tasks_per_worker`).
     pub(super) finished: usize,
 }
@@ -57,9 +68,23 @@ impl Supervisor {
             index,
             in_flight: VecDeque::new(),
             short_tasks: false,
+            learned_from: Group::default(),
+            running_since: None,
+            timed_out: false,
             finished: 0,
         };
         me.run(worker);
+        // Stopped: batches left for this worker alone (a broadcast's) get an answer too.
+        let (left, error) = {
+            let mut state = me.shared.state();
+            let error = if state.cancelled {
+                Error::Cancelled
+            } else {
+                Error::ShutDown
+            };
+            (std::mem::take(&mut state.targeted[index]), error)
+        };
+        left.into_iter().for_each(|job| job.fail(error.clone()));
     }
 
     fn run(&mut self, mut worker: Worker) {
@@ -89,6 +114,9 @@ impl Supervisor {
                     if !jobs.is_empty() {
                         match worker.send(&jobs) {
                             Ok(()) => {
+                                if self.in_flight.is_empty() {
+                                    self.running_since = Some(Instant::now());
+                                }
                                 self.in_flight.extend(jobs);
                                 self.release_running_frame();
                             }
@@ -116,14 +144,53 @@ impl Supervisor {
         }
     }
 
-    /// Waits for the worker's next answer and delivers it; `false` if the worker is dead.
+    /// Waits for the worker's next answer and delivers it; `false` if the worker is dead, or
+    /// was killed because its running batch passed `task_timeout`.
     fn receive(&mut self, worker: &mut Worker) -> bool {
-        match worker.receive() {
-            Ok(FromWorker::Done { start, end, output }) => {
+        loop {
+            match self.receive_one(worker) {
+                Some(FromWorker::Started) => {
+                    // Said as the worker begins a batch: the oldest in flight.
+                    if let Some(front) = self.in_flight.front_mut() {
+                        front.started = true;
+                    }
+                }
+                Some(answer) => return self.deliver(worker, answer),
+                None => return false,
+            }
+        }
+    }
+
+    /// The worker's next message; `None` if it is dead, or was killed for running past
+    /// `task_timeout`.
+    fn receive_one(&mut self, worker: &mut Worker) -> Option<FromWorker> {
+        let answer = match self.running_deadline() {
+            None => worker.receive(),
+            Some(deadline) => match worker.receive_until(deadline) {
+                Ok(Some(answer)) => Ok(answer),
+                // Its answer has begun: the batch finished in time; read the rest.
+                Ok(None) if worker.link.has_partial() => worker.receive(),
+                Ok(None) => {
+                    // Past its limit: kill the worker (and any process it forked); `replace`
+                    // reports the batch and starts another worker.
+                    let _ = worker.child.kill();
+                    self.timed_out = true;
+                    return None;
+                }
+                Err(e) => Err(e),
+            },
+        };
+        answer.ok()
+    }
+
+    /// Delivers the worker's answer; `false` if it was not one (the worker misbehaved).
+    fn deliver(&mut self, worker: &mut Worker, answer: FromWorker) -> bool {
+        match answer {
+            FromWorker::Done { start, end, output } => {
                 self.finish_front(worker, start, end, output);
                 true
             }
-            Ok(FromWorker::Refused(why)) => {
+            FromWorker::Refused(why) => {
                 // Cannot happen with a worker of our own executable; treat it as a death.
                 eprintln!(
                     "common: worker {} refused a batch: {why}",
@@ -131,7 +198,7 @@ impl Supervisor {
                 );
                 false
             }
-            Ok(FromWorker::Hello { .. } | FromWorker::CannotServe(_)) | Err(_) => false,
+            _ => false,
         }
     }
 
@@ -143,6 +210,9 @@ impl Supervisor {
         };
         self.finished += job.len;
         self.short_tasks = sys::nanos_between(start, end) < SHORT_TASK;
+        self.learned_from = job.group.clone();
+        // The next batch (if one is in flight) could start only now.
+        self.running_since = Some(Instant::now());
         let pid = worker.child.pid();
         self.shared
             .timeline
@@ -159,10 +229,22 @@ impl Supervisor {
     /// the pool's peak memory was twice the payload; freed here, the frame and the result's
     /// buffers are never alive at once.
     fn release_running_frame(&mut self) {
+        if self.shared.retries > 0 {
+            return; // it may be sent again, after its worker's death
+        }
         if let Some(running) = self.in_flight.front_mut() {
             running.frame = Vec::new();
             running.tail = None;
         }
+    }
+
+    /// When the running batch passes `task_timeout`, if the pool has one: its limit per item
+    /// times its items, from `running_since`.
+    fn running_deadline(&self) -> Option<Instant> {
+        let limit = self.shared.task_timeout?;
+        let items = u32::try_from(self.in_flight.front()?.len).unwrap_or(u32::MAX);
+        // A limit too far to name is no limit.
+        self.running_since?.checked_add(limit.checked_mul(items)?)
     }
 
     pub(super) fn requeue(&self, jobs: Vec<Job>) {

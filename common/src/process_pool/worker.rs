@@ -6,7 +6,7 @@
 
 use super::answer::{self, Answer};
 use super::call::{self, Input, Output};
-use super::link::{FromWorker, ENV_INIT, ENV_WORKER};
+use super::link::{FromWorker, ENV_ANNOUNCE, ENV_INIT, ENV_WORKER, INIT_FRAME};
 use super::owned_bytes::{opens_lone_byte_string, LONE_HEAD, WORTH_IT};
 use super::wire::{unframe, CALL_LEN};
 use crate::sys;
@@ -110,25 +110,31 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
     // `call::run_input`; a frame of another build is answered `Refused`).
     call::build_fingerprint();
     let mut to_pool = line.try_clone()?;
+    let mut from_pool = BufReader::with_capacity(64 * 1024, line);
+    // Both kept from task to task: what a batch arrives in, and what its answer is encoded into
+    // (`answer.rs` gives the measured reason). A large one is freed after its batch.
+    let (mut body, mut answer) = (Vec::new(), Answer::new());
     if let Some(init) = initializer() {
         // Before the hello: a pool whose initializer fails learns it while starting the worker
         // (`new` fails; a replacement retries with back-off), never by a silent death.
-        if let Err(why) = run_initializer(init, &code) {
-            // The pool reports it (in `new`'s error, or once for a supervisor that cannot restart its worker).
-            let _ = FromWorker::CannotServe(why).write_to(&mut to_pool);
+        if let Err(error) = run_initializer(init, &mut from_pool, &mut body, &code) {
+            // The pool reports it (in `new`'s error, or as the error of the tasks that no
+            // worker can run while none gets past it).
+            let _ = FromWorker::InitFailed(error).write_to(&mut to_pool);
             sys::exit_now(CANNOT_SERVE);
         }
     }
-    let mut from_pool = BufReader::with_capacity(64 * 1024, line);
+    let announce = std::env::var_os(ENV_ANNOUNCE).is_some();
+    std::env::remove_var(ENV_ANNOUNCE);
     FromWorker::Hello {
         pid: std::process::id(),
     }
     .write_to(&mut to_pool)?;
-    // Both kept from task to task: what a batch arrives in, and what its answer is encoded into
-    // (`answer.rs` gives the measured reason). A large one is freed after its batch.
-    let (mut body, mut answer) = (Vec::new(), Answer::new());
     // End of file (the pool dropped its end: shutdown, or its process died) is time to go.
     while let Some(frame) = read_frame(&mut from_pool, &mut body)? {
+        if announce {
+            FromWorker::Started.write_to(&mut to_pool)?;
+        }
         let start = sys::monotonic_nanos();
         let short = "a frame too short to hold a call";
         let records = answer.records();
@@ -165,33 +171,67 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The initializer's distance from the anchor, if the pool has one (see `ENV_INIT`).
-fn initializer() -> Option<i64> {
-    let init = std::env::var(ENV_INIT).ok()?.parse().ok();
-    std::env::remove_var(ENV_INIT);
-    init
+/// The pool's initializer, if it has one (see `ENV_INIT`).
+enum Init {
+    /// A plain `fn()`: its distance from the anchor.
+    Plain(i64),
+    /// `initializer_with`: its call and argument are the first frame on the line.
+    Frame,
 }
 
-/// Runs the pool's initializer; a panic becomes an error that names it.
-fn run_initializer(init: i64, code: &[std::ops::Range<usize>]) -> Result<(), String> {
-    // The panic reaches the pool as an error; the default hook would also print it here, with
-    // a backtrace, in the middle of the program's output. This process is single-threaded
-    // until its first task, so swapping the hook for the call is seen by nobody else.
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let outcome = std::panic::catch_unwind(|| call::run_plain(init, code));
-    std::panic::set_hook(hook);
-    match outcome {
-        Ok(result) => result,
-        Err(payload) => {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic with a non-string payload".into());
-            Err(format!("the pool's initializer panicked: {message}"))
-        }
+fn initializer() -> Option<Init> {
+    let value = std::env::var(ENV_INIT).ok()?;
+    std::env::remove_var(ENV_INIT);
+    if value == INIT_FRAME {
+        return Some(Init::Frame);
     }
+    value.parse().ok().map(Init::Plain)
+}
+
+/// Runs the pool's initializer as a task is run: a panic becomes
+/// [`Error::InitializerPanicked`](crate::Error::InitializerPanicked) with its message and
+/// place (the hook `serve` installed notes the place, and prints nothing), the same error a
+/// thread pool's initializer gives.
+fn run_initializer(
+    init: Init,
+    from_pool: &mut impl Read,
+    body: &mut Vec<u8>,
+    code: &[std::ops::Range<usize>],
+) -> Result<(), crate::Error> {
+    use crate::Error;
+    let outcome = match init {
+        Init::Plain(distance) => crate::panics::catch(|| call::run_plain(distance, code))
+            .and_then(|called| called.map_err(Error::Spawn)),
+        Init::Frame => {
+            let refused = |why: String| Error::Spawn(format!("the initializer's frame: {why}"));
+            let frame = read_frame(from_pool, body)
+                .map_err(|e| refused(e.to_string()))?
+                .ok_or_else(|| refused("the pool hung up first".into()))?;
+            let mut out = Vec::new();
+            let ran = match frame {
+                Frame::InBody => match unframe(body) {
+                    Some((call, items)) => {
+                        call::run_input(&call, Input::Received(items), code, &mut out)
+                    }
+                    None => Err("a frame too short to hold a call".into()),
+                },
+                Frame::ByteString { call, payload } => match unframe(&call) {
+                    Some((call, _)) => {
+                        call::run_input(&call, Input::ByteString(payload), code, &mut out)
+                    }
+                    None => Err("a frame too short to hold a call".into()),
+                },
+            };
+            match ran.map_err(refused)? {
+                // Its result is `()`: never large, never streamed.
+                Output::Encoded => call::decode_results::<()>(&out, 1)
+                    .into_first()
+                    .unwrap_or(Ok(())),
+                Output::Streamed(_) => Ok(()),
+            }
+        }
+    };
+    outcome.map_err(Error::in_initializer)
 }
 
 /// What [`read_frame`] read.

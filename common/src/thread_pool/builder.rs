@@ -1,13 +1,49 @@
 //! Settings for a [`ThreadPool`], and the start of its threads.
 
 use super::*;
+use crossbeam_channel::{select_biased, TryRecvError};
 
 /// Settings for a [`ThreadPool`], from [`ThreadPool::builder`].
+///
+/// It has no `task_timeout` and no `retries`, which a process pool's builder has: a thread
+/// cannot be killed, nor die alone (see the [`ThreadPool`] module docs).
 #[derive(Clone, Debug)]
 pub struct ThreadPoolBuilder {
     workers: usize,
     record_timeline: bool,
-    initializer: Option<fn()>,
+    initializer: Option<Init>,
+}
+
+/// What each thread runs before its first task.
+#[derive(Clone)]
+enum Init {
+    Plain(fn()),
+    /// `initializer_with`: the argument as encoded bytes, each thread decoding its own copy,
+    /// as each process worker does; or the error that encoding it gave, for `build`.
+    With(Arc<dyn Fn() -> Result<(), Error> + Send + Sync>),
+    Unencodable(Error),
+}
+
+impl std::fmt::Debug for Init {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Init::Plain(init) => write!(f, "Plain({init:p})"),
+            Init::With(_) => write!(f, "With(..)"),
+            Init::Unencodable(e) => write!(f, "Unencodable({e})"),
+        }
+    }
+}
+
+impl Init {
+    /// Runs it; a panic becomes [`Error::InitializerPanicked`], with its message and place.
+    fn run(&self) -> Result<(), Error> {
+        let outcome = match self {
+            Init::Plain(init) => panics::catch(init),
+            Init::With(init) => panics::catch(|| init()).and_then(|r| r),
+            Init::Unencodable(e) => Err(e.clone()),
+        };
+        outcome.map_err(Error::in_initializer)
+    }
 }
 
 impl ThreadPoolBuilder {
@@ -52,7 +88,42 @@ impl ThreadPoolBuilder {
     /// assert!(pool.map(|_: u8| GREETED.get(), 0..8).unwrap().iter().all(|&g| g));
     /// ```
     pub fn initializer(mut self, init: fn()) -> Self {
-        self.initializer = Some(init);
+        self.initializer = Some(Init::Plain(init));
+        self
+    }
+
+    /// As [`ThreadPoolBuilder::initializer`], with an argument (Python's `initargs`): every
+    /// thread runs `f(arg)` once, before its first task, each with its own copy of `arg`,
+    /// decoded from its serde encoding as a process worker decodes it (so a `#[serde(skip)]`
+    /// field arrives as its default on both pools). It replaces an `initializer` given before.
+    ///
+    /// ```
+    /// use common::{Pool, ThreadPool};
+    /// use std::cell::Cell;
+    /// thread_local!(static SEED: Cell<u64> = const { Cell::new(0) });
+    /// let pool = ThreadPool::builder()
+    ///     .workers(2)
+    ///     .initializer_with(|seed: u64| SEED.set(seed), 42)
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(pool.map(|_: u8| SEED.get(), 0..8).unwrap().iter().all(|&s| s == 42));
+    /// ```
+    pub fn initializer_with<T: Task>(mut self, f: fn(T), arg: T) -> Self {
+        let mut bytes = Vec::new();
+        let encoded = panics::catch(|| crate::codec::encode_value(&mut bytes, &arg));
+        self.initializer = Some(match encoded {
+            Ok(Ok(())) => Init::With(Arc::new(move || {
+                let arg = crate::codec::decode::<T>(&bytes).map_err(|e| {
+                    Error::Serde(format!("decoding the initializer's argument: {e}"))
+                })?;
+                f(arg);
+                Ok(())
+            })),
+            Ok(Err(e)) => Init::Unencodable(Error::Serde(format!(
+                "encoding the initializer's argument: {e}"
+            ))),
+            Err(panicked) => Init::Unencodable(panicked),
+        });
         self
     }
 
@@ -60,7 +131,9 @@ impl ThreadPoolBuilder {
     ///
     /// # Errors
     /// [`Error::ZeroWorkers`]; [`Error::Spawn`] if the OS refuses a thread;
-    /// [`Error::Panicked`] if the initializer panicked in a thread (the pool is then stopped).
+    /// [`Error::InitializerPanicked`] if the initializer panicked in a thread (the pool is then
+    /// stopped), with the panic's message and place, as on a process pool; [`Error::Serde`]
+    /// if `initializer_with`'s argument does not encode or decode.
     /// An initializer that never returns blocks `build`, as a task that never returns blocks
     /// the pool's drop.
     pub fn build(self) -> Result<ThreadPool, Error> {
@@ -70,15 +143,29 @@ impl ThreadPoolBuilder {
         panics::install_hook();
         let shared = Arc::new(Shared {
             cancelled: AtomicBool::new(false),
+            refusing: false,
             timeline: Timeline::new(self.record_timeline),
         });
+        let refuser = Worker {
+            index: usize::MAX,
+            shared: Arc::new(Shared {
+                cancelled: AtomicBool::new(true),
+                refusing: true,
+                timeline: Timeline::new(false),
+            }),
+        };
         let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
         let (ready_tx, ready) = crossbeam_channel::bounded(self.workers);
-        let mut pool = ThreadPool {
-            jobs: Some(jobs),
+        let pool = ThreadPool {
+            jobs: RwLock::new(Some(jobs)),
             queue: queue.clone(),
-            threads: Vec::with_capacity(self.workers),
+            mailboxes: (0..self.workers)
+                .map(|_| crossbeam_channel::unbounded())
+                .collect(),
+            threads: Mutex::new(Vec::with_capacity(self.workers)),
+            size: self.workers,
             shared,
+            refuser,
         };
         for index in 0..self.workers {
             let worker = Worker {
@@ -86,35 +173,38 @@ impl ThreadPoolBuilder {
                 shared: Arc::clone(&pool.shared),
             };
             let queue: Receiver<Job> = queue.clone();
-            let (initializer, ready_tx) = (self.initializer, ready_tx.clone());
+            let mailbox = pool.mailboxes[index].1.clone();
+            let (initializer, ready_tx) = (self.initializer.clone(), ready_tx.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("pool-thread-{index}"))
                 .spawn(move || {
                     super::nested::serve(&worker); // a wait on this pool from here may help
                     if let Some(init) = initializer {
-                        // Run as a task is run, so that a panic becomes an error with its place.
-                        let outcome = panics::run_batch(|init: fn()| init(), vec![init]);
-                        if let Some(Err(e)) = outcome.into_first() {
+                        if let Err(e) = init.run() {
                             let _ = ready_tx.send(Err(e));
                             return;
                         }
                     }
                     let _ = ready_tx.send(Ok(()));
                     drop(ready_tx);
-                    // The loop ends when the pool drops its sender and the queue is drained.
+                    // The loop ends when the pool closes its queue and the queue is drained.
                     // Each job runs its tasks under `catch_unwind` already; this catch is for
                     // the user code a job runs after its answer is out: the `Drop` of a result
                     // nobody waits for (a handle dropped, a map past its deadline), or of the
                     // arguments of a batch cancelled before it ran. Uncaught, such a panic
                     // would end this thread while `workers()` still counts it, and the next
                     // call would wait for it for ever.
-                    queue
-                        .iter()
-                        .for_each(|job| panics::catch_drop(|| worker.run(job)));
+                    while let Some(job) = next_job(&mailbox, &queue) {
+                        panics::catch_drop(|| worker.run(job));
+                    }
+                    // The queue is closed and empty: answer what a broadcast left meanwhile.
+                    while let Ok(job) = mailbox.try_recv() {
+                        panics::catch_drop(|| worker.run(job));
+                    }
                 })
                 // Dropping `pool` on this early return lets the threads started so far end.
                 .map_err(|e| Error::Spawn(format!("thread {index}: {e}")))?;
-            pool.threads.push(thread);
+            pool.threads().push(thread);
         }
         drop(ready_tx);
         // Every thread reports once, after its initializer (if any) returned.
@@ -126,5 +216,22 @@ impl ThreadPoolBuilder {
             }
         }
         Ok(pool)
+    }
+}
+
+/// A worker's next job: from its mailbox first (a broadcast), else from the shared queue;
+/// `None` once the pool has closed the queue and it is empty.
+fn next_job(mailbox: &Receiver<Job>, queue: &Receiver<Job>) -> Option<Job> {
+    if let Ok(job) = mailbox.try_recv() {
+        return Some(job);
+    }
+    match queue.try_recv() {
+        Ok(job) => Some(job),
+        Err(TryRecvError::Disconnected) => None,
+        // Nothing queued: sleep on both, the mailbox first should both have a job.
+        Err(TryRecvError::Empty) => select_biased! {
+            recv(mailbox) -> job => job.ok(),
+            recv(queue) -> job => job.ok(),
+        },
     }
 }

@@ -26,7 +26,7 @@ pub(crate) fn worker_death(how: &str, expected_cause: &str) -> harness::Result {
         .collect();
     for (i, handle) in handles.into_iter().enumerate() {
         match handle.wait() {
-            Err(Error::WorkerDied { pid, cause }) => {
+            Err(Error::WorkerDied { pid, cause, .. }) => {
                 check(i == 10, "only the fatal task fails")?;
                 check(before.contains(&pid), "the error names the dead worker")?;
                 // The structured cause, and the words a user reads.
@@ -87,7 +87,7 @@ pub(crate) fn worker_killed_while_busy_fails_its_task() -> harness::Result {
     common::demo::sys::send_signal(pids[0], libc::SIGKILL)?;
     let later: Vec<_> = (0..10).map(|_| pool.submit(nap, 1)).collect();
     let outcomes: Vec<_> = long.into_iter().map(|h| h.wait()).collect();
-    let died = outcomes.iter().filter(|r| matches!(r, Err(Error::WorkerDied { pid, cause }) if *pid == pids[0] && *cause == Exit::Signal(9))).count();
+    let died = outcomes.iter().filter(|r| matches!(r, Err(Error::WorkerDied { pid, cause, .. }) if *pid == pids[0] && *cause == Exit::Signal(9))).count();
     let fine = outcomes
         .iter()
         .filter(|r| matches!(r, Ok(pid) if *pid == pids[1]))

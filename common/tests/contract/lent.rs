@@ -89,6 +89,7 @@ pub(crate) fn lent_task_whose_worker_dies() -> harness::Result {
     let expected = Err(Error::WorkerDied {
         pid: before[0],
         cause: Exit::Signal(libc::SIGKILL),
+        attempts: 1,
     });
     check(
         outcome == expected,

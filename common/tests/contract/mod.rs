@@ -6,4 +6,5 @@ pub mod deaths;
 pub mod handshake;
 pub mod lent;
 pub mod lifecycle;
+pub mod limits;
 pub mod storm;

@@ -50,7 +50,7 @@ pub(crate) fn thread_initializer_runs_once_per_thread() -> harness::Result {
         .initializer(|| panic!("no database"))
         .build();
     check(
-        matches!(&failed, Err(Error::Panicked { message, .. }) if message == "no database"),
+        matches!(&failed, Err(Error::InitializerPanicked { message, .. }) if message == "no database"),
         &format!("a panicking initializer fails build: {:?}", failed.err()),
     )
 }

@@ -4,4 +4,5 @@ pub mod completion;
 pub mod files;
 pub mod init_and_async;
 pub mod ordering;
+pub mod stopping;
 pub mod streaming;

@@ -205,7 +205,7 @@ pub(crate) fn a_thread_initializer_that_panics() -> harness::Result {
     check(
         matches!(
             &failed,
-            Err(Error::Panicked { message, location: Some(at) })
+            Err(Error::InitializerPanicked { message, location: Some(at) })
                 if message == "the second thread has no database" && at.contains("user_panics.rs")
         ),
         &format!(

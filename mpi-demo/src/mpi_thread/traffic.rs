@@ -1,31 +1,42 @@
 //! Batches out to idle worker ranks, answers back to their sinks, and the ping-pong.
 
-use super::State;
-use crate::session::tag;
+use super::{State, Worker};
+use crate::session::{tag, To};
 use mpi::traits::*;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 impl State {
-    /// Hands queued batches to idle workers, oldest batch first; whether any was sent.
+    /// Hands queued batches to idle workers, oldest batch first (broadcasts are queued ahead
+    /// of the rest); drops those whose pool cancelled them; whether any was sent.
     pub(super) fn assign(&mut self) -> bool {
         let mut sent = false;
         let mut i = 0;
         while i < self.queue.len() {
-            let limit = self.queue[i].0;
-            let Some(w) = self.workers[..limit.min(self.workers.len())]
-                .iter()
-                .position(|w| w.running.is_none())
-            else {
+            let no_such_rank = matches!(self.queue[i].to, To::Only(w) if w >= self.workers.len());
+            if self.queue[i].cancelled.load(Relaxed) || no_such_rank {
+                // Dropping its `done` answers its caller `Error::Cancelled`.
+                drop(self.queue.remove(i));
+                continue;
+            }
+            let idle = |w: &Worker| w.running.is_none();
+            let w = match self.queue[i].to {
+                To::AnyOf(n) => self.workers[..n.min(self.workers.len())]
+                    .iter()
+                    .position(idle),
+                To::Only(w) => self.workers.get(w).filter(|&w| idle(w)).map(|_| w),
+            };
+            let Some(w) = w else {
                 i += 1;
                 continue;
             };
             // `i < self.queue.len()` was checked just above.
-            let (_, frame, done) = self.queue.remove(i).expect("i is in the queue");
+            let queued = self.queue.remove(i).expect("i is in the queue");
             let worker = &mut self.workers[w];
             self.comms[worker.comm]
                 .process(worker.rank)
-                .send_with_tag(&frame[..], tag::TASK);
-            worker.running = Some(done);
+                .send_with_tag(&queued.frame[..], tag::TASK);
+            worker.running = Some(queued.done);
             sent = true;
         }
         sent

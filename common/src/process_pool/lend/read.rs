@@ -105,28 +105,51 @@ fn read_lent(ticket: &Ticket, deadline: Option<Instant>) -> Read {
     }
     let Line::Lent {
         mut worker,
-        job,
+        mut job,
         since,
     } = std::mem::replace(&mut desk.line, Line::Held)
     else {
         unreachable!("matched just above");
     };
     drop(state);
-    let answer = match deadline {
-        None => worker.receive().map(Some),
-        Some(deadline) => {
-            let Worker { child, link } = &mut worker;
-            link.receive_until(deadline, &mut || watch(child))
+    // The pool's limit for this task, if it has one: it has run since it was written (its
+    // worker was idle). The read stops there too, and then, unless the answer has begun,
+    // the worker is killed and the task fails as timed out.
+    let limit = shared.task_timeout;
+    let due = limit.and_then(|limit| since.checked_add(limit));
+    let until = match (deadline, due) {
+        (Some(deadline), Some(due)) => Some(deadline.min(due)),
+        (deadline, due) => deadline.or(due),
+    };
+    let answer = loop {
+        let answer = match until {
+            None => worker.receive().map(Some),
+            Some(until) => {
+                let Worker { child, link } = &mut worker;
+                link.receive_until(until, &mut || watch(child))
+            }
+        };
+        match answer {
+            // Said as the worker begins it (with retries): read on, for the answer.
+            Ok(Some(FromWorker::Started)) => job.started = true,
+            other => break other,
         }
     };
-    match answer {
-        Ok(Some(answer)) => deliver(shared, *line, worker, job, Ok(answer)),
-        Ok(None) => {
+    let past_due = due.is_some_and(|due| Instant::now() >= due);
+    match (answer, limit) {
+        (Ok(Some(answer)), _) => deliver(shared, *line, worker, job, Ok(answer)),
+        (Ok(None), Some(limit)) if past_due && !worker.link.has_partial() => {
+            let _ = worker.child.kill();
+            job.fail(Error::TaskTimedOut { limit });
+            // Its supervisor replaces the worker.
+            put_back(shared, &mut shared.state(), *line, Line::Dead(worker));
+        }
+        (Ok(None), _) => {
             let mut state = shared.state();
             put_back(shared, &mut state, *line, Line::Lent { worker, job, since });
             return Read::Later;
         }
-        Err(e) => deliver(shared, *line, worker, job, Err(e)),
+        (Err(e), _) => deliver(shared, *line, worker, job, Err(e)),
     }
     Read::Done
 }
@@ -148,12 +171,13 @@ enum Read {
 const READER_GRACE: Duration = Duration::from_millis(20);
 
 /// Delivers what a reader read from a lent line, and puts the line back: `Idle` after an
-/// answer, `Dead` (for the supervisor to replace) after anything else.
+/// answer, `Dead` (for the supervisor to replace) after anything else. A task whose worker
+/// died goes back to the queue while it has retries left (`retries`).
 fn deliver(
     shared: &Shared,
     line: usize,
     mut worker: Worker,
-    job: Job,
+    mut job: Job,
     answer: std::io::Result<FromWorker>,
 ) {
     let pid = worker.child.pid();
@@ -179,12 +203,26 @@ fn deliver(
                 .child
                 .finish(EXIT_GRACE)
                 .map_or(crate::Exit::Unknown, crate::Exit::from);
-            let error = if shared.state().cancelled {
-                Error::Cancelled
-            } else {
-                Error::WorkerDied { pid, cause }
-            };
-            job.fail(error);
+            let mut state = shared.state();
+            if state.cancelled {
+                drop(state);
+                job.fail(Error::Cancelled);
+                return put_back(shared, &mut shared.state(), line, Line::Dead(worker));
+            }
+            // A task its worker never began (it says so, with retries) costs no attempt.
+            if !job.blame(shared.retries) || job.deaths <= shared.retries {
+                // Sent again first, by whichever supervisor takes it (its frame was kept).
+                state.queue.push_front(job);
+                put_back(shared, &mut state, line, Line::Dead(worker));
+                return super::super::park::nudge_one(shared, &mut state);
+            }
+            drop(state);
+            let attempts = job.deaths;
+            job.fail(Error::WorkerDied {
+                pid,
+                cause,
+                attempts,
+            });
             Line::Dead(worker)
         }
     };
