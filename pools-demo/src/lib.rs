@@ -40,6 +40,7 @@
 //! - [`crash`]: a panicking and an aborting task on both pools.
 //! - [`sizing`]: 1 to 2N workers on CPU-bound work; logical vs physical CPUs.
 //! - [`streaming`]: input pulled lazily: eager vs streamed peak memory, and an endless input.
+//! - [`stopping`]: shutdown(false), shutdown(true), terminate() and drop, side by side.
 //! - [`imbalance`]: a skewed image split in blocks, interleaved, or dynamically: who waited.
 //! - [`start_methods`]: fork, fork + exec, and the pool's re-exec, timed; fork after threads.
 //! - [`sys`](mod@sys): `fork` and `waitpid` behind safe calls: the crate's only `unsafe`.
@@ -60,6 +61,7 @@ pub mod picture;
 pub mod same_interface;
 pub mod sizing;
 pub mod start_methods;
+pub mod stopping;
 pub mod streaming;
 pub mod sys;
 pub mod tasks;
@@ -73,7 +75,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Every scenario of the default run, in order (`bench` is run on its own).
-pub const TOUR: [&str; 11] = [
+pub const TOUR: [&str; 12] = [
     "same-interface",
     "ordered-vs-completed",
     "blocking-vs-handles",
@@ -83,6 +85,7 @@ pub const TOUR: [&str; 11] = [
     "crash",
     "sizing",
     "streaming",
+    "stopping",
     "imbalance",
     "start-methods",
 ];
@@ -103,6 +106,7 @@ pub const FLAGS: &[(&str, &[&str])] = &[
             "crash",
             "bench",
             "streaming",
+            "stopping",
             "imbalance",
         ],
     ),

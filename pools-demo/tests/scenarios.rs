@@ -219,3 +219,22 @@ fn streaming_weighs_everything_and_ends_an_endless_input() {
          endless input pulling at most 676 items [ok]"
     ));
 }
+
+/// Four stops on each pool: every nap finished or was cancelled, as its stop promises, and a
+/// task submitted after a shutdown is refused.
+#[test]
+fn stopping_accounts_for_every_nap() {
+    let out = run_ok(&["stopping", "--workers", "2"]);
+    assert!(
+        result_line(&out).starts_with(
+            "result: 8 stops, 10 naps each: every nap finished or was cancelled, as its stop \
+             promises [ok]"
+        ),
+        "{out}"
+    );
+    assert_eq!(out.matches("a new task: ShutDown").count(), 4, "{out}");
+    assert!(
+        out.contains("process terminate()     finished  0, cancelled 10"),
+        "{out}"
+    );
+}
