@@ -23,6 +23,7 @@
 //! cargo run --release                          # every scenario; spawns its worker ranks
 //! cargo run --release -- latency               # one scenario (--help lists them)
 //! mpirun -n 4 target/release/mpi-demo          # rank 0 runs the program, 3 ranks serve
+//! cargo run -- exercise check reduce           # the students' exercise: a tree reduce by hand
 //! ```
 //!
 //! # Modules
@@ -38,6 +39,8 @@
 //! - [`team`]: every worker rank running one task at once, over a communicator of their own.
 //! - [`guard`]: a panic that would hang the job ends it instead (on every run).
 //! - [`sys`]: the one system call std lacks (non-blocking pipes), behind a safe function.
+//! - [`exercise`]: `mpi-demo exercise list | check reduce | hint reduce`: a tree reduce by
+//!   hand, for students (the blank in `exercises/reduce.rs`, its solution in `solutions/`).
 //! - one module per scenario: [`same_interface`], [`speedup`], [`latency`], [`batch_size`],
 //!   [`dead_rank`], [`across_hosts`], [`collectives`], [`ring_deadlock`], [`abort_on_panic`].
 #![warn(clippy::undocumented_unsafe_blocks, missing_docs)]
@@ -49,6 +52,7 @@ pub mod batch_size;
 pub mod child_job;
 pub mod collectives;
 pub mod dead_rank;
+pub mod exercise;
 pub mod guard;
 pub mod latency;
 pub mod launch;

@@ -49,6 +49,11 @@ enum Scenario {
     RingDeadlock,
     /// A panic outside a task: the job hangs without a guard; with it, the job ends.
     AbortOnPanic,
+    /// Exercises for students (not in the tour): list, check <name>, hint <name>.
+    Exercise {
+        #[command(subcommand)]
+        command: Option<ExerciseCommand>,
+    },
     /// One line of numbers for bench/against-mpi4py.
     #[command(name = "bench-line", hide = true)]
     BenchLine,
@@ -76,6 +81,64 @@ enum Scenario {
     /// Times one workload on an MPI pool; started by `across-hosts` with a transport set.
     #[command(name = "across-hosts-job", hide = true)]
     AcrossHostsJob,
+    /// Runs the `reduce` exercise on a team of worker ranks; started by `exercise check`.
+    #[command(name = "reduce-job", hide = true)]
+    ReduceJob {
+        #[arg(long)]
+        solution: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExerciseCommand {
+    /// Every exercise, one a line, its name first (the default).
+    List,
+    /// Run an exercise's check: pass, or what is wrong and a hint.
+    Check {
+        /// The exercise (see `exercise list`).
+        name: String,
+        /// Check the solution in solutions/ instead of your work.
+        #[arg(long)]
+        solution: bool,
+    },
+    /// Print an exercise's hint.
+    Hint {
+        /// The exercise (see `exercise list`).
+        name: String,
+    },
+}
+
+/// `exercise ...`: status 0 when the check passed (or for `list` and `hint`), 1 when it failed
+/// (its lines say why, and give the hint), 2 for a name or flag that does not apply.
+fn exercise(command: Option<ExerciseCommand>, workers: Option<usize>) -> anyhow::Result<ExitCode> {
+    use mpi_demo::exercise;
+    if workers.is_some() {
+        let why = "--workers does not apply to exercise: its check runs teams of 2, 3 and 4 ranks";
+        return Err(UsageError(why.into()).into());
+    }
+    let named = |name: &str| {
+        exercise::find(name).ok_or_else(|| {
+            UsageError(format!(
+                "no exercise named \"{name}\"; `exercise list` shows them all"
+            ))
+        })
+    };
+    let mut out = std::io::stdout().lock();
+    match command.unwrap_or(ExerciseCommand::List) {
+        ExerciseCommand::List => exercise::list(&mut out)?,
+        ExerciseCommand::Hint { name } => exercise::hint(&mut out, named(&name)?)?,
+        ExerciseCommand::Check { name, solution } => {
+            let e = named(&name)?;
+            if solution && !cfg!(feature = "solutions") {
+                let why = "--solution: this copy has no solutions (the `solutions` feature)";
+                return Err(UsageError(why.into()).into());
+            }
+            if !exercise::check(&mut out, e, solution)? {
+                return Ok(common::demo::cli::exit_code(false));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn settings(cli_workers: Option<usize>, launch: &Launch) -> anyhow::Result<Settings> {
@@ -110,10 +173,14 @@ fn settings(cli_workers: Option<usize>, launch: &Launch) -> anyhow::Result<Setti
     })
 }
 
-fn run(cli: Cli, launch: &Launch) -> anyhow::Result<()> {
+fn run(cli: Cli, launch: &Launch) -> anyhow::Result<ExitCode> {
+    let scenario = cli.scenario.unwrap_or(Scenario::All);
+    // Before the settings: an exercise starts child jobs of its own sizes, whatever the launch.
+    if let Scenario::Exercise { command } = scenario {
+        return exercise(command, cli.workers);
+    }
     let mut out = std::io::stdout().lock();
     let out = &mut out;
-    let scenario = cli.scenario.unwrap_or(Scenario::All);
     let s = &settings(cli.workers, launch)?;
     match scenario {
         Scenario::All => {
@@ -146,8 +213,10 @@ fn run(cli: Cli, launch: &Launch) -> anyhow::Result<()> {
             mpi_demo::abort_on_panic::job_main(s.workers, panicker)?
         }
         Scenario::AcrossHostsJob => mpi_demo::across_hosts::job_main(out, s.workers)?,
+        Scenario::ReduceJob { solution } => mpi_demo::exercise::job_main(out, s.workers, solution)?,
+        Scenario::Exercise { .. } => unreachable!("handled above"),
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
@@ -161,7 +230,7 @@ fn main() -> ExitCode {
     };
     // A panic that reaches here ends the job at once, so no rank waits for ever (see `guard`).
     match mpi_demo::guard::run_guarded(|| run(cli, &program.launch)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         // One `error:` line: status 2 for bad input, 71 for a resource this machine lacks, 1 for
         // a failed check; quietly 141 when a reader such as `head -1` closed stdout.
         Err(e) => common::demo::cli::exit_status(e.as_ref()),

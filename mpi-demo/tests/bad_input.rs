@@ -5,7 +5,8 @@ mod support;
 use std::time::Duration;
 use support::{Run, BIN};
 
-/// Zero workers, too many, an unknown scenario, an unknown flag.
+/// Zero workers, too many, an unknown scenario, an unknown flag; an unknown exercise, and
+/// `--workers` given to `exercise`.
 #[test]
 fn bad_arguments_exit_2_with_one_line() {
     common::testing::bad_input(
@@ -18,6 +19,12 @@ fn bad_arguments_exit_2_with_one_line() {
             &["ring-deadlock", "--tasks", "5"],
             &["collectives", "--hang"],
             &["abort-on-panic-job", "--panicker", "nobody"],
+            &["exercise", "check", "no-such-exercise"],
+            &["exercise", "hint", "no-such-exercise"],
+            &["exercise", "check"],
+            &["exercise", "check", "reduce", "extra"],
+            &["exercise", "list", "--solution"],
+            &["--workers", "2", "exercise", "check", "reduce"],
         ],
     );
 }
