@@ -262,13 +262,34 @@ fn report(message: impl std::fmt::Display, status: Option<u8>) -> ExitCode {
 ///     "error: unexpected argument '--bogus' found (tip: a similar argument exists: '--rounds'); \
 ///      see --help"
 /// );
+/// let missing = "error: the following required arguments were not provided:\n  <NAME>\n\n\
+///                Usage: mpi-demo exercise check <NAME>\n\nFor more information, try '--help'.\n";
+/// assert_eq!(
+///     common::demo::cli::usage_line(missing),
+///     "error: the following required arguments were not provided: <NAME>; see --help"
+/// );
 /// ```
 pub fn usage_line(rendered: &str) -> String {
-    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut lines = rendered
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .peekable();
     let first = lines.next().unwrap_or("error: bad arguments");
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    let tips: Vec<&str> = lines.filter(|l| l.starts_with("tip:")).collect();
     let mut line = format!("error: {first}");
+    // A first line ending in ':' introduces a list (the missing arguments): the list is the
+    // message, so it comes along, up to the usage block.
+    if first.ends_with(':') {
+        let mut listed = Vec::new();
+        while let Some(item) = lines.next_if(|l| !l.starts_with("Usage:") && !l.starts_with("tip:"))
+        {
+            listed.push(item);
+        }
+        line.push(' ');
+        line.push_str(&listed.join(", "));
+    }
+    let tips: Vec<&str> = lines.filter(|l| l.starts_with("tip:")).collect();
     if !tips.is_empty() {
         line.push_str(&format!(" ({})", tips.join("; ")));
     }
