@@ -6,7 +6,8 @@ use super::files::{run_job, Files};
 use crate::harness::{self, check};
 use crate::WORKERS;
 use common::{Error, Pool};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::time::{Duration, Instant};
 
 /// Waits up to 20 s for a handle's answer (a failing test cannot hang).
 fn answer<R>(mut handle: common::TaskHandle<R>) -> Result<R, Error> {
@@ -88,8 +89,7 @@ pub(crate) fn shutdown_finishes_the_queue<P: Pool + Sync>(pool: &P) -> harness::
         // Refused once the queue is closed (answered at once); until then a task may still
         // be queued, and then it runs too.
         let mut early = Vec::new();
-        let refused = (0..20_000).any(|_| {
-            std::thread::sleep(Duration::from_millis(1));
+        let refused = within(Duration::from_secs(20), || {
             let mut handle = pool.submit(|x: u8| x, 1);
             let refused = handle.wait_timeout(Duration::ZERO) == Err(Error::ShutDown);
             if !refused {
@@ -138,14 +138,21 @@ pub(crate) fn broadcast_reaches_every_worker<P: Pool + Sync>(pool: &P) -> harnes
         .map(|i| pool.submit(run_job, queue.task(&format!("queued{i}"), true)))
         .collect();
     let mut queued_started = 0;
+    let calling = AtomicBool::new(false);
     let ids = std::thread::scope(|scope| {
-        let broadcast = scope.spawn(|| pool.broadcast(worker_id));
-        first.release()?;
-        // Bounded: had it queued behind the held tasks, it could not end before their release.
-        let ahead = (0..20_000).any(|_| {
-            std::thread::sleep(Duration::from_millis(1));
-            broadcast.is_finished()
+        let broadcast = scope.spawn(|| {
+            calling.store(true, SeqCst);
+            pool.broadcast(worker_id)
         });
+        // The running tasks are released only once the broadcast is queued: released earlier,
+        // a worker would rightly take a queued task first. Nothing outside says "queued", so
+        // this waits for the call to begin, then gives it 200 ms to reach the queues (it
+        // does in microseconds; the margin is for a loaded machine).
+        within(Duration::from_secs(20), || calling.load(SeqCst));
+        std::thread::sleep(Duration::from_millis(200));
+        first.release()?;
+        // Had it queued behind the held tasks, it could not end before their release.
+        let ahead = within(Duration::from_secs(20), || broadcast.is_finished());
         queued_started = queue.started().len();
         queue.release()?;
         check(ahead, "the broadcast ends while the queue waits")?;
@@ -240,4 +247,20 @@ pub(crate) fn initializer_with_on_both_pools() -> harness::Result {
         on_processes == on_threads,
         &format!("the same error on both pools: {on_processes:?}"),
     )
+}
+
+/// Whether `done` says true within `limit`, asked every millisecond. Bounded by the clock, not
+/// by a count of naps: a loaded machine stretches each nap (a count of 20,000 naps of 1 ms once
+/// took 19 minutes here).
+fn within(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
