@@ -5,7 +5,7 @@
 use super::files::{run_job, Files};
 use crate::harness::{self, check};
 use crate::WORKERS;
-use common::{Error, Pool};
+use common::{Error, Pool, TaskHandle};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
@@ -14,18 +14,30 @@ fn answer<R>(mut handle: common::TaskHandle<R>) -> Result<R, Error> {
     handle.wait_timeout(Duration::from_secs(20))
 }
 
-/// `shutdown(true)`, called from another thread while every worker runs a task and six tasks
-/// are queued: the queued ones end `Cancelled` at once and never start, new tasks are refused
-/// with `ShutDown`, the running ones finish, and `shutdown` returns only after them.
-pub(crate) fn shutdown_cancels_the_queue<P: Pool + Sync>(pool: &P) -> harness::Result {
-    let files = Files::new("shutdown_cancel", pool.kind());
+/// The handles of `run_job` tasks.
+type Handles = Vec<TaskHandle<(String, bool)>>;
+
+/// A task held running on every worker, and six short ones queued behind them.
+fn busy_with_a_queue<P: Pool>(
+    pool: &P,
+    name: &str,
+) -> Result<(Files, Handles, Handles), Box<dyn std::error::Error>> {
+    let files = Files::new(name, pool.kind());
     let running: Vec<_> = (0..WORKERS)
         .map(|i| pool.submit(run_job, files.task(&format!("running{i}"), true)))
         .collect();
     files.wait_started(WORKERS)?;
-    let queued: Vec<_> = (0..6)
+    let queued = (0..6)
         .map(|i| pool.submit(run_job, files.task(&format!("queued{i}"), false)))
         .collect();
+    Ok((files, running, queued))
+}
+
+/// `shutdown(true)`, called from another thread while every worker runs a task and six tasks
+/// are queued: the queued ones end `Cancelled` at once and never start, new tasks are refused
+/// with `ShutDown`, the running ones finish, and `shutdown` returns only after them.
+pub(crate) fn shutdown_cancels_the_queue<P: Pool + Sync>(pool: &P) -> harness::Result {
+    let (files, running, queued) = busy_with_a_queue(pool, "shutdown_cancel")?;
     std::thread::scope(|scope| {
         // As a Ctrl-C handler would: another thread, the pool shared by reference.
         let stopper = scope.spawn(|| pool.shutdown(true));
@@ -76,14 +88,7 @@ pub(crate) fn shutdown_cancels_the_queue<P: Pool + Sync>(pool: &P) -> harness::R
 
 /// `shutdown(false)` lets the queue run first, then refuses new tasks.
 pub(crate) fn shutdown_finishes_the_queue<P: Pool + Sync>(pool: &P) -> harness::Result {
-    let files = Files::new("shutdown_finish", pool.kind());
-    let running: Vec<_> = (0..WORKERS)
-        .map(|i| pool.submit(run_job, files.task(&format!("running{i}"), true)))
-        .collect();
-    files.wait_started(WORKERS)?;
-    let queued: Vec<_> = (0..6)
-        .map(|i| pool.submit(run_job, files.task(&format!("queued{i}"), false)))
-        .collect();
+    let (files, running, queued) = busy_with_a_queue(pool, "shutdown_finish")?;
     std::thread::scope(|scope| {
         let stopper = scope.spawn(|| pool.shutdown(false));
         // Refused once the queue is closed (answered at once); until then a task may still
