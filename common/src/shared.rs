@@ -55,6 +55,11 @@ pub(crate) use cache::sweep;
 /// are a small reference, whatever the value's size. A worker gets its own copy, so
 /// interior mutability (a `Mutex` inside) is not shared between workers: treat it as
 /// read-only.
+///
+/// A worker opens the file through `/proc/<pool's pid>/fd/<n>`, which the kernel allows to a
+/// child of the same user while the pool's process is dumpable (the default). In a program
+/// that made itself non-dumpable (`prctl(PR_SET_DUMPABLE, 0)`, a setuid binary) every task
+/// that names the value fails with [`Error::Serde`] saying "Permission denied".
 pub struct Shared<T> {
     inner: Arc<Inner<T>>,
 }
