@@ -257,6 +257,30 @@ pub trait Pool {
         Ok(crate::Shared::in_memory(value))
     }
 
+    /// [`Pool::share`] for plain data (any [`bytemuck::Pod`] item: the integers and floats,
+    /// and arrays of them), which a process pool's workers read where it lies, with no copy:
+    /// the file holds the items' bytes as they are, each worker maps it once, and the slice a
+    /// task reads is that mapping, in pages every worker shares (joblib's memmapped numpy
+    /// arrays). Elsewhere as [`Pool::share`]: an `Arc` (on threads), or the items inline as
+    /// one byte string (through [`crate::plumbing::encode_batch`]).
+    ///
+    /// ```
+    /// use common::{Pool, Shared, ThreadPool};
+    /// let pool = ThreadPool::new(2).unwrap();
+    /// let weights = pool.share_slice(vec![0.5f64, 0.25, 0.25]).unwrap();
+    /// let scaled = |(w, x): (Shared<[f64]>, f64)| w.iter().map(|w| w * x).sum::<f64>();
+    /// assert_eq!(pool.map(scaled, [(weights.clone(), 4.0), (weights, 8.0)]).unwrap(), [4.0, 8.0]);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Pool::share`].
+    fn share_slice<P: bytemuck::Pod + Send + Sync>(
+        &self,
+        values: Vec<P>,
+    ) -> Result<crate::Shared<[P]>, Error> {
+        Ok(crate::Shared::slice_in_memory(values))
+    }
+
     /// Stops the pool gracefully (Python's `Executor.shutdown(wait=True, cancel_futures=...)`):
     /// the tasks already running finish; with `cancel_pending`, the tasks still queued end
     /// `Err(`[`Error::Cancelled`]`)` and never run (without it, they run first); every task

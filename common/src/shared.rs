@@ -9,6 +9,12 @@
 //! | [`ProcessPool`](crate::ProcessPool) | encodes it once into a sealed memfd (`file.rs`) | a [`Reference`](file::Reference), about 60 bytes | once per worker (`cache.rs`) |
 //! | any other (an MPI pool over `plumbing::encode_batch`) | wraps it in an `Arc` | the whole value | once per task |
 //!
+//! Plain data (`share_slice`, a `Shared<[P]>` for any `bytemuck::Pod` item) is not encoded:
+//! the file holds the items' bytes, and a process worker maps the file once and reads the
+//! items where they lie, in pages every worker shares: no decode, no copy per worker. The
+//! cast from bytes to items is bytemuck's, checked (length and alignment: a mapping starts
+//! on a page); the one `unsafe` is the mapping's `&[u8]` itself (`file.rs`).
+//!
 //! Which form a handle writes: a reference means something only to a worker on this machine
 //! whose pool holds the file open, so a handle writes one only while a process pool encodes
 //! a batch for its own workers ([`for_local_workers`] marks that span on the encoding thread)
@@ -25,15 +31,18 @@ mod file;
 
 use crate::pool::Task;
 use crate::Error;
+use bytemuck::Pod;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::any::Any;
+use serde_bytes::{ByteBuf, Bytes};
 use std::cell::RefCell;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 pub(crate) use cache::sweep;
 
-/// A value shared with every worker of a pool, made by [`Pool::share`](crate::Pool::share):
+/// A value shared with every worker of a pool, made by [`Pool::share`](crate::Pool::share)
+/// (or, a slice of plain data read in place, [`Pool::share_slice`](crate::Pool::share_slice)):
 /// cloning it is cheap, and a task that takes it in its argument reads the value through
 /// `Deref`.
 ///
@@ -60,23 +69,73 @@ pub(crate) use cache::sweep;
 /// child of the same user while the pool's process is dumpable (the default). In a program
 /// that made itself non-dumpable (`prctl(PR_SET_DUMPABLE, 0)`, a setuid binary) every task
 /// that names the value fails with [`Error::Serde`] saying "Permission denied".
-pub struct Shared<T> {
-    inner: Arc<Inner<T>>,
+pub struct Shared<T: ?Sized> {
+    inner: Arc<dyn Holder<T>>,
 }
 
-/// The value, and the sealed file that holds its encoding where there is one: in a process
-/// pool's own process (made by `share`) and in its workers (opened from a reference).
-struct Inner<T> {
+/// Where a handle's value lives, and the sealed file that holds it where there is one: in a
+/// process pool's own process (made by `share`) and in its workers (opened from a reference).
+trait Holder<T: ?Sized>: Send + Sync {
+    fn value(&self) -> &T;
+    fn file(&self) -> Option<&file::Sealed>;
+}
+
+/// A value in this process's memory: made here, or decoded from a file.
+struct Owned<T> {
     value: T,
     file: Option<file::Sealed>,
 }
 
-impl<T> Shared<T> {
+impl<T: Send + Sync> Holder<T> for Owned<T> {
+    fn value(&self) -> &T {
+        &self.value
+    }
+
+    fn file(&self) -> Option<&file::Sealed> {
+        self.file.as_ref()
+    }
+}
+
+/// Plain data in this process's memory, for `share_slice` (the file holds its raw bytes).
+struct OwnedSlice<P> {
+    values: Vec<P>,
+    file: Option<file::Sealed>,
+}
+
+impl<P: Pod + Send + Sync> Holder<[P]> for OwnedSlice<P> {
+    fn value(&self) -> &[P] {
+        &self.values
+    }
+
+    fn file(&self) -> Option<&file::Sealed> {
+        self.file.as_ref()
+    }
+}
+
+/// Plain data read where it lies: in a worker's read-only mapping of the pool's file.
+struct InPlace<P> {
+    mapped: Arc<file::Mapped>,
+    of: PhantomData<fn() -> P>,
+}
+
+impl<P: Pod> Holder<[P]> for InPlace<P> {
+    fn value(&self) -> &[P] {
+        // Never empty: `cache::resolve_slice` made this only after the same cast succeeded
+        // on the same bytes (a mapping starts on a page, and the length was checked).
+        bytemuck::try_cast_slice(self.mapped.bytes()).unwrap_or(&[])
+    }
+
+    fn file(&self) -> Option<&file::Sealed> {
+        Some(self.mapped.sealed())
+    }
+}
+
+impl<T: Send + Sync + 'static> Shared<T> {
     /// A handle with no file: the thread pool's, and any pool's that does not override
     /// [`Pool::share`](crate::Pool::share).
     pub(crate) fn in_memory(value: T) -> Shared<T> {
         Shared {
-            inner: Arc::new(Inner { value, file: None }),
+            inner: Arc::new(Owned { value, file: None }),
         }
     }
 }
@@ -88,7 +147,7 @@ impl<T: Task + Sync> Shared<T> {
         let file = file::Sealed::create(|out| crate::codec::encode_value(out, &value))
             .map_err(|e| Error::Serde(format!("sharing a value: {e}")))?;
         Ok(Shared {
-            inner: Arc::new(Inner {
+            inner: Arc::new(Owned {
                 value,
                 file: Some(file),
             }),
@@ -96,21 +155,44 @@ impl<T: Task + Sync> Shared<T> {
     }
 }
 
-impl<T> std::ops::Deref for Shared<T> {
+impl<P: Pod + Send + Sync> Shared<[P]> {
+    /// [`Shared::in_memory`] for plain data.
+    pub(crate) fn slice_in_memory(values: Vec<P>) -> Shared<[P]> {
+        Shared {
+            inner: Arc::new(OwnedSlice { values, file: None }),
+        }
+    }
+
+    /// [`Shared::in_file`] for plain data: the file holds its bytes as they are, so that a
+    /// worker reads them in place.
+    pub(crate) fn slice_in_file(values: Vec<P>) -> Result<Shared<[P]>, Error> {
+        let bytes: &[u8] = bytemuck::cast_slice(&values);
+        let file = file::Sealed::create(|out| out.write_all(bytes).map_err(|e| e.to_string()))
+            .map_err(|e| Error::Serde(format!("sharing a slice: {e}")))?;
+        Ok(Shared {
+            inner: Arc::new(OwnedSlice {
+                values,
+                file: Some(file),
+            }),
+        })
+    }
+}
+
+impl<T: ?Sized> std::ops::Deref for Shared<T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        &self.inner.value
+        self.inner.value()
     }
 }
 
-impl<T> AsRef<T> for Shared<T> {
+impl<T: ?Sized> AsRef<T> for Shared<T> {
     fn as_ref(&self) -> &T {
-        &self.inner.value
+        self.inner.value()
     }
 }
 
-impl<T> Clone for Shared<T> {
+impl<T: ?Sized> Clone for Shared<T> {
     fn clone(&self) -> Self {
         Shared {
             inner: Arc::clone(&self.inner),
@@ -118,16 +200,16 @@ impl<T> Clone for Shared<T> {
     }
 }
 
-impl<T: std::fmt::Debug> std::fmt::Debug for Shared<T> {
+impl<T: ?Sized + std::fmt::Debug> std::fmt::Debug for Shared<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Shared").field(&self.inner.value).finish()
+        f.debug_tuple("Shared").field(&self.inner.value()).finish()
     }
 }
 
 /// The two forms on the wire (see the module doc); one name, so either decodes as the other.
 #[derive(Serialize)]
 #[serde(rename = "Shared")]
-enum Written<'a, T> {
+enum Written<'a, T: ?Sized> {
     Inline(&'a T),
     Reference(file::Reference),
 }
@@ -141,9 +223,9 @@ enum Read<T> {
 
 impl<T: Serialize + Send + Sync + 'static> Serialize for Shared<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match &self.inner.file {
-            Some(file) if pin(&self.inner) => Written::<T>::Reference(file.reference()),
-            _ => Written::Inline(&self.inner.value),
+        match self.inner.file() {
+            Some(file) if pin(self) => Written::<T>::Reference(file.reference()),
+            _ => Written::Inline(self.inner.value()),
         }
         .serialize(serializer)
     }
@@ -158,9 +240,40 @@ impl<'de, T: DeserializeOwned + Send + Sync + 'static> Deserialize<'de> for Shar
     }
 }
 
+/// Plain data travels inline as one byte string, as [`Array`](crate::Array) does.
+impl<P: Pod + Send + Sync> Serialize for Shared<[P]> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.inner.file() {
+            Some(file) if pin(self) => Written::<Bytes>::Reference(file.reference()),
+            _ => Written::Inline(Bytes::new(bytemuck::cast_slice(self.inner.value()))),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de, P: Pod + Send + Sync> Deserialize<'de> for Shared<[P]> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        match Read::<ByteBuf>::deserialize(deserializer)? {
+            Read::Inline(bytes) if bytes.len() % std::mem::size_of::<P>().max(1) == 0 => Ok(
+                Shared::slice_in_memory(bytemuck::pod_collect_to_vec::<u8, P>(&bytes)),
+            ),
+            Read::Inline(bytes) => Err(D::Error::custom(format!(
+                "{} bytes are not a whole number of {}-byte items",
+                bytes.len(),
+                std::mem::size_of::<P>()
+            ))),
+            Read::Reference(at) => cache::resolve_slice(&at).map_err(D::Error::custom),
+        }
+    }
+}
+
 /// Handles held by a batch in flight, so that the files it names stay open (module doc).
 #[derive(Default)]
-pub(crate) struct Pins(Vec<Arc<dyn Any + Send + Sync>>);
+pub(crate) struct Pins(Vec<Pin>);
+
+/// One handle, of any type, kept only to be dropped later.
+type Pin = Box<dyn Send + Sync>;
 
 impl Pins {
     pub(crate) fn is_empty(&self) -> bool {
@@ -171,14 +284,14 @@ impl Pins {
 thread_local! {
     /// `Some` while this thread encodes a batch for a process pool's own workers: the handles
     /// written as references so far.
-    static LOCAL: RefCell<Option<Vec<Arc<dyn Any + Send + Sync>>>> = const { RefCell::new(None) };
+    static LOCAL: RefCell<Option<Vec<Pin>>> = const { RefCell::new(None) };
 }
 
 /// Runs `encode` with handles written as references (see the module doc), and returns what it
 /// returned with the handles it wrote. Nested calls each get their own; a panic in `encode`
 /// (a `Serialize` is user code) leaves the thread as it was.
 pub(crate) fn for_local_workers<R>(encode: impl FnOnce() -> R) -> (R, Pins) {
-    struct Restore(Option<Vec<Arc<dyn Any + Send + Sync>>>, bool);
+    struct Restore(Option<Vec<Pin>>, bool);
     impl Drop for Restore {
         fn drop(&mut self) {
             if self.1 {
@@ -201,12 +314,12 @@ pub(crate) fn encoding_for_local_workers() -> bool {
     LOCAL.with(|local| local.borrow().is_some())
 }
 
-/// Records `inner` as written by the current batch, if one for local workers is being
+/// Records `handle` as written by the current batch, if one for local workers is being
 /// encoded; `false` if none is (the value is then written inline).
-fn pin<T: Send + Sync + 'static>(inner: &Arc<Inner<T>>) -> bool {
+fn pin<T: ?Sized + 'static>(handle: &Shared<T>) -> bool {
     LOCAL.with(|local| match local.borrow_mut().as_mut() {
         Some(pins) => {
-            pins.push(Arc::clone(inner) as Arc<dyn Any + Send + Sync>);
+            pins.push(Box::new(handle.clone()));
             true
         }
         None => false,
@@ -263,6 +376,25 @@ mod tests {
             error.to_string().contains("the shared value is gone"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn plain_data_goes_inline_as_bytes_or_is_read_in_place() {
+        let shared = Shared::slice_in_file(vec![1u32, 2, 3]).unwrap();
+        let json = serde_json::to_string(&shared).unwrap();
+        assert_eq!(json, r#"{"Inline":[1,0,0,0,2,0,0,0,3,0,0,0]}"#);
+        let back: Shared<[u32]> = serde_json::from_str(&json).unwrap();
+        assert_eq!(*back, [1, 2, 3]);
+        let (json, pins) = for_local_workers(|| serde_json::to_string(&shared).unwrap());
+        assert_eq!(pins.0.len(), 1);
+        let mapped: Shared<[u32]> = serde_json::from_str(&json).unwrap();
+        assert_eq!(*mapped, [1, 2, 3]);
+        // Read from a mapping, which starts on a page, not from the vector: the same items
+        // at another address.
+        assert_ne!(mapped.as_ptr(), shared.as_ptr());
+        assert_eq!(mapped.as_ptr() as usize % 4096, 0);
+        let odd = r#"{"Inline":[1,2,3]}"#;
+        assert!(serde_json::from_str::<Shared<[u32]>>(odd).is_err());
     }
 
     #[test]

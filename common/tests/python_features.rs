@@ -21,9 +21,10 @@ use features::init_and_async::{
 };
 use features::ordering::{cancel, is_finished, map_iter, unordered_drop};
 use features::shared::{
-    a_large_input_is_sent_once, a_streamed_argument_beside_a_shared_value,
-    decoded_once_per_worker_then_freed, nothing_left_after_a_panic_or_a_drop,
-    nothing_left_after_sigkill, plumbing_sends_the_value_inline,
+    a_large_input_is_sent_once, a_slice_crosses_as_references, a_slice_is_read_in_place,
+    a_streamed_argument_beside_a_shared_value, decoded_once_per_worker_then_freed,
+    nothing_left_after_a_panic_or_a_drop, nothing_left_after_sigkill,
+    plumbing_sends_the_value_inline,
 };
 use features::stopping::{
     broadcast_reaches_every_worker, initializer_with_on_both_pools, shutdown_cancels_the_queue,
@@ -137,6 +138,13 @@ fn main() {
         Test(
             "share_nothing_left_after_sigkill",
             nothing_left_after_sigkill,
+        ),
+        Test("share_slice_on_threads", || {
+            a_slice_is_read_in_place(&threads()?)
+        }),
+        Test(
+            "share_slice_read_in_place_on_processes",
+            a_slice_crosses_as_references,
         ),
         Test("share_beside_a_streamed_argument", || {
             a_streamed_argument_beside_a_shared_value()

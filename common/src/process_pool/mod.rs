@@ -361,6 +361,15 @@ impl Pool for ProcessPool {
         crate::Shared::in_file(value)
     }
 
+    /// As [`Pool::share_slice`] documents: the items' bytes go into a sealed memory file as
+    /// they are, and each worker reads them in place from its mapping.
+    fn share_slice<P: bytemuck::Pod + Send + Sync>(
+        &self,
+        values: Vec<P>,
+    ) -> Result<crate::Shared<[P]>, Error> {
+        crate::Shared::slice_in_file(values)
+    }
+
     /// As [`Pool::shutdown`] documents. "Running" includes the batches already sent to a
     /// worker (several short ones may wait at it, see `prefetch.rs`) and a task lent to one:
     /// they finish; what is still in the pool's queue is cancelled, if asked.

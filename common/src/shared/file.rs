@@ -163,6 +163,35 @@ impl Sealed {
     }
 }
 
+/// A sealed file opened from a reference and mapped for good: plain data read in place by
+/// every handle of a worker (`cache::resolve_slice`).
+pub(crate) struct Mapped {
+    mapping: Mapping,
+    sealed: Sealed,
+}
+
+impl Mapped {
+    /// Opens and maps the file `at` names.
+    ///
+    /// # Errors
+    /// As [`Sealed::open`] and [`Sealed::map`].
+    pub(crate) fn open(at: &Reference) -> Result<Mapped, String> {
+        let sealed = Sealed::open(at)?;
+        Ok(Mapped {
+            mapping: sealed.map()?,
+            sealed,
+        })
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.mapping.bytes()
+    }
+
+    pub(crate) fn sealed(&self) -> &Sealed {
+        &self.sealed
+    }
+}
+
 /// Whether the process at `at.pid` still holds the file `at` names at that descriptor (see
 /// `cache.rs`: a worker's copy goes once its pool's last handle is dropped).
 pub(crate) fn still_held(at: &Reference) -> bool {
@@ -190,6 +219,13 @@ impl Mapping {
         }
     }
 }
+
+// SAFETY: a `Mapping` is a read-only view of bytes nobody can change (the seals, see
+// `bytes`), unmapped only by its `Drop`, which needs it by value: moving it to another
+// thread moves only the right to unmap it.
+unsafe impl Send for Mapping {}
+// SAFETY: shared between threads it only hands out `&[u8]` of those unchanging bytes.
+unsafe impl Sync for Mapping {}
 
 impl Drop for Mapping {
     fn drop(&mut self) {

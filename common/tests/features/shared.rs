@@ -293,3 +293,57 @@ pub(crate) fn a_streamed_argument_beside_a_shared_value() -> harness::Result {
         &format!("{sent} bytes sent: the extra argument, and a reference for the table"),
     )
 }
+
+/// Whether `address` lies in a mapping of a shared-value memfd in this process.
+fn in_a_shared_mapping(address: usize) -> bool {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    maps.lines()
+        .filter(|line| line.contains("memfd:common-shared"))
+        .filter_map(|line| line.split_whitespace().next()?.split_once('-'))
+        .filter_map(|(from, to)| {
+            Some(usize::from_str_radix(from, 16).ok()?..usize::from_str_radix(to, 16).ok()?)
+        })
+        .any(|range| range.contains(&address))
+}
+
+/// Task `i` sums every 100th item from `i` on, and says whether it read them where the
+/// pool's file is mapped.
+fn slice_sum((table, i): (Shared<[u64]>, usize)) -> (u64, bool) {
+    let sum = table.iter().skip(i).step_by(TASKS).sum();
+    (sum, in_a_shared_mapping(table.as_ptr() as usize))
+}
+
+/// Plain data shared with `share_slice`: the same sums on both pools; a process worker reads
+/// the items in place, in its mapping of the pool's file (a thread reads the vector itself),
+/// and the sockets carry references only.
+pub(crate) fn a_slice_is_read_in_place<P: Pool>(pool: &P) -> harness::Result {
+    let items: Vec<u64> = (0..1u64 << 20)
+        .map(|n| n.wrapping_mul(0x9e37_79b9))
+        .collect();
+    let expected: Vec<u64> = (0..TASKS)
+        .map(|i| items.iter().skip(i).step_by(TASKS).sum())
+        .collect();
+    let shared = pool.share_slice(items)?;
+    let answers = pool.map(slice_sum, (0..TASKS).map(|i| (shared.clone(), i)))?;
+    let sums: Vec<u64> = answers.iter().map(|a| a.0).collect();
+    check(sums == expected, "the sums")?;
+    let in_place = answers.iter().filter(|a| a.1).count();
+    let want = if pool.kind() == "process" { TASKS } else { 0 };
+    check(
+        in_place == want,
+        &format!("{in_place} of {TASKS} tasks read the items in a mapping (expected {want})"),
+    )
+}
+
+/// The same, counting the bytes through a process pool's sockets: 8 MiB of items, under
+/// 64 KiB sent for 100 tasks.
+pub(crate) fn a_slice_crosses_as_references() -> harness::Result {
+    let pool = ProcessPool::new(crate::WORKERS)?;
+    let before = pool.bytes_sent();
+    a_slice_is_read_in_place(&pool)?;
+    let sent = pool.bytes_sent() - before;
+    check(
+        sent < 64 << 10,
+        &format!("{sent} bytes sent for {TASKS} tasks"),
+    )
+}
