@@ -254,8 +254,10 @@ impl<P: Pod + Send + Sync> Serialize for Shared<[P]> {
 impl<'de, P: Pod + Send + Sync> Deserialize<'de> for Shared<[P]> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error as _;
+        // Zero-sized items have no bytes to count them by: refused, never divided by.
+        let size = std::mem::size_of::<P>();
         match Read::<ByteBuf>::deserialize(deserializer)? {
-            Read::Inline(bytes) if bytes.len() % std::mem::size_of::<P>().max(1) == 0 => Ok(
+            Read::Inline(bytes) if size > 0 && bytes.len() % size == 0 => Ok(
                 Shared::slice_in_memory(bytemuck::pod_collect_to_vec::<u8, P>(&bytes)),
             ),
             Read::Inline(bytes) => Err(D::Error::custom(format!(
@@ -263,6 +265,7 @@ impl<'de, P: Pod + Send + Sync> Deserialize<'de> for Shared<[P]> {
                 bytes.len(),
                 std::mem::size_of::<P>()
             ))),
+            Read::Reference(_) if size == 0 => Err(D::Error::custom("zero-sized items")),
             Read::Reference(at) => cache::resolve_slice(&at).map_err(D::Error::custom),
         }
     }
@@ -395,6 +398,7 @@ mod tests {
         assert_eq!(mapped.as_ptr() as usize % 4096, 0);
         let odd = r#"{"Inline":[1,2,3]}"#;
         assert!(serde_json::from_str::<Shared<[u32]>>(odd).is_err());
+        assert!(serde_json::from_str::<Shared<[()]>>(r#"{"Inline":[]}"#).is_err());
     }
 
     #[test]
