@@ -40,7 +40,8 @@
 //! - [`crash`]: a panicking and an aborting task on both pools.
 //! - [`sizing`]: 1 to 2N workers on CPU-bound work; logical vs physical CPUs.
 //! - [`streaming`]: input pulled lazily: eager vs streamed peak memory, and an endless input.
-//! - [`share_vs_send`]: a large table read by every task, sent with each or shared once.
+//! - [`share_vs_send`]: a large table read by every task: sent with each, shared once, or
+//!   read in place.
 //! - [`stopping`]: shutdown(false), shutdown(true), terminate() and drop, side by side.
 //! - [`imbalance`]: a skewed image split in blocks, interleaved, or dynamically: who waited.
 //! - [`start_methods`]: fork, fork + exec, and the pool's re-exec, timed; fork after threads.

@@ -227,12 +227,12 @@ fn share_vs_send_gives_the_same_sums_and_sends_references() {
     let out = run_ok(&["share-vs-send", "--workers", "2"]);
     assert!(
         result_line(&out).starts_with(
-            "result: all four runs gave the same 100 sums, and the shared table crossed the \
-             sockets as references (under 1 MiB for 100 tasks) [ok]"
+            "result: all six runs gave the same 100 sums, and the shared table crossed the \
+             sockets as references (under 1 MiB for 100 tasks, both ways of sharing) [ok]"
         ),
         "{out}"
     );
-    assert!(out.contains("1600 MiB through the sockets"), "{out}");
+    assert!(out.contains("1600 MiB on sockets"), "{out}");
 }
 
 /// Four stops on each pool: every nap finished or was cancelled, as its stop promises, and a
