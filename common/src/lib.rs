@@ -50,7 +50,8 @@
 //!
 //! At the root: what a pool user needs ([`Pool`], [`ThreadPool`], [`ProcessPool`], their
 //! builders, [`TaskHandle`], [`Task`], [`Chunk`], [`Span`], [`Error`] with [`Exit`],
-//! [`as_completed`], and [`init`]: at most 15 names, as a test below checks). [`Task`]
+//! [`as_completed`], [`Array`], [`Shared`] and [`init`]: 15 names, the most there may be, as
+//! a test below checks). [`Task`]
 //! is the bound that a helper generic over the pool and the item type writes, on every pool:
 //!
 //! ```
@@ -115,6 +116,7 @@ mod panics;
 pub mod plumbing;
 mod pool;
 mod process_pool;
+mod shared;
 mod slot;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -131,6 +133,7 @@ pub use as_completed::as_completed;
 pub use error::{Error, Exit};
 pub use pool::{Chunk, Pool, Span, Task, TaskHandle};
 pub use process_pool::{ProcessPool, ProcessPoolBuilder};
+pub use shared::Shared;
 pub use thread_pool::{ThreadPool, ThreadPoolBuilder};
 
 /// The iterators that a pool's streaming methods return: named in signatures, rarely by users

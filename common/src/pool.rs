@@ -227,6 +227,60 @@ pub trait Pool {
         Unordered::start(self, f, items, chunk)
     }
 
+    /// Puts `value` where every worker can read it, once, and returns a handle that tasks
+    /// take in their arguments instead of the value (joblib's memmapped arrays, Ray's
+    /// `ray.put`, Dask's `scatter`): a task `fn((Shared<Table>, usize)) -> u64` reads the
+    /// table through `Deref`, and a `map` over a hundred such tasks sends the table once.
+    ///
+    /// - A thread pool wraps it in an `Arc`: nothing is copied.
+    /// - A process pool encodes it once into a sealed, nameless memory file; a task's
+    ///   argument carries a reference of about 60 bytes, and each worker decodes the value
+    ///   on its first task that names it and keeps it while this process holds a handle
+    ///   (the module `shared` of common says when a worker lets it go).
+    /// - This default, for a pool whose workers may be on other hosts (an MPI pool over
+    ///   [`crate::plumbing::encode_batch`]), wraps it in an `Arc` as a thread pool does: a
+    ///   reference would mean nothing there, so every task's argument carries the whole
+    ///   value. Correct everywhere, only not cheap.
+    ///
+    /// ```
+    /// use common::{Pool, Shared, ThreadPool};
+    /// let pool = ThreadPool::new(2).unwrap();
+    /// let words = pool.share(vec!["pool".to_string(), "share".to_string()]).unwrap();
+    /// let pick = |(words, i): (Shared<Vec<String>>, usize)| words[i].len();
+    /// assert_eq!(pool.map(pick, [(words.clone(), 0), (words, 1)]).unwrap(), [4, 5]);
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Serde`] if a process pool cannot encode the value, or cannot make the file
+    /// (no memory, no descriptors left).
+    fn share<T: Task + Sync>(&self, value: T) -> Result<crate::Shared<T>, Error> {
+        Ok(crate::Shared::in_memory(value))
+    }
+
+    /// [`Pool::share`] for plain data (any [`bytemuck::Pod`] item: the integers and floats,
+    /// and arrays of them), which a process pool's workers read where it lies, with no copy:
+    /// the file holds the items' bytes as they are, each worker maps it once, and the slice a
+    /// task reads is that mapping, in pages every worker shares (joblib's memmapped numpy
+    /// arrays). Elsewhere as [`Pool::share`]: an `Arc` (on threads), or the items inline as
+    /// one byte string (through [`crate::plumbing::encode_batch`]).
+    ///
+    /// ```
+    /// use common::{Pool, Shared, ThreadPool};
+    /// let pool = ThreadPool::new(2).unwrap();
+    /// let weights = pool.share_slice(vec![0.5f64, 0.25, 0.25]).unwrap();
+    /// let scaled = |(w, x): (Shared<[f64]>, f64)| w.iter().map(|w| w * x).sum::<f64>();
+    /// assert_eq!(pool.map(scaled, [(weights.clone(), 4.0), (weights, 8.0)]).unwrap(), [4.0, 8.0]);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Pool::share`].
+    fn share_slice<P: bytemuck::Pod + Send + Sync>(
+        &self,
+        values: Vec<P>,
+    ) -> Result<crate::Shared<[P]>, Error> {
+        Ok(crate::Shared::slice_in_memory(values))
+    }
+
     /// Stops the pool gracefully (Python's `Executor.shutdown(wait=True, cancel_futures=...)`):
     /// the tasks already running finish; with `cancel_pending`, the tasks still queued end
     /// `Err(`[`Error::Cancelled`]`)` and never run (without it, they run first); every task

@@ -12,6 +12,13 @@ pub use crate::demo::procfs::{
     processes_with_env, shm_entries,
 };
 
+/// How many [`Shared`](crate::Shared) values this process keeps decoded: in a process pool's
+/// worker, read through `Pool::broadcast`, it shows when a worker lets a value go (see the
+/// policy in common's `src/shared/cache.rs`).
+pub fn shared_values_kept() -> usize {
+    crate::shared::kept_here()
+}
+
 /// How many rounds a fault test runs: `quick` normally, `full` with `FAULTS_FULL=1` set (the
 /// full suite described in the root README).
 pub fn fault_rounds(quick: usize, full: usize) -> usize {

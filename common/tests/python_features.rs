@@ -1,7 +1,8 @@
 //! What Python users reach for, checked on both pools: `map_iter` (imap), `is_finished`
 //! (done), `cancel`, a dropped `map_unordered` (imap_unordered), `as_completed` (and `wait`),
-//! `map_timeout`, the initializer, a task handle awaited as a `Future`, and lazy input (an
-//! endless iterator; 1 GiB streamed in little memory: Python 3.14's `buffersize`).
+//! `map_timeout`, the initializer, a task handle awaited as a `Future`, lazy input (an
+//! endless iterator; 1 GiB streamed in little memory: Python 3.14's `buffersize`), and a
+//! large value shared once (`Pool::share`: joblib's memmapping, `ray.put`, Dask's `scatter`).
 //!
 //! Own `main` (harness = false), because `ProcessPool` workers re-enter this binary and
 //! `common::init()` must run first. One generic body per behaviour runs on both pools. Tasks
@@ -19,6 +20,12 @@ use features::init_and_async::{
     handles_on_both_pools_awaited_together, thread_initializer_runs_once_per_thread,
 };
 use features::ordering::{cancel, is_finished, map_iter, unordered_drop};
+use features::shared::{
+    a_large_input_is_sent_once, a_slice_crosses_as_references, a_slice_is_read_in_place,
+    a_streamed_argument_beside_a_shared_value, decoded_once_per_worker_then_freed,
+    nothing_left_after_a_panic_or_a_drop, nothing_left_after_sigkill,
+    plumbing_sends_the_value_inline,
+};
 use features::stopping::{
     broadcast_reaches_every_worker, initializer_with_on_both_pools, shutdown_cancels_the_queue,
     shutdown_finishes_the_queue,
@@ -31,8 +38,14 @@ use harness::{check, Test};
 /// Workers in every pool of these tests.
 const WORKERS: usize = 2;
 
+/// Set when this binary is started again to play a program under test (a pool's owner).
+const ROLE: &str = "PYTHON_FEATURES_ROLE";
+
 fn main() {
     common::init(); // a worker process serves its pool from here and never returns
+    if std::env::var(ROLE).as_deref() == Ok("share-owner") {
+        return features::shared::share_owner();
+    }
     harness::run(&[
         Test("map_iter_on_threads", || swept(|| map_iter(&threads()?))),
         Test("map_iter_on_processes", || {
@@ -108,6 +121,38 @@ fn main() {
         Test("initializer_with_on_both_pools", || {
             swept(initializer_with_on_both_pools)
         }),
+        Test(
+            "share_a_large_input_is_sent_once",
+            a_large_input_is_sent_once,
+        ),
+        Test("share_decoded_once_on_threads", || {
+            decoded_once_per_worker_then_freed(&threads()?)
+        }),
+        Test("share_decoded_once_per_process_worker_then_freed", || {
+            decoded_once_per_worker_then_freed(&processes()?)
+        }),
+        Test(
+            "share_nothing_left_after_a_panic_or_a_drop",
+            nothing_left_after_a_panic_or_a_drop,
+        ),
+        Test(
+            "share_nothing_left_after_sigkill",
+            nothing_left_after_sigkill,
+        ),
+        Test("share_slice_on_threads", || {
+            a_slice_is_read_in_place(&threads()?)
+        }),
+        Test(
+            "share_slice_read_in_place_on_processes",
+            a_slice_crosses_as_references,
+        ),
+        Test("share_beside_a_streamed_argument", || {
+            a_streamed_argument_beside_a_shared_value()
+        }),
+        Test(
+            "share_plumbing_sends_the_value_inline",
+            plumbing_sends_the_value_inline,
+        ),
     ]);
 }
 

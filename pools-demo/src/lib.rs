@@ -40,6 +40,8 @@
 //! - [`crash`]: a panicking and an aborting task on both pools.
 //! - [`sizing`]: 1 to 2N workers on CPU-bound work; logical vs physical CPUs.
 //! - [`streaming`]: input pulled lazily: eager vs streamed peak memory, and an endless input.
+//! - [`share_vs_send`]: a large table read by every task: sent with each, shared once, or
+//!   read in place.
 //! - [`stopping`]: shutdown(false), shutdown(true), terminate() and drop, side by side.
 //! - [`imbalance`]: a skewed image split in blocks, interleaved, or dynamically: who waited.
 //! - [`start_methods`]: fork, fork + exec, and the pool's re-exec, timed; fork after threads.
@@ -59,6 +61,7 @@ pub mod imbalance;
 pub mod ordered_vs_completed;
 pub mod picture;
 pub mod same_interface;
+pub mod share_vs_send;
 pub mod sizing;
 pub mod start_methods;
 pub mod stopping;
@@ -75,7 +78,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Every scenario of the default run, in order (`bench` is run on its own).
-pub const TOUR: [&str; 12] = [
+pub const TOUR: [&str; 13] = [
     "same-interface",
     "ordered-vs-completed",
     "blocking-vs-handles",
@@ -85,6 +88,7 @@ pub const TOUR: [&str; 12] = [
     "crash",
     "sizing",
     "streaming",
+    "share-vs-send",
     "stopping",
     "imbalance",
     "start-methods",
@@ -106,6 +110,7 @@ pub const FLAGS: &[(&str, &[&str])] = &[
             "crash",
             "bench",
             "streaming",
+            "share-vs-send",
             "stopping",
             "imbalance",
         ],

@@ -5,7 +5,7 @@ use clap::builder::RangedU64ValueParser;
 use clap::{value_parser, CommandFactory, FromArgMatches, Parser, Subcommand};
 use pools_demo::{
     bench, blocking_vs_handles, chunking, crash, imbalance, ordered_vs_completed, same_interface,
-    sizing, start_methods, stopping, streaming, timeline, workloads, Settings,
+    share_vs_send, sizing, start_methods, stopping, streaming, timeline, workloads, Settings,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,6 +58,8 @@ enum Scenario {
     Sizing,
     /// Input pulled lazily: eager vs streamed peak memory, and an endless input.
     Streaming,
+    /// A large table read by every task: sent with each, or shared once (Pool::share).
+    ShareVsSend,
     /// shutdown(false), shutdown(true), terminate() and drop, with work running and queued.
     Stopping,
     /// A skewed image split in blocks, interleaved, or dynamically: who waited.
@@ -95,6 +97,7 @@ impl Scenario {
             Scenario::Crash => "crash",
             Scenario::Sizing => "sizing",
             Scenario::Streaming => "streaming",
+            Scenario::ShareVsSend => "share-vs-send",
             Scenario::Stopping => "stopping",
             Scenario::Bench { .. } => "bench",
             Scenario::AbortInThreadPool => "abort-in-thread-pool",
@@ -137,6 +140,7 @@ fn run(cli: Cli, given: &[&str]) -> anyhow::Result<()> {
             crash::run(out, &settings)?;
             sizing::run(out)?;
             streaming::run(out, &settings)?;
+            share_vs_send::run(out, &settings)?;
             stopping::run(out, &settings)?;
             imbalance::run(out, &settings)?;
             start_methods::run(out)?;
@@ -150,6 +154,7 @@ fn run(cli: Cli, given: &[&str]) -> anyhow::Result<()> {
         Scenario::Crash => crash::run(out, &settings)?,
         Scenario::Sizing => sizing::run(out)?,
         Scenario::Streaming => streaming::run(out, &settings)?,
+        Scenario::ShareVsSend => share_vs_send::run(out, &settings)?,
         Scenario::Stopping => stopping::run(out, &settings)?,
         Scenario::Bench { reps, scale } => bench::run(out, &settings, reps, scale)?,
         Scenario::AbortInThreadPool => crash::child_main(settings.workers)?,

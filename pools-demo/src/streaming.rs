@@ -66,8 +66,9 @@ fn peak() -> Option<u64> {
         .map(|k| k * 1024)
 }
 
-/// Runs `work` and returns its value with the rise of the peak memory, in MiB.
-fn rise<T>(work: impl FnOnce() -> T) -> (T, Option<u64>) {
+/// Runs `work` and returns its value with the rise of the peak memory, in MiB (also used by
+/// `share_vs_send`).
+pub(crate) fn rise<T>(work: impl FnOnce() -> T) -> (T, Option<u64>) {
     let measured = reset_peak();
     let before = peak();
     let value = work();
@@ -94,7 +95,7 @@ fn progress(label: &str) -> ProgressBar {
     bar
 }
 
-fn mib(rise: Option<u64>) -> String {
+pub(crate) fn mib(rise: Option<u64>) -> String {
     rise.map_or_else(|| "not measurable here".to_string(), |m| format!("{m} MiB"))
 }
 

@@ -221,6 +221,7 @@ impl ProcessPoolBuilder {
             max_tasks: self.max_tasks,
             task_timeout: self.task_timeout,
             retries: self.retries,
+            sent: Arc::default(),
         });
         let (ready_tx, ready) = crossbeam_channel::bounded(self.workers);
         let pool = ProcessPool {

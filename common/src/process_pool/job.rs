@@ -4,6 +4,7 @@
 use super::{call, owned_bytes, streamed, wire, ProcessPool};
 use crate::panics::{self, DropsCaught};
 use crate::pool::{BatchResult, CancelToken, Results, Sink, SinkTo, Task};
+use crate::shared::{self, Pins};
 use crate::Error;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Weak};
@@ -35,6 +36,9 @@ pub(super) struct Job {
     pub(super) misses: u32,
     /// The map it belongs to, for the prefetch policy, which learns per map (`prefetch.rs`).
     pub(super) group: Group,
+    /// Handles to the shared values its frame names by reference, so that their files stay
+    /// open until it is answered (see `crate::shared`); dropped with it, by a pool thread.
+    pins: DropsCaught<Pins>,
 }
 
 /// Which map a batch belongs to: the flag its map's batches share, held weakly (so that the
@@ -157,8 +161,10 @@ impl Job {
         sink: Sink<R>,
     ) -> Option<Job> {
         let len = items.len();
-        match wire::frame_owned(call::encode(f), items) {
-            Ok((frame, tail)) => Some(Job::framed(frame, tail, first, len, sink)),
+        let (framed, pins) =
+            shared::for_local_workers(|| wire::frame_owned(call::encode(f), items));
+        match framed {
+            Ok((frame, tail)) => Some(Job::framed(frame, tail, first, len, sink).pinning(pins)),
             Err(e) => {
                 let error = Error::Serde(format!("encoding arguments: {e}"));
                 sink.send(BatchResult::failed(first, len, &error));
@@ -207,6 +213,13 @@ impl Job {
             started: false,
             misses: 0,
             group,
+            pins: DropsCaught::new(Pins::default()),
         }
+    }
+
+    /// The same batch, holding `pins` until it is dropped.
+    pub(super) fn pinning(mut self, pins: Pins) -> Job {
+        self.pins = DropsCaught::new(pins);
+        self
     }
 }

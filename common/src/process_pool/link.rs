@@ -20,6 +20,8 @@ use crate::sys;
 use std::io::{self, BufReader, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a blocked read or write on the pool's side waits before it checks that the worker
@@ -33,6 +35,8 @@ pub(crate) struct Link {
     writer: UnixStream,
     /// A message read in part by a reader whose deadline came first (see `receive.rs`).
     partial: Option<receive::Partial>,
+    /// The pool's count of bytes written to its workers (`ProcessPool::bytes_sent`).
+    sent: Arc<AtomicU64>,
 }
 
 impl Link {
@@ -40,7 +44,7 @@ impl Link {
     ///
     /// Both ends are close-on-exec (std creates them so); the child receives its end through
     /// `Stdio`, which places it on descriptor 0 in that one child only.
-    pub(crate) fn pair() -> io::Result<(Link, UnixStream)> {
+    pub(crate) fn pair(sent: Arc<AtomicU64>) -> io::Result<(Link, UnixStream)> {
         let (ours, theirs) = UnixStream::pair()?;
         // The hello carries the worker's credentials, vouched for by the kernel (see `hello`).
         sys::pass_credentials(ours.as_fd(), true)?;
@@ -52,6 +56,7 @@ impl Link {
                 reader: BufReader::with_capacity(64 * 1024, ours),
                 writer,
                 partial: None,
+                sent,
             },
             theirs,
         ))
@@ -152,7 +157,10 @@ impl Link {
             while sent < part.len() {
                 match self.writer.write(&part[sent..]) {
                     Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                    Ok(n) => sent += n,
+                    Ok(n) => {
+                        sent += n;
+                        self.sent.fetch_add(n as u64, Relaxed);
+                    }
                     Err(e) if is_timeout(&e) => alive()?,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(e),

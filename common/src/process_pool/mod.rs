@@ -155,6 +155,8 @@ struct Shared {
     task_timeout: Option<Duration>,
     /// How many times a batch whose worker died is sent again (`retries`).
     retries: u32,
+    /// Bytes written to the workers' lines, counted by each `Link` (see `bytes_sent`).
+    sent: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Shared {
@@ -223,6 +225,13 @@ impl ProcessPool {
     /// Settings with their defaults: `num_cpus::get()` workers, no timeline, 5 s handshake.
     pub fn builder() -> ProcessPoolBuilder {
         ProcessPoolBuilder::with_defaults()
+    }
+
+    /// How many bytes this pool has written to its workers' sockets so far: every frame, with
+    /// its tasks' arguments. What a task's argument costs to send shows here, and what
+    /// [`Pool::share`] saves: a shared value's reference is about 60 bytes per task.
+    pub fn bytes_sent(&self) -> u64 {
+        self.shared.sent.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The process ids of the current workers (a replaced worker has a new pid).
@@ -326,7 +335,9 @@ impl Pool for ProcessPool {
             Ok(handle) => return handle,
             Err(arg) => arg,
         };
-        let (frame, tail) = match wire::frame_owned(call::encode(f), vec![arg]) {
+        let (framed, pins) =
+            crate::shared::for_local_workers(|| wire::frame_owned(call::encode(f), vec![arg]));
+        let (frame, tail) = match framed {
             Ok(framed) => framed,
             Err(e) => {
                 let slot = Arc::new(Slot::default());
@@ -336,12 +347,27 @@ impl Pool for ProcessPool {
         };
         let slot = Arc::new(Slot::default());
         let sink = Sink(SinkTo::Slot(Arc::clone(&slot)));
-        self.enqueue(Job::framed(frame, tail, 0, 1, sink));
+        self.enqueue(Job::framed(frame, tail, 0, 1, sink).pinning(pins));
         TaskHandle::new(slot)
     }
 
     fn timeline(&self) -> Vec<Span> {
         self.shared.timeline.spans()
+    }
+
+    /// As [`Pool::share`] documents: the value is encoded once into a sealed memory file, and
+    /// a task's argument carries a reference to it (see [`crate::Shared`]).
+    fn share<T: Task + Sync>(&self, value: T) -> Result<crate::Shared<T>, Error> {
+        crate::Shared::in_file(value)
+    }
+
+    /// As [`Pool::share_slice`] documents: the items' bytes go into a sealed memory file as
+    /// they are, and each worker reads them in place from its mapping.
+    fn share_slice<P: bytemuck::Pod + Send + Sync>(
+        &self,
+        values: Vec<P>,
+    ) -> Result<crate::Shared<[P]>, Error> {
+        crate::Shared::slice_in_file(values)
     }
 
     /// As [`Pool::shutdown`] documents. "Running" includes the batches already sent to a

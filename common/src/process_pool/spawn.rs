@@ -30,7 +30,8 @@ impl Worker {
         let spawn_error = |what: &str, e: &dyn std::fmt::Display| {
             Error::Spawn(format!("worker {index}: {what}: {e}"))
         };
-        let (mut link, theirs) = Link::pair().map_err(|e| spawn_error("socket pair", &e))?;
+        let (mut link, theirs) =
+            Link::pair(Arc::clone(&shared.sent)).map_err(|e| spawn_error("socket pair", &e))?;
         let mut cmd = self_command();
         cmd.env(ENV_WORKER, "1")
             .stdin(std::process::Stdio::from(OwnedFd::from(theirs)));

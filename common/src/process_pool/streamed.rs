@@ -60,6 +60,10 @@ impl Streamed {
             }
             _ => return Err(value),
         };
+        // Counted in the form a shared value took then (a reference, if a pool was encoding
+        // for its workers), and written in the same form later, on a supervisor's thread; the
+        // batch's job holds the handles themselves (see `crate::shared`).
+        let local = crate::shared::encoding_for_local_workers();
         let write = Box::new(move |out: &mut dyn Write| {
             let mut counted = Counter(0);
             let mut tee = Tee {
@@ -67,7 +71,12 @@ impl Streamed {
                 count: &mut counted,
             };
             codec::write_record_head(&mut tee, len - codec::RECORD_HEAD)?;
-            codec::encode_value(&mut tee, &value).map_err(io::Error::other)?;
+            let mut encode = || codec::encode_value(&mut tee, &value).map_err(io::Error::other);
+            if local {
+                crate::shared::for_local_workers(encode).0?;
+            } else {
+                encode()?;
+            }
             Ok(counted.0)
         });
         Ok(Streamed {

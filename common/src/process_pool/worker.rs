@@ -135,6 +135,8 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
         if announce {
             FromWorker::Started.write_to(&mut to_pool)?;
         }
+        // Shared values whose pool let them go are freed before the next task (`shared`).
+        crate::shared::sweep();
         let start = sys::monotonic_nanos();
         let short = "a frame too short to hold a call";
         let records = answer.records();

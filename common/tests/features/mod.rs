@@ -4,5 +4,6 @@ pub mod completion;
 pub mod files;
 pub mod init_and_async;
 pub mod ordering;
+pub mod shared;
 pub mod stopping;
 pub mod streaming;

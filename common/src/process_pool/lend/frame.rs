@@ -16,8 +16,8 @@
 //! ping-pong, median of the ten (before 1.575x), lower in 9 of the 10 pairs; hot and after
 //! 1 ms idle unchanged within the noise.
 //!
-//! A value that encodes to [`WORTH_IT`] bytes or more, or whose `Serialize` fails or panics,
-//! is not lent: it takes the queued path, which streams a large value from a supervisor and
+//! A value that encodes to [`WORTH_IT`] bytes or more, whose `Serialize` fails or panics, or
+//! that holds a [`Shared`](crate::Shared) with a file, is not lent: it takes the queued path, which streams a large value from a supervisor and
 //! turns an encoding failure into that task's error, as before.
 
 use super::super::call;
@@ -42,10 +42,12 @@ pub(super) fn encode_into<A: Task, R: Task>(buf: &mut Vec<u8>, f: fn(A) -> R, ar
         room: WORTH_IT - 1,
         large: &mut large,
     };
-    if !matches!(
-        crate::panics::catch(|| codec::encode_value(bounded, arg)),
-        Ok(Ok(()))
-    ) {
+    // A shared value is written as a reference, as on the queued path; but a lent task has
+    // no job to hold its handle until the worker has read it, so it takes the queued path.
+    let (encoded, pins) = crate::shared::for_local_workers(|| {
+        crate::panics::catch(|| codec::encode_value(bounded, arg))
+    });
+    if !matches!(encoded, Ok(Ok(()))) || !pins.is_empty() {
         return false;
     }
     // Both fit in a u32: the value is under `WORTH_IT` bytes.

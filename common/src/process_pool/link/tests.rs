@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn messages_round_trip_and_carry_the_senders_credentials() {
-    let (mut link, theirs) = Link::pair().unwrap();
+    let (mut link, theirs) = Link::pair(Default::default()).unwrap();
     let mut theirs = theirs;
     FromWorker::Hello {
         pid: std::process::id(),
@@ -72,7 +72,7 @@ fn messages_round_trip_and_carry_the_senders_credentials() {
 /// A failed write through `watched` says whether the line broke or the writer failed.
 #[test]
 fn watched_tells_a_broken_line_from_a_failed_writer() {
-    let (mut link, theirs) = Link::pair().unwrap();
+    let (mut link, theirs) = Link::pair(Default::default()).unwrap();
     let mut never = || -> io::Result<()> { Ok(()) };
     let mut line = link.watched(&mut never);
     line.write_all(b"fine").unwrap();
@@ -84,7 +84,7 @@ fn watched_tells_a_broken_line_from_a_failed_writer() {
 
 #[test]
 fn a_hello_from_another_pid_is_refused() {
-    let (mut link, mut theirs) = Link::pair().unwrap();
+    let (mut link, mut theirs) = Link::pair(Default::default()).unwrap();
     FromWorker::Hello { pid: 1 }.write_to(&mut theirs).unwrap();
     let err = link.hello(1, &mut || Ok(())).unwrap_err();
     assert!(err.to_string().contains("expected pid 1"), "{err}");
@@ -92,7 +92,7 @@ fn a_hello_from_another_pid_is_refused() {
 
 #[test]
 fn a_silent_peer_is_watched_not_waited_for() {
-    let (mut link, _theirs) = Link::pair().unwrap();
+    let (mut link, _theirs) = Link::pair(Default::default()).unwrap();
     let mut checks = 0;
     let err = link
         .receive(&mut || {

@@ -3,6 +3,7 @@
 use super::{is_timeout, Link};
 use std::io::{self, Write};
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 impl Link {
     /// The line as a [`Write`], waiting as long as `alive` says the worker lives; it remembers
@@ -13,6 +14,7 @@ impl Link {
     ) -> Watched<'a> {
         Watched {
             writer: &mut self.writer,
+            sent: &self.sent,
             alive,
             broke: false,
         }
@@ -22,6 +24,7 @@ impl Link {
 /// The line as a [`Write`] (see [`Link::watched`]).
 pub(crate) struct Watched<'a> {
     writer: &'a mut UnixStream,
+    sent: &'a AtomicU64,
     alive: &'a mut dyn FnMut() -> io::Result<()>,
     broke: bool,
 }
@@ -38,7 +41,10 @@ impl Write for Watched<'_> {
         loop {
             let outcome = match self.writer.write(bytes) {
                 Ok(0) if !bytes.is_empty() => Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => return Ok(n),
+                Ok(n) => {
+                    self.sent.fetch_add(n as u64, Relaxed);
+                    return Ok(n);
+                }
                 Err(e) if is_timeout(&e) => (self.alive)(),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
                 Err(e) => Err(e),

@@ -1,0 +1,421 @@
+//! [`Shared`]: a large value put where every worker can read it once, instead of copied into
+//! every task that reads it (joblib's memmapped arrays, Ray's `ray.put`, Dask's `scatter`).
+//!
+//! How it reaches a worker depends on the pool, and on nothing else:
+//!
+//! | pool | what `share` does | what a task's argument carries | decoded |
+//! |---|---|---|---|
+//! | [`ThreadPool`](crate::ThreadPool) | wraps it in an `Arc` | the `Arc` | never |
+//! | [`ProcessPool`](crate::ProcessPool) | encodes it once into a sealed memfd (`file.rs`) | a [`Reference`](file::Reference), about 60 bytes | once per worker (`cache.rs`) |
+//! | any other (an MPI pool over `plumbing::encode_batch`) | wraps it in an `Arc` | the whole value | once per task |
+//!
+//! Plain data (`share_slice`, a `Shared<[P]>` for any `bytemuck::Pod` item) is not encoded:
+//! the file holds the items' bytes, and a process worker maps the file once and reads the
+//! items where they lie, in pages every worker shares: no decode, no copy per worker. The
+//! cast from bytes to items is bytemuck's, checked (length and alignment: a mapping starts
+//! on a page); the one `unsafe` is the mapping's `&[u8]` itself (`file.rs`).
+//!
+//! Which form a handle writes: a reference means something only to a worker on this machine
+//! whose pool holds the file open, so a handle writes one only while a process pool encodes
+//! a batch for its own workers ([`for_local_workers`] marks that span on the encoding thread)
+//! and only if it has a file. Anywhere else (`plumbing::encode_batch` for ranks that may be
+//! on other hosts, `serde_json` in user code, a result a worker sends back) it writes the
+//! value itself, which is always correct, only not cheap.
+//!
+//! While a batch that names a file is queued or running, the batch holds a handle to it
+//! ([`Pins`]): a task may outlive every handle its caller kept, and its worker must still
+//! find the file open when it gets there.
+
+mod cache;
+mod file;
+
+use crate::pool::Task;
+use crate::Error;
+use bytemuck::Pod;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_bytes::{ByteBuf, Bytes};
+use std::cell::RefCell;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+pub(crate) use cache::sweep;
+
+/// A value shared with every worker of a pool, made by [`Pool::share`](crate::Pool::share)
+/// (or, a slice of plain data read in place, [`Pool::share_slice`](crate::Pool::share_slice)):
+/// cloning it is cheap, and a task that takes it in its argument reads the value through
+/// `Deref`.
+///
+/// ```
+/// use common::{Pool, Shared, ThreadPool};
+///
+/// fn count_over((table, limit): (Shared<Vec<u32>>, u32)) -> usize {
+///     table.iter().filter(|&&x| x > limit).count()
+/// }
+///
+/// let pool = ThreadPool::new(2).unwrap();
+/// let table = pool.share((0..1000).collect::<Vec<u32>>()).unwrap();
+/// let counts = pool.map(count_over, [10, 500, 990].map(|l| (table.clone(), l))).unwrap();
+/// assert_eq!(counts, [989, 499, 9]);
+/// ```
+///
+/// On a [`ProcessPool`](crate::ProcessPool) each worker decodes it once, on its first task
+/// that names it, and keeps it while the pool's process holds a handle; the bytes per task
+/// are a small reference, whatever the value's size. A worker gets its own copy, so
+/// interior mutability (a `Mutex` inside) is not shared between workers: treat it as
+/// read-only.
+///
+/// A worker opens the file through `/proc/<pool's pid>/fd/<n>`, which the kernel allows to a
+/// child of the same user while the pool's process is dumpable (the default). In a program
+/// that made itself non-dumpable (`prctl(PR_SET_DUMPABLE, 0)`, a setuid binary) every task
+/// that names the value fails with [`Error::Serde`] saying "Permission denied".
+pub struct Shared<T: ?Sized> {
+    inner: Arc<dyn Holder<T>>,
+}
+
+/// Where a handle's value lives, and the sealed file that holds it where there is one: in a
+/// process pool's own process (made by `share`) and in its workers (opened from a reference).
+trait Holder<T: ?Sized>: Send + Sync {
+    fn value(&self) -> &T;
+    fn file(&self) -> Option<&file::Sealed>;
+}
+
+/// A value in this process's memory: made here, or decoded from a file.
+struct Owned<T> {
+    value: T,
+    file: Option<file::Sealed>,
+}
+
+impl<T: Send + Sync> Holder<T> for Owned<T> {
+    fn value(&self) -> &T {
+        &self.value
+    }
+
+    fn file(&self) -> Option<&file::Sealed> {
+        self.file.as_ref()
+    }
+}
+
+/// Plain data in this process's memory, for `share_slice` (the file holds its raw bytes).
+struct OwnedSlice<P> {
+    values: Vec<P>,
+    file: Option<file::Sealed>,
+}
+
+impl<P: Pod + Send + Sync> Holder<[P]> for OwnedSlice<P> {
+    fn value(&self) -> &[P] {
+        &self.values
+    }
+
+    fn file(&self) -> Option<&file::Sealed> {
+        self.file.as_ref()
+    }
+}
+
+/// Plain data read where it lies: in a worker's read-only mapping of the pool's file.
+struct InPlace<P> {
+    mapped: Arc<file::Mapped>,
+    of: PhantomData<fn() -> P>,
+}
+
+impl<P: Pod> Holder<[P]> for InPlace<P> {
+    fn value(&self) -> &[P] {
+        // Never empty: `cache::resolve_slice` made this only after the same cast succeeded
+        // on the same bytes (a mapping starts on a page, and the length was checked).
+        bytemuck::try_cast_slice(self.mapped.bytes()).unwrap_or(&[])
+    }
+
+    fn file(&self) -> Option<&file::Sealed> {
+        Some(self.mapped.sealed())
+    }
+}
+
+impl<T: Send + Sync + 'static> Shared<T> {
+    /// A handle with no file: the thread pool's, and any pool's that does not override
+    /// [`Pool::share`](crate::Pool::share).
+    pub(crate) fn in_memory(value: T) -> Shared<T> {
+        Shared {
+            inner: Arc::new(Owned { value, file: None }),
+        }
+    }
+}
+
+impl<T: Task + Sync> Shared<T> {
+    /// A handle whose value is also encoded into a sealed memory file, for a process pool's
+    /// workers to open.
+    pub(crate) fn in_file(value: T) -> Result<Shared<T>, Error> {
+        let file = file::Sealed::create(|out| crate::codec::encode_value(out, &value))
+            .map_err(|e| Error::Serde(format!("sharing a value: {e}")))?;
+        Ok(Shared {
+            inner: Arc::new(Owned {
+                value,
+                file: Some(file),
+            }),
+        })
+    }
+}
+
+impl<P: Pod + Send + Sync> Shared<[P]> {
+    /// [`Shared::in_memory`] for plain data.
+    pub(crate) fn slice_in_memory(values: Vec<P>) -> Shared<[P]> {
+        Shared {
+            inner: Arc::new(OwnedSlice { values, file: None }),
+        }
+    }
+
+    /// [`Shared::in_file`] for plain data: the file holds its bytes as they are, so that a
+    /// worker reads them in place.
+    pub(crate) fn slice_in_file(values: Vec<P>) -> Result<Shared<[P]>, Error> {
+        let bytes: &[u8] = bytemuck::cast_slice(&values);
+        let file = file::Sealed::create(|out| out.write_all(bytes).map_err(|e| e.to_string()))
+            .map_err(|e| Error::Serde(format!("sharing a slice: {e}")))?;
+        Ok(Shared {
+            inner: Arc::new(OwnedSlice {
+                values,
+                file: Some(file),
+            }),
+        })
+    }
+}
+
+impl<T: ?Sized> std::ops::Deref for Shared<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.inner.value()
+    }
+}
+
+impl<T: ?Sized> AsRef<T> for Shared<T> {
+    fn as_ref(&self) -> &T {
+        self.inner.value()
+    }
+}
+
+impl<T: ?Sized> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<T: ?Sized + std::fmt::Debug> std::fmt::Debug for Shared<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Shared").field(&self.inner.value()).finish()
+    }
+}
+
+/// The two forms on the wire (see the module doc); one name, so either decodes as the other.
+#[derive(Serialize)]
+#[serde(rename = "Shared")]
+enum Written<'a, T: ?Sized> {
+    Inline(&'a T),
+    Reference(file::Reference),
+}
+
+#[derive(Deserialize)]
+#[serde(rename = "Shared")]
+enum Read<T> {
+    Inline(T),
+    Reference(file::Reference),
+}
+
+impl<T: Serialize + Send + Sync + 'static> Serialize for Shared<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.inner.file() {
+            Some(file) if pin(self) => Written::<T>::Reference(file.reference()),
+            _ => Written::Inline(self.inner.value()),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de, T: DeserializeOwned + Send + Sync + 'static> Deserialize<'de> for Shared<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Read::<T>::deserialize(deserializer)? {
+            Read::Inline(value) => Ok(Shared::in_memory(value)),
+            Read::Reference(at) => cache::resolve(&at).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// Plain data travels inline as one byte string, as [`Array`](crate::Array) does.
+impl<P: Pod + Send + Sync> Serialize for Shared<[P]> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.inner.file() {
+            Some(file) if pin(self) => Written::<Bytes>::Reference(file.reference()),
+            _ => Written::Inline(Bytes::new(bytemuck::cast_slice(self.inner.value()))),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de, P: Pod + Send + Sync> Deserialize<'de> for Shared<[P]> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        // Zero-sized items have no bytes to count them by: refused, never divided by.
+        let size = std::mem::size_of::<P>();
+        match Read::<ByteBuf>::deserialize(deserializer)? {
+            Read::Inline(bytes) if size > 0 && bytes.len() % size == 0 => Ok(
+                Shared::slice_in_memory(bytemuck::pod_collect_to_vec::<u8, P>(&bytes)),
+            ),
+            Read::Inline(bytes) => Err(D::Error::custom(format!(
+                "{} bytes are not a whole number of {}-byte items",
+                bytes.len(),
+                std::mem::size_of::<P>()
+            ))),
+            Read::Reference(_) if size == 0 => Err(D::Error::custom("zero-sized items")),
+            Read::Reference(at) => cache::resolve_slice(&at).map_err(D::Error::custom),
+        }
+    }
+}
+
+/// Handles held by a batch in flight, so that the files it names stay open (module doc).
+#[derive(Default)]
+pub(crate) struct Pins(Vec<Pin>);
+
+/// One handle, of any type, kept only to be dropped later.
+type Pin = Box<dyn Send + Sync>;
+
+impl Pins {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+thread_local! {
+    /// `Some` while this thread encodes a batch for a process pool's own workers: the handles
+    /// written as references so far.
+    static LOCAL: RefCell<Option<Vec<Pin>>> = const { RefCell::new(None) };
+}
+
+/// Runs `encode` with handles written as references (see the module doc), and returns what it
+/// returned with the handles it wrote. Nested calls each get their own; a panic in `encode`
+/// (a `Serialize` is user code) leaves the thread as it was.
+pub(crate) fn for_local_workers<R>(encode: impl FnOnce() -> R) -> (R, Pins) {
+    struct Restore(Option<Vec<Pin>>, bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if self.1 {
+                let outer = self.0.take();
+                LOCAL.with(|local| *local.borrow_mut() = outer);
+            }
+        }
+    }
+    let outer = LOCAL.with(|local| local.borrow_mut().replace(Vec::new()));
+    let mut restore = Restore(outer, true);
+    let value = encode();
+    let pinned = LOCAL.with(|local| std::mem::replace(&mut *local.borrow_mut(), restore.0.take()));
+    restore.1 = false;
+    (value, Pins(pinned.unwrap_or_default()))
+}
+
+/// Whether handles are written as references on this thread now: a streamed argument is
+/// encoded again when it is sent, and must take the form it was measured in.
+pub(crate) fn encoding_for_local_workers() -> bool {
+    LOCAL.with(|local| local.borrow().is_some())
+}
+
+/// Records `handle` as written by the current batch, if one for local workers is being
+/// encoded; `false` if none is (the value is then written inline).
+fn pin<T: ?Sized + 'static>(handle: &Shared<T>) -> bool {
+    LOCAL.with(|local| match local.borrow_mut().as_mut() {
+        Some(pins) => {
+            pins.push(Box::new(handle.clone()));
+            true
+        }
+        None => false,
+    })
+}
+
+/// How many shared values this process (a worker) keeps decoded (`common::testing`).
+#[cfg_attr(not(feature = "testing"), allow(dead_code))]
+pub(crate) fn kept_here() -> usize {
+    cache::count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outside_a_local_batch_the_value_goes_inline() {
+        let shared = Shared::in_file(vec![1u32, 2, 3]).unwrap();
+        let json = serde_json::to_string(&shared).unwrap();
+        assert_eq!(json, r#"{"Inline":[1,2,3]}"#);
+        let back: Shared<Vec<u32>> = serde_json::from_str(&json).unwrap();
+        assert_eq!(*back, [1, 2, 3]);
+    }
+
+    #[test]
+    fn a_local_batch_writes_a_reference_and_pins_the_handle() {
+        let shared = Shared::in_file("large".repeat(1000)).unwrap();
+        let (json, pins) = for_local_workers(|| serde_json::to_string(&shared).unwrap());
+        assert!(json.starts_with(r#"{"Reference":"#), "{json}");
+        assert!(json.len() < 120, "{json}");
+        assert_eq!(pins.0.len(), 1);
+        assert!(!encoding_for_local_workers(), "the span ended");
+        // Decoded in this same process: the file is found through our own /proc entry.
+        let back: Shared<String> = serde_json::from_str(&json).unwrap();
+        assert_eq!(*back, *shared);
+    }
+
+    #[test]
+    fn a_handle_without_a_file_goes_inline_even_in_a_local_batch() {
+        let shared = Shared::in_memory(7u8);
+        let (json, pins) = for_local_workers(|| serde_json::to_string(&shared).unwrap());
+        assert_eq!(json, r#"{"Inline":7}"#);
+        assert!(pins.is_empty());
+    }
+
+    #[test]
+    fn a_reference_to_a_closed_file_is_refused() {
+        let shared = Shared::in_file(5u64).unwrap();
+        let (json, pins) = for_local_workers(|| serde_json::to_string(&shared).unwrap());
+        drop((shared, pins));
+        let error = serde_json::from_str::<Shared<u64>>(&json).unwrap_err();
+        assert!(
+            error.to_string().contains("the shared value is gone"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn plain_data_goes_inline_as_bytes_or_is_read_in_place() {
+        let shared = Shared::slice_in_file(vec![1u32, 2, 3]).unwrap();
+        let json = serde_json::to_string(&shared).unwrap();
+        assert_eq!(json, r#"{"Inline":[1,0,0,0,2,0,0,0,3,0,0,0]}"#);
+        let back: Shared<[u32]> = serde_json::from_str(&json).unwrap();
+        assert_eq!(*back, [1, 2, 3]);
+        let (json, pins) = for_local_workers(|| serde_json::to_string(&shared).unwrap());
+        assert_eq!(pins.0.len(), 1);
+        let mapped: Shared<[u32]> = serde_json::from_str(&json).unwrap();
+        assert_eq!(*mapped, [1, 2, 3]);
+        // Read from a mapping, which starts on a page, not from the vector: the same items
+        // at another address.
+        assert_ne!(mapped.as_ptr(), shared.as_ptr());
+        assert_eq!(mapped.as_ptr() as usize % 4096, 0);
+        let odd = r#"{"Inline":[1,2,3]}"#;
+        assert!(serde_json::from_str::<Shared<[u32]>>(odd).is_err());
+        assert!(serde_json::from_str::<Shared<[()]>>(r#"{"Inline":[]}"#).is_err());
+    }
+
+    #[test]
+    fn a_reference_to_an_unsealed_file_is_refused() {
+        let file = std::fs::File::open("/proc/self/exe").unwrap();
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::MetadataExt;
+        let meta = file.metadata().unwrap();
+        let at = file::Reference {
+            pid: std::process::id(),
+            fd: file.as_raw_fd(),
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.size(),
+        };
+        let json = serde_json::to_string(&Written::<u8>::Reference(at)).unwrap();
+        let error = serde_json::from_str::<Shared<u8>>(&json).unwrap_err();
+        assert!(error.to_string().contains("is not a memfd"), "{error}");
+    }
+}
