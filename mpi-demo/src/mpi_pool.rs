@@ -1,13 +1,17 @@
 //! `MpiPool`: the `common::Pool` interface over MPI worker ranks.
 //!
-//! It implements only `dispatch`, like `ThreadPool` and `ProcessPool`; `map`, `map_unordered`
-//! and `submit` come from the trait unchanged. A batch is encoded exactly as for a process pool
+//! It implements `dispatch`, like `ThreadPool` and `ProcessPool`, and the two calls that need
+//! to know the workers: `shutdown` (this pool's batches, not the ranks, which a later pool
+//! reuses) and `broadcast` (one batch addressed to each rank); `map`, `map_unordered`, `submit`
+//! and `share` come from the trait unchanged (a shared value travels whole with each batch:
+//! a rank may be on another host). A batch is encoded exactly as for a process pool
 //! (`common::plumbing::encode_batch`), travels to a worker rank as one MPI message, and comes
 //! back as one; results are put in order by the index of each batch's first item.
 //!
 //! What differs from `ProcessPool` is the failure model: a worker rank that dies ends the whole
 //! MPI job (Open MPI has no recovery here), where a process pool reports `WorkerDied` for one
-//! task and replaces the worker.
+//! task and replaces the worker. So there is no `retries(n)` here: no rank survives to rerun
+//! the task on, and the job that would rerun it has ended.
 
 use crate::session::{self, Done, Order, Queued, RankInfo, To};
 use common::plumbing::Task;
