@@ -111,8 +111,9 @@ pub trait Pool {
 
     /// [`Pool::map`] of a task made by [`crate::inline::task!`]: the same results, and on a
     /// [`crate::ThreadPool`] the closure is called by its type, so trivial items cost what
-    /// they cost in plain rayon, not a call through a pointer each. Every other pool runs
-    /// [`Inline::as_fn`](crate::inline::Inline::as_fn), the same closure as a `fn` pointer.
+    /// they cost in plain rayon, not a call through a pointer each (for items that `map` maps
+    /// in place: plain data, of a known count; others stream as in `map`). Every other pool
+    /// runs [`Inline::as_fn`](crate::inline::Inline::as_fn), the same closure as a `fn` pointer.
     ///
     /// ```
     /// use common::inline::task;
