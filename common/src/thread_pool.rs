@@ -358,8 +358,8 @@ impl Pool for ThreadPool {
     }
 
     /// As [`Pool::map_inline`] documents: in place as [`ThreadPool::map_chunked`], with the
-    /// item loop compiled for the closure's own type, so that the closure is inlined; an input
-    /// that streams (see [`ThreadPool::map_chunked`]) is called through the `fn` pointer.
+    /// item loop compiled for the closure's own type, so that the closure is inlined; the
+    /// items of an input that streams (see [`ThreadPool::map_chunked`]) go through the pointer.
     fn map_inline<F, A: Task, R: Task>(
         &self,
         f: Inline<F, A, R>,
