@@ -41,7 +41,8 @@
 //!
 //! The rest of the pools, about 2,000 lines, are speed layers, each opening with what it wins,
 //! measured; skip them and the pools still make sense: the thread pool's in-place `map`
-//! (`thread_pool/in_place.rs`, `map.rs`), a task lent straight to an idle worker
+//! (`thread_pool/in_place.rs`, `map.rs`) and its inlined tasks (`inline.rs`), a task lent
+//! straight to an idle worker
 //! (`process_pool/lend.rs`, `lend/`, `park.rs`), batches queued ahead at a worker
 //! (`prefetch.rs`), and large or repeated payloads kept off fresh memory (`answer.rs`,
 //! `streamed.rs`, `owned_bytes.rs`, `big_buffer.rs`).
@@ -91,6 +92,8 @@
 //!
 //! - [`iter`]: the iterators that [`Pool::map_unordered`], [`Pool::map_iter`] and
 //!   [`as_completed`] return, which a user rarely names.
+//! - [`inline`]: [`inline::task!`], a task that [`Pool::map_inline`] runs on a thread pool
+//!   with its closure inlined, and everywhere else as a `fn` pointer.
 //! - [`plumbing`]: what a new kind of pool implements ([`Pool::dispatch`], batches, sinks).
 //! - [`demo`]: narration, exit statuses, cleanup, child processes (one process layer) and
 //!   `/proc` readers for this workspace's demos.
@@ -111,6 +114,7 @@ pub mod demo;
 mod error;
 mod feed;
 mod handle;
+pub mod inline;
 mod map_iter;
 mod panics;
 pub mod plumbing;

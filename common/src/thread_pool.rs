@@ -30,6 +30,7 @@ mod map;
 mod nested;
 pub use builder::ThreadPoolBuilder;
 
+use crate::inline::Inline;
 use crate::pool::SinkTo;
 use crate::pool::Timeline;
 use crate::pool::{BatchResult, Chunk, HasSlot, Pool, Sink, Slot, Span, Task, TaskHandle};
@@ -353,6 +354,28 @@ impl Pool for ThreadPool {
                 map::map(self, f, items, &sizes, None)
             }
             None => crate::feed::map(self, f, items, chunk, None),
+        }
+    }
+
+    /// As [`Pool::map_inline`] documents: in place as [`ThreadPool::map_chunked`], with the
+    /// item loop compiled for the closure's own type, so that the closure is inlined; the
+    /// items of an input that streams (see [`ThreadPool::map_chunked`]) go through the pointer.
+    fn map_inline<F, A: Task, R: Task>(
+        &self,
+        f: Inline<F, A, R>,
+        items: impl IntoIterator<Item = A>,
+    ) -> Result<Vec<R>, Error>
+    where
+        F: Fn(A) -> R + Copy + Send + Sync + 'static,
+    {
+        let items = items.into_iter();
+        match in_place_len::<A>(items.size_hint()) {
+            Some(_) => {
+                let items: Vec<A> = items.collect();
+                let sizes = Chunk::Auto.batches_for(items.len(), self.workers())?;
+                map::map(self, f.closure(), items, &sizes, None)
+            }
+            None => crate::feed::map(self, f.as_fn(), items, Chunk::Auto, None),
         }
     }
 

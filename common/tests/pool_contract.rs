@@ -24,6 +24,7 @@ use contract::handshake::{
     child_dying_before_handshake_is_an_error, child_hanging_in_handshake_times_out,
     large_argument_and_result, ten_thousand_pending_tasks,
 };
+use contract::inline::{map_inline_on_processes, map_inline_on_threads};
 use contract::lent::{
     a_lent_wait_timeout_ends_within_a_tick, lent_task_whose_worker_dies,
     lent_tasks_answer_every_way, lent_tasks_count_toward_max_tasks, terminate_while_a_caller_reads,
@@ -68,6 +69,8 @@ fn main() {
             contract(&ProcessPool::new(2)?)
         }),
         Test("same_results_on_both_pools", same_results_on_both_pools),
+        Test("map_inline_on_threads", map_inline_on_threads),
+        Test("map_inline_on_processes", map_inline_on_processes),
         Test(
             "a_stalled_answer_bounds_every_wait",
             a_stalled_answer_bounds_every_wait,

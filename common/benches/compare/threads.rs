@@ -2,6 +2,7 @@
 //! task's round trip after idling against a thread ping-pong.
 
 use crate::measure::{interleaved, time, Row, Target};
+use common::inline::task;
 use common::{Pool, ThreadPool};
 use rayon::prelude::*;
 use std::hint::black_box;
@@ -22,6 +23,9 @@ pub fn map(pool: &ThreadPool, rayon: &rayon::ThreadPool, runs: usize) -> Vec<Row
         rayon.install(|| items.into_par_iter().map(|x| x * 2 + 1).collect())
     };
     let ours = |items: Vec<u64>| pool.map(trivial, items).expect("trivial tasks succeed");
+    // The same work as a `task!`, whose closure the in-place loop calls by its type.
+    let task = task!(|x: u64| x * 2 + 1);
+    let inlined = |items: Vec<u64>| pool.map_inline(task, items).expect("trivial tasks succeed");
     let timed = |f: &dyn Fn(Vec<u64>) -> Vec<u64>, n: u64| {
         let items: Vec<u64> = (0..n).collect(); // made before the clock starts
         let (took, out) = time(|| f(items));
@@ -46,6 +50,14 @@ pub fn map(pool: &ThreadPool, rayon: &rayon::ThreadPool, runs: usize) -> Vec<Row
         "rayon par_iter, inlined",
         b,
         Target::None,
+    ));
+    let (a, b) = interleaved(runs, || timed(&inlined, n), || timed(&plain, n));
+    rows.push(Row::times(
+        "ThreadPool::map_inline, 10^6 trivial items",
+        a,
+        "rayon par_iter, inlined",
+        b,
+        Target::AtMost(1.5),
     ));
     for (n, name) in [(1_000, "10^3"), (10_000, "10^4"), (100_000, "10^5")] {
         let (a, b) = interleaved(runs, || timed(&ours, n), || timed(&by_pointer, n));

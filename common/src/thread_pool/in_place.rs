@@ -53,8 +53,11 @@ const FAILED: u8 = 3;
 const CANCELLED: u8 = 4;
 
 /// A map's items, results and batch states, shared by the caller and every batch's job.
-pub(super) struct InPlace<A, R> {
-    f: fn(A) -> R,
+///
+/// `C` is the task: a `fn(A) -> R` for `map`, or the closure's own type for `map_inline`
+/// (`src/inline.rs`), so that the item loop below is compiled for it and can inline it.
+pub(super) struct InPlace<A, R, C = fn(A) -> R> {
+    f: C,
     /// Batch `b` covers items `bounds[b]..bounds[b + 1]`.
     bounds: Vec<usize>,
     states: Vec<AtomicU8>,
@@ -68,14 +71,19 @@ pub(super) struct InPlace<A, R> {
 // SAFETY: the raw pointer and the cells make these not `Send`/`Sync` by default. Each place is
 // touched by one thread at a time (the protocol in the module docs), values only move between
 // threads (never shared by reference), so `A: Send` and `R: Send` suffice; `out` points into
-// the buffer that `output` owns, which lives as long as the job.
-unsafe impl<A: Send, R: Send> Send for InPlace<A, R> {}
+// the buffer that `output` owns, which lives as long as the job. The task `C` is called by
+// reference from every batch's thread at once, so it must be `Sync` (and `Send`, to be dropped
+// by whichever thread drops the job last).
+unsafe impl<A: Send, R: Send, C: Send + Sync> Send for InPlace<A, R, C> {}
 // SAFETY: as for `Send`.
-unsafe impl<A: Send, R: Send> Sync for InPlace<A, R> {}
+unsafe impl<A: Send, R: Send, C: Send + Sync> Sync for InPlace<A, R, C> {}
 
-impl<A, R> InPlace<A, R> {
+impl<A, R, C> InPlace<A, R, C> {
     /// A job over `items`, cut into batches at `bounds` (from 0 to `items.len()`, increasing).
-    pub(super) fn new(f: fn(A) -> R, items: Vec<A>, bounds: Vec<usize>) -> Self {
+    pub(super) fn new(f: C, items: Vec<A>, bounds: Vec<usize>) -> Self
+    where
+        C: Fn(A) -> R,
+    {
         assert_eq!(bounds.first(), Some(&0), "batches start at item 0");
         assert_eq!(
             bounds.last(),
@@ -115,7 +123,10 @@ impl<A, R> InPlace<A, R> {
     /// Claims the batch and runs every item of it; `None` if it was claimed or cancelled
     /// before. Like `panics::run_batch`, a panicking item fails alone and the others still
     /// run; the answer is the batch's first error.
-    pub(super) fn run(&self, batch: usize) -> Option<Result<(), Error>> {
+    pub(super) fn run(&self, batch: usize) -> Option<Result<(), Error>>
+    where
+        C: Fn(A) -> R,
+    {
         let state = &self.states[batch];
         // The claim (1. in the module docs): from here this thread alone touches the places.
         if state
@@ -130,16 +141,23 @@ impl<A, R> InPlace<A, R> {
         while next < range.end {
             let failed = error.is_some();
             let outcome = panics::catch(|| {
-                // Local copies and slices, so the loop keeps them in registers across calls.
-                let (f, from) = (self.f, next);
+                // Local copies and slices, so the loop keeps them in registers across calls
+                // (and, when `f` is inlined, the compiler can see that no write to an output
+                // place changes them, and vectorize the loop).
+                let (f, from, failed) = (&self.f, next, failed);
                 let inputs = &self.input[from..range.end];
                 let outputs = self.outputs(from..range.end);
+                // `next`, kept in a local and written back when the loop ends or unwinds.
+                let mut reached = Reached {
+                    next: &mut next,
+                    at: from,
+                };
                 for (i, (input, output)) in (from..).zip(inputs.iter().zip(outputs)) {
                     // First: if `f` panics, the unwinding dropped item i.
-                    next = i + 1;
+                    reached.at = i + 1;
                     // SAFETY: this thread holds the batch's claim and `i` is in its range, so
                     // nobody else touches place i; it is full, as only the claimer takes from
-                    // it, once (`next` only grows).
+                    // it, once (`next`, written back from `reached.at`, only grows).
                     let item = unsafe { input.take() };
                     let result = f(item);
                     if failed {
@@ -210,7 +228,20 @@ impl<A, R> InPlace<A, R> {
     }
 }
 
-impl<A, R> Drop for InPlace<A, R> {
+/// Writes where a batch's loop got to into `next` when dropped: after the last item, or while
+/// unwinding from the item that panicked.
+struct Reached<'a> {
+    next: &'a mut usize,
+    at: usize,
+}
+
+impl Drop for Reached<'_> {
+    fn drop(&mut self) {
+        *self.next = self.at;
+    }
+}
+
+impl<A, R, C> Drop for InPlace<A, R, C> {
     /// Drops what is left (4. in the module docs): each value exactly once.
     fn drop(&mut self) {
         let output_left = self

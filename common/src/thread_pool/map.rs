@@ -16,14 +16,15 @@ use std::sync::atomic::{AtomicUsize, Ordering::AcqRel, Ordering::Acquire};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Maps `items` in batches of `sizes` and returns the results in order.
+/// Maps `items` in batches of `sizes` and returns the results in order. `f` is a `fn(A) -> R`
+/// for `map`, or an inlinable closure for `map_inline` (`src/inline.rs`).
 ///
 /// # Errors
 /// The first failed item's error (in item order); [`Error::Cancelled`] if the pool was
 /// terminated; `Error::Timeout(limit)` if the `(deadline, limit)` passed first.
-pub(super) fn map<A: Task, R: Task>(
+pub(super) fn map<A: Task, R: Task, C: Fn(A) -> R + Send + Sync + 'static>(
     pool: &ThreadPool,
-    f: fn(A) -> R,
+    f: C,
     items: Vec<A>,
     sizes: &[usize],
     deadline: Option<(Instant, Duration)>,

@@ -4,6 +4,7 @@ pub mod api;
 pub mod bounds;
 pub mod deaths;
 pub mod handshake;
+pub mod inline;
 pub mod lent;
 pub mod lifecycle;
 pub mod limits;
