@@ -3,8 +3,8 @@
 //! closure itself on a [`crate::ThreadPool`], the pointer everywhere else.
 //!
 //! What this speed layer wins: `ThreadPool::map_inline` of 10^6 trivial items runs at about
-//! plain rayon's speed, where `map`, calling through a pointer per item, took 3.59x
-//! (common/README.md's bench table).
+//! plain rayon's speed, where `map`, calling through a pointer per item, took 2.7-3.6x
+//! (common/README.md's bench notes).
 //!
 //! Why a pair, and no `unsafe`: a task is named by address (`fn(A) -> R`) so that another
 //! process can call it, and a call through an address cannot be inlined. A thread pool could
