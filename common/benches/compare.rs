@@ -76,6 +76,7 @@ fn main() {
     if wanted("transport") {
         print(transport::round_trips(&processes, runs));
         print(transport::large_payload(&processes, runs.min(5)));
+        print(transport::shared_table(&processes, runs.min(5)));
     }
     if wanted("cpu") {
         print(cpu::rows(&threads, &processes, runs));

@@ -25,6 +25,7 @@ fn main() {
     let pool = common::ProcessPool::new(2).expect("workers start");
     let rows = transport::round_trips(&pool, runs)
         .into_iter()
-        .chain(transport::large_payload(&pool, runs.min(5)));
+        .chain(transport::large_payload(&pool, runs.min(5)))
+        .chain(transport::shared_table(&pool, runs.min(5)));
     rows.for_each(|row| row.print(measure::Style::Lines));
 }

@@ -3,10 +3,11 @@
 //! Rows: one task's round trip hot, after 1 ms idle and after 10 ms idle, against an 8-byte
 //! ping-pong with a child process over a socket pair; 10^4 submits then a wait on each; 64 MiB
 //! `ByteBuf` there and back against the same bytes over a raw socket (and `memcpy` for scale),
-//! with the peak memory above the idle level in pool and worker.
+//! with the peak memory above the idle level in pool and worker; 100 tasks reading one 16 MiB
+//! table, sent with each task against shared once (`Pool::share`, `Pool::share_slice`).
 
 use crate::measure::{interleaved, median, time, Row, Target};
-use common::{Array, Pool, ProcessPool};
+use common::{Array, Pool, ProcessPool, Shared};
 use serde_bytes::ByteBuf;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -236,4 +237,82 @@ fn memory(pid: u32, field: &str) -> u64 {
 /// Resets the peak (`VmHWM`) of `pid` to its current resident size.
 fn reset_peak(pid: u32) {
     let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+}
+
+/// The table the sharing rows read: 16 MiB, 100 windows of 64 KiB (pools-demo `share-vs-send`).
+const TABLE: usize = 16 << 20;
+const WINDOW: usize = 64 << 10;
+const READERS: usize = 100;
+
+fn window_sum(table: &[u8], i: usize) -> u64 {
+    let start = i * WINDOW % (table.len() - WINDOW);
+    table[start..start + WINDOW]
+        .iter()
+        .map(|&b| u64::from(b))
+        .sum()
+}
+
+fn sent_sum((table, i): (ByteBuf, usize)) -> u64 {
+    window_sum(&table, i)
+}
+
+fn shared_sum((table, i): (Shared<ByteBuf>, usize)) -> u64 {
+    window_sum(&table, i)
+}
+
+fn in_place_sum((table, i): (Shared<[u8]>, usize)) -> u64 {
+    window_sum(&table, i)
+}
+
+/// 100 tasks over one 16 MiB table: sent with every task (1600 MiB through the sockets) against
+/// shared once, the `share` call inside the clock. Target 0.1x: a hundred copies of the table
+/// against one should be at least ten times slower.
+pub fn shared_table(pool: &ProcessPool, runs: usize) -> Vec<Row> {
+    let table = ByteBuf::from((0..TABLE).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
+    let expected: Vec<u64> = (0..READERS).map(|i| window_sum(&table, i)).collect();
+    let sent = || {
+        let items: Vec<_> = (0..READERS).map(|i| (table.clone(), i)).collect();
+        let (took, sums) = time(|| pool.map_chunked(sent_sum, items, common::Chunk::Size(1)));
+        assert_eq!(sums.expect("the sent map runs"), expected);
+        took
+    };
+    let shared = || {
+        let (took, sums) = time(|| {
+            let shared = pool.share(table.clone()).expect("the table is shared");
+            let items: Vec<_> = (0..READERS).map(|i| (shared.clone(), i)).collect();
+            pool.map_chunked(shared_sum, items, common::Chunk::Size(1))
+        });
+        assert_eq!(sums.expect("the shared map runs"), expected);
+        took
+    };
+    let in_place = || {
+        let (took, sums) = time(|| {
+            let shared = pool
+                .share_slice(table.to_vec())
+                .expect("the bytes are shared");
+            let items: Vec<_> = (0..READERS).map(|i| (shared.clone(), i)).collect();
+            pool.map_chunked(in_place_sum, items, common::Chunk::Size(1))
+        });
+        assert_eq!(sums.expect("the in-place map runs"), expected);
+        took
+    };
+    let (ours, theirs) = interleaved(runs, shared, sent);
+    let (slice, theirs_too) = interleaved(runs, in_place, sent);
+    let work = "100 tasks read one 16 MiB table";
+    vec![
+        Row::times(
+            &format!("{work}: pool.share once"),
+            ours,
+            "sent with each task",
+            theirs,
+            Target::AtMost(0.1),
+        ),
+        Row::times(
+            &format!("{work}: pool.share_slice once"),
+            slice,
+            "sent with each task",
+            theirs_too,
+            Target::None,
+        ),
+    ]
 }
