@@ -88,7 +88,8 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
         match result {
             Ok(_) => values += 1,
             Err(e @ Error::WorkerDied { .. }) => {
-                writeln!(out, "   item {i} failed: {e}")?;
+                // Items count from 0, tasks from 1: item 2 is the task of `3`.
+                writeln!(out, "   task {} failed: {e}", i + 1)?;
                 died.push(i);
             }
             Err(e) => anyhow::bail!("item {i} of the process pool: {e}"),
@@ -137,6 +138,13 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
         .filter(|l| l.starts_with("error:") || l.contains("noticed that process rank"))
     {
         writeln!(out, "   job: {}", fit(said, 92))?;
+        if said.contains("with PID 0") {
+            // Open MPI's own line; which pid it means is its business, not the rank's.
+            writeln!(
+                out,
+                "   (mpirun's line says PID 0: the rank's own pid is in the lines above)"
+            )?;
+        }
     }
     let status = job.status;
     writeln!(
