@@ -228,6 +228,32 @@ where
     Ok((Box::new(feed), results))
 }
 
+/// What a streaming reader holds: the feed, its results, and the flag that dropping the reader
+/// sets.
+pub(crate) type Stream<'a, R> = (Fed<'a>, Receiver<BatchResult<R>>, Arc<AtomicBool>);
+
+/// [`start`] for a streaming reader (`map_iter`, `map_unordered`), with its own cancel flag.
+///
+/// # Errors
+/// [`Error::ZeroChunk`].
+pub(crate) fn stream<'a, P, A, R, I>(
+    pool: &'a P,
+    f: fn(A) -> R,
+    items: I,
+    chunk: Chunk,
+) -> Result<Stream<'a, R>, Error>
+where
+    P: Pool + ?Sized,
+    A: Task,
+    R: Task,
+    I: IntoIterator<Item = A>,
+    I::IntoIter: 'a,
+{
+    let cancel = Arc::new(AtomicBool::new(false));
+    let (feed, results) = start(pool, f, items, chunk, Reader::Stream, Arc::clone(&cancel))?;
+    Ok((feed, results, cancel))
+}
+
 /// `map` (with a deadline: `map_timeout`) over a feed: results in item order, the input pulled
 /// as batches come back (see [`crate::batch::collect_in_order`] for the errors).
 ///

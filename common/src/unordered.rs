@@ -50,15 +50,7 @@ impl<'a, R: Task> Unordered<'a, R> {
         I: IntoIterator<Item = A>,
         I::IntoIter: 'a,
     {
-        let cancel = Arc::new(AtomicBool::new(false));
-        let (feed, results) = feed::start(
-            pool,
-            f,
-            items,
-            chunk,
-            feed::Reader::Stream,
-            Arc::clone(&cancel),
-        )?;
+        let (feed, results, cancel) = feed::stream(pool, f, items, chunk)?;
         Ok(Unordered {
             feed,
             results,
