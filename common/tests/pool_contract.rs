@@ -13,6 +13,7 @@ use contract::api::{
     contract, same_results_on_both_pools, timeline_covers_every_item,
     zero_workers_and_zero_chunk_are_errors,
 };
+use contract::arena::{a_large_payload_lands_in_kept_memory, an_idle_worker_frees_its_kept_memory};
 use contract::bounds::{
     a_stalled_answer_bounds_every_wait, a_stopped_worker_bounds_every_wait,
     duration_max_is_no_limit, is_finished_right_after_the_task,
@@ -115,6 +116,14 @@ fn main() {
             child_hanging_in_handshake_times_out,
         ),
         Test("large_argument_and_result", large_argument_and_result),
+        Test(
+            "a_large_payload_lands_in_kept_memory",
+            a_large_payload_lands_in_kept_memory,
+        ),
+        Test(
+            "an_idle_worker_frees_its_kept_memory",
+            an_idle_worker_frees_its_kept_memory,
+        ),
         Test("ten_thousand_pending_tasks", ten_thousand_pending_tasks),
         Test(
             "workers_die_with_a_killed_parent",

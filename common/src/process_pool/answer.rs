@@ -24,8 +24,10 @@
 //! A lone result is encoded with a bound ([`push_small`]): one that reaches the size worth
 //! streaming (`streamed.rs`) stops there and takes the streamed path, as before.
 //!
-//! Memory stays bounded: a buffer that grew past [`KEEP`] for a large batch is freed once its
-//! answer is sent, so an idle worker does not sit on the memory of its largest batch.
+//! Memory stays bounded: a buffer that grew past [`KEEP`] for a large batch is kept while
+//! batches keep coming (fresh memory is what large payloads pay for, see `kept.rs`) and freed
+//! after `kept::IDLE` without one, so an idle worker does not sit on the memory of its largest
+//! batch.
 
 use super::message::{done_head, DONE_HEAD};
 use super::streamed::WORTH_IT;
@@ -34,8 +36,8 @@ use crate::{panics, Error};
 use serde::Serialize;
 use std::io::{self, Write};
 
-/// A kept buffer (the answer's, or the worker's receive buffer) larger than this after use is
-/// freed: together an idle worker keeps at most twice this, as it kept 16 MiB before.
+/// A kept buffer (the answer's, or the worker's receive buffer) larger than this is freed once
+/// the worker is idle: together an idle worker keeps at most twice this.
 pub(super) const KEEP: usize = 8 << 20;
 
 /// The room a small answer starts with; it grows once if a batch's results need more.
@@ -68,18 +70,30 @@ impl Answer {
         start: u64,
         end: u64,
     ) -> io::Result<()> {
-        let sent = done_head(start, end, self.0.len() - DONE_HEAD).and_then(|head| {
-            self.0[..DONE_HEAD].copy_from_slice(&head);
-            out.write_all(&self.0)
-        });
-        trim(&mut self.0);
-        sent
+        let head = done_head(start, end, self.0.len() - DONE_HEAD)?;
+        self.0[..DONE_HEAD].copy_from_slice(&head);
+        out.write_all(&self.0)
     }
+
+    /// Whether the buffer grew past [`KEEP`] (to be freed once the worker is idle).
+    pub(super) fn is_large(&self) -> bool {
+        is_large(&self.0)
+    }
+
+    /// Frees the buffer if it grew past [`KEEP`].
+    pub(super) fn trim(&mut self) {
+        trim(&mut self.0);
+    }
+}
+
+/// Whether `buf` grew past [`KEEP`].
+pub(super) fn is_large(buf: &Vec<u8>) -> bool {
+    buf.capacity() > KEEP
 }
 
 /// Frees `buf` if it grew past [`KEEP`]; a smaller one stays, for the next task.
 pub(super) fn trim(buf: &mut Vec<u8>) {
-    if buf.capacity() > KEEP {
+    if is_large(buf) {
         *buf = Vec::new();
     }
 }
@@ -171,20 +185,24 @@ mod tests {
     }
 
     #[test]
-    fn an_answer_is_one_message_and_a_large_buffer_is_freed() {
+    fn an_answer_is_one_message_and_a_large_buffer_is_kept_until_trimmed() {
         let mut answer = Answer::new();
         let mut kept = None;
-        for len in [10, 20, KEEP + 1, 10] {
+        for len in [10, 20, KEEP + 1, 10, 10] {
             answer.records().extend(std::iter::repeat_n(3u8, len));
             let mut line = Vec::new();
             answer.send_done(&mut line, 1, 2).unwrap();
             assert_eq!(line[..DONE_HEAD], done_head(1, 2, len).unwrap());
             assert!(line.len() == DONE_HEAD + len && line[DONE_HEAD..].iter().all(|&b| b == 3));
-            assert!(answer.0.capacity() <= KEEP, "nothing large is kept");
-            // The small answers before the large one share one buffer.
             if len < KEEP {
+                // The answers share one buffer, the large one's once it has grown.
                 assert_eq!(*kept.get_or_insert(answer.0.as_ptr()), answer.0.as_ptr());
             } else {
+                assert!(answer.is_large(), "kept while batches keep coming");
+                kept = Some(answer.0.as_ptr());
+            }
+            if len == 10 && answer.is_large() {
+                answer.trim(); // the worker went idle
                 assert_eq!(answer.0.capacity(), 0, "freed");
                 kept = None;
             }

@@ -11,6 +11,7 @@
 //! many bytes. Pool to worker, a message is a batch frame (see [`super::wire::frame`]). Worker to
 //! pool, its first byte says what it is ([`FromWorker`]).
 
+use super::kept::Kept;
 #[cfg(test)]
 use super::message::GLUE_LIMIT;
 pub(crate) use super::message::{FromWorker, ENV_ANNOUNCE, ENV_INIT, ENV_WORKER, INIT_FRAME};
@@ -37,6 +38,8 @@ pub(crate) struct Link {
     partial: Option<receive::Partial>,
     /// The pool's count of bytes written to its workers (`ProcessPool::bytes_sent`).
     sent: Arc<AtomicU64>,
+    /// The running batch's frame, for its answer to be received into (see `kept.rs`).
+    kept: Kept,
 }
 
 impl Link {
@@ -57,6 +60,7 @@ impl Link {
                 writer,
                 partial: None,
                 sent,
+                kept: Kept::default(),
             },
             theirs,
         ))
@@ -180,6 +184,12 @@ impl Link {
             self.partial,
             None | Some(receive::Partial::Head { filled: 0, .. })
         )
+    }
+
+    /// Keeps `buf` (the running batch's frame, or its argument's bytes), to receive that
+    /// batch's answer into if it is large (see `kept.rs`).
+    pub(crate) fn keep(&mut self, buf: Vec<u8>) {
+        self.kept.keep(buf);
     }
 
     /// Tells the worker there is no more work: it reads end of file and exits. Its answers can

@@ -43,8 +43,9 @@
 //! - Large payloads (each file gives the measurement that called for it): `big_buffer.rs` asks
 //!   for huge pages for buffers that grow large; `owned_bytes.rs` receives a batch of one large
 //!   byte string (a `ByteBuf`) apart from its head, into a buffer that becomes the value itself;
-//!   `streamed.rs` encodes a large lone argument or result straight onto the socket; and the
-//!   supervisor frees a batch's frame once it is running (`release_running_frame`).
+//!   `streamed.rs` encodes a large lone argument or result straight onto the socket; and
+//!   `kept.rs` keeps a large buffer once it is sent, to receive the next large message on its
+//!   line into warm memory (the pool keeps a running batch's frame, `release_running_frame`).
 //! - Every wait has a bound: a worker must finish its handshake within a timeout, a child that
 //!   exits first is noticed at once, and every blocked read or write checks the worker's pid.
 //! - Workers never outlive the pool: `PR_SET_PDEATHSIG` kills them if the pool's process dies,
@@ -71,6 +72,7 @@ pub(crate) mod big_buffer;
 mod builder;
 pub(crate) mod call;
 mod job;
+mod kept;
 mod lend;
 mod link;
 mod message;

@@ -25,6 +25,8 @@
 use crate::codec;
 use crate::panics::DropsCaught;
 use serde::Serialize;
+use serde_bytes::ByteBuf;
+use std::any::Any;
 use std::io::{self, Write};
 
 /// Results of at least this many encoded bytes are streamed.
@@ -34,15 +36,62 @@ pub(crate) const WORTH_IT: usize = 64 * 1024;
 pub(crate) struct Streamed {
     /// The length of its record (tag, length, value), known from the counting pass.
     len: usize,
-    /// Writes the record, returning how many bytes it wrote. It owns the value, which its
-    /// supervisor drops (once sent, or with a batch that never ran): its `Drop` is user code
-    /// that must not end that thread, hence `DropsCaught`.
-    write: DropsCaught<Box<WriteRecord>>,
+    /// The value, which writes its record and can be written again (a batch whose line broke
+    /// before it was delivered is sent again, to another worker). Its supervisor drops it
+    /// (once sent, or with a batch that never ran): its `Drop` is user code that must not end
+    /// that thread, hence `DropsCaught`.
+    value: DropsCaught<Box<dyn Record>>,
 }
 
-/// Writes one record onto a line, returning how many bytes it wrote. It can write again (a
-/// batch whose line broke before it was delivered is sent again, to another worker).
-type WriteRecord = dyn Fn(&mut dyn Write) -> io::Result<usize> + Send;
+/// A value that writes its record onto a line.
+trait Record: Send {
+    /// Writes the record, returning how many bytes it wrote.
+    fn write(&self, out: &mut dyn Write) -> io::Result<usize>;
+
+    /// The value's own bytes if it is a `ByteBuf`, to be kept for the next large message on
+    /// the line (see `kept.rs`); any other value is dropped (its `Drop` caught).
+    fn into_bytes(self: Box<Self>) -> Option<Vec<u8>>;
+}
+
+/// A value of type `R`, written as it was counted.
+struct Value<R> {
+    value: R,
+    /// Its record's length, from the counting pass.
+    len: usize,
+    /// Whether it was counted while a pool encoded for its own workers (shared values then
+    /// write a reference, see `crate::shared`): it is written in the same form, later, on a
+    /// supervisor's thread, while the batch's job holds the handles themselves.
+    local: bool,
+}
+
+impl<R: Serialize + Send + 'static> Record for Value<R> {
+    fn write(&self, out: &mut dyn Write) -> io::Result<usize> {
+        let mut counted = Counter(0);
+        let mut tee = Tee {
+            out,
+            count: &mut counted,
+        };
+        codec::write_record_head(&mut tee, self.len - codec::RECORD_HEAD)?;
+        let mut encode = || codec::encode_value(&mut tee, &self.value).map_err(io::Error::other);
+        if self.local {
+            crate::shared::for_local_workers(encode).0?;
+        } else {
+            encode()?;
+        }
+        Ok(counted.0)
+    }
+
+    fn into_bytes(self: Box<Self>) -> Option<Vec<u8>> {
+        let value: Box<dyn Any> = Box::new(self.value);
+        match value.downcast::<ByteBuf>() {
+            Ok(bytes) => Some(bytes.into_vec()),
+            Err(other) => {
+                crate::panics::catch_drop(|| drop(other));
+                None
+            }
+        }
+    }
+}
 
 impl Streamed {
     /// `Ok` if `value` encodes to [`WORTH_IT`] bytes or more; else the value comes back, to be
@@ -60,28 +109,14 @@ impl Streamed {
             }
             _ => return Err(value),
         };
-        // Counted in the form a shared value took then (a reference, if a pool was encoding
-        // for its workers), and written in the same form later, on a supervisor's thread; the
-        // batch's job holds the handles themselves (see `crate::shared`).
-        let local = crate::shared::encoding_for_local_workers();
-        let write = Box::new(move |out: &mut dyn Write| {
-            let mut counted = Counter(0);
-            let mut tee = Tee {
-                out,
-                count: &mut counted,
-            };
-            codec::write_record_head(&mut tee, len - codec::RECORD_HEAD)?;
-            let mut encode = || codec::encode_value(&mut tee, &value).map_err(io::Error::other);
-            if local {
-                crate::shared::for_local_workers(encode).0?;
-            } else {
-                encode()?;
-            }
-            Ok(counted.0)
-        });
+        let value = Value {
+            value,
+            len,
+            local: crate::shared::encoding_for_local_workers(),
+        };
         Ok(Streamed {
             len,
-            write: DropsCaught::new(write),
+            value: DropsCaught::new(Box::new(value)),
         })
     }
 
@@ -97,11 +132,11 @@ impl Streamed {
     /// A write error, an encoding error, or a count that differs from [`Self::len`]: the line
     /// is then out of step and must not be used again.
     pub(crate) fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
-        let Streamed { len, write } = self;
+        let Streamed { len, value } = self;
         let len = *len;
         let mut buffered = io::BufWriter::with_capacity(64 * 1024, out);
         // Caught: a `Serialize` is user code, and this runs on the pool's supervisor thread.
-        let wrote = crate::panics::catch(|| (**write)(&mut buffered))
+        let wrote = crate::panics::catch(|| value.write(&mut buffered))
             .map_err(|panicked| io::Error::other(panicked.to_string()))??;
         buffered.flush()?;
         if wrote != len {
@@ -111,6 +146,12 @@ impl Streamed {
             )));
         }
         Ok(())
+    }
+
+    /// The value's own bytes if it is a `ByteBuf`, to keep (see `kept.rs`); the value is
+    /// dropped either way.
+    pub(crate) fn into_bytes(self) -> Option<Vec<u8>> {
+        self.value.into_inner().into_bytes()
     }
 }
 
@@ -156,11 +197,22 @@ mod tests {
         let value = ByteBuf::from(vec![3u8; 100_000]);
         let mut buffered = Vec::new();
         codec::push(&mut buffered, &value).unwrap();
+        let at = value.as_ptr();
         let streamed = Streamed::try_new(value).unwrap_or_else(|_| panic!("large enough"));
         assert_eq!(streamed.len(), buffered.len());
         let mut line = Vec::new();
         streamed.write_to(&mut line).unwrap();
         assert_eq!(line, buffered);
+        let bytes = streamed
+            .into_bytes()
+            .expect("a ByteBuf gives its bytes back");
+        assert_eq!(bytes.as_ptr(), at, "its own memory, not a copy");
+    }
+
+    #[test]
+    fn other_values_are_dropped_and_give_nothing_back() {
+        let streamed = Streamed::try_new(vec![5u32; 100_000]).unwrap_or_else(|_| panic!("large"));
+        assert!(streamed.into_bytes().is_none());
     }
 
     #[test]

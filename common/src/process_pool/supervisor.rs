@@ -118,7 +118,7 @@ impl Supervisor {
                                     self.running_since = Some(Instant::now());
                                 }
                                 self.in_flight.extend(jobs);
-                                self.release_running_frame();
+                                self.release_running_frame(&mut worker);
                             }
                             // Never delivered, so not to blame: back to the queue. The
                             // worker's death shows below.
@@ -203,7 +203,7 @@ impl Supervisor {
     }
 
     /// The oldest batch in flight is done: record it and deliver its answer.
-    fn finish_front(&mut self, worker: &Worker, start: u64, end: u64, output: Received) {
+    fn finish_front(&mut self, worker: &mut Worker, start: u64, end: u64, output: Received) {
         // Answers come in the order batches were sent, and one is in flight (we waited for it).
         let Some(job) = self.in_flight.pop_front() else {
             return;
@@ -218,7 +218,7 @@ impl Supervisor {
             .timeline
             .record(self.index, pid, job.first, job.len, start, end);
         (job.done)(Answer::Output(output));
-        self.release_running_frame();
+        self.release_running_frame(worker);
     }
 
     /// Frees the frame of the batch now running (the oldest in flight).
@@ -226,15 +226,17 @@ impl Supervisor {
     /// It is never sent again: if its worker dies, that batch is the one blamed
     /// ([`Error::WorkerDied`]), and only the batches behind it go back to the queue. Measured
     /// reason: a 64 MiB argument's frame otherwise stays alive until its result is decoded, and
-    /// the pool's peak memory was twice the payload; freed here, the frame and the result's
-    /// buffers are never alive at once.
-    fn release_running_frame(&mut self) {
+    /// the pool's peak memory was twice the payload; taken from the batch here, the frame and
+    /// the result's buffers are never alive at once. A large frame (or a `ByteBuf` argument's
+    /// own bytes) is kept on the line, to receive this batch's answer into (see `kept.rs`).
+    fn release_running_frame(&mut self, worker: &mut Worker) {
         if self.shared.retries > 0 {
             return; // it may be sent again, after its worker's death
         }
         if let Some(running) = self.in_flight.front_mut() {
-            running.frame = Vec::new();
-            running.tail = None;
+            let frame = std::mem::take(&mut running.frame);
+            let argument = running.tail.take().and_then(|tail| tail.into_bytes());
+            worker.link.keep(argument.unwrap_or(frame));
         }
     }
 

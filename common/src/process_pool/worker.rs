@@ -6,6 +6,7 @@
 
 use super::answer::{self, Answer};
 use super::call::{self, Input, Output};
+use super::kept::{self, Kept};
 use super::link::{FromWorker, ENV_ANNOUNCE, ENV_INIT, ENV_WORKER, INIT_FRAME};
 use super::owned_bytes::{opens_lone_byte_string, LONE_HEAD, WORTH_IT};
 use super::wire::{unframe, CALL_LEN};
@@ -112,8 +113,10 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let mut to_pool = line.try_clone()?;
     let mut from_pool = BufReader::with_capacity(64 * 1024, line);
     // Both kept from task to task: what a batch arrives in, and what its answer is encoded into
-    // (`answer.rs` gives the measured reason). A large one is freed after its batch.
+    // (`answer.rs` gives the measured reason). A large one is freed once the worker is idle.
     let (mut body, mut answer) = (Vec::new(), Answer::new());
+    // The bytes of the last large `ByteBuf` result, to receive the next one into (`kept.rs`).
+    let mut kept = Kept::default();
     if let Some(init) = initializer() {
         // Before the hello: a pool whose initializer fails learns it while starting the worker
         // (`new` fails; a replacement retries with back-off), never by a silent death.
@@ -131,7 +134,20 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
     }
     .write_to(&mut to_pool)?;
     // End of file (the pool dropped its end: shutdown, or its process died) is time to go.
-    while let Some(frame) = read_frame(&mut from_pool, &mut body)? {
+    loop {
+        if kept.holds() || answer::is_large(&body) || answer.is_large() {
+            // Wait for the next batch for at most `IDLE`, then free what grew large for the
+            // last ones (the worker's side of the size policy in `kept.rs`).
+            let waiting = from_pool.buffer().is_empty();
+            if waiting && !sys::wait_readable(from_pool.get_ref().as_fd(), kept::IDLE)? {
+                kept.free();
+                answer::trim(&mut body);
+                answer.trim();
+            }
+        }
+        let Some(frame) = read_frame(&mut from_pool, &mut body, &mut kept)? else {
+            break;
+        };
         if announce {
             FromWorker::Started.write_to(&mut to_pool)?;
         }
@@ -150,8 +166,6 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
                 call::run_input(&call, Input::ByteString(payload), &code, records)
             }
         };
-        // An idle worker should not sit on the memory of its largest batch ever.
-        answer::trim(&mut body);
         match outcome {
             Ok(Output::Encoded) => {
                 let end = sys::monotonic_nanos();
@@ -163,6 +177,9 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
                 // An error here leaves the line out of step: this worker stops, and the pool
                 // reports the batch as the work of a worker that died.
                 result.write_to(&mut to_pool)?;
+                if let Some(bytes) = result.into_bytes() {
+                    kept.keep(bytes);
+                }
             }
             Err(why) => {
                 FromWorker::Refused(why.clone()).write_to(&mut to_pool)?;
@@ -206,7 +223,7 @@ fn run_initializer(
             .and_then(|called| called.map_err(Error::Spawn)),
         Init::Frame => {
             let refused = |why: String| Error::Spawn(format!("the initializer's frame: {why}"));
-            let frame = read_frame(from_pool, body)
+            let frame = read_frame(from_pool, body, &mut Kept::default())
                 .map_err(|e| refused(e.to_string()))?
                 .ok_or_else(|| refused("the pool hung up first".into()))?;
             let mut out = Vec::new();
@@ -252,7 +269,13 @@ enum Frame {
 ///
 /// `body` is reused from frame to frame, and filled as it is (no zero-filling first): a worker
 /// that receives large batches touches fresh memory only when a batch is larger than any before.
-fn read_frame(from: &mut impl Read, body: &mut Vec<u8>) -> io::Result<Option<Frame>> {
+/// A lone byte string is received into the `kept` buffer if it fits (see `kept.rs`), which is
+/// freed otherwise.
+fn read_frame(
+    from: &mut impl Read,
+    body: &mut Vec<u8>,
+    kept: &mut Kept,
+) -> io::Result<Option<Frame>> {
     let mut head = [0u8; 4];
     match from.read_exact(&mut head) {
         Ok(()) => {}
@@ -262,6 +285,7 @@ fn read_frame(from: &mut impl Read, body: &mut Vec<u8>) -> io::Result<Option<Fra
     let len = u32::from_le_bytes(head) as usize;
     body.clear();
     if len < CALL_LEN + LONE_HEAD + WORTH_IT {
+        kept.free();
         read_into(from, body, len)?;
         return Ok(Some(Frame::InBody));
     }
@@ -272,10 +296,11 @@ fn read_frame(from: &mut impl Read, body: &mut Vec<u8>) -> io::Result<Option<Fra
     from.read_exact(&mut lone)?;
     let rest = len - CALL_LEN - LONE_HEAD;
     if opens_lone_byte_string(&lone, len - CALL_LEN) {
-        let mut payload = Vec::new();
+        let mut payload = kept.take(rest).unwrap_or_default();
         read_into(from, &mut payload, rest)?;
         return Ok(Some(Frame::ByteString { call, payload }));
     }
+    kept.free();
     body.extend_from_slice(&call);
     body.extend_from_slice(&lone);
     read_into(from, body, rest)?;

@@ -1,6 +1,7 @@
 //! The contract's checks, one concern per file; `pool_contract.rs` lists and runs them.
 
 pub mod api;
+pub mod arena;
 pub mod bounds;
 pub mod deaths;
 pub mod handshake;

@@ -77,7 +77,11 @@ impl Link {
         loop {
             match self.step(&mut partial, until, alive)? {
                 Step::Next(next) => partial = next,
-                Step::Done(message) => return Ok(Some(message)),
+                Step::Done(message) => {
+                    // The kept frame served this answer, or is freed with it (`kept.rs`).
+                    self.kept.free();
+                    return Ok(Some(message));
+                }
                 Step::Later => {
                     self.partial = Some(partial);
                     return Ok(None);
@@ -168,7 +172,7 @@ impl Link {
                 let (start, end, output_len) = (*start, *end, *output_len);
                 if opens_lone_byte_string(head, output_len) {
                     let len = output_len - LONE_HEAD;
-                    let body = reserve(len)?;
+                    let body = self.kept_or_fresh(len)?;
                     Partial::Output {
                         start,
                         end,
@@ -177,7 +181,7 @@ impl Link {
                         byte_string: true,
                     }
                 } else {
-                    let mut body = reserve(output_len)?;
+                    let mut body = self.kept_or_fresh(output_len)?;
                     body.extend_from_slice(head);
                     Partial::Output {
                         start,
@@ -212,6 +216,12 @@ impl Link {
             }
         };
         Ok(Step::Next(next))
+    }
+
+    /// A buffer for a large output of `len` bytes: the kept frame if it has room (warm memory,
+    /// see `kept.rs`), else a fresh one.
+    fn kept_or_fresh(&mut self, len: usize) -> io::Result<Vec<u8>> {
+        self.kept.take(len).map_or_else(|| reserve(len), Ok)
     }
 
     /// Fills `buf[*filled..]`; `false` if `until` passed first (what was read is counted).
@@ -273,6 +283,8 @@ impl Link {
         until: Option<Instant>,
         alive: &mut dyn FnMut() -> io::Result<()>,
     ) -> io::Result<bool> {
+        // A long task need not hold its kept frame (`kept.rs`).
+        self.kept.free_if_idle();
         let Some(deadline) = until else {
             alive()?;
             return Ok(true);

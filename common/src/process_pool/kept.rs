@@ -1,0 +1,136 @@
+//! The kept arena: a large buffer that has just been sent is kept, warm, to receive the next
+//! large message on the same line, instead of freeing it and asking for fresh memory.
+//!
+//! Why. Fresh memory is where a large payload's time went, and why it swung. Measured on the
+//! 2-vCPU development VM (Firecracker, `virtio_balloon` with free page reporting at order 9,
+//! and DAMON's `pageout` scheme on): touching a fresh 64 MiB mapping took 7-10 ms in most
+//! runs and 55-134 ms in others, with the same 32 huge-page faults counted by the guest
+//! (`/tmp/touch.c`-style probe, mapping, `memset`, unmapping, twelve times; slow runs became
+//! the rule with a 3 s pause between rounds). A freed 2 MiB page is reported to the host,
+//! which takes it back; the next touch faults in the host, invisible to the guest's counters,
+//! and shows as system time in whatever copied into it (`perf`: `_copy_from_iter` and
+//! `clear_page_erms`). A 64 MiB `ByteBuf` there and back passed through two fresh buffers
+//! (the worker's, for the argument; the pool's, for the result): 50-55 ms when neither was
+//! reclaimed, 150-260 ms when one or both were, against 38 ms for the raw socket, whose
+//! buffers are warm. Memory that stays in use is never reported, so a buffer that is kept
+//! cannot be taken back.
+//!
+//! What is kept, on each side of a line:
+//!
+//! - the pool keeps the frame (or the `ByteBuf` argument's own bytes) of the batch its worker
+//!   is running, once it cannot be sent again (`release_running_frame`: no `retries`). That
+//!   batch's answer is received into it, if it fits;
+//! - a worker keeps the bytes of a `ByteBuf` result it has just sent. The next batch of one
+//!   large byte string is received into it, if it fits: that buffer becomes the task's
+//!   argument, and often its result again.
+//!
+//! The size policy (the resident cost):
+//!
+//! - one buffer per side of a line, and only one of at least [`FROM`] bytes (below that,
+//!   fresh memory comes from the allocator's own warm heap);
+//! - the pool's buffer serves the next answer on its line or is freed with it: the pool never
+//!   holds more than it held before sending (it is the memory the caller gave up), and holds
+//!   it at most [`IDLE`] while the task runs;
+//! - a worker's buffer is freed when the next batch is not one large byte string, or after
+//!   [`IDLE`] without a batch (the same rule frees the worker's other buffers that grew large,
+//!   see `answer.rs`);
+//! - a kept buffer too small for the next message is freed before a fresh one is asked for, so
+//!   the two are never held at once (peak memory stays one payload). If the fresh one cannot be
+//!   had, the message's batch fails with an error, as it did before, and the line goes on.
+
+use std::time::{Duration, Instant};
+
+/// Buffers smaller than this are not kept.
+pub(crate) const FROM: usize = 1 << 20;
+
+/// A kept buffer unused for this long is freed.
+pub(crate) const IDLE: Duration = Duration::from_secs(1);
+
+/// At most one kept buffer, and since when it waits.
+#[derive(Default)]
+pub(crate) struct Kept(Option<(Vec<u8>, Instant)>);
+
+impl Kept {
+    /// Keeps `buf` for the next large message if it is worth keeping (in place of any other);
+    /// a smaller one is dropped, and changes nothing.
+    pub(crate) fn keep(&mut self, buf: Vec<u8>) {
+        if buf.capacity() >= FROM {
+            self.0 = Some((buf, Instant::now()));
+        }
+    }
+
+    /// The kept buffer, emptied, if it has room for `len` bytes; otherwise it is freed (before
+    /// the caller asks for fresh memory) and `None`.
+    pub(crate) fn take(&mut self, len: usize) -> Option<Vec<u8>> {
+        let (mut buf, _) = self.0.take()?;
+        (buf.capacity() >= len).then(|| {
+            buf.clear();
+            buf
+        })
+    }
+
+    /// Frees the kept buffer if it has waited [`IDLE`] or longer.
+    pub(crate) fn free_if_idle(&mut self) {
+        if self
+            .0
+            .as_ref()
+            .is_some_and(|(_, since)| since.elapsed() >= IDLE)
+        {
+            self.0 = None;
+        }
+    }
+
+    /// Frees the kept buffer now.
+    pub(crate) fn free(&mut self) {
+        self.0 = None;
+    }
+
+    /// Whether a buffer is kept.
+    pub(crate) fn holds(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_buffer_serves_a_message_that_fits_once() {
+        let mut kept = Kept::default();
+        let mut buf = Vec::with_capacity(2 * FROM);
+        buf.extend_from_slice(b"old bytes");
+        let at = buf.as_ptr();
+        kept.keep(buf);
+        let got = kept.take(2 * FROM).expect("it fits");
+        assert_eq!(
+            (got.as_ptr(), got.len()),
+            (at, 0),
+            "the same memory, emptied"
+        );
+        assert!(kept.take(1).is_none(), "it serves once");
+    }
+
+    #[test]
+    fn a_small_or_too_small_buffer_is_not_used() {
+        let mut kept = Kept::default();
+        kept.keep(Vec::with_capacity(FROM - 1));
+        assert!(!kept.holds(), "below the threshold, nothing is kept");
+        kept.keep(Vec::with_capacity(FROM));
+        kept.keep(Vec::new());
+        assert!(kept.holds(), "an empty frame does not replace a kept one");
+        assert!(kept.take(FROM + 1).is_none());
+        assert!(!kept.holds(), "too small: freed, not kept for later");
+    }
+
+    #[test]
+    fn an_idle_buffer_is_freed_and_a_fresh_one_is_not() {
+        let mut kept = Kept::default();
+        kept.keep(Vec::with_capacity(FROM));
+        kept.free_if_idle();
+        assert!(kept.holds(), "just kept");
+        kept.0.as_mut().unwrap().1 -= IDLE;
+        kept.free_if_idle();
+        assert!(!kept.holds(), "idle for IDLE");
+    }
+}
