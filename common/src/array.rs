@@ -4,9 +4,11 @@
 //! so a 64 MiB `Vec<u8>` took 2.69 s there and back through a [`ProcessPool`](crate::ProcessPool),
 //! 9.8x the same bytes as a `serde_bytes::ByteBuf` (issue 21). `ByteBuf` fixes it for bytes;
 //! a student's data is a `Vec<f64>`. Python pickles a numpy array's buffer as raw bytes
-//! (protocol 5); this is the same idea: the vector's memory goes as one byte string, and is
-//! copied back into a vector of its type on the other side (one `memcpy`, for alignment: a
-//! byte buffer is not aligned for `f64`). A [`ThreadPool`](crate::ThreadPool) moves it as it is.
+//! (protocol 5); this is the same idea: the vector's memory goes as one byte string. On the
+//! other side a large one is read in place from the buffer it was received into (a block of
+//! the allocator's, aligned for any number type), and a small one, read from inside a batch's
+//! buffer, is copied into a vector of its type. A [`ThreadPool`](crate::ThreadPool) moves it
+//! as it is.
 //!
 //! The element type is any [`bytemuck::Pod`] type (the integers and floats, and arrays of
 //! them): every bit pattern is a value and there is no padding, so the bytes are the value,
@@ -26,52 +28,111 @@ use std::marker::PhantomData;
 /// use common::{Array, Pool, ThreadPool};
 ///
 /// fn total(values: Array<f64>) -> f64 {
-///     values.iter().sum() // an `Array` is a `Vec` to read (and `into_inner` gives it back)
+///     values.iter().sum() // an `Array` is a slice to read and write (`into_inner`: a `Vec`)
 /// }
 ///
 /// let pool = ThreadPool::new(2).unwrap();
 /// let chunks = vec![Array::from(vec![0.5, 1.5]), Array::from(vec![2.0; 4])];
 /// assert_eq!(pool.map(total, chunks), Ok(vec![2.0, 8.0]));
 /// ```
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Array<T>(pub Vec<T>);
+pub struct Array<T> {
+    items: Items<T>,
+}
 
-impl<T> Array<T> {
-    /// The vector.
+/// Where an [`Array`]'s items lie.
+enum Items<T> {
+    /// A vector made here.
+    Vec(Vec<T>),
+    /// The byte buffer the array was received into, read in place: its length is whole items
+    /// and its address is aligned for `T` (both checked when it was received), so no copy.
+    Received(Vec<u8>),
+}
+
+impl<T: Pod> Array<T> {
+    /// The vector (a copy, only for an array received as bytes whose memory was allocated for
+    /// bytes: the vector's allocation must be one made for `T`).
     pub fn into_inner(self) -> Vec<T> {
-        self.0
+        match self.items {
+            Items::Vec(values) => values,
+            Items::Received(bytes) => bytemuck::allocation::try_cast_vec(bytes)
+                .unwrap_or_else(|(_, bytes)| bytemuck::pod_collect_to_vec(&bytes)),
+        }
+    }
+
+    /// An array read in place from `bytes`, if they are whole items aligned for `T`.
+    fn received(bytes: Vec<u8>) -> Result<Self, Vec<u8>> {
+        match bytemuck::try_cast_slice::<u8, T>(&bytes) {
+            Ok(_) if std::mem::size_of::<T>() > 0 => Ok(Array {
+                items: Items::Received(bytes),
+            }),
+            _ => Err(bytes),
+        }
     }
 }
 
 impl<T> From<Vec<T>> for Array<T> {
     fn from(values: Vec<T>) -> Self {
-        Array(values)
+        Array {
+            items: Items::Vec(values),
+        }
     }
 }
 
-impl<T> std::ops::Deref for Array<T> {
-    type Target = Vec<T>;
+impl<T: Pod> std::ops::Deref for Array<T> {
+    type Target = [T];
 
-    fn deref(&self) -> &Vec<T> {
-        &self.0
+    fn deref(&self) -> &[T] {
+        match &self.items {
+            Items::Vec(values) => values,
+            // Cannot fail: `received` made it only after this same cast succeeded, and the
+            // buffer never changes length or place since.
+            Items::Received(bytes) => bytemuck::cast_slice(bytes),
+        }
     }
 }
 
-impl<T> std::ops::DerefMut for Array<T> {
-    fn deref_mut(&mut self) -> &mut Vec<T> {
-        &mut self.0
+impl<T: Pod> std::ops::DerefMut for Array<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        match &mut self.items {
+            Items::Vec(values) => values,
+            Items::Received(bytes) => bytemuck::cast_slice_mut(bytes),
+        }
     }
 }
 
 impl<T> FromIterator<T> for Array<T> {
     fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Self {
-        Array(items.into_iter().collect())
+        Array::from(items.into_iter().collect::<Vec<T>>())
+    }
+}
+
+impl<T: Pod> Clone for Array<T> {
+    fn clone(&self) -> Self {
+        Array::from(self.to_vec())
+    }
+}
+
+impl<T: Pod> Default for Array<T> {
+    fn default() -> Self {
+        Array::from(Vec::new())
+    }
+}
+
+impl<T: Pod + std::fmt::Debug> std::fmt::Debug for Array<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Array").field(&&**self).finish()
+    }
+}
+
+impl<T: Pod + PartialEq> PartialEq for Array<T> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
     }
 }
 
 impl<T: Pod> Serialize for Array<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(bytemuck::cast_slice(&self.0))
+        serializer.serialize_bytes(bytemuck::cast_slice(self))
     }
 }
 
@@ -102,8 +163,15 @@ impl<'de, T: Pod> Visitor<'de> for Raw<T> {
         if size == 0 || !bytes.len().is_multiple_of(size) {
             return Err(E::invalid_length(bytes.len(), &self));
         }
-        // One copy into memory aligned for `T`: a byte buffer is not.
-        Ok(Array(bytemuck::pod_collect_to_vec(bytes)))
+        // One copy into memory aligned for `T`: borrowed bytes may not be.
+        Ok(Array::from(bytemuck::pod_collect_to_vec(bytes)))
+    }
+
+    fn visit_byte_buf<E: de::Error>(self, bytes: Vec<u8>) -> Result<Array<T>, E> {
+        // A buffer of its own (a large lone argument or result, see
+        // `process_pool/owned_bytes.rs`) is read in place when it is aligned for `T`, as the
+        // allocator's large blocks are; else copied.
+        Array::received(bytes).or_else(|bytes| self.visit_bytes(&bytes))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Array<T>, A::Error> {
@@ -122,13 +190,13 @@ mod tests {
 
     fn round_trip<T: Pod + std::fmt::Debug + PartialEq>(values: Vec<T>) {
         let mut bytes = Vec::new();
-        crate::codec::push(&mut bytes, &Array(values.clone())).unwrap();
+        crate::codec::push(&mut bytes, &Array::from(values.clone())).unwrap();
         let record = crate::codec::Records::new(&bytes).next().unwrap().unwrap();
         let crate::codec::Record::Value(body) = record else {
             panic!("a value record");
         };
         let back: Array<T> = crate::codec::decode(body).unwrap();
-        assert_eq!(back.0, values);
+        assert_eq!(back.into_inner(), values);
     }
 
     #[test]
@@ -139,9 +207,29 @@ mod tests {
         round_trip(vec![[1u8, 2, 3]; 7]); // odd sizes, no alignment to speak of
         let nan = f64::from_bits(0x7ff8_dead_beef_0001);
         let mut bytes = Vec::new();
-        crate::codec::push(&mut bytes, &Array(vec![nan])).unwrap();
+        crate::codec::push(&mut bytes, &Array::from(vec![nan])).unwrap();
         // The payload is the value's 8 bytes, as they are in memory.
         assert!(bytes.windows(8).any(|w| w == nan.to_ne_bytes()));
+    }
+
+    #[test]
+    fn an_aligned_buffer_of_its_own_is_read_in_place() {
+        let bytes: Vec<u8> = (0..4096u32)
+            .flat_map(|i| f64::from(i).to_ne_bytes())
+            .collect();
+        let at = bytes.as_ptr();
+        let aligned = (at as usize).is_multiple_of(std::mem::align_of::<f64>());
+        let mut array = Raw::<f64>(PhantomData)
+            .visit_byte_buf::<serde::de::value::Error>(bytes)
+            .unwrap();
+        assert_eq!(array.len(), 4096);
+        assert_eq!(array[4095], 4095.0);
+        // In place exactly when the allocator's block was aligned for `f64` (it is, on glibc).
+        assert_eq!(array.as_ptr().cast::<u8>() == at, aligned);
+        array[0] = -1.0;
+        assert_eq!(array.clone().into_inner()[..2], [-1.0, 1.0]);
+        let odd = Raw::<f64>(PhantomData).visit_byte_buf::<serde::de::value::Error>(vec![0; 12]);
+        assert!(odd.is_err(), "12 bytes are not whole f64s");
     }
 
     #[test]
@@ -150,7 +238,7 @@ mod tests {
         assert!(refused.is_err(), "3 bytes are not a u64");
         let read: Array<u16> = serde_json::from_str("[1, 0, 2, 0]").unwrap();
         assert_eq!(
-            read.0,
+            read.into_inner(),
             vec![u16::from_ne_bytes([1, 0]), u16::from_ne_bytes([2, 0])]
         );
     }
