@@ -199,7 +199,12 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
         out,
         "same-interface",
         "one generic function, three pools, identical results",
-        &[("workers", workers as u64), ("items", ITEMS)],
+        &[
+            ("workers", workers as u64),
+            ("items", ITEMS),
+            ("shared_mib", ((TABLE_LEN * 8) >> 20) as u64),
+            ("readers", READERS),
+        ],
     )?;
     writeln!(
         out,
