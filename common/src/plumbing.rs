@@ -33,11 +33,62 @@
 //! let output = unsafe { run_batch(&frame) }.unwrap();
 //! assert_eq!(decode_results::<u64>(&output, 3), Results::Values(vec![2, 4, 6]));
 //! ```
+//!
+//! # Shared values, once per worker
+//!
+//! By default [`Pool::share`](crate::Pool::share) gives an `Arc`, and [`encode_batch`] writes
+//! the whole value into every batch that names it. A pool whose workers live as long as it
+//! does can do better, as an MPI pool's ranks do: it sends the value to each worker once, and
+//! a batch names it by a key.
+//!
+//! 1. `share`: [`share_keyed`] makes the handle and encodes the value once; the pool sends
+//!    those bytes to each worker, which calls [`keep_shared`];
+//! 2. `dispatch`: the pool calls [`encode_batch`] inside [`encode_for_keyed_workers`], so its
+//!    handles write their keys (about 10 bytes); it holds the returned [`Pins`] until the
+//!    batch is answered, and must deliver the bytes of step 1 to a worker before any batch
+//!    that names their key (one ordered path does it);
+//! 3. the last handle goes: its `forget` runs, and the pool tells each worker to call
+//!    [`forget_shared`].
+//!
+//! A worker decodes a kept value on its first task that names it, and keeps the result: one
+//! decode per worker. A task whose key its worker does not keep fails with
+//! [`Error::Serde`] ("shared value 7 is not kept on this worker ..."), nothing worse.
+//!
+//! ```
+//! use common::plumbing::{decode_results, encode_batch, encode_for_keyed_workers, run_batch};
+//! use common::plumbing::{forget_shared, keep_shared, share_keyed, Results, SharedKey};
+//! use common::Shared;
+//! use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+//!
+//! fn total((table, scale): (Shared<Vec<u64>>, u64)) -> u64 {
+//!     table.iter().sum::<u64>() * scale
+//! }
+//!
+//! static FORGOTTEN: AtomicBool = AtomicBool::new(false);
+//! let key = SharedKey { pool: 1, id: 7 };
+//! let (table, bytes) = share_keyed(vec![1u64; 100_000], key, || FORGOTTEN.store(true, SeqCst))?;
+//! // The worker (here this same process) keeps the bytes under the key: sent once.
+//! keep_shared(key.id, bytes);
+//! let items = [(table.clone(), 1), (table.clone(), 2)];
+//! let (frame, pins) = encode_for_keyed_workers(key.pool, || encode_batch(total, &items));
+//! let frame = frame?;
+//! assert!(frame.len() < 200, "the key, not 100 000 numbers");
+//! assert_eq!(pins.len(), 2);
+//! // SAFETY: `frame` is what `encode_batch` returned in this same build, unaltered.
+//! let output = unsafe { run_batch(&frame) }?;
+//! assert_eq!(decode_results::<u64>(&output, 2), Results::Values(vec![100_000, 200_000]));
+//! // The answer is in: the batch lets go, and so does the caller; `forget` runs.
+//! drop((items, pins, table));
+//! assert!(FORGOTTEN.load(SeqCst));
+//! assert!(forget_shared(key.id), "what the pool then tells each worker");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub use crate::pool::{BatchResult, CancelToken, HasSlot, Results, Sink, Slot, Task};
+pub use crate::shared::{Pins, SharedKey};
 
 use crate::process_pool::{call, wire};
-use crate::Error;
+use crate::{Error, Shared};
 use std::ops::Range;
 use std::sync::OnceLock;
 
@@ -109,6 +160,63 @@ pub unsafe fn run_batch(frame: &[u8]) -> Result<Vec<u8>, String> {
 /// Decodes the results of a batch of `len` items; anything malformed becomes an error per item.
 pub fn decode_results<R: Task>(bytes: &[u8], len: usize) -> Results<R> {
     call::decode_results(bytes, len)
+}
+
+/// The pool's side of [`Pool::share`](crate::Pool::share) for workers that keep keyed
+/// copies (see the module doc): a handle to `value`, and the value's encoding, which the pool
+/// sends once to each worker (for [`keep_shared`] there, under `key.id`).
+///
+/// `forget` runs once, when the last handle goes (the caller's clones, and the [`Pins`] of
+/// every batch that named it): the pool then tells its workers to [`forget_shared`].
+///
+/// # Errors
+/// [`Error::Serde`] if `value` cannot be encoded (then `forget` never runs).
+pub fn share_keyed<T: Task + Sync>(
+    value: T,
+    key: SharedKey,
+    forget: impl FnOnce() + Send + 'static,
+) -> Result<(Shared<T>, Vec<u8>), Error> {
+    Shared::keyed(value, key, forget)
+}
+
+/// [`share_keyed`] for plain data ([`Pool::share_slice`](crate::Pool::share_slice)): the
+/// bytes to send are the items' own, and a worker copies them into a `Vec<P>` once, on first
+/// use.
+pub fn share_slice_keyed<P: bytemuck::Pod + Send + Sync>(
+    values: Vec<P>,
+    key: SharedKey,
+    forget: impl FnOnce() + Send + 'static,
+) -> (Shared<[P]>, Vec<u8>) {
+    Shared::slice_keyed(values, key, forget)
+}
+
+/// Runs `encode` (an [`encode_batch`], say) so that the handles of pool `pool` (made by
+/// [`share_keyed`] with that `key.pool`) write their keys instead of their values; returns
+/// what `encode` returned and those handles. Hold the [`Pins`] until the batch is answered or
+/// dropped unsent: a key must not be forgotten while a batch that names it is on its way.
+///
+/// Handles of other pools, and handles a `share` without keys made, write their values as
+/// always. A panic in `encode` (a `Serialize` is user code) leaves the thread as it was.
+pub fn encode_for_keyed_workers<R>(pool: u64, encode: impl FnOnce() -> R) -> (R, Pins) {
+    crate::shared::for_keyed_workers(pool, encode)
+}
+
+/// The worker's side of [`share_keyed`]: keeps `bytes` (what it returned) under `id` for the
+/// tasks that name it, replacing anything kept under `id` before. Decoded on first use.
+pub fn keep_shared(id: u64, bytes: Vec<u8>) {
+    crate::shared::keep_keyed(id, bytes)
+}
+
+/// The worker's side of a `forget`: drops what this process keeps under `id`; whether it kept
+/// anything. A task still running with the value keeps its clone until it ends.
+pub fn forget_shared(id: u64) -> bool {
+    crate::shared::forget_keyed(id)
+}
+
+/// How many values this process keeps by key: on a worker, the shared values its pool still
+/// holds (a broadcast of this shows that a dropped one is gone everywhere).
+pub fn shared_kept() -> usize {
+    crate::shared::kept_by_key()
 }
 
 #[cfg(test)]

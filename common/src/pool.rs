@@ -263,10 +263,12 @@ pub trait Pool {
     ///   argument carries a reference of about 60 bytes, and each worker decodes the value
     ///   on its first task that names it and keeps it while this process holds a handle
     ///   (the module `shared` of common says when a worker lets it go).
-    /// - This default, for a pool whose workers may be on other hosts (an MPI pool over
-    ///   [`crate::plumbing::encode_batch`]), wraps it in an `Arc` as a thread pool does: a
-    ///   reference would mean nothing there, so every task's argument carries the whole
-    ///   value. Correct everywhere, only not cheap.
+    /// - A pool whose workers may be on other hosts (mpi-demo's `MpiPool`), where a file
+    ///   would mean nothing, sends the encoded value once to each worker, which keeps it
+    ///   under a key; a task's argument carries the key ([`crate::plumbing::share_keyed`]).
+    /// - This default wraps it in an `Arc` as a thread pool does: a pool that encodes its
+    ///   batches ([`crate::plumbing::encode_batch`]) and keeps this default sends the whole
+    ///   value with every task. Correct everywhere, only not cheap.
     ///
     /// ```
     /// use common::{Pool, Shared, ThreadPool};
@@ -287,8 +289,9 @@ pub trait Pool {
     /// and arrays of them), which a process pool's workers read where it lies, with no copy:
     /// the file holds the items' bytes as they are, each worker maps it once, and the slice a
     /// task reads is that mapping, in pages every worker shares (joblib's memmapped numpy
-    /// arrays). Elsewhere as [`Pool::share`]: an `Arc` (on threads), or the items inline as
-    /// one byte string (through [`crate::plumbing::encode_batch`]).
+    /// arrays). Elsewhere as [`Pool::share`]: an `Arc` (on threads), the items' bytes once
+    /// per worker (an MPI pool), or inline as one byte string with every task (this default
+    /// through [`crate::plumbing::encode_batch`]).
     ///
     /// ```
     /// use common::{Pool, Shared, ThreadPool};

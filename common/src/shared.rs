@@ -7,7 +7,8 @@
 //! |---|---|---|---|
 //! | [`ThreadPool`](crate::ThreadPool) | wraps it in an `Arc` | the `Arc` | never |
 //! | [`ProcessPool`](crate::ProcessPool) | encodes it once into a sealed memfd (`file.rs`) | a [`Reference`](file::Reference), about 60 bytes | once per worker (`cache.rs`) |
-//! | any other (an MPI pool over `plumbing::encode_batch`) | wraps it in an `Arc` | the whole value | once per task |
+//! | one whose workers keep keyed copies (mpi-demo's `MpiPool`, through `plumbing::share_keyed`) | encodes it once; the pool sends the bytes once to each worker, which keeps them under a key (`keyed.rs`) | the key, about 10 bytes | once per worker |
+//! | any other (the trait's default `share`) | wraps it in an `Arc` | the whole value | once per task |
 //!
 //! Plain data (`share_slice`, a `Shared<[P]>` for any `bytemuck::Pod` item) is not encoded:
 //! the file holds the items' bytes, and a process worker maps the file once and reads the
@@ -18,16 +19,18 @@
 //! Which form a handle writes: a reference means something only to a worker on this machine
 //! whose pool holds the file open, so a handle writes one only while a process pool encodes
 //! a batch for its own workers ([`for_local_workers`] marks that span on the encoding thread)
-//! and only if it has a file. Anywhere else (`plumbing::encode_batch` for ranks that may be
-//! on other hosts, `serde_json` in user code, a result a worker sends back) it writes the
-//! value itself, which is always correct, only not cheap.
+//! and only if it has a file. A keyed handle writes its key only while its own pool encodes
+//! a batch for its workers ([`for_keyed_workers`], `plumbing::encode_for_keyed_workers`).
+//! Anywhere else (a batch of another pool, `serde_json` in user code, a result a worker
+//! sends back) a handle writes the value itself, which is always correct, only not cheap.
 //!
-//! While a batch that names a file is queued or running, the batch holds a handle to it
-//! ([`Pins`]): a task may outlive every handle its caller kept, and its worker must still
-//! find the file open when it gets there.
+//! While a batch that names a file or a key is queued or running, the batch holds a handle to
+//! it ([`Pins`]): a task may outlive every handle its caller kept, and its worker must still
+//! find the file open, or the key kept, when it gets there.
 
 mod cache;
 mod file;
+mod keyed;
 
 use crate::pool::Task;
 use crate::Error;
@@ -40,6 +43,10 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 pub(crate) use cache::sweep;
+pub use keyed::SharedKey;
+pub(crate) use keyed::{
+    count as kept_by_key, for_keyed_workers, forget as forget_keyed, keep as keep_keyed,
+};
 
 /// A value shared with every worker of a pool, made by [`Pool::share`](crate::Pool::share)
 /// (or, a slice of plain data read in place, [`Pool::share_slice`](crate::Pool::share_slice)):
@@ -78,12 +85,18 @@ pub struct Shared<T: ?Sized> {
 trait Holder<T: ?Sized>: Send + Sync {
     fn value(&self) -> &T;
     fn file(&self) -> Option<&file::Sealed>;
+    /// The key its pool's workers keep it under (`keyed.rs`), for a handle made by
+    /// `plumbing::share_keyed`.
+    fn key(&self) -> Option<SharedKey> {
+        None
+    }
 }
 
 /// A value in this process's memory: made here, or decoded from a file.
 struct Owned<T> {
     value: T,
     file: Option<file::Sealed>,
+    key: Option<keyed::KeyedBy>,
 }
 
 impl<T: Send + Sync> Holder<T> for Owned<T> {
@@ -94,12 +107,17 @@ impl<T: Send + Sync> Holder<T> for Owned<T> {
     fn file(&self) -> Option<&file::Sealed> {
         self.file.as_ref()
     }
+
+    fn key(&self) -> Option<SharedKey> {
+        self.key.as_ref().map(|k| k.key)
+    }
 }
 
 /// Plain data in this process's memory, for `share_slice` (the file holds its raw bytes).
 struct OwnedSlice<P> {
     values: Vec<P>,
     file: Option<file::Sealed>,
+    key: Option<keyed::KeyedBy>,
 }
 
 impl<P: Pod + Send + Sync> Holder<[P]> for OwnedSlice<P> {
@@ -109,6 +127,10 @@ impl<P: Pod + Send + Sync> Holder<[P]> for OwnedSlice<P> {
 
     fn file(&self) -> Option<&file::Sealed> {
         self.file.as_ref()
+    }
+
+    fn key(&self) -> Option<SharedKey> {
+        self.key.as_ref().map(|k| k.key)
     }
 }
 
@@ -135,7 +157,11 @@ impl<T: Send + Sync + 'static> Shared<T> {
     /// [`Pool::share`](crate::Pool::share).
     pub(crate) fn in_memory(value: T) -> Shared<T> {
         Shared {
-            inner: Arc::new(Owned { value, file: None }),
+            inner: Arc::new(Owned {
+                value,
+                file: None,
+                key: None,
+            }),
         }
     }
 }
@@ -150,8 +176,30 @@ impl<T: Task + Sync> Shared<T> {
             inner: Arc::new(Owned {
                 value,
                 file: Some(file),
+                key: None,
             }),
         })
+    }
+
+    /// A handle that a batch of `key.pool`'s workers names by its key, and the value's
+    /// encoding, for the pool to send each worker once (`keyed.rs`). `forget` runs when the
+    /// last handle goes (never, if this fails).
+    pub(crate) fn keyed(
+        value: T,
+        key: SharedKey,
+        forget: impl FnOnce() + Send + 'static,
+    ) -> Result<(Shared<T>, Vec<u8>), Error> {
+        let mut bytes = Vec::new();
+        crate::codec::encode_value(&mut bytes, &value)
+            .map_err(|e| Error::Serde(format!("sharing a value: {e}")))?;
+        let shared = Shared {
+            inner: Arc::new(Owned {
+                value,
+                file: None,
+                key: Some(keyed::KeyedBy::new(key, forget)),
+            }),
+        };
+        Ok((shared, bytes))
     }
 }
 
@@ -159,8 +207,29 @@ impl<P: Pod + Send + Sync> Shared<[P]> {
     /// [`Shared::in_memory`] for plain data.
     pub(crate) fn slice_in_memory(values: Vec<P>) -> Shared<[P]> {
         Shared {
-            inner: Arc::new(OwnedSlice { values, file: None }),
+            inner: Arc::new(OwnedSlice {
+                values,
+                file: None,
+                key: None,
+            }),
         }
+    }
+
+    /// [`Shared::keyed`] for plain data: the bytes to send are the items' own.
+    pub(crate) fn slice_keyed(
+        values: Vec<P>,
+        key: SharedKey,
+        forget: impl FnOnce() + Send + 'static,
+    ) -> (Shared<[P]>, Vec<u8>) {
+        let bytes = bytemuck::cast_slice::<P, u8>(&values).to_vec();
+        let shared = Shared {
+            inner: Arc::new(OwnedSlice {
+                values,
+                file: None,
+                key: Some(keyed::KeyedBy::new(key, forget)),
+            }),
+        };
+        (shared, bytes)
     }
 
     /// [`Shared::in_file`] for plain data: the file holds its bytes as they are, so that a
@@ -173,6 +242,7 @@ impl<P: Pod + Send + Sync> Shared<[P]> {
             inner: Arc::new(OwnedSlice {
                 values,
                 file: Some(file),
+                key: None,
             }),
         })
     }
@@ -206,12 +276,14 @@ impl<T: ?Sized + std::fmt::Debug> std::fmt::Debug for Shared<T> {
     }
 }
 
-/// The two forms on the wire (see the module doc); one name, so either decodes as the other.
+/// The three forms on the wire (see the module doc); one name, so any decodes as the others.
+/// (A new form goes last: a variant travels as its index.)
 #[derive(Serialize)]
 #[serde(rename = "Shared")]
 enum Written<'a, T: ?Sized> {
     Inline(&'a T),
     Reference(file::Reference),
+    Keyed(u64),
 }
 
 #[derive(Deserialize)]
@@ -219,12 +291,14 @@ enum Written<'a, T: ?Sized> {
 enum Read<T> {
     Inline(T),
     Reference(file::Reference),
+    Keyed(u64),
 }
 
 impl<T: Serialize + Send + Sync + 'static> Serialize for Shared<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.inner.file() {
-            Some(file) if pin(self) => Written::<T>::Reference(file.reference()),
+        match (self.inner.file(), self.inner.key()) {
+            (Some(file), _) if pin(self) => Written::<T>::Reference(file.reference()),
+            (_, Some(key)) if keyed::pin(self, key.pool) => Written::Keyed(key.id),
             _ => Written::Inline(self.inner.value()),
         }
         .serialize(serializer)
@@ -236,6 +310,10 @@ impl<'de, T: DeserializeOwned + Send + Sync + 'static> Deserialize<'de> for Shar
         match Read::<T>::deserialize(deserializer)? {
             Read::Inline(value) => Ok(Shared::in_memory(value)),
             Read::Reference(at) => cache::resolve(&at).map_err(serde::de::Error::custom),
+            Read::Keyed(id) => keyed::resolve(id, |bytes| {
+                crate::codec::decode::<T>(bytes).map(Shared::in_memory)
+            })
+            .map_err(serde::de::Error::custom),
         }
     }
 }
@@ -243,8 +321,9 @@ impl<'de, T: DeserializeOwned + Send + Sync + 'static> Deserialize<'de> for Shar
 /// Plain data travels inline as one byte string, as [`Array`](crate::Array) does.
 impl<P: Pod + Send + Sync> Serialize for Shared<[P]> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.inner.file() {
-            Some(file) if pin(self) => Written::<Bytes>::Reference(file.reference()),
+        match (self.inner.file(), self.inner.key()) {
+            (Some(file), _) if pin(self) => Written::<Bytes>::Reference(file.reference()),
+            (_, Some(key)) if keyed::pin(self, key.pool) => Written::Keyed(key.id),
             _ => Written::Inline(Bytes::new(bytemuck::cast_slice(self.inner.value()))),
         }
         .serialize(serializer)
@@ -265,22 +344,55 @@ impl<'de, P: Pod + Send + Sync> Deserialize<'de> for Shared<[P]> {
                 bytes.len(),
                 std::mem::size_of::<P>()
             ))),
-            Read::Reference(_) if size == 0 => Err(D::Error::custom("zero-sized items")),
+            Read::Reference(_) | Read::Keyed(_) if size == 0 => {
+                Err(D::Error::custom("zero-sized items"))
+            }
             Read::Reference(at) => cache::resolve_slice(&at).map_err(D::Error::custom),
+            Read::Keyed(id) => keyed::resolve(id, |bytes| match bytes.len() % size {
+                0 => Ok(Shared::slice_in_memory(
+                    bytemuck::pod_collect_to_vec::<u8, P>(bytes),
+                )),
+                _ => Err(format!(
+                    "{} shared bytes are not a whole number of {size}-byte items",
+                    bytes.len()
+                )),
+            })
+            .map_err(D::Error::custom),
         }
     }
 }
 
-/// Handles held by a batch in flight, so that the files it names stay open (module doc).
+/// Handles held by a batch in flight, so that what it names outlives it: the files a process
+/// pool's batch names stay open (module doc), and the keys a batch for keyed workers names are
+/// not forgotten before the batch is answered (`plumbing::encode_for_keyed_workers`). Drop it
+/// once the batch's answer is in, or the batch is dropped unsent.
 #[derive(Default)]
-pub(crate) struct Pins(Vec<Pin>);
+pub struct Pins(Vec<Pin>);
 
 /// One handle, of any type, kept only to be dropped later.
 type Pin = Box<dyn Send + Sync>;
 
 impl Pins {
-    pub(crate) fn is_empty(&self) -> bool {
+    /// Whether the batch named no handle in this way (nothing to hold).
+    pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// How many handles the batch named in this way (a handle named twice counts twice).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl Drop for Pins {
+    fn drop(&mut self) {
+        // The last handle may go here, on whatever thread the pool lets its batch go (a pool
+        // thread, an MPI pool's MPI thread): the value's `Drop` is user code, and must not end
+        // that thread.
+        let pins = std::mem::take(&mut self.0);
+        if !pins.is_empty() {
+            crate::panics::catch_drop(|| drop(pins));
+        }
     }
 }
 

@@ -68,7 +68,7 @@ pub mod watchdog;
 pub mod worker;
 
 pub use launch::Launch;
-pub use mpi_pool::MpiPool;
+pub use mpi_pool::{BytesSent, MpiPool};
 pub use session::RankInfo;
 pub use worker::rank;
 

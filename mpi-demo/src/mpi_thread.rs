@@ -10,12 +10,14 @@ mod ranks;
 mod traffic;
 
 use crate::backoff::{Backoff, Pause, PROGRAM_CAP};
-use crate::session::{tag, Done, Mode, Order, Queued, RankInfo, To, DRAIN_LIMIT, LIVENESS_EVERY};
+use crate::session::{tag, Done, Mode, Order, Queued, RankInfo, To, Traffic};
+use crate::session::{DRAIN_LIMIT, LIVENESS_EVERY};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use mpi::point_to_point::{Message, Status};
 use mpi::topology::{InterCommunicator, Process, SimpleCommunicator};
 use mpi::traits::*;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A communicator that reaches worker ranks: the world under `mpirun`, or the
@@ -49,6 +51,21 @@ struct Worker {
     rank: i32,
     info: RankInfo,
     running: Option<Done>,
+    /// Shared values to send it, and forgets, in order: sent while it is idle, and always
+    /// before its next batch (`traffic::flush`).
+    outbox: VecDeque<Control>,
+}
+
+/// A message for a worker rank that is not a batch (`MpiPool::share` and its forget).
+enum Control {
+    /// Keep this value: its encoding, then its key.
+    Put {
+        key: u64,
+        message: Arc<Vec<u8>>,
+        traffic: Arc<Traffic>,
+    },
+    /// Drop the value kept under `key`.
+    Forget { key: u64, traffic: Arc<Traffic> },
 }
 
 /// Everything the MPI thread owns.
@@ -58,6 +75,9 @@ struct State {
     workers: Vec<Worker>,
     /// Batches no worker has taken yet, broadcasts' first.
     queue: VecDeque<Queued>,
+    /// Shared values put and not yet forgotten: to how many workers (the first n), and whose
+    /// count of bytes the forgets add to.
+    shared_with: HashMap<u64, (usize, Arc<Traffic>)>,
 }
 
 pub(crate) fn mpi_thread(
@@ -75,6 +95,7 @@ pub(crate) fn mpi_thread(
         comms: Vec::new(),
         workers: Vec::new(),
         queue: VecDeque::new(),
+        shared_with: HashMap::new(),
     };
     if let Mode::World { size } = state.mode {
         state.comms.push(Comm::World(universe.world()));
@@ -147,6 +168,7 @@ impl State {
             if self.assign() | self.collect() {
                 backoff.reset();
             }
+            self.flush_idle();
             if let Some(since) = draining {
                 if !self.busy() || since.elapsed() > DRAIN_LIMIT {
                     // Whatever is still queued is dropped: its sinks answer `Cancelled`.
@@ -180,6 +202,39 @@ impl State {
                 reply,
             } => {
                 let _ = reply.send(self.ping(worker, rounds));
+            }
+            Order::Put {
+                key,
+                message,
+                workers,
+                traffic,
+            } => {
+                let workers = workers.min(self.workers.len());
+                for worker in &mut self.workers[..workers] {
+                    worker.outbox.push_back(Control::Put {
+                        key,
+                        message: Arc::clone(&message),
+                        traffic: Arc::clone(&traffic),
+                    });
+                }
+                self.shared_with.insert(key, (workers, traffic));
+            }
+            Order::Forget { key } => {
+                let Some((workers, traffic)) = self.shared_with.remove(&key) else {
+                    return; // never put (the put failed to arrive here): nothing to forget
+                };
+                for worker in &mut self.workers[..workers] {
+                    // A put still waiting here never needs to go at all.
+                    let waiting =
+                        |c: &Control| matches!(c, Control::Put { key: k, .. } if *k == key);
+                    match worker.outbox.iter().position(waiting) {
+                        Some(at) => drop(worker.outbox.remove(at)),
+                        None => worker.outbox.push_back(Control::Forget {
+                            key,
+                            traffic: Arc::clone(&traffic),
+                        }),
+                    }
+                }
             }
         }
     }

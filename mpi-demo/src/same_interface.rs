@@ -5,10 +5,14 @@
 //! processes of this same executable, over a socket or as MPI messages. The results cannot
 //! differ, because the task is a plain function of its argument; only *where* it ran differs,
 //! and each task reports that (rank, pid, host). A task that panics fails alone on all three.
+//!
+//! A large value that every task reads is shared once (`pool.share`), on the ranks as on
+//! threads: it goes to each rank once, each task's batch names it by a key, and when the last
+//! handle goes every rank lets it go. The narration counts the bytes that took.
 
 use crate::{place, rank_tag, MpiPool, Place, Settings};
 use common::demo::narrate::{conclude, header, plural};
-use common::{Error, Pool, ProcessPool, ThreadPool};
+use common::{Array, Error, Pool, ProcessPool, Shared, ThreadPool};
 use std::collections::BTreeSet;
 use std::io::Write;
 
@@ -33,6 +37,84 @@ pub fn collatz_steps(mut n: u64) -> u64 {
 pub fn fragile(n: u64) -> u64 {
     assert!(n != 3, "no 3s here");
     n * n
+}
+
+/// How many tasks read the shared table.
+pub const READERS: u64 = 100;
+/// How many numbers the shared table holds: 4 MiB of `u64`.
+pub const TABLE_LEN: usize = 1 << 19;
+
+/// The shared table: numbers that are not all alike, the same on every run.
+pub fn table() -> Array<u64> {
+    (0..TABLE_LEN as u64)
+        .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40)
+        .collect()
+}
+
+/// Task `i` sums every 100th number from `i` on: each task reads across the whole table.
+pub fn stride_sum((table, i): (Shared<Array<u64>>, u64)) -> u64 {
+    table
+        .iter()
+        .skip(i as usize)
+        .step_by(READERS as usize)
+        .sum()
+}
+
+/// Shares the table once, and has [`READERS`] tasks read it; the handle goes at the end.
+///
+/// # Errors
+/// The value cannot be shared, or a task's error (none is expected).
+pub fn read_shared<P: Pool>(pool: &P) -> anyhow::Result<Vec<u64>> {
+    let table = pool.share(table())?;
+    Ok(pool.map(stride_sum, (0..READERS).map(|i| (table.clone(), i)))?)
+}
+
+/// How many shared values the rank that runs it keeps (asked of every rank by a broadcast).
+fn kept_here() -> usize {
+    common::plumbing::shared_kept()
+}
+
+/// [`read_shared`] on the ranks, told in bytes sent; whether its sums are `expected` and no
+/// rank keeps the table after its last handle went.
+fn share_on_ranks(out: &mut impl Write, pool: &MpiPool, expected: &[u64]) -> anyhow::Result<bool> {
+    let before = pool.bytes_sent();
+    let sums = read_shared(pool)?;
+    // Every batch of the map is answered: none is in flight to add to this.
+    let batches = pool.bytes_sent().batches - before.batches;
+    // The forget went to each rank ahead of this broadcast's batch (one ordered path), so
+    // every rank has dropped the table when it answers, and every forget is counted.
+    let kept: usize = pool.broadcast(kept_here)?.into_iter().sum();
+    let shared = pool.bytes_sent().shared - before.shared;
+    let size = (TABLE_LEN * 8) as u64;
+    let ranks = plural(pool.workers(), "rank", "ranks");
+    let alike = match sums == expected {
+        true => "as on threads",
+        false => "NOT as on threads",
+    };
+    writeln!(
+        out,
+        "   mpi share: a {} table sent once to each of {ranks} ({}); {READERS} sums {alike}",
+        mib(size),
+        mib(shared),
+    )?;
+    writeln!(
+        out,
+        "   batches: {} bytes a task, not {} ({} by value); then dropped: {kept} kept on {ranks}",
+        batches / READERS,
+        mib(size),
+        mib(size * READERS),
+    )?;
+    Ok(sums == expected && kept == 0)
+}
+
+/// Bytes in MiB, to three significant figures.
+fn mib(bytes: u64) -> String {
+    let mib = bytes as f64 / f64::from(1 << 20);
+    match mib {
+        m if m < 10.0 => format!("{m:.2} MiB"),
+        m if m < 100.0 => format!("{m:.1} MiB"),
+        m => format!("{m:.0} MiB"),
+    }
 }
 
 /// What one pool computed.
@@ -117,7 +199,12 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
         out,
         "same-interface",
         "one generic function, three pools, identical results",
-        &[("workers", workers as u64), ("items", ITEMS)],
+        &[
+            ("workers", workers as u64),
+            ("items", ITEMS),
+            ("shared_mib", ((TABLE_LEN * 8) >> 20) as u64),
+            ("readers", READERS),
+        ],
     )?;
     writeln!(
         out,
@@ -128,14 +215,17 @@ pub fn run(out: &mut impl Write, settings: &Settings) -> anyhow::Result<()> {
     )?;
     let threads = summarize(out, &ThreadPool::new(workers)?)?;
     let processes = summarize(out, &ProcessPool::new(workers)?)?;
-    let mpi = summarize(out, &MpiPool::new(workers)?)?;
+    let on_threads = read_shared(&ThreadPool::new(workers)?)?;
+    let mpi_pool = MpiPool::new(workers)?;
+    let shared_alike = share_on_ranks(out, &mpi_pool, &on_threads)?;
+    let mpi = summarize(out, &mpi_pool)?;
     let expected = Summary {
         steps: (1..=ITEMS).map(collatz_steps).collect(),
         fragile: (vec![2], vec![1, 4, 16, 25]),
         broadcast: workers,
         after_shutdown: Err(Error::ShutDown),
     };
-    let same = threads == expected && processes == expected && mpi == expected;
+    let same = threads == expected && processes == expected && mpi == expected && shared_alike;
     conclude(
         out,
         same,

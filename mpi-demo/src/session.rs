@@ -9,7 +9,8 @@
 
 use crate::mpi_thread::mpi_thread;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Message tags between the program and its worker ranks.
@@ -26,6 +27,11 @@ pub(crate) mod tag {
     pub const PONG: i32 = 5;
     /// Worker to program, once: `pid` and host name, tab-separated.
     pub const HELLO: i32 = 6;
+    /// Program to worker: a shared value to keep, its encoding then its key (8 bytes, little
+    /// endian), from `MpiPool::share`.
+    pub const PUT: i32 = 7;
+    /// Program to worker: drop the shared value kept under this key (a `u64`).
+    pub const FORGET: i32 = 8;
 }
 
 /// How long the program waits for spawned ranks to say hello.
@@ -89,7 +95,19 @@ pub(crate) struct Queued {
     pub(crate) frame: Vec<u8>,
     pub(crate) done: Done,
     /// Its pool's "cancel what is still queued" (`Pool::shutdown(true)`).
-    pub(crate) cancelled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub(crate) cancelled: Arc<std::sync::atomic::AtomicBool>,
+    /// Its pool's count of bytes sent, which the MPI thread adds to when it sends the frame.
+    pub(crate) traffic: Arc<Traffic>,
+}
+
+/// What a pool has sent to its worker ranks, counted by the MPI thread as it sends
+/// (`MpiPool::bytes_sent`).
+#[derive(Debug, Default)]
+pub(crate) struct Traffic {
+    /// Batch frames, each to one rank.
+    pub(crate) batches: AtomicU64,
+    /// Shared values (`PUT`, once per rank) and their `FORGET`s.
+    pub(crate) shared: AtomicU64,
 }
 
 /// Orders for the MPI thread.
@@ -108,6 +126,16 @@ pub(crate) enum Order {
         rounds: u64,
         reply: Sender<Result<Duration, String>>,
     },
+    /// Send a shared value (`message`: its encoding, then `key`) to each of the first
+    /// `workers` worker ranks, before any later batch to that rank.
+    Put {
+        key: u64,
+        message: Arc<Vec<u8>>,
+        workers: usize,
+        traffic: Arc<Traffic>,
+    },
+    /// The last handle of shared value `key` is gone: tell the ranks that keep it to drop it.
+    Forget { key: u64 },
 }
 
 /// How worker ranks come to be.
@@ -169,6 +197,16 @@ pub(crate) fn orders() -> Result<Sender<Order>, String> {
         thread,
     });
     Ok(orders)
+}
+
+/// Tells the MPI thread that the last handle of shared value `key` is gone (the handle's
+/// `forget`, which runs wherever that handle drops). Without a session nothing is told: after
+/// a shutdown there are no ranks left that keep anything. Never starts MPI.
+pub(crate) fn forget(key: u64) {
+    let orders = lock(&SESSION).as_ref().map(|h| h.orders.clone());
+    if let Some(orders) = orders {
+        let _ = orders.send(Order::Forget { key });
+    }
 }
 
 /// Stops every worker rank and finalises MPI (waiting at most 10 s for running batches).

@@ -6,6 +6,10 @@
 //! addresses mean the same function here. A rank that runs another build (one host has a
 //! rebuilt binary) calls nothing: it answers with an error that names both builds, and the
 //! program reports it (see `refused`).
+//!
+//! A shared value (`MpiPool::share`) arrives once, before the first batch that names it, and
+//! is kept here under its key (`common::plumbing::keep_shared`) until rank 0 says to forget
+//! it; a task that names it gets it decoded once per rank.
 
 use crate::backoff::{Backoff, Pause, WORKER_CAP};
 use crate::launch::Role;
@@ -85,6 +89,21 @@ fn serve_master(master: &Process<'_>) -> i32 {
                     Err(why) => [&[1u8][..], refused(&why).as_bytes()].concat(),
                 };
                 master.send_with_tag(&answer[..], tag::DONE);
+            }
+            tag::PUT => {
+                // A shared value for later tasks: its encoding, then its key (`MpiPool::share`),
+                // cut off the end so the value is not moved. Rank 0 sends it before any batch
+                // that names the key (see `mpi_thread/traffic.rs`).
+                let (mut message, _) = message.matched_receive_vec::<u8>();
+                if let Some((_, key)) = message.split_last_chunk::<8>() {
+                    let key = u64::from_le_bytes(*key);
+                    message.truncate(message.len() - 8);
+                    common::plumbing::keep_shared(key, message);
+                }
+            }
+            tag::FORGET => {
+                let (key, _) = message.0.matched_receive::<u64>();
+                common::plumbing::forget_shared(key);
             }
             tag::PING => {
                 let (rounds, _) = message.0.matched_receive::<u64>();

@@ -77,6 +77,7 @@ where
         inner: Arc::new(Owned {
             value,
             file: Some(file),
+            key: None,
         }),
     };
     keep(at, shared.clone());

@@ -203,8 +203,8 @@ pub(crate) fn nothing_left_after_a_panic_or_a_drop() -> harness::Result {
     )
 }
 
-/// Outside a process pool's own batches (here `plumbing::encode_batch`, as an MPI pool sends
-/// a batch to ranks that may be on other hosts) a shared value travels whole, and still reads.
+/// Outside a process pool's own batches (here a bare `plumbing::encode_batch`, as a pool
+/// without keyed copies sends a batch) a shared value travels whole, and still reads.
 pub(crate) fn plumbing_sends_the_value_inline() -> harness::Result {
     let pool = ProcessPool::new(1)?;
     let shared = pool.share(table(1 << 20))?;

@@ -90,6 +90,7 @@ impl State {
                 rank,
                 info,
                 running: None,
+                outbox: std::collections::VecDeque::new(),
             });
         }
         Ok(())

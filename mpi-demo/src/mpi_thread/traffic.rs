@@ -1,6 +1,21 @@
-//! Batches out to idle worker ranks, answers back to their sinks, and the ping-pong.
+//! Batches out to idle worker ranks, answers back to their sinks, shared values out (and
+//! their forgets), and the ping-pong.
+//!
+//! Why a shared value reaches a rank before any batch that names it: both go from this one
+//! thread to that rank on one communicator, the value first (`flush` runs before each batch
+//! is sent), and the rank receives whatever comes first from rank 0 with any tag (`worker`
+//! probes with `MPI_ANY_TAG`). MPI's messages do not overtake each other between one pair of
+//! processes on one communicator when one receive could match both, so the rank reads the
+//! `PUT` before the `TASK`. Forgets go the same way, after the last batch that named the key
+//! was answered (the batches pin the handle until then).
+//!
+//! Why only to an idle rank: a shared value is large, and a large `MPI_Send` waits until the
+//! rank receives it (rendezvous). An idle rank is in its probe loop and receives it within
+//! its back-off (1 ms at most); a busy one may be sending its own large answer, waiting for
+//! us to receive it: both would wait for ever (the ring deadlock of `ring-deadlock`, between
+//! two ranks).
 
-use super::{State, Worker};
+use super::{Control, State, Worker};
 use crate::session::{tag, To};
 use mpi::traits::*;
 use std::sync::atomic::Ordering::Relaxed;
@@ -32,14 +47,47 @@ impl State {
             };
             // `i < self.queue.len()` was checked just above.
             let queued = self.queue.remove(i).expect("i is in the queue");
+            self.flush(w); // the shared values it may name go first (module doc)
             let worker = &mut self.workers[w];
             self.comms[worker.comm]
                 .process(worker.rank)
                 .send_with_tag(&queued.frame[..], tag::TASK);
+            let len = queued.frame.len() as u64;
+            queued.traffic.batches.fetch_add(len, Relaxed);
             worker.running = Some(queued.done);
             sent = true;
         }
         sent
+    }
+
+    /// Sends worker `w` what waits in its outbox, in order; only while it is idle (module doc).
+    pub(super) fn flush(&mut self, w: usize) {
+        let worker = &mut self.workers[w];
+        if worker.running.is_some() || worker.outbox.is_empty() {
+            return;
+        }
+        let process = self.comms[worker.comm].process(worker.rank);
+        while let Some(control) = worker.outbox.pop_front() {
+            match control {
+                Control::Put {
+                    message, traffic, ..
+                } => {
+                    process.send_with_tag(&message[..], tag::PUT);
+                    traffic.shared.fetch_add(message.len() as u64, Relaxed);
+                }
+                Control::Forget { key, traffic } => {
+                    process.send_with_tag(&key, tag::FORGET);
+                    traffic.shared.fetch_add(8, Relaxed);
+                }
+            }
+        }
+    }
+
+    /// [`State::flush`] for every idle worker: a value shared or dropped goes out at once.
+    pub(super) fn flush_idle(&mut self) {
+        for w in 0..self.workers.len() {
+            self.flush(w);
+        }
     }
 
     /// Takes every answer that has arrived; whether there was any.
