@@ -5,8 +5,8 @@
 //! 2-vCPU development VM (Firecracker, `virtio_balloon` with free page reporting at order 9,
 //! and DAMON's `pageout` scheme on): touching a fresh 64 MiB mapping took 7-10 ms in most
 //! runs and 55-134 ms in others, with the same 32 huge-page faults counted by the guest
-//! (`/tmp/touch.c`-style probe, mapping, `memset`, unmapping, twelve times; slow runs became
-//! the rule with a 3 s pause between rounds). A freed 2 MiB page is reported to the host,
+//! (`benches/fresh_pages.c`: map, fill, unmap, twelve rounds; with a 3 s pause between rounds
+//! the slow ones became the rule). A freed 2 MiB page is reported to the host,
 //! which takes it back; the next touch faults in the host, invisible to the guest's counters,
 //! and shows as system time in whatever copied into it (`perf`: `_copy_from_iter` and
 //! `clear_page_erms`). A 64 MiB `ByteBuf` there and back passed through two fresh buffers
