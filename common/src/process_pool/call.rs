@@ -19,6 +19,7 @@
 //! executable's code, and calls the trampoline. This is also why a task must be a plain function:
 //! a closure's captured values live in the pool's memory, which the worker cannot see.
 
+use super::kept::Buf;
 use super::owned_bytes::Received;
 use super::streamed::Streamed;
 use super::wire::Call;
@@ -49,7 +50,7 @@ pub(crate) enum Input<'a> {
     Received(&'a [u8]),
     /// A worker's batch of one large byte string, received apart: it becomes the argument
     /// itself (see `owned_bytes.rs`).
-    ByteString(Vec<u8>),
+    ByteString(Buf),
 }
 
 /// The fixed point that distances are measured from.
@@ -263,7 +264,7 @@ pub(crate) fn decode_received<R: Task>(output: Received, len: usize) -> Results<
 
 /// Decodes a `T` from a lone byte string received apart (see `owned_bytes.rs`); its
 /// `Deserialize` panicking or failing is the item's error. `what` names it in the error.
-fn decode_byte_string<T: DeserializeOwned>(payload: Vec<u8>, what: &str) -> Result<T, Error> {
+fn decode_byte_string<T: DeserializeOwned>(payload: Buf, what: &str) -> Result<T, Error> {
     panics::catch(|| super::owned_bytes::decode::<T>(payload))?
         .map_err(|refused| Error::Serde(format!("decoding {what}: {refused}")))
 }

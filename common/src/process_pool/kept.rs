@@ -17,12 +17,17 @@
 //!
 //! What is kept, on each side of a line:
 //!
-//! - the pool keeps the frame (or the `ByteBuf` argument's own bytes) of the batch its worker
-//!   is running, once it cannot be sent again (`release_running_frame`: no `retries`). That
-//!   batch's answer is received into it, if it fits;
-//! - a worker keeps the bytes of a `ByteBuf` result it has just sent. The next batch of one
-//!   large byte string is received into it, if it fits: that buffer becomes the task's
-//!   argument, and often its result again.
+//! - the pool keeps the frame (or the `ByteBuf` or `Array` argument's own memory) of the batch
+//!   its worker is running, once it cannot be sent again (`release_running_frame`: no
+//!   `retries`). That batch's answer is received into it, if it fits;
+//! - a worker keeps the memory of a `ByteBuf` or `Array` result it has just sent. The next
+//!   batch of one large byte string is received into it, if it fits: that memory becomes the
+//!   task's argument, and often its result again.
+//!
+//! An `Array<f64>`'s memory was allocated for eight-byte items, and giving it back to the
+//! allocator as bytes would break the allocator's contract; so it is kept as what it is, words
+//! ([`Buf::Words`]), and the `Array` that comes back in it takes it as its own vector (see
+//! `crate::array`: the decoder hands it over, as no serde visitor can receive a `Vec<u64>`).
 //!
 //! The size policy (the resident cost):
 //!
@@ -40,6 +45,37 @@
 
 use std::time::{Duration, Instant};
 
+/// A large payload's memory.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Buf {
+    /// Bytes: a frame, a receive buffer, a `ByteBuf`.
+    Bytes(Vec<u8>),
+    /// Eight-byte words: the memory of an `Array` of eight-byte items (`f64`, `u64`, ...).
+    Words(Vec<u64>),
+}
+
+impl Buf {
+    /// Its length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+
+    /// Its bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Buf::Bytes(bytes) => bytes,
+            Buf::Words(words) => bytemuck::cast_slice(words),
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        match self {
+            Buf::Bytes(bytes) => bytes.capacity(),
+            Buf::Words(words) => words.capacity() * 8,
+        }
+    }
+}
+
 /// Buffers smaller than this are not kept.
 pub(crate) const FROM: usize = 1 << 20;
 
@@ -48,25 +84,45 @@ pub(crate) const IDLE: Duration = Duration::from_secs(1);
 
 /// At most one kept buffer, and since when it waits.
 #[derive(Default)]
-pub(crate) struct Kept(Option<(Vec<u8>, Instant)>);
+pub(crate) struct Kept(Option<(Buf, Instant)>);
 
 impl Kept {
     /// Keeps `buf` for the next large message if it is worth keeping (in place of any other);
     /// a smaller one is dropped, and changes nothing.
-    pub(crate) fn keep(&mut self, buf: Vec<u8>) {
+    pub(crate) fn keep(&mut self, buf: Buf) {
         if buf.capacity() >= FROM {
             self.0 = Some((buf, Instant::now()));
         }
     }
 
-    /// The kept buffer, emptied, if it has room for `len` bytes; otherwise it is freed (before
-    /// the caller asks for fresh memory) and `None`.
-    pub(crate) fn take(&mut self, len: usize) -> Option<Vec<u8>> {
-        let (mut buf, _) = self.0.take()?;
-        (buf.capacity() >= len).then(|| {
-            buf.clear();
-            buf
-        })
+    /// The kept buffer, if it is bytes with room for `len`: emptied, to append to. Otherwise it
+    /// is freed (before the caller asks for fresh memory) and `None`.
+    pub(crate) fn take_bytes(&mut self, len: usize) -> Option<Vec<u8>> {
+        match self.0.take()? {
+            (Buf::Bytes(mut bytes), _) if bytes.capacity() >= len => {
+                bytes.clear();
+                Some(bytes)
+            }
+            _ => None,
+        }
+    }
+
+    /// The kept buffer for a lone byte string of `len` bytes, if it has room: bytes emptied (to
+    /// append to), or words exactly `len` long (to read into; only for a whole number of
+    /// words). Otherwise it is freed and `None`.
+    pub(crate) fn take_lone(&mut self, len: usize) -> Option<Buf> {
+        match self.0.take()? {
+            (Buf::Words(mut words), _) if len.is_multiple_of(8) && words.capacity() * 8 >= len => {
+                // Within the capacity: no allocation; only a longer tail is written (zeros).
+                words.resize(len / 8, 0);
+                Some(Buf::Words(words))
+            }
+            (Buf::Bytes(mut bytes), _) if bytes.capacity() >= len => {
+                bytes.clear();
+                Some(Buf::Bytes(bytes))
+            }
+            _ => None,
+        }
     }
 
     /// Frees the kept buffer if it has waited [`IDLE`] or longer.
@@ -95,38 +151,60 @@ impl Kept {
 mod tests {
     use super::*;
 
+    fn bytes(capacity: usize) -> Buf {
+        Buf::Bytes(Vec::with_capacity(capacity))
+    }
+
     #[test]
     fn a_kept_buffer_serves_a_message_that_fits_once() {
         let mut kept = Kept::default();
         let mut buf = Vec::with_capacity(2 * FROM);
         buf.extend_from_slice(b"old bytes");
         let at = buf.as_ptr();
-        kept.keep(buf);
-        let got = kept.take(2 * FROM).expect("it fits");
+        kept.keep(Buf::Bytes(buf));
+        let got = kept.take_bytes(2 * FROM).expect("it fits");
         assert_eq!(
             (got.as_ptr(), got.len()),
             (at, 0),
             "the same memory, emptied"
         );
-        assert!(kept.take(1).is_none(), "it serves once");
+        assert!(kept.take_bytes(1).is_none(), "it serves once");
+    }
+
+    #[test]
+    fn kept_words_serve_a_lone_string_of_whole_words_only() {
+        let mut kept = Kept::default();
+        let words = vec![7u64; FROM / 8];
+        let at = words.as_ptr();
+        kept.keep(Buf::Words(words.clone()));
+        assert!(kept.take_bytes(8).is_none(), "words are not a byte buffer");
+        kept.keep(Buf::Words(words.clone()));
+        assert!(kept.take_lone(12).is_none(), "12 bytes are not whole words");
+        kept.keep(Buf::Words(words));
+        let Some(Buf::Words(got)) = kept.take_lone(FROM - 16) else {
+            panic!("whole words that fit");
+        };
+        assert_eq!((got.as_ptr(), got.len() * 8), (at, FROM - 16));
+        kept.keep(bytes(FROM));
+        assert_eq!(kept.take_lone(FROM), Some(Buf::Bytes(Vec::new())));
     }
 
     #[test]
     fn a_small_or_too_small_buffer_is_not_used() {
         let mut kept = Kept::default();
-        kept.keep(Vec::with_capacity(FROM - 1));
+        kept.keep(bytes(FROM - 1));
         assert!(!kept.holds(), "below the threshold, nothing is kept");
-        kept.keep(Vec::with_capacity(FROM));
-        kept.keep(Vec::new());
+        kept.keep(bytes(FROM));
+        kept.keep(bytes(0));
         assert!(kept.holds(), "an empty frame does not replace a kept one");
-        assert!(kept.take(FROM + 1).is_none());
+        assert!(kept.take_lone(FROM + 1).is_none());
         assert!(!kept.holds(), "too small: freed, not kept for later");
     }
 
     #[test]
     fn an_idle_buffer_is_freed_and_a_fresh_one_is_not() {
         let mut kept = Kept::default();
-        kept.keep(Vec::with_capacity(FROM));
+        kept.keep(bytes(FROM));
         kept.free_if_idle();
         assert!(kept.holds(), "just kept");
         kept.0.as_mut().unwrap().1 -= IDLE;

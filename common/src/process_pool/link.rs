@@ -11,7 +11,7 @@
 //! many bytes. Pool to worker, a message is a batch frame (see [`super::wire::frame`]). Worker to
 //! pool, its first byte says what it is ([`FromWorker`]).
 
-use super::kept::Kept;
+use super::kept::{Buf, Kept};
 #[cfg(test)]
 use super::message::GLUE_LIMIT;
 pub(crate) use super::message::{FromWorker, ENV_ANNOUNCE, ENV_INIT, ENV_WORKER, INIT_FRAME};
@@ -188,7 +188,7 @@ impl Link {
 
     /// Keeps `buf` (the running batch's frame, or its argument's bytes), to receive that
     /// batch's answer into if it is large (see `kept.rs`).
-    pub(crate) fn keep(&mut self, buf: Vec<u8>) {
+    pub(crate) fn keep(&mut self, buf: Buf) {
         self.kept.keep(buf);
     }
 

@@ -89,7 +89,7 @@ impl FromWorker {
                         let lone = lone_head(payload.len())
                             .ok_or_else(|| io::Error::other("a result of 4 GiB or more"))?;
                         head.extend_from_slice(&lone);
-                        (DONE, head, payload)
+                        (DONE, head, payload.as_bytes())
                     }
                 }
             }

@@ -72,7 +72,7 @@ pub(crate) mod big_buffer;
 mod builder;
 pub(crate) mod call;
 mod job;
-mod kept;
+pub(crate) mod kept;
 mod lend;
 mod link;
 mod message;

@@ -14,6 +14,8 @@
 //! buffer; any other request gets the ordinary MessagePack decoder over the same value, so
 //! every type decodes exactly as it always did (see the parity test below).
 
+use super::kept::Buf;
+use crate::array::words;
 use crate::codec;
 use serde::de::{DeserializeOwned, Deserializer, Visitor};
 
@@ -22,8 +24,9 @@ use serde::de::{DeserializeOwned, Deserializer, Visitor};
 pub(crate) enum Received {
     /// Records (see [`crate::codec`]), as they travel.
     Records(Vec<u8>),
-    /// One record holding one large byte string: only the string's bytes, received apart.
-    ByteString(Vec<u8>),
+    /// One record holding one large byte string: only the string's bytes, received apart
+    /// (into kept words, for an `Array` that comes back into its own memory: see `kept.rs`).
+    ByteString(Buf),
 }
 
 /// The bytes in front of a lone byte string's payload: the record's tag and 4-byte length, then
@@ -60,9 +63,14 @@ pub(crate) fn lone_head(len: usize) -> Option<[u8; LONE_HEAD]> {
     Some(head)
 }
 
-/// Decodes a `T` from a lone byte string's bytes, which become the value if `T` asks for bytes.
-pub(crate) fn decode<T: DeserializeOwned>(payload: Vec<u8>) -> Result<T, String> {
-    T::deserialize(Payload(payload)).map_err(|e| e.to_string())
+/// Decodes a `T` from a lone byte string's bytes, which become the value if `T` asks for bytes;
+/// kept words become an `Array`'s own vector (see `kept.rs`, `crate::array`).
+pub(crate) fn decode<T: DeserializeOwned>(payload: Buf) -> Result<T, String> {
+    match payload {
+        Buf::Bytes(bytes) => T::deserialize(Payload(bytes)),
+        Buf::Words(words) => T::deserialize(Words(words)),
+    }
+    .map_err(|e| e.to_string())
 }
 
 /// A deserializer over one MessagePack byte string that owns the string's bytes.
@@ -80,7 +88,8 @@ impl Payload {
     }
 }
 
-/// Every request but bytes goes to rmp-serde's decoder, over the value's own encoding.
+/// Every request but bytes (and a newtype's, passed through as rmp-serde passes it) goes to
+/// rmp-serde's decoder, over the value's own encoding.
 macro_rules! ordinary {
     ($($method:ident($($arg:ident: $ty:ty),*);)*) => {$(
         fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, Self::Error> {
@@ -102,6 +111,16 @@ impl<'de> Deserializer<'de> for Payload {
         visitor.visit_byte_buf(self.0)
     }
 
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        // As rmp-serde does for every name but its extension type's, which a lone byte string
+        // is not: the newtype reads the string itself (an `Array` then takes the buffer).
+        visitor.visit_newtype_struct(self)
+    }
+
     fn is_human_readable(&self) -> bool {
         true // as the encoder said (see `crate::codec`)
     }
@@ -114,7 +133,66 @@ impl<'de> Deserializer<'de> for Payload {
         deserialize_string(); deserialize_option(); deserialize_unit(); deserialize_seq();
         deserialize_map(); deserialize_identifier(); deserialize_ignored_any();
         deserialize_unit_struct(name: &'static str);
-        deserialize_newtype_struct(name: &'static str);
+        deserialize_tuple(len: usize);
+        deserialize_tuple_struct(name: &'static str, len: usize);
+        deserialize_struct(name: &'static str, fields: &'static [&'static str]);
+        deserialize_enum(name: &'static str, variants: &'static [&'static str]);
+    }
+}
+
+/// A lone byte string received into kept words: an `Array`'s visitor takes them as they are;
+/// any other request gets their bytes, copied, through [`Payload`].
+struct Words(Vec<u64>);
+
+impl Words {
+    fn bytes(self) -> Payload {
+        Payload(bytemuck::cast_slice(&self.0).to_vec())
+    }
+}
+
+/// Every request but an `Array`'s goes to [`Payload`], over the bytes.
+macro_rules! as_bytes {
+    ($($method:ident($($arg:ident: $ty:ty),*);)*) => {$(
+        fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, Self::Error> {
+            self.bytes().$method($($arg,)* visitor)
+        }
+    )*};
+}
+
+impl<'de> Deserializer<'de> for Words {
+    type Error = rmp_serde::decode::Error;
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        if name != crate::array::NEWTYPE {
+            return self.bytes().deserialize_newtype_struct(name, visitor);
+        }
+        let (value, taken) =
+            words::hand_over(self.0, || visitor.visit_newtype_struct(Payload(Vec::new())));
+        if !taken {
+            return Err(serde::de::Error::custom(
+                "an array's visitor left its words",
+            ));
+        }
+        value
+    }
+
+    fn is_human_readable(&self) -> bool {
+        true // as the encoder said (see `crate::codec`)
+    }
+
+    as_bytes! {
+        deserialize_any(); deserialize_bool(); deserialize_i8(); deserialize_i16();
+        deserialize_i32(); deserialize_i64(); deserialize_i128(); deserialize_u8();
+        deserialize_u16(); deserialize_u32(); deserialize_u64(); deserialize_u128();
+        deserialize_f32(); deserialize_f64(); deserialize_char(); deserialize_str();
+        deserialize_string(); deserialize_bytes(); deserialize_byte_buf();
+        deserialize_option(); deserialize_unit(); deserialize_seq();
+        deserialize_map(); deserialize_identifier(); deserialize_ignored_any();
+        deserialize_unit_struct(name: &'static str);
         deserialize_tuple(len: usize);
         deserialize_tuple_struct(name: &'static str, len: usize);
         deserialize_struct(name: &'static str, fields: &'static [&'static str]);
@@ -141,7 +219,7 @@ mod tests {
         let head: [u8; LONE_HEAD] = out[..LONE_HEAD].try_into().unwrap();
         assert!(opens_lone_byte_string(&head, out.len()));
         assert_eq!(lone_head(payload.len()), Some(head));
-        let value: ByteBuf = decode(out[LONE_HEAD..].to_vec()).unwrap();
+        let value: ByteBuf = decode(Buf::Bytes(out[LONE_HEAD..].to_vec())).unwrap();
         assert_eq!(value.into_vec(), payload);
     }
 
@@ -167,9 +245,10 @@ mod tests {
             (as_vec, as_string)
         };
         let (as_vec, as_string) = ordinary(value);
-        let payload = out[LONE_HEAD..].to_vec();
-        assert_eq!(decode::<Vec<u8>>(payload.clone()), as_vec);
-        assert_eq!(decode::<String>(payload.clone()), as_string);
+        let payload = Buf::Bytes(out[LONE_HEAD..].to_vec());
+        let bytes_again = || Buf::Bytes(out[LONE_HEAD..].to_vec());
+        assert_eq!(decode::<Vec<u8>>(bytes_again()), as_vec);
+        assert_eq!(decode::<String>(bytes_again()), as_string);
         assert_eq!(decode::<Option<ByteBuf>>(payload), Ok(Some(bytes)));
     }
 }

@@ -22,6 +22,8 @@
 //! side such an argument fails its batch with [`Error::Serde`](crate::Error::Serde) and the
 //! worker, whose line is out of step, is replaced.
 
+use super::kept::Buf;
+use crate::array::words::Reclaim;
 use crate::codec;
 use crate::panics::DropsCaught;
 use serde::Serialize;
@@ -48,9 +50,10 @@ trait Record: Send {
     /// Writes the record, returning how many bytes it wrote.
     fn write(&self, out: &mut dyn Write) -> io::Result<usize>;
 
-    /// The value's own bytes if it is a `ByteBuf`, to be kept for the next large message on
-    /// the line (see `kept.rs`); any other value is dropped (its `Drop` caught).
-    fn into_bytes(self: Box<Self>) -> Option<Vec<u8>>;
+    /// The value's own memory if it is a `ByteBuf` or an `Array`, to be kept for the next
+    /// large message on the line (see `kept.rs`); any other value is dropped (its `Drop`
+    /// caught).
+    fn into_buf(self: Box<Self>) -> Option<Buf>;
 }
 
 /// A value of type `R`, written as it was counted.
@@ -62,6 +65,8 @@ struct Value<R> {
     /// write a reference, see `crate::shared`): it is written in the same form, later, on a
     /// supervisor's thread, while the batch's job holds the handles themselves.
     local: bool,
+    /// How to take it apart, if it is an `Array` (noted as it was counted: `array/words.rs`).
+    reclaim: Option<Reclaim>,
 }
 
 impl<R: Serialize + Send + 'static> Record for Value<R> {
@@ -81,15 +86,21 @@ impl<R: Serialize + Send + 'static> Record for Value<R> {
         Ok(counted.0)
     }
 
-    fn into_bytes(self: Box<Self>) -> Option<Vec<u8>> {
+    fn into_buf(self: Box<Self>) -> Option<Buf> {
         let value: Box<dyn Any> = Box::new(self.value);
-        match value.downcast::<ByteBuf>() {
-            Ok(bytes) => Some(bytes.into_vec()),
-            Err(other) => {
-                crate::panics::catch_drop(|| drop(other));
-                None
-            }
-        }
+        let other = match value.downcast::<ByteBuf>() {
+            Ok(bytes) => return Some(Buf::Bytes(bytes.into_vec())),
+            Err(other) => other,
+        };
+        let other = match self.reclaim {
+            Some(reclaim) => match reclaim(other) {
+                Ok(memory) => return memory,
+                Err(other) => other,
+            },
+            None => other,
+        };
+        crate::panics::catch_drop(|| drop(other));
+        None
     }
 }
 
@@ -98,10 +109,12 @@ impl Streamed {
     /// encoded into a buffer as usual (as it does if counting fails or panics: the ordinary
     /// path then records that failure for this item).
     pub(crate) fn try_new<R: Serialize + Send + 'static>(value: R) -> Result<Streamed, R> {
+        crate::array::words::take_reclaim(); // a note left by an earlier encoding
         let counted = crate::panics::catch(|| {
             let mut counter = Counter(0);
             codec::encode_value(&mut counter, &value).map(|()| counter.0)
         });
+        let reclaim = crate::array::words::take_reclaim();
         let len = match counted {
             // A record's length field holds at most `u32::MAX`: larger fails the ordinary way.
             Ok(Ok(len)) if (WORTH_IT..=u32::MAX as usize).contains(&len) => {
@@ -113,6 +126,7 @@ impl Streamed {
             value,
             len,
             local: crate::shared::encoding_for_local_workers(),
+            reclaim,
         };
         Ok(Streamed {
             len,
@@ -148,10 +162,10 @@ impl Streamed {
         Ok(())
     }
 
-    /// The value's own bytes if it is a `ByteBuf`, to keep (see `kept.rs`); the value is
-    /// dropped either way.
-    pub(crate) fn into_bytes(self) -> Option<Vec<u8>> {
-        self.value.into_inner().into_bytes()
+    /// The value's own memory if it is a `ByteBuf` or an `Array`, to keep (see `kept.rs`); the
+    /// value is dropped either way.
+    pub(crate) fn into_buf(self) -> Option<Buf> {
+        self.value.into_inner().into_buf()
     }
 }
 
@@ -203,16 +217,35 @@ mod tests {
         let mut line = Vec::new();
         streamed.write_to(&mut line).unwrap();
         assert_eq!(line, buffered);
-        let bytes = streamed
-            .into_bytes()
-            .expect("a ByteBuf gives its bytes back");
+        let Some(Buf::Bytes(bytes)) = streamed.into_buf() else {
+            panic!("a ByteBuf gives its bytes back");
+        };
         assert_eq!(bytes.as_ptr(), at, "its own memory, not a copy");
     }
 
     #[test]
     fn other_values_are_dropped_and_give_nothing_back() {
         let streamed = Streamed::try_new(vec![5u32; 100_000]).unwrap_or_else(|_| panic!("large"));
-        assert!(streamed.into_bytes().is_none());
+        assert!(streamed.into_buf().is_none());
+        // An array inside another value is noted as it is counted, but the value is not an
+        // array: nothing is taken apart.
+        let inside = (crate::Array::from(vec![1.5f64; 20_000]), 7u8);
+        let streamed = Streamed::try_new(inside).unwrap_or_else(|_| panic!("large"));
+        assert!(streamed.into_buf().is_none());
+    }
+
+    #[test]
+    fn an_array_gives_its_memory_back_as_words_or_bytes() {
+        let values = vec![0.25f64; 20_000];
+        let at = values.as_ptr().cast::<u64>();
+        let streamed = Streamed::try_new(crate::Array::from(values)).unwrap_or_else(|_| panic!());
+        let Some(Buf::Words(words)) = streamed.into_buf() else {
+            panic!("an Array<f64> gives its memory back as words");
+        };
+        assert_eq!((words.as_ptr(), words.len()), (at, 20_000));
+        let narrow = crate::Array::from(vec![1u16; 50_000]);
+        let streamed = Streamed::try_new(narrow).unwrap_or_else(|_| panic!());
+        assert!(streamed.into_buf().is_none(), "u16 memory is not words");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The thread that owns one worker process: feeds it, reads its answers in order, replaces it.
 
 use super::job::Group;
+use super::kept::Buf;
 use super::link::FromWorker;
 use super::owned_bytes::Received;
 use super::park::Parked;
@@ -235,8 +236,8 @@ impl Supervisor {
         }
         if let Some(running) = self.in_flight.front_mut() {
             let frame = std::mem::take(&mut running.frame);
-            let argument = running.tail.take().and_then(|tail| tail.into_bytes());
-            worker.link.keep(argument.unwrap_or(frame));
+            let argument = running.tail.take().and_then(|tail| tail.into_buf());
+            worker.link.keep(argument.unwrap_or(Buf::Bytes(frame)));
         }
     }
 

@@ -6,7 +6,7 @@
 
 use super::answer::{self, Answer};
 use super::call::{self, Input, Output};
-use super::kept::{self, Kept};
+use super::kept::{self, Buf, Kept};
 use super::link::{FromWorker, ENV_ANNOUNCE, ENV_INIT, ENV_WORKER, INIT_FRAME};
 use super::owned_bytes::{opens_lone_byte_string, LONE_HEAD, WORTH_IT};
 use super::wire::{unframe, CALL_LEN};
@@ -177,8 +177,8 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
                 // An error here leaves the line out of step: this worker stops, and the pool
                 // reports the batch as the work of a worker that died.
                 result.write_to(&mut to_pool)?;
-                if let Some(bytes) = result.into_bytes() {
-                    kept.keep(bytes);
+                if let Some(memory) = result.into_buf() {
+                    kept.keep(memory);
                 }
             }
             Err(why) => {
@@ -259,10 +259,7 @@ enum Frame {
     InBody,
     /// A batch of one large byte string: its call, and the string's bytes in a buffer of their
     /// own, which becomes the argument itself (see `owned_bytes.rs`).
-    ByteString {
-        call: [u8; CALL_LEN],
-        payload: Vec<u8>,
-    },
+    ByteString { call: [u8; CALL_LEN], payload: Buf },
 }
 
 /// Reads the next frame; `None` at a clean end of file.
@@ -296,8 +293,21 @@ fn read_frame(
     from.read_exact(&mut lone)?;
     let rest = len - CALL_LEN - LONE_HEAD;
     if opens_lone_byte_string(&lone, len - CALL_LEN) {
-        let mut payload = kept.take(rest).unwrap_or_default();
-        read_into(from, &mut payload, rest)?;
+        let payload = match kept.take_lone(rest) {
+            Some(Buf::Words(mut words)) => {
+                from.read_exact(bytemuck::cast_slice_mut(&mut words))?;
+                Buf::Words(words)
+            }
+            Some(Buf::Bytes(mut bytes)) => {
+                read_into(from, &mut bytes, rest)?;
+                Buf::Bytes(bytes)
+            }
+            None => {
+                let mut bytes = Vec::new();
+                read_into(from, &mut bytes, rest)?;
+                Buf::Bytes(bytes)
+            }
+        };
         return Ok(Some(Frame::ByteString { call, payload }));
     }
     kept.free();

@@ -7,7 +7,7 @@
 //! kept memory faults a few times, one that receives into fresh memory thousands of times.
 
 use super::super::harness::{self, check};
-use common::{Pool, ProcessPool};
+use common::{Array, Pool, ProcessPool};
 use serde_bytes::ByteBuf;
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,11 @@ const FRESH: u64 = (SIZE / 4096 / 4) as u64;
 fn flip(mut bytes: ByteBuf) -> ByteBuf {
     bytes.iter_mut().for_each(|b| *b = !*b);
     bytes
+}
+
+fn negate(mut values: Array<f64>) -> Array<f64> {
+    values.iter_mut().for_each(|v| *v = -*v);
+    values
 }
 
 /// Minor page faults of process `pid` so far (`/proc/<pid>/stat`, field 10).
@@ -84,6 +89,28 @@ pub(crate) fn a_large_payload_lands_in_kept_memory() -> harness::Result {
                     "a later trip receives into kept memory: {ours} faults in the pool, \
                      {theirs} in the worker (fresh memory is {} or more)",
                     SIZE / 4096
+                ),
+            )?;
+        }
+        // An `Array<f64>` too: its memory is kept as words, and the answer comes back in it.
+        let worker = pool.worker_pids()[0];
+        for trip in 0..4 {
+            let argument = Array::from(vec![0.5f64; SIZE / 8]);
+            let (pool_before, worker_before) = (faults(std::process::id()), faults(worker));
+            let back = pool.submit(negate, argument).wait()?;
+            let (ours, theirs) = (
+                faults(std::process::id()) - pool_before,
+                faults(worker) - worker_before,
+            );
+            check(
+                back.len() == SIZE / 8 && back.iter().all(|&v| v == -0.5),
+                "64 MiB of f64 came back negated",
+            )?;
+            check(
+                trip == 0 || (ours < FRESH && theirs < FRESH),
+                &format!(
+                    "a later Array<f64> trip receives into kept memory: {ours} faults in the \
+                     pool, {theirs} in the worker"
                 ),
             )?;
         }

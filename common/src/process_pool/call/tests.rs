@@ -48,7 +48,7 @@ fn over_the_line(output: Output) -> Received {
         &head,
         line.len()
     ));
-    Received::ByteString(line.split_off(10))
+    Received::ByteString(Buf::Bytes(line.split_off(10)))
 }
 
 /// A large result streams, and a large byte string argument is taken whole, and both come
@@ -65,7 +65,8 @@ fn large_byte_strings_take_the_direct_paths_and_arrive_intact() {
         panic!("a value")
     };
     let payload = made.into_iter().next().unwrap().into_vec();
-    let flipped = run_input(&encode(flip), Input::ByteString(payload), &code, &mut out).unwrap();
+    let payload = Input::ByteString(Buf::Bytes(payload));
+    let flipped = run_input(&encode(flip), payload, &code, &mut out).unwrap();
     match decode_received::<serde_bytes::ByteBuf>(over_the_line(flipped), 1) {
         Results::Values(v) => assert!(v.len() == 1 && v[0].iter().all(|&b| b == 0xff)),
         other => panic!("expected one value, got {other:?}"),
@@ -130,4 +131,62 @@ fn a_call_from_another_build_calls_nothing() {
     let output = run(&call, &input, &code).unwrap();
     assert_eq!(decode_results::<u64>(&output, 1), Results::Values(vec![7]));
     assert_eq!(COUNTED.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+fn negate(mut values: crate::Array<f64>) -> crate::Array<f64> {
+    values.iter_mut().for_each(|v| *v = -*v);
+    values
+}
+
+/// An `Array<f64>` received into kept words is the task's argument in that very memory, and a
+/// result received into kept words is the caller's value in that memory: no copy either way.
+#[test]
+fn an_array_received_into_kept_words_is_read_in_place() {
+    let code = crate::sys::executable_code();
+    let words: Vec<u64> = (0..20_000u64).map(|i| (i as f64).to_bits()).collect();
+    let at = words.as_ptr();
+    let mut out = Vec::new();
+    let input = Input::ByteString(Buf::Words(words));
+    let Output::Streamed(streamed) = run_input(&encode(negate), input, &code, &mut out).unwrap()
+    else {
+        panic!("a large lone result is streamed")
+    };
+    let Some(Buf::Words(memory)) = streamed.into_buf() else {
+        panic!("the result gives its memory back as words");
+    };
+    assert_eq!(
+        memory.as_ptr(),
+        at,
+        "the argument was read, and negated, in place"
+    );
+    assert_eq!(f64::from_bits(memory[3]), -3.0);
+    let back = decode_received::<crate::Array<f64>>(Received::ByteString(Buf::Words(memory)), 1);
+    let Results::Values(back) = back else {
+        panic!("a value")
+    };
+    assert_eq!(back[0].as_ptr().cast::<u64>(), at, "the result too");
+    assert_eq!(back[0][19_999], -19_999.0);
+    // Any other type gets the same bytes, copied.
+    let words = vec![u64::from_ne_bytes(*b"abcdefgh"); 2];
+    let other = decode_received::<serde_bytes::ByteBuf>(Received::ByteString(Buf::Words(words)), 1);
+    assert_eq!(
+        other,
+        Results::Values(vec![serde_bytes::ByteBuf::from(
+            b"abcdefghabcdefgh".to_vec()
+        )])
+    );
+    let narrow = decode_received::<crate::Array<f32>>(
+        Received::ByteString(Buf::Words(vec![bytemuck::cast::<[f32; 2], u64>([
+            1.5, 2.5,
+        ])])),
+        1,
+    );
+    let Results::Values(narrow) = narrow else {
+        panic!("a value")
+    };
+    assert_eq!(
+        narrow[0][..],
+        [1.5f32, 2.5][..],
+        "f32 items: copied out of the words"
+    );
 }

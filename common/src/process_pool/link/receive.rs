@@ -14,6 +14,7 @@
 //! its record's head, into the buffer that becomes the value (see `owned_bytes.rs`). Each
 //! stage below is one of those pieces.
 
+use super::super::kept::Buf;
 use super::super::message::{FromWorker, DONE};
 use super::super::owned_bytes::{opens_lone_byte_string, Received, LONE_HEAD, WORTH_IT};
 use super::{is_timeout, Link, WATCH};
@@ -40,6 +41,13 @@ pub(crate) enum Partial {
         end: u64,
         output_len: usize,
         head: [u8; LONE_HEAD],
+        filled: usize,
+    },
+    /// A lone byte string's bytes, read into kept words (see `kept.rs`), `filled` of them so far.
+    Words {
+        start: u64,
+        end: u64,
+        words: Vec<u64>,
         filled: usize,
     },
     /// The output itself, `len` bytes in all.
@@ -172,7 +180,18 @@ impl Link {
                 let (start, end, output_len) = (*start, *end, *output_len);
                 if opens_lone_byte_string(head, output_len) {
                     let len = output_len - LONE_HEAD;
-                    let body = self.kept_or_fresh(len)?;
+                    let body = match self.kept.take_lone(len) {
+                        Some(Buf::Words(words)) => {
+                            return Ok(Step::Next(Partial::Words {
+                                start,
+                                end,
+                                words,
+                                filled: 0,
+                            }));
+                        }
+                        Some(Buf::Bytes(body)) => body,
+                        None => reserve(len)?,
+                    };
                     Partial::Output {
                         start,
                         end,
@@ -192,6 +211,21 @@ impl Link {
                     }
                 }
             }
+            Partial::Words {
+                start,
+                end,
+                words,
+                filled,
+            } => {
+                if !self.fill(bytemuck::cast_slice_mut(words), filled, until, alive)? {
+                    return Ok(Step::Later);
+                }
+                return Ok(Step::Done(FromWorker::Done {
+                    start: *start,
+                    end: *end,
+                    output: Received::ByteString(Buf::Words(std::mem::take(words))),
+                }));
+            }
             Partial::Output {
                 start,
                 end,
@@ -204,7 +238,7 @@ impl Link {
                 }
                 let body = std::mem::take(body);
                 let output = if *byte_string {
-                    Received::ByteString(body)
+                    Received::ByteString(Buf::Bytes(body))
                 } else {
                     Received::Records(body)
                 };
@@ -221,7 +255,7 @@ impl Link {
     /// A buffer for a large output of `len` bytes: the kept frame if it has room (warm memory,
     /// see `kept.rs`), else a fresh one.
     fn kept_or_fresh(&mut self, len: usize) -> io::Result<Vec<u8>> {
-        self.kept.take(len).map_or_else(|| reserve(len), Ok)
+        self.kept.take_bytes(len).map_or_else(|| reserve(len), Ok)
     }
 
     /// Fills `buf[*filled..]`; `false` if `until` passed first (what was read is counted).

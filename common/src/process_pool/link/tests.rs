@@ -20,7 +20,7 @@ fn messages_round_trip_and_carry_the_senders_credentials() {
     let lone = FromWorker::Done {
         start: 3,
         end: 4,
-        output: Received::ByteString(vec![5u8; 2 * WORTH_IT]),
+        output: Received::ByteString(Buf::Bytes(vec![5u8; 2 * WORTH_IT])),
     };
     let writer = std::thread::spawn(move || {
         done.write_to(&mut theirs).unwrap();
@@ -54,7 +54,7 @@ fn messages_round_trip_and_carry_the_senders_credentials() {
         FromWorker::Done {
             start: 3,
             end: 4,
-            output: Received::ByteString(vec![5u8; 2 * WORTH_IT])
+            output: Received::ByteString(Buf::Bytes(vec![5u8; 2 * WORTH_IT]))
         }
     );
     assert_eq!(
@@ -105,4 +105,51 @@ fn a_silent_peer_is_watched_not_waited_for() {
         })
         .unwrap_err();
     assert_eq!(err.to_string(), "the worker died");
+}
+
+/// The running batch's kept memory receives its lone answer in place: words stay words (an
+/// `Array`'s memory), bytes stay bytes; a kept buffer too small is not used.
+#[test]
+fn a_lone_answer_lands_in_the_kept_memory() {
+    let (mut link, mut theirs) = Link::pair(Default::default()).unwrap();
+    let answer = |byte: u8, len: usize| FromWorker::Done {
+        start: 1,
+        end: 2,
+        output: Received::ByteString(Buf::Bytes(vec![byte; len])),
+    };
+    let writer = std::thread::spawn(move || {
+        for (byte, len) in [(3u8, 1 << 20), (4, 1 << 20), (5, 3 << 20)] {
+            answer(byte, len).write_to(&mut theirs).unwrap();
+        }
+    });
+    let mut never = || -> io::Result<()> { Ok(()) };
+    let words = vec![0u64; (2 << 20) / 8];
+    let at = words.as_ptr().cast::<u8>();
+    link.keep(Buf::Words(words));
+    let output = |message| match message {
+        FromWorker::Done { output, .. } => output,
+        other => panic!("expected Done, got {other:?}"),
+    };
+    let Received::ByteString(Buf::Words(got)) = output(link.receive(&mut never).unwrap()) else {
+        panic!("kept words receive a whole number of words");
+    };
+    let got_bytes: &[u8] = bytemuck::cast_slice(&got);
+    assert!(got_bytes.len() == 1 << 20 && got_bytes.iter().all(|&b| b == 3));
+    assert_eq!(got.as_ptr().cast::<u8>(), at, "in the kept memory");
+    let bytes = Vec::with_capacity(2 << 20);
+    let at = bytes.as_ptr();
+    link.keep(Buf::Bytes(bytes));
+    let Received::ByteString(Buf::Bytes(got)) = output(link.receive(&mut never).unwrap()) else {
+        panic!("kept bytes receive it as bytes");
+    };
+    assert!(got.len() == 1 << 20 && got.iter().all(|&b| b == 4) && got.as_ptr() == at);
+    link.keep(Buf::Bytes(Vec::with_capacity(2 << 20)));
+    let Received::ByteString(Buf::Bytes(got)) = output(link.receive(&mut never).unwrap()) else {
+        panic!("a fresh buffer");
+    };
+    assert!(
+        got.len() == 3 << 20 && got.iter().all(|&b| b == 5),
+        "too small: fresh"
+    );
+    writer.join().unwrap();
 }
