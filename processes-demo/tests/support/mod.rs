@@ -2,7 +2,7 @@
 // Each test file uses only part of this module.
 #![allow(dead_code)]
 
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 /// The binary under test.
@@ -23,6 +23,21 @@ pub fn run(test: &str, args: &[&str]) -> Output {
         .env(MARKER, marker(test))
         .output()
         .expect("the demo starts")
+}
+
+/// As [`run`], with the run's pid. Its shared-memory segments carry that pid in their names
+/// (`processes-demo-<pid>-...`), so a test checks for its own leftovers, not for the live
+/// segments of a test running beside it in the same binary.
+pub fn run_with_pid(test: &str, args: &[&str]) -> (Output, u32) {
+    let child = Command::new(BIN)
+        .args(args)
+        .env(MARKER, marker(test))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the demo starts");
+    let pid = child.id();
+    (child.wait_with_output().expect("the demo's output"), pid)
 }
 
 /// The `result:` lines of a run's stdout, each joined with its continuation lines.
