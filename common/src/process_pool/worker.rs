@@ -115,7 +115,8 @@ fn serve() -> Result<(), Box<dyn std::error::Error>> {
     // Both kept from task to task: what a batch arrives in, and what its answer is encoded into
     // (`answer.rs` gives the measured reason). A large one is freed once the worker is idle.
     let (mut body, mut answer) = (Vec::new(), Answer::new());
-    // The bytes of the last large `ByteBuf` result, to receive the next one into (`kept.rs`).
+    // The memory of the last large `ByteBuf` or `Array` result, to receive the next one into
+    // (`kept.rs`).
     let mut kept = Kept::default();
     if let Some(init) = initializer() {
         // Before the hello: a pool whose initializer fails learns it while starting the worker
