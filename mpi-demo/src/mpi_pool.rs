@@ -197,6 +197,9 @@ impl Pool for MpiPool {
             Ok(frame) => frame,
             Err(e) => return sink.send(BatchResult::failed(first, len, &e)),
         };
+        if let Some(why) = session::too_large("a batch", frame.len()) {
+            return sink.send(BatchResult::failed(first, len, &Error::Serde(why)));
+        }
         let done = Box::new(move |answer: Result<Vec<u8>, String>| {
             // Let go before the caller hears: a handle the caller drops after its results is
             // then the last one, and its forget is ordered after whatever the caller does next.
@@ -324,11 +327,8 @@ impl MpiPool {
     /// [`Error::Spawn`] if the MPI thread has stopped.
     fn put(&self, key: u64, mut bytes: Vec<u8>) -> Result<(), Error> {
         bytes.extend_from_slice(&key.to_le_bytes()); // the rank cuts it off the end
-        if i32::try_from(bytes.len()).is_err() {
-            return Err(Error::Serde(format!(
-                "a shared value of {} bytes: one MPI message holds less than 2 GiB",
-                bytes.len()
-            )));
+        if let Some(why) = session::too_large("a shared value", bytes.len()) {
+            return Err(Error::Serde(why));
         }
         let order = Order::Put {
             key,

@@ -157,6 +157,15 @@ struct Handle {
 static SESSION: Mutex<Option<Handle>> = Mutex::new(None);
 static MODE: Mutex<Option<Mode>> = Mutex::new(None);
 
+/// Why a message of `len` bytes cannot travel, if it cannot: an MPI count is an `int`, so one
+/// message holds less than 2 GiB (rsmpi panics on a longer one, and a panic on the MPI thread
+/// or a rank would end the job). `what` names the message.
+pub(crate) fn too_large(what: &str, len: usize) -> Option<String> {
+    i32::try_from(len)
+        .is_err()
+        .then(|| format!("{what} of {len} bytes: one MPI message holds less than 2 GiB"))
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Each critical section is a plain read or replace: a poisoned lock still holds a whole value.
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -230,5 +239,18 @@ pub(crate) fn shutdown() {
         if let Err(RecvTimeoutError::Disconnected) = ended.recv_timeout(limit) {
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_message_of_2_gib_or_more_is_refused_before_mpi_sees_it() {
+        assert_eq!(super::too_large("a batch", i32::MAX as usize), None);
+        let why = super::too_large("a batch", i32::MAX as usize + 1).expect("refused");
+        assert_eq!(
+            why,
+            "a batch of 2147483648 bytes: one MPI message holds less than 2 GiB"
+        );
     }
 }

@@ -85,7 +85,11 @@ fn serve_master(master: &Process<'_>) -> i32 {
                 // `mpi_pool.rs` `dispatch`); (2) a rank 0 of another build is caught by the
                 // fingerprint every frame carries, before anything is called.
                 let answer = match unsafe { common::plumbing::run_batch(&frame) } {
-                    Ok(results) => [&[0u8][..], &results].concat(),
+                    Ok(results) => match crate::session::too_large("results", results.len() + 1) {
+                        None => [&[0u8][..], &results].concat(),
+                        // Said, not sent: the batch fails with this, and the job goes on.
+                        Some(why) => [&[1u8][..], refused(&why).as_bytes()].concat(),
+                    },
                     Err(why) => [&[1u8][..], refused(&why).as_bytes()].concat(),
                 };
                 master.send_with_tag(&answer[..], tag::DONE);
