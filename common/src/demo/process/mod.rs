@@ -53,6 +53,9 @@ pub struct Children {
     lines: Receiver<Line>,
     /// Whose stdout has closed (the child exited, or is about to).
     closed: Vec<bool>,
+    /// Reports read early, in arrival order: a child that already gave the report being
+    /// waited for may send its next one before the others give theirs (see `expect_all`).
+    held: std::collections::VecDeque<(usize, String)>,
 }
 
 impl Default for Children {
@@ -71,6 +74,7 @@ impl Children {
             tx,
             lines,
             closed: Vec::new(),
+            held: std::collections::VecDeque::new(),
         }
     }
 
@@ -201,7 +205,7 @@ impl Children {
     /// `TimedOut` if no line came within `limit`.
     pub fn recv(&mut self, limit: Duration) -> io::Result<Option<(usize, String)>> {
         let deadline = crate::handle::deadline_in(limit);
-        while self.closed.contains(&false) {
+        while self.has_more() {
             if let (index, Some(line)) = self.next(deadline, limit)? {
                 return Ok(Some((index, line)));
             }
@@ -209,8 +213,17 @@ impl Children {
         Ok(None)
     }
 
-    /// The next event of the reader threads: a line, or a child's stdout closing (marked).
+    /// Whether a line may still come: one held, or a child whose stdout is open.
+    pub(crate) fn has_more(&self) -> bool {
+        !self.held.is_empty() || self.closed.contains(&false)
+    }
+
+    /// The next event: a held line first, else the reader threads' next line, or a child's
+    /// stdout closing (marked).
     pub(crate) fn next(&mut self, deadline: Instant, limit: Duration) -> io::Result<Line> {
+        if let Some((index, line)) = self.held.pop_front() {
+            return Ok((index, Some(line)));
+        }
         let left = deadline.saturating_duration_since(Instant::now());
         match self.lines.recv_timeout(left) {
             Ok((index, None)) => {

@@ -26,6 +26,24 @@ impl Children {
         limit: Duration,
     ) -> io::Result<Vec<String>> {
         let mut got: Vec<Option<String>> = vec![None; self.children.len()];
+        // A child that has given its report may send its next one before the others give
+        // theirs (its line can overtake theirs: each child's lines come through a thread of
+        // their own). It is kept for whoever waits next.
+        let mut later = Vec::new();
+        let outcome = self.expect_each(out, tag, limit, &mut got, &mut later);
+        self.held.extend(later);
+        outcome?;
+        Ok(got.into_iter().flatten().collect())
+    }
+
+    fn expect_each(
+        &mut self,
+        out: &mut impl Write,
+        tag: &str,
+        limit: Duration,
+        got: &mut [Option<String>],
+        later: &mut Vec<(usize, String)>,
+    ) -> io::Result<()> {
         while got.iter().any(Option::is_none) {
             let deadline = crate::handle::deadline_in(limit);
             let (index, line) = match self.next(deadline, limit)? {
@@ -43,6 +61,7 @@ impl Children {
                 }
             };
             match report(&line, tag) {
+                _ if line.starts_with('@') && got[index].is_some() => later.push((index, line)),
                 Some(rest) => got[index] = Some(rest.to_string()),
                 _ if line.starts_with('@') => {
                     let words = format!("child {index} said {line:?} while we waited for @{tag}");
@@ -51,7 +70,7 @@ impl Children {
                 _ => writeln!(out, "{line}")?,
             }
         }
-        Ok(got.into_iter().flatten().collect())
+        Ok(())
     }
 
     /// Waits for `count` reports `@tag ...` from any children (one child may send several),
@@ -102,7 +121,7 @@ impl Children {
         self.close_stdins();
         let deadline = crate::handle::deadline_in(limit);
         let mut got = Vec::new();
-        while self.closed.contains(&false) {
+        while self.has_more() {
             match self.next(deadline, limit) {
                 Ok((index, Some(line))) => match report(&line, tag) {
                     Some(rest) => got.push((index, rest.to_string())),

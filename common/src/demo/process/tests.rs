@@ -46,6 +46,33 @@ fn expect_all_copies_narration_and_collects_reports() {
         .all(|s| s.success()));
 }
 
+/// A child that has given its report may send its next one before another child gives the
+/// report being waited for (each child's lines come through a thread of their own): that
+/// report is kept for the next wait, not taken for a wrong one. Found as a CI failure of
+/// sync-demo's classics: "child 2 said \"@phase2 0\" while we waited for @woke".
+#[test]
+fn a_report_ahead_of_the_others_is_kept_for_the_next_wait() {
+    let mut crew = Children::new();
+    for script in [
+        "echo @woke 1; echo @phase2 a",
+        "sleep 0.3; echo @woke 1; echo @phase2 b",
+    ] {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", script]);
+        crew.start(&mut cmd).expect("sh starts");
+    }
+    let limit = Duration::from_secs(10);
+    let woke = crew
+        .expect_all(&mut Vec::new(), "woke", limit)
+        .expect("both woke");
+    assert_eq!(woke, ["1", "1"]);
+    let mut phase2 = crew
+        .finish(&mut Vec::new(), "phase2", limit)
+        .expect("both end well");
+    phase2.sort();
+    assert_eq!(phase2, [(0, "a".to_string()), (1, "b".to_string())]);
+}
+
 #[test]
 fn finish_collects_late_reports_and_names_a_failed_child() {
     let mut crew = Children::new();
