@@ -66,25 +66,32 @@ pub(crate) fn lone_head(len: usize) -> Option<[u8; LONE_HEAD]> {
 /// Decodes a `T` from a lone byte string's bytes, which become the value if `T` asks for bytes;
 /// kept words become an `Array`'s own vector (see `kept.rs`, `crate::array`).
 pub(crate) fn decode<T: DeserializeOwned>(payload: Buf) -> Result<T, String> {
-    match payload {
-        Buf::Bytes(bytes) => T::deserialize(Payload(bytes)),
-        Buf::Words(words) => T::deserialize(Words(words)),
-    }
-    .map_err(|e| e.to_string())
+    T::deserialize(Payload(payload)).map_err(|e| e.to_string())
 }
 
-/// A deserializer over one MessagePack byte string that owns the string's bytes.
-struct Payload(Vec<u8>);
+/// A deserializer over one MessagePack byte string that owns the string's memory: bytes, or
+/// kept words, which only an `Array`'s visitor takes as they are.
+struct Payload(Buf);
 
 impl Payload {
     /// The value as MessagePack encodes it, for the ordinary decoder (a copy: only types that
     /// do not ask for bytes come here).
     fn encoded(self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.0.len() + 5);
+        let bytes = self.0.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len() + 5);
         out.push(BIN32);
-        out.extend_from_slice(&(self.0.len() as u32).to_be_bytes());
-        out.extend_from_slice(&self.0);
+        out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+        out.extend_from_slice(bytes);
         out
+    }
+
+    /// The string's bytes: its own buffer, or a copy of kept words (for a type that is not an
+    /// `Array`).
+    fn into_bytes(self) -> Vec<u8> {
+        match self.0 {
+            Buf::Bytes(bytes) => bytes,
+            Buf::Words(words) => bytemuck::cast_slice(&words).to_vec(),
+        }
     }
 }
 
@@ -104,74 +111,30 @@ impl<'de> Deserializer<'de> for Payload {
     type Error = rmp_serde::decode::Error;
 
     fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        visitor.visit_byte_buf(self.0)
+        visitor.visit_byte_buf(self.into_bytes())
     }
 
     fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        visitor.visit_byte_buf(self.0)
+        visitor.visit_byte_buf(self.into_bytes())
     }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, Self::Error> {
-        // As rmp-serde does for every name but its extension type's, which a lone byte string
-        // is not: the newtype reads the string itself (an `Array` then takes the buffer).
-        visitor.visit_newtype_struct(self)
-    }
-
-    fn is_human_readable(&self) -> bool {
-        true // as the encoder said (see `crate::codec`)
-    }
-
-    ordinary! {
-        deserialize_any(); deserialize_bool(); deserialize_i8(); deserialize_i16();
-        deserialize_i32(); deserialize_i64(); deserialize_i128(); deserialize_u8();
-        deserialize_u16(); deserialize_u32(); deserialize_u64(); deserialize_u128();
-        deserialize_f32(); deserialize_f64(); deserialize_char(); deserialize_str();
-        deserialize_string(); deserialize_option(); deserialize_unit(); deserialize_seq();
-        deserialize_map(); deserialize_identifier(); deserialize_ignored_any();
-        deserialize_unit_struct(name: &'static str);
-        deserialize_tuple(len: usize);
-        deserialize_tuple_struct(name: &'static str, len: usize);
-        deserialize_struct(name: &'static str, fields: &'static [&'static str]);
-        deserialize_enum(name: &'static str, variants: &'static [&'static str]);
-    }
-}
-
-/// A lone byte string received into kept words: an `Array`'s visitor takes them as they are;
-/// any other request gets their bytes, copied, through [`Payload`].
-struct Words(Vec<u64>);
-
-impl Words {
-    fn bytes(self) -> Payload {
-        Payload(bytemuck::cast_slice(&self.0).to_vec())
-    }
-}
-
-/// Every request but an `Array`'s goes to [`Payload`], over the bytes.
-macro_rules! as_bytes {
-    ($($method:ident($($arg:ident: $ty:ty),*);)*) => {$(
-        fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, Self::Error> {
-            self.bytes().$method($($arg,)* visitor)
-        }
-    )*};
-}
-
-impl<'de> Deserializer<'de> for Words {
-    type Error = rmp_serde::decode::Error;
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value, Self::Error> {
+        let Payload(Buf::Words(words)) = self else {
+            // As rmp-serde does for every name but its extension type's, which a lone byte
+            // string is not: the newtype reads the string itself (an `Array` then takes the
+            // buffer).
+            return visitor.visit_newtype_struct(self);
+        };
         if name != crate::array::NEWTYPE {
-            return self.bytes().deserialize_newtype_struct(name, visitor);
+            return visitor.visit_newtype_struct(Payload(Buf::Words(words)));
         }
-        let (value, taken) =
-            words::hand_over(self.0, || visitor.visit_newtype_struct(Payload(Vec::new())));
+        let (value, taken) = words::hand_over(words, || {
+            visitor.visit_newtype_struct(Payload(Buf::Bytes(Vec::new())))
+        });
         if !taken {
             return Err(serde::de::Error::custom(
                 "an array's visitor left its words",
@@ -184,13 +147,12 @@ impl<'de> Deserializer<'de> for Words {
         true // as the encoder said (see `crate::codec`)
     }
 
-    as_bytes! {
+    ordinary! {
         deserialize_any(); deserialize_bool(); deserialize_i8(); deserialize_i16();
         deserialize_i32(); deserialize_i64(); deserialize_i128(); deserialize_u8();
         deserialize_u16(); deserialize_u32(); deserialize_u64(); deserialize_u128();
         deserialize_f32(); deserialize_f64(); deserialize_char(); deserialize_str();
-        deserialize_string(); deserialize_bytes(); deserialize_byte_buf();
-        deserialize_option(); deserialize_unit(); deserialize_seq();
+        deserialize_string(); deserialize_option(); deserialize_unit(); deserialize_seq();
         deserialize_map(); deserialize_identifier(); deserialize_ignored_any();
         deserialize_unit_struct(name: &'static str);
         deserialize_tuple(len: usize);

@@ -54,20 +54,28 @@ fn huge_pages(on: bool) {
     rustix::thread::disable_transparent_huge_pages(!on).expect("prctl(PR_SET_THP_DISABLE)");
 }
 
-/// One 64 MiB round trip: the pool's faults and the worker's, while it went there and back.
-fn round_trip(pool: &ProcessPool, worker: u32) -> Result<(u64, u64), Box<dyn std::error::Error>> {
-    let argument = ByteBuf::from(vec![7u8; SIZE]); // touched here, before counting
+type Counted<R> = Result<(R, u64, u64), Box<dyn std::error::Error>>;
+
+/// What `trip` returned, with the pool's faults and the worker's while it ran.
+fn faults_during<R>(worker: u32, trip: impl FnOnce() -> Result<R, common::Error>) -> Counted<R> {
     let (pool_before, worker_before) = (faults(std::process::id()), faults(worker));
-    let back = pool.submit(flip, argument).wait()?;
-    let counted = (
+    let back = trip()?;
+    let (ours, theirs) = (
         faults(std::process::id()) - pool_before,
         faults(worker) - worker_before,
     );
+    Ok((back, ours, theirs))
+}
+
+/// One 64 MiB round trip: the pool's faults and the worker's, while it went there and back.
+fn round_trip(pool: &ProcessPool, worker: u32) -> Result<(u64, u64), Box<dyn std::error::Error>> {
+    let argument = ByteBuf::from(vec![7u8; SIZE]); // touched here, before counting
+    let (back, ours, theirs) = faults_during(worker, || pool.submit(flip, argument).wait())?;
     check(
         back.len() == SIZE && back.iter().all(|&b| b == !7),
         "64 MiB came back flipped",
     )?;
-    Ok(counted)
+    Ok((ours, theirs))
 }
 
 pub(crate) fn a_large_payload_lands_in_kept_memory() -> harness::Result {
@@ -93,15 +101,10 @@ pub(crate) fn a_large_payload_lands_in_kept_memory() -> harness::Result {
             )?;
         }
         // An `Array<f64>` too: its memory is kept as words, and the answer comes back in it.
-        let worker = pool.worker_pids()[0];
         for trip in 0..4 {
             let argument = Array::from(vec![0.5f64; SIZE / 8]);
-            let (pool_before, worker_before) = (faults(std::process::id()), faults(worker));
-            let back = pool.submit(negate, argument).wait()?;
-            let (ours, theirs) = (
-                faults(std::process::id()) - pool_before,
-                faults(worker) - worker_before,
-            );
+            let (back, ours, theirs) =
+                faults_during(worker, || pool.submit(negate, argument).wait())?;
             check(
                 back.len() == SIZE / 8 && back.iter().all(|&v| v == -0.5),
                 "64 MiB of f64 came back negated",

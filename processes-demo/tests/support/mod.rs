@@ -18,11 +18,7 @@ pub fn marker(test: &str) -> String {
 
 /// Runs the binary with `args` and the marker for `test`, and waits for it.
 pub fn run(test: &str, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env(MARKER, marker(test))
-        .output()
-        .expect("the demo starts")
+    run_with_pid(test, args).0
 }
 
 /// As [`run`], with the run's pid. Its shared-memory segments carry that pid in their names
