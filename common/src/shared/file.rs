@@ -25,10 +25,41 @@ use rustix::mm::{self, MapFlags, ProtFlags};
 use serde::{Deserialize, Serialize};
 use std::io::{BufWriter, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
 
 /// Every seal a shared file carries, and that [`Sealed::open`] checks before mapping it.
 fn all_seals() -> SealFlags {
     SealFlags::WRITE | SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL
+}
+
+/// How long [`Sealed::create`] goes on asking for seals the kernel calls busy.
+const SEAL_PATIENCE: Duration = Duration::from_secs(2);
+
+/// Calls `add` (adding the seals) until it succeeds, fails for another reason than `EBUSY`,
+/// or `patience` has passed; the bound can overrun by one call, in which the kernel itself
+/// waits at most about 150 ms.
+///
+/// Why busy happens: the kernel refuses `F_SEAL_WRITE` while a page of the file holds a
+/// reference it cannot account for. Nothing here maps the file writable, so such a reference
+/// is the kernel's own and short-lived: reclaim or DAMON's `pageout` holding the page, which
+/// once outlasted the kernel's wait in CI on a loaded 2-core VM.
+fn seal_patiently(
+    mut add: impl FnMut() -> rustix::io::Result<()>,
+    patience: Duration,
+) -> Result<(), String> {
+    let start = Instant::now();
+    loop {
+        match add() {
+            Ok(()) => return Ok(()),
+            Err(rustix::io::Errno::BUSY) if start.elapsed() < patience => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(rustix::io::Errno::BUSY) => {
+                return Err(format!("sealing: the kernel said busy for {patience:?}"))
+            }
+            Err(e) => return Err(format!("sealing: {e}")),
+        }
+    }
 }
 
 /// What crosses a worker's socket in place of a shared value: where to open its file, and
@@ -73,7 +104,7 @@ impl Sealed {
             out.flush().map_err(|e| format!("writing the memfd: {e}"))?;
         }
         let fd = OwnedFd::from(file);
-        fs::fcntl_add_seals(&fd, all_seals()).map_err(|e| format!("sealing: {e}"))?;
+        seal_patiently(|| fs::fcntl_add_seals(&fd, all_seals()), SEAL_PATIENCE)?;
         let stat = fs::fstat(&fd).map_err(|e| format!("fstat: {e}"))?;
         Ok(Sealed {
             dev: stat.st_dev,
@@ -234,5 +265,66 @@ impl Drop for Mapping {
             // once, here; no borrow of the bytes outlives `self` (`bytes` borrows it).
             let _ = unsafe { mm::munmap(at, self.len) };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustix::io::Errno;
+
+    #[test]
+    fn a_busy_seal_is_asked_for_again() {
+        let mut answers = [Err(Errno::BUSY), Err(Errno::BUSY), Ok(())].into_iter();
+        let mut calls = 0;
+        let sealed = seal_patiently(
+            || {
+                calls += 1;
+                answers.next().expect("asked past success")
+            },
+            Duration::from_secs(5),
+        );
+        assert_eq!(sealed, Ok(()));
+        assert_eq!(calls, 3);
+    }
+
+    #[test]
+    fn a_seal_busy_for_good_fails_once_patience_runs_out() {
+        let start = Instant::now();
+        let sealed = seal_patiently(|| Err(Errno::BUSY), Duration::from_millis(100));
+        let waited = start.elapsed();
+        assert_eq!(
+            sealed,
+            Err("sealing: the kernel said busy for 100ms".to_string())
+        );
+        assert!(
+            waited >= Duration::from_millis(100),
+            "gave up after {waited:?}"
+        );
+        assert!(waited < Duration::from_secs(2), "waited {waited:?}");
+    }
+
+    #[test]
+    fn another_failure_is_not_asked_again() {
+        let mut calls = 0;
+        let sealed = seal_patiently(
+            || {
+                calls += 1;
+                Err(Errno::PERM)
+            },
+            Duration::from_secs(5),
+        );
+        assert!(sealed.is_err());
+        assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn a_created_file_opens_sealed_with_its_bytes() {
+        let sealed = Sealed::create(|out: &mut dyn Write| {
+            out.write_all(b"shared once").map_err(|e| e.to_string())
+        })
+        .expect("a sealed file");
+        let opened = Sealed::open(&sealed.reference()).expect("opens through /proc");
+        assert_eq!(opened.map().expect("maps").bytes(), b"shared once");
     }
 }
