@@ -386,4 +386,38 @@ mod tests {
         assert!(other.unwrap_err().contains("was read here as another type"));
         assert!(forget_shared(4501));
     }
+
+    /// A shared value whose `Drop` panics.
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Bomb(u8);
+
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("bomb {} went off", self.0);
+        }
+    }
+
+    #[test]
+    fn a_value_whose_drop_panics_goes_with_the_last_pin_without_unwinding() {
+        let key = SharedKey { pool: 46, id: 4601 };
+        let (forgotten, forget) = counter();
+        let (shared, _bytes) = share_keyed(Bomb(7), key, forget).unwrap();
+        let (frame, pins) = encode_for_keyed_workers(key.pool, || {
+            let mut bytes = Vec::new();
+            codec::encode_value(&mut bytes, &shared).map(|()| bytes)
+        });
+        assert!(frame.is_ok());
+        assert_eq!(pins.len(), 1);
+        drop(shared);
+        assert_eq!(
+            forgotten.load(SeqCst),
+            0,
+            "the batch's pin still holds the value"
+        );
+        // `Pins` go on a pool's thread (or an MPI pool's MPI thread) once the batch is
+        // answered: the value's panic must stop there, and the workers must still forget it.
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(pins)));
+        assert!(dropped.is_ok(), "the value's panic unwound out of the pins");
+        assert_eq!(forgotten.load(SeqCst), 1);
+    }
 }
