@@ -93,7 +93,7 @@ pub fn run(out: &mut impl Write, settings: &Settings, tasks: usize) -> anyhow::R
     )?;
     writeln!(
         out,
-        "batch sizes {auto_sizes:<11}{} in all, {} per task (automatic)",
+        "batch sizes {auto_sizes:<10} {} in all, {} per task (automatic)",
         duration(auto),
         per_task(auto)
     )?;

@@ -68,6 +68,43 @@ pub fn job_main(out: &mut impl Write, workers: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Kills its own process 200 ms after it answers: the rank dies idle, between batches.
+pub fn die_soon(_: ()) -> u32 {
+    std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_millis(200));
+        let _ = common::demo::sys::send_signal(std::process::id(), libc::SIGKILL);
+    });
+    std::process::id()
+}
+
+/// How many items a batch's array held.
+pub fn count(items: common::Array<u64>) -> usize {
+    items.len()
+}
+
+/// A 16 MiB batch for a rank that died idle; started by tests/faults.rs.
+///
+/// A large send waits until the rank receives it, and a dead rank never will: the program
+/// must end with the dead rank's message (status 1) instead of waiting for ever.
+///
+/// # Errors
+/// Only the writer's, or a pool that cannot start; the job is expected to end at the send.
+pub fn idle_job_main(out: &mut impl Write) -> anyhow::Result<()> {
+    let pool = MpiPool::new(1)?;
+    let pid = pool.map(die_soon, [()])?[0];
+    writeln!(out, "{} (pid {pid}) dies in 200 ms", rank_tag(1))?;
+    out.flush()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while common::demo::sys::is_alive(pid) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    writeln!(out, "{} died idle; sending it 16 MiB", rank_tag(1))?;
+    out.flush()?;
+    let items = common::Array::from(vec![0u64; 2 << 20]);
+    let answer = pool.map(count, [items]);
+    anyhow::bail!("the batch for a dead rank came back: {answer:?}")
+}
+
 /// Runs the dying task on a `ProcessPool` here, then in a child MPI job, and compares.
 ///
 /// # Errors

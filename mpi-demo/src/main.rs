@@ -66,6 +66,9 @@ enum Scenario {
     /// Runs a job in which a worker rank kills itself; started by `dead-rank`.
     #[command(name = "dead-rank-job", hide = true)]
     DeadRankJob,
+    /// Sends a large batch to a rank that died idle; started by tests/faults.rs.
+    #[command(name = "dead-rank-idle-job", hide = true)]
+    DeadRankIdleJob,
     /// Runs rings of worker ranks; started by `ring-deadlock`.
     #[command(name = "ring-deadlock-job", hide = true)]
     RingDeadlockJob {
@@ -206,6 +209,7 @@ fn run(cli: Cli, launch: &Launch) -> anyhow::Result<ExitCode> {
         Scenario::BenchLine => mpi_demo::batch_size::bench_line(out, s.workers)?,
         Scenario::PipeEcho { spin } => mpi_demo::latency::echo_main(spin)?,
         Scenario::DeadRankJob => mpi_demo::dead_rank::job_main(out, s.workers)?,
+        Scenario::DeadRankIdleJob => mpi_demo::dead_rank::idle_job_main(out)?,
         Scenario::RingDeadlockJob { hang } => {
             mpi_demo::ring_deadlock::job_main(out, s.workers, hang)?
         }

@@ -78,6 +78,8 @@ struct State {
     /// Shared values put and not yet forgotten: to how many workers (the first n), and whose
     /// count of bytes the forgets add to.
     shared_with: HashMap<u64, (usize, Arc<Traffic>)>,
+    /// This host's name: only a rank here can be checked for life.
+    here: String,
 }
 
 pub(crate) fn mpi_thread(
@@ -96,6 +98,7 @@ pub(crate) fn mpi_thread(
         workers: Vec::new(),
         queue: VecDeque::new(),
         shared_with: HashMap::new(),
+        here: crate::launch::host_name(),
     };
     if let Mode::World { size } = state.mode {
         state.comms.push(Comm::World(universe.world()));
@@ -105,8 +108,7 @@ pub(crate) fn mpi_thread(
         }
     }
     let _ = started.send(Ok(()));
-    let here = crate::launch::host_name();
-    state.serve(&universe, inbox, &here);
+    state.serve(&universe, inbox);
     for worker in &state.workers {
         let process = state.comms[worker.comm].process(worker.rank);
         process.send_with_tag(&[0u8][..], tag::STOP);
@@ -122,19 +124,14 @@ impl State {
         !self.queue.is_empty() || self.workers.iter().any(|w| w.running.is_some())
     }
 
-    fn serve(
-        &mut self,
-        universe: &mpi::environment::Universe,
-        inbox: &Receiver<Order>,
-        here: &str,
-    ) {
+    fn serve(&mut self, universe: &mpi::environment::Universe, inbox: &Receiver<Order>) {
         let mut backoff = Backoff::new(PROGRAM_CAP);
         let mut draining: Option<Instant> = None;
         let mut checked = Instant::now();
         loop {
             if self.busy() && checked.elapsed() >= LIVENESS_EVERY {
                 checked = Instant::now();
-                self.end_if_a_rank_died(here);
+                self.end_if_a_rank_died();
             }
             let order = if draining.is_some() {
                 None
@@ -245,11 +242,13 @@ impl State {
     /// Under `mpirun`, `mpirun` itself ends the job about a second after a rank dies. A program
     /// started alone has no `mpirun`: Open MPI ends the spawned ranks' job, but leaves the
     /// program waiting for an answer that will never come. This check is what `mpirun` does.
-    fn end_if_a_rank_died(&self, here: &str) {
+    /// It runs every [`LIVENESS_EVERY`] while a batch is out, and while a send waits
+    /// (`traffic::send_watched`).
+    fn end_if_a_rank_died(&self) {
         let dead = self
             .workers
             .iter()
-            .find(|w| w.info.host == here && !common::demo::sys::is_alive(w.info.pid));
+            .find(|w| w.info.host == self.here && !common::demo::sys::is_alive(w.info.pid));
         let Some(dead) = dead else { return };
         eprintln!(
             "error: {} (pid {}) died; an MPI job cannot go on without it, so it ends",

@@ -1,4 +1,5 @@
-//! Faults, alone and under mpirun: a killed rank ends the job with a clear message within 5 s;
+//! Faults, alone and under mpirun: a killed rank ends the job with a clear message within 5 s
+//! (also when it died idle and a large batch is on its way to it);
 //! Ctrl-C ends every rank; a SIGKILLed launcher leaves no rank running. After each, no process
 //! and no file of the run is left (a SIGKILLed program's folder is swept by the next run).
 
@@ -58,6 +59,27 @@ fn a_killed_rank_ends_the_job_started_alone() {
 #[test]
 fn a_killed_rank_ends_the_job_under_mpirun() {
     killed_rank_ends_the_job(true);
+}
+
+/// Alone: a rank that died idle, then a 16 MiB batch for it. A large send waits until the rank
+/// receives it, so a blind `MPI_Send` would wait for ever (and spin a core): the program must
+/// notice the dead rank while its send waits, and end with its message.
+#[test]
+fn a_large_send_to_a_rank_that_died_idle_ends_the_job() {
+    let mut run = Run::alone(&["dead-rank-idle-job"]);
+    run.wait_for_line("[rank 1] died idle", Duration::from_secs(60));
+    let status = run.wait_within(Duration::from_secs(5));
+    assert!(
+        status.is_some(),
+        "the program still waited 5 s after sending to a dead rank"
+    );
+    let (status, _, stderr, run) = run.finish(Duration::from_secs(1));
+    assert_eq!(status.code(), Some(1), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains("error: [rank 1] (pid"),
+        "no clear message:\n{stderr}"
+    );
+    run.assert_nothing_left(Duration::from_secs(5), "after a send to a dead rank");
 }
 
 fn ctrl_c_ends_every_rank(under_mpirun: bool) {

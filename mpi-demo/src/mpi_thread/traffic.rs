@@ -14,10 +14,18 @@
 //! its back-off (1 ms at most); a busy one may be sending its own large answer, waiting for
 //! us to receive it: both would wait for ever (the ring deadlock of `ring-deadlock`, between
 //! two ranks).
+//!
+//! Why every batch and value goes out through [`State::send_watched`]: a large `MPI_Send` to a
+//! rank that has just died waits for ever, since nobody will ever receive it (measured here: a
+//! 64 MiB send to a killed spawned rank had not returned after 20 s). Started alone, nothing
+//! else would end the job (under `mpirun`, `mpirun` does), so the wait checks the ranks' lives.
 
 use super::{Control, State, Worker};
-use crate::session::{tag, To};
+use crate::backoff::{Backoff, Pause, PROGRAM_CAP};
+use crate::session::{tag, To, LIVENESS_EVERY};
+use mpi::datatype::Buffer;
 use mpi::traits::*;
+use mpi::Tag;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
@@ -48,13 +56,10 @@ impl State {
             // `i < self.queue.len()` was checked just above.
             let queued = self.queue.remove(i).expect("i is in the queue");
             self.flush(w); // the shared values it may name go first (module doc)
-            let worker = &mut self.workers[w];
-            self.comms[worker.comm]
-                .process(worker.rank)
-                .send_with_tag(&queued.frame[..], tag::TASK);
+            self.send_watched(w, &queued.frame[..], tag::TASK);
             let len = queued.frame.len() as u64;
             queued.traffic.batches.fetch_add(len, Relaxed);
-            worker.running = Some(queued.done);
+            self.workers[w].running = Some(queued.done);
             sent = true;
         }
         sent
@@ -62,25 +67,49 @@ impl State {
 
     /// Sends worker `w` what waits in its outbox, in order; only while it is idle (module doc).
     pub(super) fn flush(&mut self, w: usize) {
-        let worker = &mut self.workers[w];
-        if worker.running.is_some() || worker.outbox.is_empty() {
+        if self.workers[w].running.is_some() {
             return;
         }
-        let process = self.comms[worker.comm].process(worker.rank);
-        while let Some(control) = worker.outbox.pop_front() {
+        while let Some(control) = self.workers[w].outbox.pop_front() {
             match control {
                 Control::Put {
                     message, traffic, ..
                 } => {
-                    process.send_with_tag(&message[..], tag::PUT);
+                    self.send_watched(w, &message[..], tag::PUT);
                     traffic.shared.fetch_add(message.len() as u64, Relaxed);
                 }
                 Control::Forget { key, traffic } => {
-                    process.send_with_tag(&key, tag::FORGET);
+                    self.send_watched(w, &key, tag::FORGET);
                     traffic.shared.fetch_add(8, Relaxed);
                 }
             }
         }
+    }
+
+    /// Sends `message` to worker `w`, checking every [`LIVENESS_EVERY`] while the send waits
+    /// that no rank here has died (module doc): the send is started, then tested, with the
+    /// serve loop's back-off in between. A small message is done at the first test.
+    fn send_watched<B: Buffer + ?Sized>(&self, w: usize, message: &B, tag: Tag) {
+        let worker = &self.workers[w];
+        let process = self.comms[worker.comm].process(worker.rank);
+        mpi::request::scope(|scope| {
+            let mut request = process.immediate_send_with_tag(scope, message, tag);
+            let mut backoff = Backoff::new(PROGRAM_CAP);
+            let mut checked = Instant::now();
+            loop {
+                match request.test() {
+                    Ok(_) => return,
+                    Err(waiting) => request = waiting,
+                }
+                if checked.elapsed() >= LIVENESS_EVERY {
+                    checked = Instant::now();
+                    self.end_if_a_rank_died(); // does not return if one has
+                }
+                if let Pause::Sleep(d) = backoff.pause() {
+                    std::thread::sleep(d);
+                }
+            }
+        });
     }
 
     /// [`State::flush`] for every idle worker: a value shared or dropped goes out at once.
