@@ -19,11 +19,13 @@
 //! rank that has just died waits for ever, since nobody will ever receive it (measured here: a
 //! 64 MiB send to a killed spawned rank had not returned after 20 s). Started alone, nothing
 //! else would end the job (under `mpirun`, `mpirun` does), so the wait checks the ranks' lives.
+//! The ping-pong's receive is watched the same way ([`State::wait_watched`]), spinning.
 
 use super::{Control, State, Worker};
 use crate::backoff::{Backoff, Pause, PROGRAM_CAP};
 use crate::session::{tag, To, LIVENESS_EVERY};
 use mpi::datatype::Buffer;
+use mpi::request::{Request, Scope};
 use mpi::traits::*;
 use mpi::Tag;
 use std::sync::atomic::Ordering::Relaxed;
@@ -92,24 +94,36 @@ impl State {
     fn send_watched<B: Buffer + ?Sized>(&self, w: usize, message: &B, tag: Tag) {
         let worker = &self.workers[w];
         let process = self.comms[worker.comm].process(worker.rank);
+        let mut backoff = Backoff::new(PROGRAM_CAP);
         mpi::request::scope(|scope| {
-            let mut request = process.immediate_send_with_tag(scope, message, tag);
-            let mut backoff = Backoff::new(PROGRAM_CAP);
-            let mut checked = Instant::now();
-            loop {
-                match request.test() {
-                    Ok(_) => return,
-                    Err(waiting) => request = waiting,
-                }
-                if checked.elapsed() >= LIVENESS_EVERY {
-                    checked = Instant::now();
-                    self.end_if_a_rank_died(); // does not return if one has
-                }
+            let request = process.immediate_send_with_tag(scope, message, tag);
+            self.wait_watched(request, || {
                 if let Pause::Sleep(d) = backoff.pause() {
                     std::thread::sleep(d);
                 }
-            }
+            });
         });
+    }
+
+    /// Tests `request` until it is done, calling `pause` between tests, and checking every
+    /// [`LIVENESS_EVERY`] that no rank here has died (ending the job if one has).
+    fn wait_watched<'a, D: ?Sized, S: Scope<'a>>(
+        &self,
+        mut request: Request<'a, D, S>,
+        mut pause: impl FnMut(),
+    ) {
+        let mut checked = Instant::now();
+        loop {
+            match request.test() {
+                Ok(_) => return,
+                Err(waiting) => request = waiting,
+            }
+            if checked.elapsed() >= LIVENESS_EVERY {
+                checked = Instant::now();
+                self.end_if_a_rank_died(); // does not return if one has
+            }
+            pause();
+        }
     }
 
     /// [`State::flush`] for every idle worker: a value shared or dropped goes out at once.
@@ -160,8 +174,12 @@ impl State {
         process.send_with_tag(&rounds, tag::PING);
         let mut byte = 0u64;
         for round in 0..rounds {
-            // A blocking receive: Open MPI spins inside it, which is what makes it fast.
-            process.receive_into_with_tag(&mut byte, tag::PONG);
+            // Spinning, as Open MPI's blocking receive does inside, which is what makes it fast;
+            // but watched, since a blocking receive from a rank that died never returns.
+            mpi::request::scope(|scope| {
+                let request = process.immediate_receive_into_with_tag(scope, &mut byte, tag::PONG);
+                self.wait_watched(request, std::hint::spin_loop);
+            });
             if round + 1 < rounds {
                 process.send_with_tag(&round, tag::PING);
             }
