@@ -31,14 +31,12 @@
 mod cache;
 mod file;
 mod keyed;
+mod pins;
+mod wire;
 
 use crate::pool::Task;
 use crate::Error;
 use bytemuck::Pod;
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_bytes::{ByteBuf, Bytes};
-use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -47,6 +45,9 @@ pub use keyed::SharedKey;
 pub(crate) use keyed::{
     count as kept_by_key, for_keyed_workers, forget as forget_keyed, keep as keep_keyed,
 };
+use pins::Pin;
+pub use pins::Pins;
+pub(crate) use pins::{encoding_for_local_workers, for_local_workers};
 
 /// A value shared with every worker of a pool, made by [`Pool::share`](crate::Pool::share)
 /// (or, a slice of plain data read in place, [`Pool::share_slice`](crate::Pool::share_slice)):
@@ -276,171 +277,6 @@ impl<T: ?Sized + std::fmt::Debug> std::fmt::Debug for Shared<T> {
     }
 }
 
-/// The three forms on the wire (see the module doc); one name, so any decodes as the others.
-/// (A new form goes last: a variant travels as its index.)
-#[derive(Serialize)]
-#[serde(rename = "Shared")]
-enum Written<'a, T: ?Sized> {
-    Inline(&'a T),
-    Reference(file::Reference),
-    Keyed(u64),
-}
-
-#[derive(Deserialize)]
-#[serde(rename = "Shared")]
-enum Read<T> {
-    Inline(T),
-    Reference(file::Reference),
-    Keyed(u64),
-}
-
-impl<T: Serialize + Send + Sync + 'static> Serialize for Shared<T> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match (self.inner.file(), self.inner.key()) {
-            (Some(file), _) if pin(self) => Written::<T>::Reference(file.reference()),
-            (_, Some(key)) if keyed::pin(self, key.pool) => Written::Keyed(key.id),
-            _ => Written::Inline(self.inner.value()),
-        }
-        .serialize(serializer)
-    }
-}
-
-impl<'de, T: DeserializeOwned + Send + Sync + 'static> Deserialize<'de> for Shared<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        match Read::<T>::deserialize(deserializer)? {
-            Read::Inline(value) => Ok(Shared::in_memory(value)),
-            Read::Reference(at) => cache::resolve(&at).map_err(serde::de::Error::custom),
-            Read::Keyed(id) => keyed::resolve(id, |bytes| {
-                crate::codec::decode::<T>(bytes).map(Shared::in_memory)
-            })
-            .map_err(serde::de::Error::custom),
-        }
-    }
-}
-
-/// Plain data travels inline as one byte string, as [`Array`](crate::Array) does.
-impl<P: Pod + Send + Sync> Serialize for Shared<[P]> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match (self.inner.file(), self.inner.key()) {
-            (Some(file), _) if pin(self) => Written::<Bytes>::Reference(file.reference()),
-            (_, Some(key)) if keyed::pin(self, key.pool) => Written::Keyed(key.id),
-            _ => Written::Inline(Bytes::new(bytemuck::cast_slice(self.inner.value()))),
-        }
-        .serialize(serializer)
-    }
-}
-
-impl<'de, P: Pod + Send + Sync> Deserialize<'de> for Shared<[P]> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::Error as _;
-        // Zero-sized items have no bytes to count them by: refused, never divided by.
-        let size = std::mem::size_of::<P>();
-        match Read::<ByteBuf>::deserialize(deserializer)? {
-            Read::Inline(bytes) if size > 0 && bytes.len() % size == 0 => Ok(
-                Shared::slice_in_memory(bytemuck::pod_collect_to_vec::<u8, P>(&bytes)),
-            ),
-            Read::Inline(bytes) => Err(D::Error::custom(format!(
-                "{} bytes are not a whole number of {}-byte items",
-                bytes.len(),
-                std::mem::size_of::<P>()
-            ))),
-            Read::Reference(_) | Read::Keyed(_) if size == 0 => {
-                Err(D::Error::custom("zero-sized items"))
-            }
-            Read::Reference(at) => cache::resolve_slice(&at).map_err(D::Error::custom),
-            Read::Keyed(id) => keyed::resolve(id, |bytes| match bytes.len() % size {
-                0 => Ok(Shared::slice_in_memory(
-                    bytemuck::pod_collect_to_vec::<u8, P>(bytes),
-                )),
-                _ => Err(format!(
-                    "{} shared bytes are not a whole number of {size}-byte items",
-                    bytes.len()
-                )),
-            })
-            .map_err(D::Error::custom),
-        }
-    }
-}
-
-/// Handles held by a batch in flight, so that what it names outlives it: the files a process
-/// pool's batch names stay open (module doc), and the keys a batch for keyed workers names are
-/// not forgotten before the batch is answered (`plumbing::encode_for_keyed_workers`). Drop it
-/// once the batch's answer is in, or the batch is dropped unsent.
-#[derive(Default)]
-pub struct Pins(Vec<Pin>);
-
-/// One handle, of any type, kept only to be dropped later.
-type Pin = Box<dyn Send + Sync>;
-
-impl Pins {
-    /// Whether the batch named no handle in this way (nothing to hold).
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// How many handles the batch named in this way (a handle named twice counts twice).
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-}
-
-impl Drop for Pins {
-    fn drop(&mut self) {
-        // The last handle may go here, on whatever thread the pool lets its batch go (a pool
-        // thread, an MPI pool's MPI thread): the value's `Drop` is user code, and must not end
-        // that thread.
-        let pins = std::mem::take(&mut self.0);
-        if !pins.is_empty() {
-            crate::panics::catch_drop(|| drop(pins));
-        }
-    }
-}
-
-thread_local! {
-    /// `Some` while this thread encodes a batch for a process pool's own workers: the handles
-    /// written as references so far.
-    static LOCAL: RefCell<Option<Vec<Pin>>> = const { RefCell::new(None) };
-}
-
-/// Runs `encode` with handles written as references (see the module doc), and returns what it
-/// returned with the handles it wrote. Nested calls each get their own; a panic in `encode`
-/// (a `Serialize` is user code) leaves the thread as it was.
-pub(crate) fn for_local_workers<R>(encode: impl FnOnce() -> R) -> (R, Pins) {
-    struct Restore(Option<Vec<Pin>>, bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            if self.1 {
-                let outer = self.0.take();
-                LOCAL.with(|local| *local.borrow_mut() = outer);
-            }
-        }
-    }
-    let outer = LOCAL.with(|local| local.borrow_mut().replace(Vec::new()));
-    let mut restore = Restore(outer, true);
-    let value = encode();
-    let pinned = LOCAL.with(|local| std::mem::replace(&mut *local.borrow_mut(), restore.0.take()));
-    restore.1 = false;
-    (value, Pins(pinned.unwrap_or_default()))
-}
-
-/// Whether handles are written as references on this thread now: a streamed argument is
-/// encoded again when it is sent, and must take the form it was measured in.
-pub(crate) fn encoding_for_local_workers() -> bool {
-    LOCAL.with(|local| local.borrow().is_some())
-}
-
-/// Records `handle` as written by the current batch, if one for local workers is being
-/// encoded; `false` if none is (the value is then written inline).
-fn pin<T: ?Sized + 'static>(handle: &Shared<T>) -> bool {
-    LOCAL.with(|local| match local.borrow_mut().as_mut() {
-        Some(pins) => {
-            pins.push(Box::new(handle.clone()));
-            true
-        }
-        None => false,
-    })
-}
-
 /// How many shared values this process (a worker) keeps decoded (`common::testing`).
 #[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) fn kept_here() -> usize {
@@ -526,7 +362,7 @@ mod tests {
             ino: meta.ino(),
             len: meta.size(),
         };
-        let json = serde_json::to_string(&Written::<u8>::Reference(at)).unwrap();
+        let json = serde_json::to_string(&wire::Written::<u8>::Reference(at)).unwrap();
         let error = serde_json::from_str::<Shared<u8>>(&json).unwrap_err();
         assert!(error.to_string().contains("is not a memfd"), "{error}");
     }
