@@ -66,6 +66,7 @@ fn main() {
     }
     if wanted("threads") {
         print(threads::submit(&threads, runs.min(5)));
+        print(threads::hot_round_trips(&threads, &rayon, runs));
         print(threads::round_trips(&threads));
     }
     if wanted("processes") {

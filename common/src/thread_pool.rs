@@ -1,7 +1,8 @@
 //! `ThreadPool`: workers are threads of this process, fed through one crossbeam channel.
 //!
 //! Each worker loops on `recv()` from a shared multi-consumer channel and runs the boxed job it
-//! gets. Nothing is copied: a batch's items move into the job as they are, and `map`'s batches
+//! gets; finding nothing, it polls for 1 µs before it sleeps, which is what a caller that
+//! submits and waits in a loop needs to find it awake (`POLL_BEFORE_SLEEP` in `builder.rs`). Nothing is copied: a batch's items move into the job as they are, and `map`'s batches
 //! read their items and write their results in place, in one buffer each (`in_place.rs`). A task
 //! that panics is caught (`src/panics.rs`) and its thread goes on with the next job; so does a
 //! thread on which a value's `Drop` panics after its answer is out (see the worker loop in

@@ -1,5 +1,6 @@
 //! ThreadPool rows: `map` of trivial items against rayon, `submit` against `threadpool`, a
-//! task's round trip after idling against a thread ping-pong.
+//! task's round trip in a loop against `threadpool` and rayon, and after idling against a
+//! thread ping-pong.
 
 use crate::measure::{interleaved, time, Row, Target};
 use common::inline::task;
@@ -119,6 +120,46 @@ pub fn submit(pool: &ThreadPool, runs: usize) -> Vec<Row> {
             Target::AtMost(1.0),
         ),
         Row::times(work, c, "threadpool, no results", d, Target::None),
+    ]
+}
+
+/// 10^4 tasks submitted one at a time, each waited for before the next (the synchronous
+/// style), against `threadpool` with a result channel and rayon's `install`.
+pub fn hot_round_trips(pool: &ThreadPool, rayon: &rayon::ThreadPool, runs: usize) -> Vec<Row> {
+    const N: u64 = 10_000;
+    let peer = threadpool::ThreadPool::new(2);
+    let ours = || time(|| (0..N).for_each(|i| assert!(pool.submit(trivial, i).wait().is_ok()))).0;
+    let with_results = || {
+        time(|| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            for i in 0..N {
+                let tx = tx.clone();
+                peer.execute(move || tx.send(trivial(i)).expect("receiver waits"));
+                black_box(rx.recv().expect("the task answers"));
+            }
+        })
+        .0
+    };
+    let installed = || {
+        time(|| {
+            for i in 0..N {
+                black_box(rayon.install(|| trivial(i)));
+            }
+        })
+        .0
+    };
+    let work = "10^4 round trips in a row: ThreadPool submit + wait";
+    let (a, b) = interleaved(runs, ours, with_results);
+    let (c, d) = interleaved(runs, ours, installed);
+    vec![
+        Row::times(
+            work,
+            a,
+            "threadpool, result channel",
+            b,
+            Target::AtMost(1.0),
+        ),
+        Row::times(work, c, "rayon install", d, Target::None),
     ]
 }
 

@@ -154,3 +154,33 @@ fn a_map_with_panicking_items_drops_every_value_once() {
     let ok = pool.map_chunked(|x: u64| x + 1, 0..10, Chunk::Size(3));
     assert_eq!(ok, Ok((1..11).collect()), "the pool goes on");
 }
+
+/// This thread's id, as `/proc/self/task/<id>` names it.
+fn thread_id() -> i32 {
+    rustix::thread::gettid().as_raw_nonzero().get()
+}
+
+/// Nanoseconds of CPU a thread of this process has used (`schedstat`'s first field).
+fn cpu_nanos(thread: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{thread}/schedstat")).unwrap();
+    stat.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// A worker polls for a moment before it sleeps (`builder::POLL_BEFORE_SLEEP`); then it must
+/// sleep, whatever the machine's load: an idle pool costs no CPU.
+#[test]
+fn an_idle_pool_sleeps() {
+    let pool = ThreadPool::new(2).unwrap();
+    let threads = pool.broadcast(thread_id).unwrap();
+    assert_eq!(threads.len(), 2);
+    std::thread::sleep(Duration::from_millis(20));
+    let before: Vec<u64> = threads.iter().map(|&t| cpu_nanos(t)).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    for (&thread, before) in threads.iter().zip(before) {
+        let used = Duration::from_nanos(cpu_nanos(thread) - before);
+        assert!(
+            used < Duration::from_millis(30),
+            "thread {thread} used {used:?} of CPU in 300 ms of idling"
+        );
+    }
+}
