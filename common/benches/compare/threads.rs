@@ -109,17 +109,29 @@ pub fn submit(pool: &ThreadPool, runs: usize) -> Vec<Row> {
         .0
     };
     let work = "ThreadPool::submit x 10^6, wait each";
-    let (a, b) = interleaved(runs, ours, with_results);
-    let (c, d) = interleaved(runs, ours, without);
+    against_two(
+        work,
+        runs,
+        ours,
+        ("threadpool, result channel", with_results),
+        ("threadpool, no results", without),
+    )
+}
+
+/// `ours` against two peers, each pair interleaved: a row against the first, whose target is
+/// at most 1x, and one against the second, for reference.
+fn against_two(
+    work: &str,
+    runs: usize,
+    mut ours: impl FnMut() -> Duration,
+    (first, first_peer): (&str, impl FnMut() -> Duration),
+    (second, second_peer): (&str, impl FnMut() -> Duration),
+) -> Vec<Row> {
+    let (a, b) = interleaved(runs, &mut ours, first_peer);
+    let (c, d) = interleaved(runs, &mut ours, second_peer);
     vec![
-        Row::times(
-            work,
-            a,
-            "threadpool, result channel",
-            b,
-            Target::AtMost(1.0),
-        ),
-        Row::times(work, c, "threadpool, no results", d, Target::None),
+        Row::times(work, a, first, b, Target::AtMost(1.0)),
+        Row::times(work, c, second, d, Target::None),
     ]
 }
 
@@ -148,19 +160,13 @@ pub fn hot_round_trips(pool: &ThreadPool, rayon: &rayon::ThreadPool, runs: usize
         })
         .0
     };
-    let work = "10^4 round trips in a row: ThreadPool submit + wait";
-    let (a, b) = interleaved(runs, ours, with_results);
-    let (c, d) = interleaved(runs, ours, installed);
-    vec![
-        Row::times(
-            work,
-            a,
-            "threadpool, result channel",
-            b,
-            Target::AtMost(1.0),
-        ),
-        Row::times(work, c, "rayon install", d, Target::None),
-    ]
+    against_two(
+        "10^4 round trips in a row: ThreadPool submit + wait",
+        runs,
+        ours,
+        ("threadpool, result channel", with_results),
+        ("rayon install", installed),
+    )
 }
 
 /// One task's round trip after the pool sat idle, against a thread ping-pong.
