@@ -2,7 +2,7 @@
 
 use super::Worker;
 use crate::pool::{HasSlot, Slot, Task};
-use crate::{panics, sys, Error};
+use crate::{panics, Error};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,10 +38,10 @@ impl<A: Task, R: Task> RunOnce for SingleTask<A, R> {
         let Some(arg) = self.arg.lock().unwrap_or_else(|p| p.into_inner()).take() else {
             return;
         };
-        let start = sys::monotonic_nanos();
-        let result = panics::run_batch(self.f, vec![arg]).into_first();
+        let start = worker.span_start();
+        let result = panics::catch(|| (self.f)(arg));
         worker.record(0, 1, start);
-        self.slot.fill(result.unwrap_or(Err(Error::Cancelled)));
+        self.slot.fill(result);
     }
 
     fn abandon(&self) {

@@ -10,7 +10,7 @@
 use super::in_place::InPlace;
 use super::{Job, ThreadPool, Worker};
 use crate::pool::Task;
-use crate::{sys, Error};
+use crate::Error;
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use std::sync::atomic::{AtomicUsize, Ordering::AcqRel, Ordering::Acquire};
 use std::sync::{Arc, Mutex};
@@ -47,7 +47,7 @@ pub(super) fn map<A: Task, R: Task, C: Fn(A) -> R + Send + Sync + 'static>(
                 }
                 return;
             }
-            let start = sys::monotonic_nanos();
+            let start = worker.span_start();
             // `None`: its caller cancelled it at the deadline, and is gone.
             if let Some(outcome) = job.run(batch) {
                 let range = job.range(batch);
